@@ -1,0 +1,80 @@
+//! Command-line definitions.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rampdeck",
+    version,
+    about = "A terminal cockpit for live deploys: canary against baseline, the ramp, and an audit trail"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SummaryFormat {
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Drive a rollout from a plan: poll, chart, gate, act, journal.
+    Run {
+        /// The plan (default: ./rampdeck.toml, then the user's config dir).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Print one line per event instead of the cockpit screen.
+        #[arg(long)]
+        headless: bool,
+        /// With --headless: JSON lines.
+        #[arg(long)]
+        json: bool,
+        /// Avoid Unicode box and braille characters.
+        #[arg(long)]
+        ascii: bool,
+        /// Headless: give up (exit 4) when paused longer than this ("10m").
+        #[arg(long)]
+        max_pause: Option<String>,
+    },
+    /// Run the whole loop against a built-in simulated service.
+    Demo {
+        /// healthy | bad-canary | flaky-source | slow-burn
+        #[arg(long, default_value = "healthy")]
+        scenario: String,
+        /// Time factor: 2 runs twice as fast, 0.5 half as fast.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        #[arg(long)]
+        headless: bool,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        ascii: bool,
+    },
+    /// Validate a plan and print what it will do.
+    Plan {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: PlanFormat,
+    },
+    /// Check a journal's hash chain.
+    Verify { journal: PathBuf },
+    /// The post-deploy summary of a journal.
+    Summary {
+        journal: PathBuf,
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: SummaryFormat,
+    },
+}

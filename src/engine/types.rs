@@ -1,0 +1,413 @@
+//! The engine's vocabulary: what goes in (`Input`), what comes out
+//! (`Effect`), and what the views see (`Snapshot`). Pure data.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::HookKind;
+
+/// Milliseconds since the Unix epoch, UTC. Time always comes into the engine
+/// as a value; the engine never reads a clock.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub fn from_secs(s: i64) -> Self {
+        Timestamp(s * 1000)
+    }
+    pub fn plus(self, d: Duration) -> Self {
+        Timestamp(self.0.saturating_add(d.as_millis() as i64))
+    }
+    /// Time since `earlier`, zero if `earlier` is later.
+    pub fn since(self, earlier: Timestamp) -> Duration {
+        Duration::from_millis(self.0.saturating_sub(earlier.0).max(0) as u64)
+    }
+}
+
+/// Who did something. Automatic decisions use [`Actor::system`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// Login uid from /proc/PID/loginuid, where it differs from uid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_uid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// SSH client address from SSH_CONNECTION/SSH_CLIENT of the driving view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_client: Option<String>,
+}
+
+impl Actor {
+    /// The engine itself (automatic advance, trigger rollback).
+    pub fn system() -> Self {
+        Actor {
+            user: "rampdeck".into(),
+            uid: None,
+            login_uid: None,
+            host: None,
+            ssh_client: None,
+        }
+    }
+    pub fn named(user: &str) -> Self {
+        Actor {
+            user: user.into(),
+            ..Actor::system()
+        }
+    }
+    pub fn is_system(&self) -> bool {
+        self.user == "rampdeck" && self.uid.is_none()
+    }
+}
+
+/// Which side of the comparison a sample belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cohort {
+    Canary,
+    Baseline,
+}
+
+/// One poll's result for one metric and cohort, as the sources map it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reading {
+    /// A number. `+Inf` is a value (and always breaches); NaN never arrives
+    /// here (sources map it to NoData).
+    Value {
+        value: f64,
+        /// The source returned warnings; the value is shown as degraded.
+        #[serde(default)]
+        degraded: bool,
+    },
+    /// The source answered but had no data (empty vector, NaN, no traffic).
+    NoData { why: String },
+    /// The source failed: HTTP error, `status: error`, timeout, unreachable.
+    ProviderError {
+        message: String,
+        /// HTTP status or Prometheus errorType, kept for the journal.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+    },
+}
+
+/// Operator commands. Every one carries an actor and a reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Command {
+    Pause,
+    Resume,
+    /// Advance to the next step now, whatever the gates say.
+    Promote,
+    /// Go to 100 % now.
+    PromoteFull,
+    Rollback,
+    /// Approve a manual gate whose hold is over.
+    Approve,
+}
+
+impl Command {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Command::Pause => "pause",
+            Command::Resume => "resume",
+            Command::Promote => "promote",
+            Command::PromoteFull => "promote_full",
+            Command::Rollback => "rollback",
+            Command::Approve => "approve",
+        }
+    }
+}
+
+/// The result of a hook run, reported back by the driver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HookOutcome {
+    pub ok: bool,
+    /// Exit code or HTTP status, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<i32>,
+    /// Short human summary: "exit 0", "timed out after 30s", "HTTP 503".
+    pub summary: String,
+    /// Captured stdout (bounded).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stdout: String,
+    /// Captured stderr (bounded).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stderr: String,
+    pub attempts: u32,
+    pub duration_ms: u64,
+}
+
+/// Everything that can happen to a rollout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "input", rename_all = "snake_case")]
+pub enum Input {
+    /// Begin the rollout: journal the start and enter the first step.
+    Start { actor: Actor },
+    /// A poll result for one metric and cohort.
+    Sample {
+        metric: String,
+        cohort: Cohort,
+        reading: Reading,
+    },
+    /// Time passed (the driver ticks at least once a second).
+    Tick,
+    /// An operator command.
+    Command {
+        command: Command,
+        actor: Actor,
+        reason: String,
+    },
+    /// A hook the engine asked for has finished (after any retries).
+    HookResult { id: u64, outcome: HookOutcome },
+    /// The driving view went away (SSH dropped) or came back.
+    OperatorPresence { attached: bool, actor: Actor },
+}
+
+/// What the engine asks the driver to do, in order. A `Journal` effect must
+/// be written and fsynced before any later effect in the same batch runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
+pub enum Effect {
+    Journal(Box<Decision>),
+    RunHook(HookCall),
+    Notify(Notice),
+}
+
+/// A hook to run. The driver fills placeholders from `vars`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HookCall {
+    /// Unique per engine; echoed in `Input::HookResult`.
+    pub id: u64,
+    pub kind: HookKind,
+    /// Index into `on_step_enter` checks; 0 for other kinds.
+    pub index: usize,
+    pub step: usize,
+    pub weight: u8,
+    pub actor: Actor,
+    pub reason: String,
+}
+
+/// A message for humans (Slack webhook, headless line).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    pub text: String,
+}
+
+/// A gate's verdict for one metric at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Breach,
+    NoData,
+    ProviderError,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "Pass",
+            Verdict::Breach => "Breach",
+            Verdict::NoData => "NoData",
+            Verdict::ProviderError => "ProviderError",
+        }
+    }
+}
+
+/// A gate's verdict with the numbers behind it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateStatus {
+    pub metric: String,
+    pub verdict: Verdict,
+    /// Latest canary value (raw units).
+    pub canary: Option<f64>,
+    /// Latest baseline value (raw units).
+    pub baseline: Option<f64>,
+    /// The limit that was crossed, or the tightest one that applies.
+    pub limit: Option<f64>,
+    /// Human explanation: "0.081 > 0.05 (limit)", "no data: empty vector",
+    /// "2 of 3 samples", "Prometheus: 503 unavailable".
+    pub detail: String,
+    /// Consecutive breaches so far.
+    pub breaches: u32,
+    /// Consecutive polls without data (NoData or ProviderError) so far.
+    pub no_data_polls: u32,
+    /// Samples in the current step.
+    pub samples: u32,
+    /// The source returned warnings for the latest value.
+    pub degraded: bool,
+}
+
+/// One journal-worthy decision. The journal adds sequence, timestamp,
+/// rollout id and hashes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// "rollout_started", "step_entered", "promote", "promote_full",
+    /// "auto_advance", "approve", "pause", "resume", "rollback",
+    /// "trigger_rollback", "no_data_pause", "refused", "hook_started",
+    /// "hook_result", "promoted", "rolled_back", "failed",
+    /// "operator_detached", "operator_attached", ...
+    pub action: String,
+    pub actor: Actor,
+    pub reason: String,
+    /// Step index (0-based) at the moment of the decision.
+    pub step: Option<usize>,
+    pub weight: u8,
+    pub phase: String,
+    pub gates: Vec<GateStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook: Option<HookRecord>,
+    /// Anything else worth keeping (e.g. the plan on rollout_started).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HookRecord {
+    pub id: u64,
+    pub kind: HookKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<HookOutcome>,
+}
+
+/// The rollout's phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum Phase {
+    /// Not started.
+    Pending,
+    /// Hooks that move traffic to `step` are running.
+    Promoting { step: usize },
+    /// In `step`, hold running and gates counting.
+    Holding { step: usize },
+    /// In a manual `step` whose hold is over; waits for `Approve`.
+    AwaitingApproval { step: usize },
+    /// Stopped by `by` for `reason`; triggers stay armed.
+    Paused {
+        step: usize,
+        by: String,
+        reason: String,
+    },
+    /// Full promotion done.
+    Promoted,
+    /// Rollback hooks running.
+    RollingBack,
+    /// Rollback done.
+    RolledBack,
+    /// A hook failed and a human must act ("ROLLBACK FAILED: manual action
+    /// needed" when it was the rollback).
+    Failed { reason: String },
+}
+
+impl Phase {
+    /// Short name for the journal and headless output.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Phase::Pending => "pending",
+            Phase::Promoting { .. } => "promoting",
+            Phase::Holding { .. } => "holding",
+            Phase::AwaitingApproval { .. } => "awaiting_approval",
+            Phase::Paused { .. } => "paused",
+            Phase::Promoted => "promoted",
+            Phase::RollingBack => "rolling_back",
+            Phase::RolledBack => "rolled_back",
+            Phase::Failed { .. } => "failed",
+        }
+    }
+    /// The rollout has ended (nothing automatic will happen any more).
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            Phase::Promoted | Phase::RolledBack | Phase::Failed { .. }
+        )
+    }
+}
+
+/// The next thing the engine will do on its own, for the always-visible
+/// countdown line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "next", rename_all = "snake_case")]
+pub enum NextAction {
+    /// "advance to 25 % in 03:12"
+    Advance { to_weight: u8, in_ms: u64 },
+    /// "waiting for approval to advance to 50 %"
+    AwaitApproval { to_weight: u8 },
+    /// "promote to 100 % in 00:30" (last step)
+    PromoteFull { in_ms: u64 },
+    /// "rollback in 2 more breaches (~10 s)"
+    RollbackIn {
+        metric: String,
+        breaches_left: u32,
+        approx_ms: u64,
+    },
+    /// "pause in 3 polls without data"
+    NoDataAction {
+        metric: String,
+        action: crate::plan::NoDataAction,
+        polls_left: u32,
+    },
+    /// "holding: error_rate is Breach" (hold over but a gate is not Pass)
+    HoldingForGates { blocking: Vec<String> },
+    /// "paused by alice: 3 polls without data"
+    Paused { by: String, reason: String },
+    /// "waiting for set_weight hook"
+    WaitingForHook { kind: HookKind },
+    /// "holding: operator detached (unattended = hold)"
+    HoldingUnattended,
+    /// Nothing more will happen on its own.
+    None,
+}
+
+/// Status of one step on the ramp timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    Done,
+    Current,
+    AwaitingApproval,
+    Pending,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepView {
+    pub name: String,
+    pub weight: u8,
+    pub state: StepState,
+    pub hold_ms: u64,
+    /// Hold left for the current step.
+    pub hold_left_ms: Option<u64>,
+    pub owner: Option<String>,
+    /// When the step was entered and left (for chart boundaries).
+    pub entered_at: Option<Timestamp>,
+    pub left_at: Option<Timestamp>,
+}
+
+/// What views need of the engine at one moment. Cheap to clone relative to
+/// a frame; series live separately (see `series`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineView {
+    pub phase: Phase,
+    /// Current step index, if started.
+    pub step: Option<usize>,
+    pub steps: Vec<StepView>,
+    /// Current traffic weight to the canary, as last confirmed by a hook.
+    pub weight: u8,
+    pub gates: Vec<GateStatus>,
+    pub next: NextAction,
+    pub started_at: Option<Timestamp>,
+    pub step_entered_at: Option<Timestamp>,
+    /// Hook currently running, if any.
+    pub hook_running: Option<HookKind>,
+    /// Set when a rollback hook failed and nothing has cleared it.
+    pub rollback_failed: bool,
+    /// The most recent decisions, newest last (bounded).
+    pub recent: Vec<Decision>,
+}

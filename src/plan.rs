@@ -1,0 +1,427 @@
+//! The validated rollout plan: what `config` produces from a TOML file and
+//! what the engine, the sources, the hooks and the views consume.
+//!
+//! These are plain data with no I/O. Every field here has already been
+//! checked by `config::validate` (ids unique, weights non-decreasing,
+//! references resolved, secrets given by environment-variable name only), so
+//! consumers may index `steps`, `metrics` and `sources` without re-checking.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A whole rollout plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub rollout: RolloutInfo,
+    /// Ramp steps in order; weights never go down.
+    pub steps: Vec<Step>,
+    pub metrics: Vec<Metric>,
+    pub triggers: Vec<Trigger>,
+    pub sources: Vec<Source>,
+    pub hooks: Hooks,
+    pub notify: Notify,
+    pub ui: UiSettings,
+}
+
+impl Plan {
+    pub fn metric(&self, id: &str) -> Option<&Metric> {
+        self.metrics.iter().find(|m| m.id == id)
+    }
+    pub fn source(&self, name: &str) -> Option<&Source> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+    /// Poll interval of the source behind a metric (default 5 s if unknown).
+    pub fn interval_of(&self, metric_id: &str) -> Duration {
+        self.metric(metric_id)
+            .and_then(|m| self.source(&m.source))
+            .map(|s| s.interval)
+            .unwrap_or(Duration::from_secs(5))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    Canary,
+    BlueGreen,
+    Rolling,
+}
+
+impl Strategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Canary => "canary",
+            Strategy::BlueGreen => "blue-green",
+            Strategy::Rolling => "rolling",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RolloutInfo {
+    /// Stable id of this rollout (journal file name, socket name). When the
+    /// config gives none, it is `<service>-<UTC yyyymmdd-hhmmss>` at start.
+    pub id: Option<String>,
+    /// Service name; a DNS label (`[a-z0-9-]`, at most 63 characters).
+    pub service: String,
+    pub strategy: Strategy,
+    pub ticket: Option<Ticket>,
+    pub owners: Vec<String>,
+    /// Who may drive (issue 6). Empty means: the user who started it.
+    pub drivers: Vec<String>,
+    /// Actions that need a second identity to confirm (issue 6).
+    pub require_second: Vec<String>,
+    /// What the driver does when no operator is attached.
+    pub unattended: Unattended,
+    /// Change window in UTC, `HH:MM` to `HH:MM`, if any.
+    pub window: Option<ChangeWindow>,
+    /// Items a human ticks before starting (shown by `plan`, journaled).
+    pub checklist: Vec<String>,
+    /// Where journals go; default: the user's data dir.
+    pub journal_dir: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub id: String,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeWindow {
+    /// Minutes after 00:00 UTC.
+    pub start_min: u16,
+    pub end_min: u16,
+    pub days: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unattended {
+    /// Keep triggers armed but do not advance past the current step.
+    #[default]
+    Hold,
+    /// Carry on as if attended.
+    Continue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateKind {
+    /// Advance when the hold is over and every gate passes.
+    Auto,
+    /// Wait for a human approval once the hold is over.
+    Manual,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub name: String,
+    /// Traffic weight in percent, 0..=100.
+    pub weight: u8,
+    #[serde(with = "duration_ms")]
+    pub hold: Duration,
+    pub gate: GateKind,
+    pub owner: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BadDirection {
+    /// Higher values are worse (error ratio, latency).
+    Up,
+    /// Lower values are worse (success ratio, throughput).
+    Down,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Baseline {
+    /// The same query with `{cohort}` = "baseline".
+    Cohort,
+    /// Another query for the baseline.
+    Query(String),
+    /// A fixed number.
+    Value(f64),
+    /// The canary's own query averaged over this window before the rollout.
+    PreDeploy(#[serde(with = "duration_ms")] Duration),
+    /// No baseline: only absolute limits apply.
+    None,
+}
+
+/// How a metric's value is read from its source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricQuery {
+    /// PromQL; `{service}` and `{cohort}` are replaced by escaped label values.
+    Promql(String),
+    /// JSON pointer into the source's response (`/data/error_rate`).
+    JsonPointer(String),
+    /// argv run without a shell; the first number in stdout is the value.
+    Command(Vec<String>),
+    /// A health probe field.
+    Probe(ProbeField),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeField {
+    /// 1 when the probe succeeded, 0 when not.
+    Up,
+    /// Response latency in milliseconds.
+    LatencyMs,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    pub id: String,
+    /// Human name for charts; defaults to the id.
+    pub name: String,
+    /// Name of a source in `sources`.
+    pub source: String,
+    pub query: MetricQuery,
+    pub baseline: Baseline,
+    /// Display unit: "%", "ms", "s", "req/s", "ratio", or free text.
+    pub unit: String,
+    /// Multiply raw values by this for display (e.g. 100 for ratio → %).
+    pub display_scale: f64,
+    pub bad: BadDirection,
+    pub threshold: Threshold,
+    /// Verdict is `NoData` until this many samples have arrived in the step.
+    pub min_samples: u32,
+    /// Verdict is `NoData` while the canary's traffic is below this.
+    pub min_traffic: Option<MinTraffic>,
+    pub no_data: NoDataPolicy,
+}
+
+/// Limits that make a sample a breach. All that are set apply; a sample is a
+/// breach when it crosses any. Values are in the metric's raw units.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Threshold {
+    /// Absolute limit (max when bad = up, min when bad = down).
+    pub limit: Option<f64>,
+    /// canary / baseline beyond this ratio is a breach.
+    pub ratio: Option<f64>,
+    /// canary - baseline beyond this delta is a breach.
+    pub delta: Option<f64>,
+    /// SLO line shown on the chart; not a gate by itself.
+    pub slo: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MinTraffic {
+    /// Id of the metric that measures the canary's traffic (e.g. req/s).
+    pub metric: String,
+    pub at_least: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoDataAction {
+    /// Do not advance; keep waiting (the gate is not a pass).
+    Hold,
+    /// Pause the rollout for a human.
+    Pause,
+    /// Roll back.
+    Rollback,
+}
+
+/// What happens after `after` consecutive polls of a metric gave `NoData` or
+/// `ProviderError`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoDataPolicy {
+    pub action: NoDataAction,
+    pub after: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerAction {
+    Rollback,
+    Pause,
+}
+
+/// A rollback (or pause) trigger: fires when `metric`'s gate has been a
+/// breach for `consecutive` polls in a row, in any phase before the end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trigger {
+    pub name: String,
+    pub metric: String,
+    pub consecutive: u32,
+    pub action: TriggerAction,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    pub name: String,
+    pub kind: SourceKind,
+    #[serde(with = "duration_ms")]
+    pub interval: Duration,
+    #[serde(with = "duration_ms")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    Prometheus(HttpTarget),
+    HttpJson(HttpTarget),
+    Probe {
+        target: HttpTarget,
+        expect_status: u16,
+        body_contains: Option<String>,
+    },
+    Command,
+}
+
+/// An HTTP endpoint with its auth. Secrets are environment-variable names,
+/// resolved when the source starts, never stored in the plan.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct HttpTarget {
+    pub url: String,
+    pub auth: Auth,
+    /// Extra headers with literal values (non-secret, e.g. X-Scope-OrgID).
+    pub headers: BTreeMap<String, String>,
+    /// Extra headers whose values come from environment variables.
+    pub headers_env: BTreeMap<String, String>,
+    pub ca_file: Option<String>,
+    pub insecure_skip_verify: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Auth {
+    #[default]
+    None,
+    Bearer {
+        token_env: String,
+    },
+    Basic {
+        user_env: String,
+        password_env: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookKind {
+    SetWeight,
+    Promote,
+    Pause,
+    Resume,
+    Rollback,
+    OnStepEnter,
+    OnFinish,
+}
+
+impl HookKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookKind::SetWeight => "set_weight",
+            HookKind::Promote => "promote",
+            HookKind::Pause => "pause",
+            HookKind::Resume => "resume",
+            HookKind::Rollback => "rollback",
+            HookKind::OnStepEnter => "on_step_enter",
+            HookKind::OnFinish => "on_finish",
+        }
+    }
+}
+
+/// Hooks per action. `on_step_enter` may hold several checks, run in order.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Hooks {
+    pub set_weight: Option<Hook>,
+    pub promote: Option<Hook>,
+    pub pause: Option<Hook>,
+    pub resume: Option<Hook>,
+    pub rollback: Option<Hook>,
+    pub on_step_enter: Vec<Hook>,
+    pub on_finish: Option<Hook>,
+}
+
+impl Hooks {
+    pub fn get(&self, kind: HookKind) -> Option<&Hook> {
+        match kind {
+            HookKind::SetWeight => self.set_weight.as_ref(),
+            HookKind::Promote => self.promote.as_ref(),
+            HookKind::Pause => self.pause.as_ref(),
+            HookKind::Resume => self.resume.as_ref(),
+            HookKind::Rollback => self.rollback.as_ref(),
+            HookKind::OnStepEnter => self.on_step_enter.first(),
+            HookKind::OnFinish => self.on_finish.as_ref(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hook {
+    pub action: HookAction,
+    #[serde(with = "duration_ms")]
+    pub timeout: Duration,
+    /// Extra attempts after the first failure (idempotent hooks only).
+    pub retries: u32,
+    pub idempotent: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookAction {
+    /// argv, run without a shell; placeholders are replaced per argument.
+    Command(Vec<String>),
+    Webhook(Webhook),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub method: String,
+    pub url: String,
+    /// JSON body template; placeholders are replaced with JSON-escaped values.
+    pub body: Option<String>,
+    pub headers: BTreeMap<String, String>,
+    pub headers_env: BTreeMap<String, String>,
+    pub expect_status: Vec<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Notify {
+    /// Environment variable holding a Slack-compatible incoming-webhook URL.
+    pub slack_webhook_env: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UiSettings {
+    /// How long series are kept in memory.
+    #[serde(with = "duration_ms")]
+    pub retention: Duration,
+    /// Actions whose confirm dialog requires a reason.
+    pub reason_required: Vec<String>,
+    /// Key overrides: key name → action name, merged over the defaults.
+    pub keys: BTreeMap<String, String>,
+}
+
+impl Default for UiSettings {
+    fn default() -> Self {
+        UiSettings {
+            retention: Duration::from_secs(6 * 3600),
+            reason_required: vec!["rollback".into(), "promote_full".into()],
+            keys: BTreeMap::new(),
+        }
+    }
+}
+
+/// Durations serialize as whole milliseconds.
+pub mod duration_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}
