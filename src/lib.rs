@@ -1,17 +1,21 @@
 //! rampdeck: a terminal cockpit for live deploys.
 //!
 //! See `DESIGN.md` for how the parts fit: `config` makes a [`plan::Plan`];
-//! the pure [`engine`] decides; the `driver` owns the engine, feeds it
+//! the pure [`engine`] decides; the [`driver`] owns the engine, feeds it
 //! samples from `sources` and commands from views, and runs its effects
-//! (`journal`, `hooks`); views draw snapshots.
+//! (`journal`, `hooks`); views draw [`snapshot::Snapshot`]s.
 
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod driver;
 pub mod engine;
+pub mod headless;
 pub mod hooks;
+pub mod identity;
 pub mod journal;
 pub mod plan;
+pub mod run;
 pub mod snapshot;
 pub mod sources;
 pub mod tui;

@@ -1,21 +1,90 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use rampdeck::cli::{Cli, Cmd};
+use rampdeck::cli::{Cli, Cmd, PlanFormat, SummaryFormat};
+use rampdeck::run::ViewOptions;
 
 fn main() -> ExitCode {
     if let Err(e) = color_eyre::install() {
         eprintln!("rampdeck: could not install the error reporter: {e}");
     }
     let cli = Cli::parse();
-    match cli.command {
-        Cmd::Demo { .. } => {
-            eprintln!("rampdeck demo: not built yet (issue 3). Nothing was run.");
-            ExitCode::from(1)
+    let code = match cli.command {
+        Cmd::Plan { config, format } => plan(config.as_deref(), format),
+        Cmd::Verify { journal } => rampdeck::journal::verify_cli(&journal),
+        Cmd::Summary { journal, format } => {
+            rampdeck::journal::summary_cli(&journal, format == SummaryFormat::Markdown)
         }
-        other => {
-            eprintln!("rampdeck: {other:?} is not built yet.");
-            ExitCode::from(1)
+        Cmd::Run {
+            config,
+            headless,
+            json,
+            ascii,
+            max_pause,
+        } => {
+            let max_pause = match max_pause.as_deref().map(rampdeck::config::parse_duration) {
+                None => None,
+                Some(Ok(d)) => Some(d),
+                Some(Err(e)) => {
+                    eprintln!("rampdeck run: --max-pause: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let view = ViewOptions {
+                headless,
+                json,
+                ascii,
+                max_pause,
+            };
+            block_on(async move { rampdeck::run::run_cmd(config.as_deref(), view).await })
+        }
+        Cmd::Demo {
+            scenario,
+            speed,
+            headless,
+            json,
+            ascii,
+        } => {
+            let view = ViewOptions {
+                headless,
+                json,
+                ascii,
+                max_pause: None,
+            };
+            block_on(async move { rampdeck::run::demo_cmd(&scenario, speed, view).await })
+        }
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+fn block_on(f: impl std::future::Future<Output = i32>) -> i32 {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => {
+            eprintln!("rampdeck: could not start the async runtime: {e}");
+            1
+        }
+    }
+}
+
+fn plan(config: Option<&std::path::Path>, format: PlanFormat) -> i32 {
+    let loaded = rampdeck::config::discover(config).and_then(|p| rampdeck::config::load(&p));
+    match loaded {
+        Ok(plan) => {
+            let f = match format {
+                PlanFormat::Text => rampdeck::config::ExplainFormat::Text,
+                PlanFormat::Markdown => rampdeck::config::ExplainFormat::Markdown,
+            };
+            print!("{}", rampdeck::config::explain(&plan, f));
+            0
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            2
         }
     }
 }

@@ -1,0 +1,141 @@
+//! Headless progress: one line per event (or JSON lines) for pipelines and
+//! for terminals that are not terminals. The same driver as the cockpit.
+
+use std::io::Write;
+use std::time::Duration;
+
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::driver::{DriverHandle, DriverInput, Event, phase_words};
+use crate::engine::{Actor, Phase};
+
+/// Exit codes, documented in README.
+pub const EXIT_PROMOTED: i32 = 0;
+pub const EXIT_INTERNAL: i32 = 1;
+pub const EXIT_CONFIG: i32 = 2;
+pub const EXIT_ROLLED_BACK: i32 = 3;
+pub const EXIT_STOPPED: i32 = 4;
+
+#[derive(Debug, Clone, Default)]
+pub struct HeadlessOptions {
+    pub json: bool,
+    /// Give up (exit 4) when paused longer than this.
+    pub max_pause: Option<Duration>,
+}
+
+/// The exit code for a rollout that ended in `phase`.
+pub fn exit_code(phase: &Phase) -> i32 {
+    match phase {
+        Phase::Promoted => EXIT_PROMOTED,
+        Phase::RolledBack => EXIT_ROLLED_BACK,
+        _ => EXIT_STOPPED,
+    }
+}
+
+/// Prints events until the driver ends; returns the process exit code.
+pub async fn run(handle: DriverHandle, opts: HeadlessOptions) -> i32 {
+    let DriverHandle {
+        snapshots,
+        inputs,
+        first_events: mut events,
+        mut task,
+        ..
+    } = handle;
+    let mut out = std::io::stdout();
+    let mut check = tokio::time::interval(Duration::from_millis(500));
+    let mut paused_since: Option<tokio::time::Instant> = None;
+    let mut stopping = false;
+    let result = loop {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Ok(ev) => print_event(&mut out, &ev, opts.json),
+                Err(RecvError::Lagged(n)) => {
+                    let _ = writeln!(out, "(headless output fell behind: {n} events not shown; the journal has them all)");
+                }
+                Err(RecvError::Closed) => {}
+            },
+            res = &mut task => break res,
+            _ = tokio::signal::ctrl_c(), if !stopping => {
+                stopping = true;
+                let _ = inputs.send(DriverInput::Shutdown {
+                    actor: crate::identity::local_actor(),
+                    why: "interrupted (Ctrl-C) in headless mode".into(),
+                }).await;
+            }
+            _ = check.tick() => {
+                let paused = matches!(snapshots.borrow().engine.phase, Phase::Paused { .. });
+                paused_since = match (paused, paused_since) {
+                    (true, None) => Some(tokio::time::Instant::now()),
+                    (true, s) => s,
+                    (false, _) => None,
+                };
+                if let (Some(max), Some(since)) = (opts.max_pause, paused_since)
+                    && since.elapsed() > max && !stopping
+                {
+                    stopping = true;
+                    let _ = inputs.send(DriverInput::Shutdown {
+                        actor: Actor::system(),
+                        why: format!("paused longer than --max-pause ({} s)", max.as_secs()),
+                    }).await;
+                }
+            }
+        }
+    };
+    while let Ok(ev) = events.try_recv() {
+        print_event(&mut out, &ev, opts.json);
+    }
+    match result {
+        Ok(Ok(outcome)) => {
+            let summary = outcome
+                .summary_path
+                .as_ref()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(|p| p.display().to_string());
+            if opts.json {
+                let line = serde_json::json!({
+                    "kind": "exit",
+                    "phase": outcome.phase.name(),
+                    "journal": outcome.journal_path.display().to_string(),
+                    "summary": summary,
+                });
+                let _ = writeln!(out, "{line}");
+            } else {
+                let _ = writeln!(out, "result: {}", phase_words(&outcome.phase));
+                if let Some(s) = &summary {
+                    let _ = writeln!(out, "summary: {s}");
+                }
+                let _ = writeln!(out, "journal: {}", outcome.journal_path.display());
+            }
+            let _ = out.flush();
+            if stopping && !outcome.phase.is_terminal() {
+                EXIT_STOPPED
+            } else {
+                exit_code(&outcome.phase)
+            }
+        }
+        Ok(Err(e)) => {
+            eprintln!("rampdeck: the driver stopped: {e:?}");
+            EXIT_INTERNAL
+        }
+        Err(e) => {
+            eprintln!("rampdeck: the driver task failed: {e}");
+            EXIT_INTERNAL
+        }
+    }
+}
+
+fn print_event(out: &mut impl Write, ev: &Event, json: bool) {
+    let ts = chrono::DateTime::from_timestamp_millis(ev.at.0).unwrap_or_default();
+    if json {
+        let line = serde_json::json!({
+            "ts": ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "kind": ev.kind,
+            "text": ev.text,
+            "data": ev.data,
+        });
+        let _ = writeln!(out, "{line}");
+    } else {
+        let _ = writeln!(out, "{}  {:<8}  {}", ts.format("%H:%M:%S"), ev.kind, ev.text);
+    }
+    let _ = out.flush();
+}
