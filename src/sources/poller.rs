@@ -46,6 +46,7 @@ pub struct LatestFilter {
 }
 
 impl LatestFilter {
+    /// A filter that has seen nothing yet.
     pub fn new() -> Self {
         Self::default()
     }

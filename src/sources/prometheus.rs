@@ -245,6 +245,7 @@ pub struct Prometheus {
 }
 
 impl Prometheus {
+    /// A client for the Prometheus at `endpoint`'s URL.
     pub fn new(endpoint: HttpEndpoint) -> Self {
         Prometheus { endpoint }
     }
