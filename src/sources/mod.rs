@@ -1,1 +1,53 @@
-//! sources (to be built).
+//! Live metric sources and their polling.
+//!
+//! - [`prometheus`]: the Prometheus HTTP API (instant and range queries);
+//! - [`http_json`]: a number at a JSON pointer in a GET response;
+//! - [`probe`]: a health probe (up/down and latency);
+//! - [`command`]: an argv command whose stdout's first number is the value;
+//! - [`promql`]: escaping `{service}` and `{cohort}` into queries;
+//! - [`poller`]: one task per source, results as [`SampleMsg`]s;
+//! - [`backfill`](mod@backfill): chart history and the pre-deploy baseline.
+//!
+//! Every failure is mapped to an [`engine::Reading`](crate::engine::Reading)
+//! (`NoData` or `ProviderError` with a message a human can act on); nothing
+//! here panics on what a server sends.
+
+pub mod backfill;
+pub mod command;
+pub mod http;
+pub mod http_json;
+pub mod poller;
+pub mod probe;
+pub mod prometheus;
+pub mod promql;
+
+pub use backfill::{backfill, pre_deploy_baseline};
+pub use poller::{LatestFilter, SampleMsg, check_sources, spawn_pollers};
+pub use promql::{escape_label_value, render_query};
+
+/// Why a source cannot start. Each message names the source and the fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    #[error(
+        "source {source_name:?}: environment variable {var} (for {what}) is not set: export it before starting rampdeck"
+    )]
+    MissingEnv {
+        source_name: String,
+        var: String,
+        what: String,
+    },
+    #[error("source {source_name:?}: cannot use CA file {path}: {why}")]
+    CaFile {
+        source_name: String,
+        path: String,
+        why: String,
+    },
+    #[error("source {source_name:?}: header {name:?} is not valid: {why}")]
+    BadHeader {
+        source_name: String,
+        name: String,
+        why: String,
+    },
+    #[error("source {source_name:?}: cannot build the HTTP client: {why}")]
+    Client { source_name: String, why: String },
+}

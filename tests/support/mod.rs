@@ -1,0 +1,118 @@
+//! Helpers shared by the source tests and the polling benchmark: building a
+//! `Plan` in code and serving an axum router on a loopback port.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rampdeck::plan::{
+    BadDirection, Baseline, GateKind, Hooks, HttpTarget, Metric, MetricQuery, NoDataAction,
+    NoDataPolicy, Notify, Plan, RolloutInfo, Source, SourceKind, Step, Strategy, Threshold,
+    UiSettings, Unattended,
+};
+
+/// A plan with the given sources and metrics and one trivial step.
+pub fn plan(sources: Vec<Source>, metrics: Vec<Metric>) -> Plan {
+    Plan {
+        rollout: RolloutInfo {
+            id: None,
+            service: "checkout".into(),
+            strategy: Strategy::Canary,
+            ticket: None,
+            owners: vec![],
+            drivers: vec![],
+            require_second: vec![],
+            unattended: Unattended::Hold,
+            window: None,
+            checklist: vec![],
+            journal_dir: None,
+        },
+        steps: vec![Step {
+            name: "all".into(),
+            weight: 100,
+            hold: Duration::from_secs(60),
+            gate: GateKind::Auto,
+            owner: None,
+        }],
+        metrics,
+        triggers: vec![],
+        sources,
+        hooks: Hooks::default(),
+        notify: Notify::default(),
+        ui: UiSettings::default(),
+    }
+}
+
+pub fn target(url: &str) -> HttpTarget {
+    HttpTarget {
+        url: url.into(),
+        ..HttpTarget::default()
+    }
+}
+
+pub fn source(name: &str, kind: SourceKind, interval_ms: u64, timeout_ms: u64) -> Source {
+    Source {
+        name: name.into(),
+        kind,
+        interval: Duration::from_millis(interval_ms),
+        timeout: Duration::from_millis(timeout_ms),
+    }
+}
+
+pub fn prom_source(name: &str, url: &str, interval_ms: u64, timeout_ms: u64) -> Source {
+    source(
+        name,
+        SourceKind::Prometheus(target(url)),
+        interval_ms,
+        timeout_ms,
+    )
+}
+
+pub fn metric(id: &str, source: &str, query: MetricQuery, baseline: Baseline) -> Metric {
+    Metric {
+        id: id.into(),
+        name: id.into(),
+        source: source.into(),
+        query,
+        baseline,
+        unit: "ratio".into(),
+        display_scale: 1.0,
+        bad: BadDirection::Up,
+        threshold: Threshold::default(),
+        min_samples: 1,
+        min_traffic: None,
+        no_data: NoDataPolicy {
+            action: NoDataAction::Hold,
+            after: 3,
+        },
+    }
+}
+
+pub fn promql(id: &str, source: &str, q: &str, baseline: Baseline) -> Metric {
+    metric(id, source, MetricQuery::Promql(q.into()), baseline)
+}
+
+/// Serves `router` on 127.0.0.1 at a free port until the runtime ends.
+pub async fn serve(router: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.expect("serve");
+    });
+    addr
+}
+
+/// A Prometheus API instant-vector reply with one series per value.
+pub fn vector_json(values: &[&str]) -> String {
+    let result: Vec<String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!(r#"{{"metric":{{"pod":"p{i}"}},"value":[1700000000.0,"{v}"]}}"#))
+        .collect();
+    format!(
+        r#"{{"status":"success","data":{{"resultType":"vector","result":[{}]}}}}"#,
+        result.join(",")
+    )
+}
