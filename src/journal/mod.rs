@@ -8,16 +8,23 @@
 //! - [`verify`] / [`verify_cli`] check the chain (`rampdeck verify`).
 //! - [`read_records`] reads records back for the summary and for views
 //!   that attach late.
+//! - [`summarize`], [`render_markdown`], [`render_json`], [`summary_cli`]
+//!   and [`write_summary_next_to`] make the post-deploy summary.
 //!
 //! The line format is described in [`record`].
 
 use std::path::{Path, PathBuf};
 
+mod checklist;
 pub mod record;
+pub mod render;
+pub mod summary;
 pub mod verify;
 pub mod writer;
 
 pub use record::{GENESIS, Record, format_ts, parse_ts};
+pub use render::{render_json, render_markdown, summary_cli, write_summary_next_to};
+pub use summary::{CheckState, Summary, summarize};
 pub use verify::{Problem, ProblemKind, VerifyReport, verify, verify_cli};
 pub use writer::{JournalWriter, Recovery, read_records};
 
