@@ -590,3 +590,64 @@ fn print_summary() {
         render_markdown(&summary_of(&rolled_back_run(dir.path())))
     );
 }
+
+#[test]
+fn breach_time_is_estimated_from_the_plan_when_no_earlier_record_saw_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("short.jsonl");
+    let mut w = JournalWriter::create(&path, "short").expect("create");
+    let mut start = D::new("rollout_started", alice(), "go", None, 0, "pending");
+    start.0.detail = serde_json::to_value(plan()).expect("plan json");
+    let events = [
+        (0, start),
+        (
+            1_000,
+            D::new(
+                "step_entered",
+                Actor::system(),
+                "in",
+                Some(0),
+                10,
+                "holding",
+            ),
+        ),
+        (
+            100_000,
+            D::new(
+                "trigger_rollback",
+                Actor::system(),
+                "3 breaches",
+                Some(0),
+                10,
+                "rolling_back",
+            )
+            .gates(vec![gate(Verdict::Breach, 0.2, 3)]),
+        ),
+        (
+            100_200,
+            D::new(
+                "hook_started",
+                Actor::system(),
+                "rollback",
+                Some(0),
+                10,
+                "rolling_back",
+            )
+            .hook(9, HookKind::Rollback, None),
+        ),
+    ];
+    for (at, d) in events {
+        w.append(Timestamp(T0 + at), &d.0).expect("append");
+    }
+    let s = summary_of(&path);
+    let b = s.breach_to_rollback.expect("breach");
+    // 3 consecutive breaches at a 5 s interval: the first was 10 s earlier.
+    assert_eq!(b.first_breach_basis, "estimated");
+    assert_eq!(b.ms, 10_200);
+    assert_eq!(s.outcome, "in progress (rolling_back)");
+    let rb = s.hooks.iter().find(|h| h.kind == "rollback").expect("hook");
+    assert_eq!(rb.ok, None, "no result journaled yet");
+    let state = |item: &str| s.checklist.iter().find(|c| c.item == item).map(|c| c.state);
+    assert_eq!(state("Smoke checks passed"), Some(CheckState::Unknown));
+    assert_eq!(state("Promoted to 100 %"), Some(CheckState::Unknown));
+}

@@ -310,3 +310,29 @@ fn a_missing_journal_exits_2() {
         Err(JournalError::Io { .. })
     ));
 }
+
+#[test]
+fn a_cut_at_any_byte_of_the_last_line_is_torn_and_reopening_repairs_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, _) = journal(dir.path(), 4);
+    let full = fs::read(&path).expect("read");
+    let last_start = full[..full.len() - 1]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .expect("several lines")
+        + 1;
+    let copy = dir.path().join("cut.jsonl");
+    for cut in last_start + 1..full.len() {
+        fs::write(&copy, &full[..cut]).expect("cut");
+        let report = verify(&copy).expect("verify");
+        assert_eq!(report.exit_code(), 3, "cut at {cut}: {}", report.one_line());
+        assert_eq!(report.records, 3);
+        let (_w, recovery) = JournalWriter::open(&copy).expect("reopen");
+        assert_eq!(
+            recovery.expect("recovered").truncated_bytes,
+            (cut - last_start) as u64
+        );
+        let after = verify(&copy).expect("verify");
+        assert_eq!((after.exit_code(), after.records), (0, 4), "cut at {cut}");
+    }
+}
