@@ -1,0 +1,267 @@
+//! The summary as Markdown (to paste into a change ticket) or JSON, the
+//! `rampdeck summary` command, and the file written next to a journal when
+//! a rollout ends.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::summary::{CheckState, GateLine, Summary, summarize};
+use super::{JournalError, read_records, verify};
+
+/// "1h 02m 03s", "4m 10s", "2.5s".
+fn dur(ms: Option<u64>) -> String {
+    let Some(ms) = ms else { return "–".into() };
+    let s = ms / 1000;
+    match s {
+        0..60 if ms % 1000 != 0 => format!("{:.1}s", ms as f64 / 1000.0),
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m {:02}s", s / 3600, (s % 3600) / 60, s % 60),
+    }
+}
+
+/// Makes text safe inside a Markdown table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+fn gate(g: &GateLine) -> String {
+    g.numbers()
+}
+
+fn opt(s: &Option<String>) -> &str {
+    s.as_deref().unwrap_or("–")
+}
+
+/// The summary as a Markdown document.
+pub fn render_markdown(s: &Summary) -> String {
+    let mut o = String::new();
+    let title = s
+        .service
+        .as_deref()
+        .or(s.rollout.as_deref())
+        .unwrap_or("unknown service");
+    // `write!` to a String cannot fail; the results are ignored on purpose.
+    let _ = writeln!(o, "# Post-deploy summary: {title}\n");
+    let _ = writeln!(o, "- **Outcome:** {}", s.outcome);
+    let _ = writeln!(o, "- **Service:** {}", opt(&s.service));
+    let _ = writeln!(o, "- **Rollout:** {}", opt(&s.rollout));
+    let ticket = match &s.ticket {
+        None => "–".to_string(),
+        Some(t) => match &t.url {
+            Some(u) => format!("[{}]({u})", t.id),
+            None => t.id.clone(),
+        },
+    };
+    let _ = writeln!(o, "- **Change ticket:** {ticket}");
+    let _ = writeln!(o, "- **Strategy:** {}", opt(&s.strategy));
+    let _ = writeln!(
+        o,
+        "- **Started:** {} · **Ended:** {} · **Duration:** {}",
+        opt(&s.started_at),
+        opt(&s.ended_at),
+        dur(s.duration_ms)
+    );
+    let _ = writeln!(
+        o,
+        "- **Journal:** `{}` ({})",
+        s.journal,
+        if s.chain.holds {
+            "chain verifies"
+        } else {
+            "CHAIN DOES NOT VERIFY"
+        }
+    );
+
+    let _ = writeln!(o, "\n## People\n");
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "nobody".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let _ = writeln!(o, "- **Drove:** {}", list(&s.drove));
+    let _ = writeln!(o, "- **Watched:** {}", list(&s.watched));
+
+    let _ = writeln!(o, "\n## Exit criteria\n");
+    for c in &s.checklist {
+        let mark = match c.state {
+            CheckState::Pass => "[x]",
+            CheckState::Fail => "[ ] **FAIL**",
+            CheckState::Unknown => "[ ] unknown:",
+        };
+        let _ = writeln!(o, "- {mark} {} — {}", c.item, cell(&c.evidence));
+    }
+
+    let _ = writeln!(o, "\n## Timeline\n");
+    let _ = writeln!(
+        o,
+        "| Step | Name | Weight | Entered | Left | Duration | Ended by |"
+    );
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|");
+    for st in &s.steps {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} % | {} | {} | {} | {} |",
+            st.index + 1,
+            cell(opt(&st.name)),
+            st.weight,
+            st.entered_at,
+            opt(&st.left_at),
+            dur(st.duration_ms),
+            opt(&st.ended_by)
+        );
+    }
+
+    let _ = writeln!(o, "\n## Gate results at each step\n");
+    for st in &s.steps {
+        let name = st
+            .name
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        let _ = writeln!(o, "- Step {}{name}, {} %:", st.index + 1, st.weight);
+        if st.gates.is_empty() {
+            let _ = writeln!(o, "  - no gate journaled");
+        }
+        for g in &st.gates {
+            let _ = writeln!(o, "  - {}", gate(g));
+        }
+    }
+
+    let _ = writeln!(o, "\n## Breach to rollback\n");
+    match &s.breach_to_rollback {
+        None => {
+            let _ = writeln!(o, "No rollback was caused by a breaching gate.");
+        }
+        Some(b) => {
+            let _ = writeln!(
+                o,
+                "**{}** from the first breach of `{}` ({}, {}) to the rollback starting ({}); decided by {} at {}.",
+                dur(Some(b.ms)),
+                b.metric,
+                b.first_breach_at,
+                b.first_breach_basis,
+                b.rollback_started_at,
+                b.decided_by,
+                b.decided_at
+            );
+        }
+    }
+
+    let _ = writeln!(o, "\n## Hooks\n");
+    if s.hooks.is_empty() {
+        let _ = writeln!(o, "No hook was run.");
+    } else {
+        let _ = writeln!(
+            o,
+            "| # | Hook | Step | Weight | Started | Result | Code | Attempts | Took |"
+        );
+        let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|");
+        for h in &s.hooks {
+            let result = match h.ok {
+                Some(true) => format!("ok: {}", opt(&h.summary)),
+                Some(false) => format!("**FAILED**: {}", opt(&h.summary)),
+                None => "no result journaled".into(),
+            };
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} % | {} | {} | {} | {} | {} |",
+                h.id,
+                h.kind,
+                h.step.map(|x| (x + 1).to_string()).unwrap_or("–".into()),
+                h.weight,
+                opt(&h.started_at),
+                cell(&result),
+                h.code.map(|c| c.to_string()).unwrap_or("–".into()),
+                h.attempts.map(|c| c.to_string()).unwrap_or("–".into()),
+                dur(h.duration_ms)
+            );
+        }
+    }
+
+    let _ = writeln!(o, "\n## Decisions\n");
+    let _ = writeln!(
+        o,
+        "| Seq | Time | Action | Who | Why | Step | Weight | Phase | Numbers |"
+    );
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|");
+    for d in &s.decisions {
+        let numbers: Vec<String> = d.gates.iter().map(gate).collect();
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} % | {} | {} |",
+            d.seq,
+            d.at,
+            d.action,
+            cell(&d.who),
+            cell(&d.why),
+            d.step.map(|x| (x + 1).to_string()).unwrap_or("–".into()),
+            d.weight,
+            d.phase,
+            cell(&numbers.join("; "))
+        );
+    }
+
+    let _ = writeln!(o, "\n## Journal integrity\n");
+    let _ = writeln!(
+        o,
+        "{} (`rampdeck verify` exit code {})",
+        s.chain.message, s.chain.exit_code
+    );
+    o
+}
+
+/// The summary as pretty-printed JSON.
+pub fn render_json(s: &Summary) -> String {
+    serde_json::to_string_pretty(s).unwrap_or_else(|e| {
+        serde_json::json!({ "error": format!("could not encode the summary: {e}") }).to_string()
+    })
+}
+
+fn build(journal: &Path) -> Result<Summary, JournalError> {
+    let records = read_records(journal)?;
+    let report = verify(journal)?;
+    Ok(summarize(&records, &report))
+}
+
+/// `rampdeck summary JOURNAL [--format markdown|json]`: prints the summary.
+///
+/// Exit codes: 0 printed and the chain holds (or only the last line is
+/// torn); 1 printed, but the chain does NOT verify (the summary says so in
+/// its first lines); 2 the journal could not be read.
+pub fn summary_cli(path: &Path, format_markdown: bool) -> i32 {
+    match build(path) {
+        Ok(s) => {
+            if format_markdown {
+                print!("{}", render_markdown(&s));
+            } else {
+                println!("{}", render_json(&s));
+            }
+            if s.chain.exit_code == 1 { 1 } else { 0 }
+        }
+        Err(e) => {
+            eprintln!("rampdeck summary: {e}");
+            2
+        }
+    }
+}
+
+/// Writes `<journal stem>.summary.md` beside the journal (through a
+/// temporary file and a rename, so a reader never sees half of it) and
+/// returns its path.
+pub fn write_summary_next_to(journal_path: &Path) -> Result<PathBuf, JournalError> {
+    let s = build(journal_path)?;
+    let stem = journal_path
+        .file_stem()
+        .map(|x| x.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "journal".into());
+    let dir = journal_path.parent().unwrap_or(Path::new("."));
+    let out = dir.join(format!("{stem}.summary.md"));
+    let tmp = dir.join(format!(".{stem}.summary.md.tmp"));
+    std::fs::write(&tmp, render_markdown(&s))
+        .and_then(|()| std::fs::rename(&tmp, &out))
+        .map_err(|e| JournalError::io(&out, "write the summary next to", e))?;
+    Ok(out)
+}

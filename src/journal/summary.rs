@@ -1,0 +1,500 @@
+//! The post-deploy summary: the journal turned into the document an
+//! auditor and the next on-call engineer read. [`summarize`] builds the
+//! data (serializable as JSON); `render` turns it into Markdown.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::record::{Record, format_ts};
+use super::verify::VerifyReport;
+use crate::engine::{Actor, GateStatus, Timestamp, Verdict};
+
+/// Everything the summary says.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub journal: String,
+    pub rollout: Option<String>,
+    pub service: Option<String>,
+    pub ticket: Option<TicketRef>,
+    pub strategy: Option<String>,
+    /// "promoted", "rolled_back", "failed", or "in progress (<phase>)".
+    pub outcome: String,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub duration_ms: Option<u64>,
+    /// Who made human decisions (start, promote, pause, rollback, ...).
+    pub drove: Vec<String>,
+    /// Who attached to watch.
+    pub watched: Vec<String>,
+    pub steps: Vec<StepSummary>,
+    pub decisions: Vec<DecisionLine>,
+    pub hooks: Vec<HookLine>,
+    pub breach_to_rollback: Option<BreachToRollback>,
+    pub chain: ChainStatus,
+    pub checklist: Vec<CheckItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TicketRef {
+    pub id: String,
+    pub url: Option<String>,
+}
+
+/// One step of the ramp as it happened.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepSummary {
+    pub index: usize,
+    pub name: Option<String>,
+    pub weight: u8,
+    pub entered_at: String,
+    pub left_at: Option<String>,
+    pub duration_ms: Option<u64>,
+    /// The decision that ended the step ("auto_advance", "promote",
+    /// "trigger_rollback", ...), or None while it is current.
+    pub ended_by: Option<String>,
+    /// Gates as last journaled while in this step.
+    pub gates: Vec<GateLine>,
+}
+
+/// A gate's numbers at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateLine {
+    pub metric: String,
+    pub verdict: Verdict,
+    pub canary: Option<f64>,
+    pub baseline: Option<f64>,
+    pub limit: Option<f64>,
+    pub breaches: u32,
+    pub detail: String,
+}
+
+impl GateLine {
+    /// "error_rate Breach: canary 0.09 vs baseline 0.01 (limit 0.05, 3 consecutive breaches)"
+    pub fn numbers(&self) -> String {
+        let breaches = match self.breaches {
+            0 => String::new(),
+            1 => ", 1 breach".into(),
+            n => format!(", {n} consecutive breaches"),
+        };
+        format!(
+            "{} {}: canary {} vs baseline {} (limit {}{breaches})",
+            self.metric,
+            self.verdict.as_str(),
+            num(self.canary),
+            num(self.baseline),
+            num(self.limit),
+        )
+    }
+}
+
+impl From<&GateStatus> for GateLine {
+    fn from(g: &GateStatus) -> Self {
+        GateLine {
+            metric: g.metric.clone(),
+            verdict: g.verdict,
+            canary: g.canary,
+            baseline: g.baseline,
+            limit: g.limit,
+            breaches: g.breaches,
+            detail: g.detail.clone(),
+        }
+    }
+}
+
+/// One journal record, as the audit trail shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DecisionLine {
+    pub seq: u64,
+    pub at: String,
+    pub action: String,
+    pub who: String,
+    pub why: String,
+    pub step: Option<usize>,
+    pub weight: u8,
+    pub phase: String,
+    pub gates: Vec<GateLine>,
+}
+
+/// One hook run: its start and its result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HookLine {
+    pub id: u64,
+    pub kind: String,
+    pub step: Option<usize>,
+    pub weight: u8,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// None: no result was journaled (still running, or rampdeck died).
+    pub ok: Option<bool>,
+    pub code: Option<i32>,
+    pub summary: Option<String>,
+    pub attempts: Option<u32>,
+    pub duration_ms: Option<u64>,
+}
+
+/// How long the safety net took: from the first breach of the metric that
+/// caused a rollback to the rollback starting.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BreachToRollback {
+    pub metric: String,
+    pub first_breach_at: String,
+    /// "journal" when a journaled record saw the first breach;
+    /// "estimated" when it was inferred from the breach count and the poll
+    /// interval of the plan.
+    pub first_breach_basis: String,
+    pub decided_by: String,
+    pub decided_at: String,
+    /// When the rollback hook started (or the decision, when no hook ran).
+    pub rollback_started_at: String,
+    pub ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChainStatus {
+    pub holds: bool,
+    pub records: usize,
+    pub exit_code: i32,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckState {
+    Pass,
+    Fail,
+    Unknown,
+}
+
+/// One exit criterion, filled in from the journal.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckItem {
+    pub item: String,
+    pub state: CheckState,
+    pub evidence: String,
+}
+
+/// Formats a number compactly: 0.081, 12.5, 1234.
+pub(crate) fn num(v: Option<f64>) -> String {
+    match v {
+        None => "–".into(),
+        Some(x) if x.is_infinite() => if x > 0.0 { "+Inf" } else { "-Inf" }.into(),
+        Some(x) if x.abs() >= 100.0 => format!("{x:.1}").trim_end_matches(".0").to_string(),
+        Some(x) => {
+            let s = format!("{x:.4}");
+            let s = s.trim_end_matches('0').trim_end_matches('.');
+            if s.is_empty() || s == "-" {
+                "0".into()
+            } else {
+                s.to_string()
+            }
+        }
+    }
+}
+
+/// Actions that record somebody watching rather than deciding.
+fn is_presence(action: &str) -> bool {
+    action.starts_with("operator_") || action.starts_with("viewer")
+}
+
+/// "alice (uid 1000, host h1, ssh 10.0.0.5)"
+pub fn describe_actor(a: &Actor) -> String {
+    let mut extra = Vec::new();
+    if let Some(uid) = a.uid {
+        extra.push(format!("uid {uid}"));
+    }
+    if let Some(l) = a.login_uid.filter(|l| Some(*l) != a.uid) {
+        extra.push(format!("login uid {l}"));
+    }
+    if let Some(h) = &a.host {
+        extra.push(format!("host {h}"));
+    }
+    if let Some(s) = &a.ssh_client {
+        extra.push(format!("ssh {s}"));
+    }
+    if extra.is_empty() {
+        a.user.clone()
+    } else {
+        format!("{} ({})", a.user, extra.join(", "))
+    }
+}
+
+fn ts(t: Timestamp) -> String {
+    format_ts(t).unwrap_or_else(|| format!("{} ms", t.0))
+}
+
+/// The plan as journaled on `rollout_started` (`serde_json::to_value(&plan)`,
+/// possibly wrapped as `{"plan": ...}`).
+fn plan_of(records: &[Record]) -> Option<&Value> {
+    let d = &records
+        .iter()
+        .find(|r| r.decision.action == "rollout_started")?
+        .decision
+        .detail;
+    if d.get("rollout").is_some() {
+        Some(d)
+    } else {
+        d.get("plan").filter(|p| p.get("rollout").is_some())
+    }
+}
+
+fn str_at(v: Option<&Value>, pointer: &str) -> Option<String> {
+    v?.pointer(pointer)?.as_str().map(str::to_string)
+}
+
+fn push_unique(list: &mut Vec<String>, item: String) {
+    if !list.contains(&item) {
+        list.push(item);
+    }
+}
+
+/// Builds the summary of a journal's records and its verify report.
+pub fn summarize(records: &[Record], verify: &VerifyReport) -> Summary {
+    let plan = plan_of(records);
+    let ticket = str_at(plan, "/rollout/ticket/id").map(|id| TicketRef {
+        id,
+        url: str_at(plan, "/rollout/ticket/url"),
+    });
+    let mut drove = Vec::new();
+    let mut watched = Vec::new();
+    for r in records {
+        let d = &r.decision;
+        if is_presence(&d.action) {
+            if d.action.ends_with("attached") && !d.action.ends_with("detached") {
+                push_unique(&mut watched, describe_actor(&d.actor));
+            }
+        } else if !d.actor.is_system() {
+            push_unique(&mut drove, describe_actor(&d.actor));
+        }
+    }
+    let first = records.first().map(|r| r.ts);
+    let last = records.last().map(|r| r.ts);
+    Summary {
+        journal: verify.path.display().to_string(),
+        rollout: records
+            .first()
+            .map(|r| r.rollout.clone())
+            .or_else(|| verify.rollout.clone()),
+        service: str_at(plan, "/rollout/service"),
+        ticket,
+        strategy: str_at(plan, "/rollout/strategy"),
+        outcome: outcome(records),
+        started_at: first.map(ts),
+        ended_at: last.map(ts),
+        duration_ms: first.zip(last).map(|(a, b)| b.since(a).as_millis() as u64),
+        drove,
+        watched,
+        steps: steps(records, plan),
+        decisions: records.iter().map(decision_line).collect(),
+        hooks: hooks(records),
+        breach_to_rollback: breach_to_rollback(records, plan),
+        chain: ChainStatus {
+            holds: verify.holds(),
+            records: verify.records,
+            exit_code: verify.exit_code(),
+            message: verify.one_line(),
+        },
+        checklist: super::checklist::checklist(records, verify),
+    }
+}
+
+pub(crate) fn outcome(records: &[Record]) -> String {
+    let ended = records
+        .iter()
+        .rev()
+        .find_map(|r| match r.decision.action.as_str() {
+            a @ ("promoted" | "rolled_back" | "failed") => Some(a.to_string()),
+            _ => None,
+        });
+    match (ended, records.last()) {
+        (Some(a), _) => a,
+        (None, Some(r)) => format!("in progress ({})", r.decision.phase),
+        (None, None) => "no records".into(),
+    }
+}
+
+fn decision_line(r: &Record) -> DecisionLine {
+    let d = &r.decision;
+    DecisionLine {
+        seq: r.seq,
+        at: ts(r.ts),
+        action: d.action.clone(),
+        who: describe_actor(&d.actor),
+        why: d.reason.clone(),
+        step: d.step,
+        weight: d.weight,
+        phase: d.phase.clone(),
+        gates: d.gates.iter().map(GateLine::from).collect(),
+    }
+}
+
+/// Actions that end a step.
+const STEP_ENDERS: &[&str] = &[
+    "auto_advance",
+    "promote",
+    "promote_full",
+    "approve",
+    "trigger_rollback",
+    "rollback",
+    "promoted",
+    "rolled_back",
+    "failed",
+];
+
+fn steps(records: &[Record], plan: Option<&Value>) -> Vec<StepSummary> {
+    let mut out: Vec<StepSummary> = Vec::new();
+    // (entered, left) per step, as times, for the durations.
+    let mut spans: Vec<(Timestamp, Option<Timestamp>)> = Vec::new();
+    for r in records {
+        let d = &r.decision;
+        let current = out.last_mut().filter(|s| s.left_at.is_none());
+        if d.action == "step_entered" {
+            if let Some(cur) = current {
+                cur.left_at = Some(ts(r.ts));
+                cur.ended_by.get_or_insert_with(|| "step_entered".into());
+                if let Some(span) = spans.last_mut() {
+                    span.1 = Some(r.ts);
+                }
+            }
+            let index = d.step.unwrap_or(out.len());
+            out.push(StepSummary {
+                index,
+                name: str_at(plan, &format!("/steps/{index}/name")),
+                weight: d.weight,
+                entered_at: ts(r.ts),
+                left_at: None,
+                duration_ms: None,
+                ended_by: None,
+                gates: d.gates.iter().map(GateLine::from).collect(),
+            });
+            spans.push((r.ts, None));
+            continue;
+        }
+        let Some(cur) = current else { continue };
+        if !d.gates.is_empty() {
+            cur.gates = d.gates.iter().map(GateLine::from).collect();
+        }
+        if cur.ended_by.is_none() && STEP_ENDERS.contains(&d.action.as_str()) {
+            cur.ended_by = Some(d.action.clone());
+            if d.action != "promote" && d.action != "approve" && d.action != "auto_advance" {
+                // A rollback or the end closes the step at once; an advance
+                // closes it when the next step is entered.
+                cur.left_at = Some(ts(r.ts));
+                if let Some(span) = spans.last_mut() {
+                    span.1 = Some(r.ts);
+                }
+            }
+        }
+    }
+    // A step still current lasts until the last record.
+    let end = records.last().map(|r| r.ts).unwrap_or_default();
+    for (s, (entered, left)) in out.iter_mut().zip(spans) {
+        s.duration_ms = Some(left.unwrap_or(end).since(entered).as_millis() as u64);
+    }
+    out
+}
+
+pub(crate) fn hooks(records: &[Record]) -> Vec<HookLine> {
+    let mut by_id: BTreeMap<u64, HookLine> = BTreeMap::new();
+    let mut order = Vec::new();
+    for r in records {
+        let Some(h) = &r.decision.hook else { continue };
+        let line = by_id.entry(h.id).or_insert_with(|| {
+            order.push(h.id);
+            HookLine {
+                id: h.id,
+                kind: h.kind.as_str().to_string(),
+                step: r.decision.step,
+                weight: r.decision.weight,
+                started_at: None,
+                finished_at: None,
+                ok: None,
+                code: None,
+                summary: None,
+                attempts: None,
+                duration_ms: None,
+            }
+        });
+        if r.decision.action == "hook_started" {
+            line.started_at = Some(ts(r.ts));
+        }
+        if let Some(o) = &h.outcome {
+            line.finished_at = Some(ts(r.ts));
+            line.ok = Some(o.ok);
+            line.code = o.code;
+            line.summary = Some(o.summary.clone());
+            line.attempts = Some(o.attempts);
+            line.duration_ms = Some(o.duration_ms);
+        }
+    }
+    order.iter().filter_map(|id| by_id.remove(id)).collect()
+}
+
+fn breach_to_rollback(records: &[Record], plan: Option<&Value>) -> Option<BreachToRollback> {
+    let (k, decided) = records
+        .iter()
+        .enumerate()
+        .find(|(_, r)| matches!(r.decision.action.as_str(), "trigger_rollback" | "rollback"))?;
+    // The metric behind it: the breaching gate with the longest streak.
+    let gate = decided
+        .decision
+        .gates
+        .iter()
+        .filter(|g| g.verdict == Verdict::Breach)
+        .max_by_key(|g| g.breaches)?;
+    // Walk back while the same metric was still breaching.
+    let mut first = decided;
+    for r in records[..k].iter().rev() {
+        match r.decision.gates.iter().find(|g| g.metric == gate.metric) {
+            Some(g) if g.verdict == Verdict::Breach => first = r,
+            Some(_) => break,
+            None => {}
+        }
+    }
+    let mut basis = "journal";
+    let mut first_at = first.ts;
+    if first.seq == decided.seq && gate.breaches > 1 {
+        // No earlier record saw it: infer from the count and the interval.
+        let interval_ms = plan
+            .and_then(|p| {
+                let source =
+                    p.pointer("/metrics")?.as_array()?.iter().find(|m| {
+                        m.get("id").and_then(Value::as_str) == Some(gate.metric.as_str())
+                    })?;
+                let name = source.get("source")?.as_str()?;
+                p.pointer("/sources")?
+                    .as_array()?
+                    .iter()
+                    .find(|s| s.get("name").and_then(Value::as_str) == Some(name))?
+                    .get("interval")?
+                    .as_i64()
+            })
+            .unwrap_or(0);
+        if interval_ms > 0 {
+            basis = "estimated";
+            first_at = Timestamp(first_at.0 - interval_ms * i64::from(gate.breaches - 1));
+        }
+    }
+    let started = records[k..]
+        .iter()
+        .find(|r| {
+            r.decision.action == "hook_started"
+                && r.decision.hook.as_ref().map(|h| h.kind.as_str()) == Some("rollback")
+        })
+        .map(|r| r.ts)
+        .unwrap_or(decided.ts);
+    Some(BreachToRollback {
+        metric: gate.metric.clone(),
+        first_breach_at: ts(first_at),
+        first_breach_basis: basis.into(),
+        decided_by: format!(
+            "{} ({})",
+            decided.decision.action,
+            describe_actor(&decided.decision.actor)
+        ),
+        decided_at: ts(decided.ts),
+        rollback_started_at: ts(started),
+        ms: started.since(first_at).as_millis() as u64,
+    })
+}

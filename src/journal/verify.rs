@@ -1,0 +1,449 @@
+//! Checking a journal's hash chain: `rampdeck verify JOURNAL`.
+//!
+//! The scan walks the lines in order and stops at the FIRST problem, then
+//! looks around it (the next line, later lines) to say what happened:
+//! a record edited, inserted, reordered or removed, a line that is not a
+//! record, or a torn last line left by a crash mid-write.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::JournalError;
+use super::record::{GENESIS, Parsed, Record, format_ts, parse_line};
+use crate::engine::Timestamp;
+
+/// What is wrong at the first bad line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    /// The record's bytes no longer match its hash, or its hash was
+    /// recomputed and no longer matches what the next record recorded.
+    Edited,
+    /// A record that does not belong in the chain at this place.
+    Inserted,
+    /// A record that belongs later (or earlier) in the chain.
+    Reordered,
+    /// One or more records are missing here.
+    Removed,
+    /// A complete line that is not a journal record.
+    Malformed,
+    /// The last line has no newline: a crash mid-write. Not tampering.
+    TornLastLine,
+}
+
+impl ProblemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemKind::Edited => "edited",
+            ProblemKind::Inserted => "inserted",
+            ProblemKind::Reordered => "reordered",
+            ProblemKind::Removed => "removed",
+            ProblemKind::Malformed => "malformed",
+            ProblemKind::TornLastLine => "torn last line",
+        }
+    }
+}
+
+/// The first problem found in a journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// 1-based line number in the file.
+    pub line: usize,
+    /// The sequence number concerned: the record at that line, or for
+    /// `Removed` the first missing one, or for a torn line the one that was
+    /// being written.
+    pub seq: u64,
+    pub kind: ProblemKind,
+    /// What was found, in words.
+    pub detail: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "line {} (seq {}): {}: {}",
+            self.line,
+            self.seq,
+            self.kind.as_str(),
+            self.detail
+        )
+    }
+}
+
+/// The result of checking a journal.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VerifyReport {
+    pub path: PathBuf,
+    /// Records that verified, from the first line up to the first problem.
+    pub records: usize,
+    pub rollout: Option<String>,
+    pub first_ts: Option<Timestamp>,
+    pub last_ts: Option<Timestamp>,
+    /// `None` when the whole chain holds.
+    pub problem: Option<Problem>,
+}
+
+impl VerifyReport {
+    /// The whole chain holds (no problem at all).
+    pub fn holds(&self) -> bool {
+        self.problem.is_none()
+    }
+
+    /// Only a torn last line is wrong: everything before it holds.
+    pub fn only_torn(&self) -> bool {
+        matches!(&self.problem, Some(p) if p.kind == ProblemKind::TornLastLine)
+    }
+
+    /// 0 chain holds, 3 only a torn last line, 1 anything else.
+    pub fn exit_code(&self) -> i32 {
+        match &self.problem {
+            None => 0,
+            Some(p) if p.kind == ProblemKind::TornLastLine => 3,
+            Some(_) => 1,
+        }
+    }
+
+    /// The one-line summary `rampdeck verify` prints.
+    pub fn one_line(&self) -> String {
+        let path = self.path.display();
+        let span = match (
+            self.first_ts.and_then(format_ts),
+            self.last_ts.and_then(format_ts),
+        ) {
+            (Some(a), Some(b)) => format!(", {a} to {b}"),
+            _ => String::new(),
+        };
+        let rollout = self
+            .rollout
+            .as_deref()
+            .map(|r| format!(", rollout {r}"))
+            .unwrap_or_default();
+        match &self.problem {
+            None if self.records == 0 => format!("{path}: OK: empty journal (no records yet)"),
+            None => format!(
+                "{path}: OK: chain holds: {} records{rollout}{span}",
+                self.records
+            ),
+            Some(p) if p.kind == ProblemKind::TornLastLine => format!(
+                "{path}: TORN: {p}; the {} records before it verify{rollout}{span}. \
+                 This is a crash mid-write, not tampering: reopening the journal with \
+                 rampdeck truncates the partial line and journals a `recovered` record",
+                self.records
+            ),
+            Some(p) => format!(
+                "{path}: BROKEN at {p}; only the {} records before it verify{rollout}",
+                self.records
+            ),
+        }
+    }
+}
+
+/// A journal's bytes, scanned.
+pub(crate) struct Scan {
+    /// Records that verified, in order.
+    pub records: Vec<Record>,
+    pub problem: Option<Problem>,
+    /// Byte length of the complete lines (where a torn line starts).
+    pub complete_len: u64,
+}
+
+/// One line of the file: its bytes (without newline) and whether it ended
+/// with a newline.
+struct Line<'a> {
+    bytes: &'a [u8],
+    complete: bool,
+}
+
+fn split_lines(bytes: &[u8]) -> (Vec<Line<'_>>, u64) {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'\n' {
+            lines.push(Line {
+                bytes: &bytes[start..i],
+                complete: true,
+            });
+            start = i + 1;
+        }
+    }
+    let complete_len = start as u64;
+    if start < bytes.len() {
+        lines.push(Line {
+            bytes: &bytes[start..],
+            complete: false,
+        });
+    }
+    (lines, complete_len)
+}
+
+/// Checks every line; stops at the first problem.
+pub(crate) fn scan(bytes: &[u8]) -> Scan {
+    let (lines, complete_len) = split_lines(bytes);
+    // Parse only complete lines; a torn one is judged by position.
+    let parsed: Vec<Option<Result<Parsed, String>>> = lines
+        .iter()
+        .map(|l| l.complete.then(|| parse_line(l.bytes)))
+        .collect();
+    let mut records: Vec<Record> = Vec::new();
+    let mut problem = None;
+    for (i, line) in lines.iter().enumerate() {
+        let prev_hash = records.last().map(|r| r.hash.as_str()).unwrap_or(GENESIS);
+        let expect = records.len() as u64 + 1;
+        let rollout = records.first().map(|r| r.rollout.as_str());
+        let Some(result) = &parsed[i] else {
+            problem = Some(Problem {
+                line: i + 1,
+                seq: expect,
+                kind: ProblemKind::TornLastLine,
+                detail: format!(
+                    "{} bytes without a newline: a record cut off by a crash mid-write",
+                    line.bytes.len()
+                ),
+            });
+            break;
+        };
+        let links_here = |j: usize| -> bool {
+            matches!(parsed.get(j), Some(Some(Ok(p)))
+                if p.hash_ok && p.record.prev == prev_hash && p.record.seq == expect)
+        };
+        match result {
+            Err(why) => {
+                let kind = if links_here(i + 1) {
+                    ProblemKind::Inserted
+                } else {
+                    ProblemKind::Malformed
+                };
+                problem = Some(Problem {
+                    line: i + 1,
+                    seq: expect,
+                    kind,
+                    detail: why.clone(),
+                });
+                break;
+            }
+            Ok(p) => {
+                let r = &p.record;
+                let same_rollout = rollout.is_none_or(|id| id == r.rollout);
+                if p.hash_ok && r.prev == prev_hash && r.seq == expect && same_rollout {
+                    records.push(r.clone());
+                    continue;
+                }
+                let next_links = links_here(i + 1);
+                problem = Some(classify(i, p, &records, &parsed, next_links));
+                break;
+            }
+        }
+    }
+    Scan {
+        records,
+        problem,
+        complete_len,
+    }
+}
+
+/// Says what happened at line `i` (0-based), the first line that does not
+/// continue the chain.
+fn classify(
+    i: usize,
+    p: &Parsed,
+    records: &[Record],
+    parsed: &[Option<Result<Parsed, String>>],
+    next_links_here: bool,
+) -> Problem {
+    let r = &p.record;
+    let expect = records.len() as u64 + 1;
+    let prev_hash = records.last().map(|r| r.hash.as_str()).unwrap_or(GENESIS);
+    let line = i + 1;
+    let at = |seq: u64, kind: ProblemKind, detail: String| Problem {
+        line,
+        seq,
+        kind,
+        detail,
+    };
+    // A record whose own predecessor sits later in the file was moved up.
+    let predecessor_later = if p.hash_ok && r.seq > expect {
+        parsed
+            .iter()
+            .enumerate()
+            .skip(i + 1)
+            .find_map(|(j, x)| match x {
+                Some(Ok(q)) if q.hash_ok && q.record.hash == r.prev => Some(j),
+                _ => None,
+            })
+    } else {
+        None
+    };
+    if let Some(j) = predecessor_later {
+        return at(
+            r.seq,
+            ProblemKind::Reordered,
+            format!(
+                "seq {} is out of place: it follows seq {} at line {}, and seq {expect} belongs here",
+                r.seq,
+                r.seq - 1,
+                j + 1
+            ),
+        );
+    }
+    if next_links_here {
+        return at(
+            r.seq,
+            ProblemKind::Inserted,
+            format!(
+                "this record (claiming seq {}) does not belong here: line {} continues the chain from line {}",
+                r.seq,
+                line + 1,
+                line.saturating_sub(1)
+            ),
+        );
+    }
+    if !p.hash_ok {
+        if r.seq < expect {
+            return at(
+                r.seq,
+                ProblemKind::Inserted,
+                format!("a record claiming earlier seq {} with a wrong hash", r.seq),
+            );
+        }
+        return at(
+            expect,
+            ProblemKind::Edited,
+            "the record's bytes do not match its hash: it was changed after it was written".into(),
+        );
+    }
+    if r.seq < expect {
+        // Two records claim this seq. If the chain goes on from this one,
+        // the one accepted earlier is the intruder.
+        let idx = (r.seq as usize).saturating_sub(1);
+        let parent = match idx {
+            0 => Some(GENESIS),
+            n => records.get(n - 1).map(|x| x.hash.as_str()),
+        };
+        let continues =
+            matches!(parsed.get(i + 1), Some(Some(Ok(q))) if q.hash_ok && q.record.prev == r.hash);
+        if r.seq >= 1 && parent == Some(r.prev.as_str()) && continues {
+            return Problem {
+                line: idx + 1,
+                seq: r.seq,
+                kind: ProblemKind::Inserted,
+                detail: format!(
+                    "line {line} also claims seq {}, and the chain continues from that one: \
+                     this record was slipped in",
+                    r.seq
+                ),
+            };
+        }
+        return at(
+            r.seq,
+            ProblemKind::Inserted,
+            format!(
+                "a copy of, or a second, record seq {} (seq {expect} expected here)",
+                r.seq
+            ),
+        );
+    }
+    let found_later = parsed
+        .iter()
+        .enumerate()
+        .skip(i + 1)
+        .find_map(|(j, x)| match x {
+            Some(Ok(q)) if q.hash_ok && q.record.seq == expect && q.record.prev == prev_hash => {
+                Some(j)
+            }
+            _ => None,
+        });
+    if let Some(j) = found_later {
+        return at(
+            r.seq,
+            ProblemKind::Reordered,
+            format!(
+                "seq {} is out of place: seq {expect}, which belongs here, is at line {}",
+                r.seq,
+                j + 1
+            ),
+        );
+    }
+    if r.seq > expect && r.prev != prev_hash {
+        let missing = if r.seq - expect == 1 {
+            format!("seq {expect} is missing")
+        } else {
+            format!("seq {expect} to {} are missing", r.seq - 1)
+        };
+        return at(
+            expect,
+            ProblemKind::Removed,
+            format!("{missing} before this line (it holds seq {})", r.seq),
+        );
+    }
+    if r.seq == expect && r.prev != prev_hash && i > 0 {
+        return Problem {
+            line: i,
+            seq: expect - 1,
+            kind: ProblemKind::Edited,
+            detail: format!(
+                "its hash is not the one seq {expect} recorded as `prev`: it was rewritten and its hash recomputed"
+            ),
+        };
+    }
+    at(
+        expect,
+        ProblemKind::Edited,
+        format!(
+            "the record was rewritten with a recomputed hash (seq {}, rollout {}, prev {}…)",
+            r.seq,
+            r.rollout,
+            r.prev.get(..12).unwrap_or(&r.prev)
+        ),
+    )
+}
+
+/// Checks a journal file's hash chain.
+///
+/// `Err` only when the file cannot be read; every problem with its content
+/// is in the report.
+pub fn verify(path: &Path) -> Result<VerifyReport, JournalError> {
+    let bytes = std::fs::read(path).map_err(|e| JournalError::io(path, "read", e))?;
+    Ok(report_of(path, &scan(&bytes)))
+}
+
+pub(crate) fn report_of(path: &Path, scan: &Scan) -> VerifyReport {
+    VerifyReport {
+        path: path.to_path_buf(),
+        records: scan.records.len(),
+        rollout: scan.records.first().map(|r| r.rollout.clone()),
+        first_ts: scan.records.first().map(|r| r.ts),
+        last_ts: scan.records.last().map(|r| r.ts),
+        problem: scan.problem.clone(),
+    }
+}
+
+/// `rampdeck verify JOURNAL`: prints one line and returns the exit code.
+///
+/// Exit codes:
+/// - `0`: the chain holds (an empty journal holds too);
+/// - `1`: tampered or broken: the line names the line number and seq of the
+///   first record that was edited, inserted, reordered or removed, or that
+///   is not a record at all;
+/// - `3`: only the last line is torn (a crash mid-write); everything before
+///   it holds, and reopening the journal with rampdeck truncates the partial
+///   line and journals a `recovered` record;
+/// - `2`: the journal could not be read (missing file, permissions).
+///
+/// Removing records from the END cannot be told from a journal that simply
+/// stopped there; the summary's last record and the rollout's end state
+/// show it.
+pub fn verify_cli(path: &Path) -> i32 {
+    match verify(path) {
+        Ok(report) => {
+            println!("{}", report.one_line());
+            report.exit_code()
+        }
+        Err(e) => {
+            eprintln!("rampdeck verify: {e}");
+            2
+        }
+    }
+}

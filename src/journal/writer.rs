@@ -1,0 +1,248 @@
+//! The append-only writer: one line per decision, one `write`, then
+//! `fsync` (data) before `append` returns, so a hook the driver runs after
+//! `append` always has its decision on disk first.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+
+use super::JournalError;
+use super::record::{GENESIS, Record, parse_line, seal};
+use super::verify::{ProblemKind, report_of, scan};
+use crate::engine::{Actor, Decision, Timestamp};
+
+/// Appends records to one journal file. Holds an exclusive advisory lock
+/// (`flock`) so two rampdeck processes never write the same journal.
+#[derive(Debug)]
+pub struct JournalWriter {
+    file: Flock<File>,
+    path: PathBuf,
+    rollout: String,
+    last_seq: u64,
+    last_hash: String,
+    /// Time of the last record: stamps a `recovered` record from `open`.
+    last_ts: Timestamp,
+    /// A write or sync failed: the file may end in a partial line, so no
+    /// further record may follow it until the journal is reopened.
+    poisoned: bool,
+}
+
+/// What `open` repaired: a torn last line was cut off and a `recovered`
+/// record appended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recovery {
+    /// 1-based line number of the torn line.
+    pub line: usize,
+    /// Bytes cut off.
+    pub truncated_bytes: u64,
+    /// The `recovered` record that was appended.
+    pub record: Record,
+}
+
+fn lock(file: File, path: &Path) -> Result<Flock<File>, JournalError> {
+    Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| JournalError::Locked {
+        path: path.to_path_buf(),
+        why: errno.desc().to_string(),
+    })
+}
+
+impl JournalWriter {
+    /// Starts a new journal for `rollout_id` at `path`, creating parent
+    /// directories. An existing empty file is reused (a crash right after
+    /// creating it); a non-empty one is refused, never overwritten.
+    pub fn create(path: &Path, rollout_id: &str) -> Result<Self, JournalError> {
+        if rollout_id.is_empty() {
+            return Err(JournalError::EmptyRolloutId);
+        }
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+        if let Some(dir) = parent {
+            fs::create_dir_all(dir).map_err(|e| JournalError::io(dir, "create directory", e))?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| JournalError::io(path, "create", e))?;
+        let file = lock(file, path)?;
+        let len = file
+            .metadata()
+            .map_err(|e| JournalError::io(path, "inspect", e))?
+            .len();
+        if len > 0 {
+            return Err(JournalError::Exists {
+                path: path.to_path_buf(),
+                bytes: len,
+            });
+        }
+        // Make the new directory entry itself durable, not only the data.
+        if let Some(dir) = parent {
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| JournalError::io(dir, "sync directory", e))?;
+        }
+        Ok(JournalWriter {
+            file,
+            path: path.to_path_buf(),
+            rollout: rollout_id.to_string(),
+            last_seq: 0,
+            last_hash: GENESIS.to_string(),
+            last_ts: Timestamp(0),
+            poisoned: false,
+        })
+    }
+
+    /// Reopens an existing journal to continue it (after a crash or a
+    /// restart). Verifies the whole chain first: a broken chain is an
+    /// error, never continued. A torn last line (a crash mid-write) is
+    /// truncated and a `recovered` record appended, stamped with the last
+    /// record's time (the writer reads no clock; see [`Self::open_at`]).
+    pub fn open(path: &Path) -> Result<(Self, Option<Recovery>), JournalError> {
+        Self::open_inner(path, None)
+    }
+
+    /// Like [`Self::open`], stamping a `recovered` record with `now`.
+    pub fn open_at(path: &Path, now: Timestamp) -> Result<(Self, Option<Recovery>), JournalError> {
+        Self::open_inner(path, Some(now))
+    }
+
+    fn open_inner(
+        path: &Path,
+        now: Option<Timestamp>,
+    ) -> Result<(Self, Option<Recovery>), JournalError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| JournalError::io(path, "open", e))?;
+        // Lock before reading so nobody appends between the check and us.
+        let file = lock(file, path)?;
+        let bytes = fs::read(path).map_err(|e| JournalError::io(path, "read", e))?;
+        let scanned = scan(&bytes);
+        let mut torn = None;
+        if let Some(problem) = &scanned.problem {
+            if problem.kind != ProblemKind::TornLastLine {
+                return Err(JournalError::Broken {
+                    report: Box::new(report_of(path, &scanned)),
+                });
+            }
+            let cut = bytes.len() as u64 - scanned.complete_len;
+            file.set_len(scanned.complete_len)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| JournalError::io(path, "truncate the torn last line of", e))?;
+            torn = Some((problem.line, problem.seq, cut));
+        }
+        let Some(last) = scanned.records.last() else {
+            return Err(JournalError::Empty {
+                path: path.to_path_buf(),
+            });
+        };
+        let mut writer = JournalWriter {
+            file,
+            path: path.to_path_buf(),
+            rollout: last.rollout.clone(),
+            last_seq: last.seq,
+            last_hash: last.hash.clone(),
+            last_ts: last.ts,
+            poisoned: false,
+        };
+        let recovery = match torn {
+            None => None,
+            Some((line, seq, cut)) => {
+                let d = Decision {
+                    action: "recovered".into(),
+                    actor: Actor::system(),
+                    reason: format!(
+                        "reopened after a crash: cut off a torn last line ({cut} bytes at line {line}); \
+                         seq {seq} was never completed, so its action never ran"
+                    ),
+                    step: last.decision.step,
+                    weight: last.decision.weight,
+                    phase: last.decision.phase.clone(),
+                    gates: Vec::new(),
+                    hook: None,
+                    detail: serde_json::json!({
+                        "torn_line": line,
+                        "truncated_bytes": cut,
+                    }),
+                };
+                let record = writer.append(now.unwrap_or(last.ts), &d)?;
+                Some(Recovery {
+                    line,
+                    truncated_bytes: cut,
+                    record,
+                })
+            }
+        };
+        Ok((writer, recovery))
+    }
+
+    /// Appends one decision as the next record: the whole line in one
+    /// write, then `sync_data`. When this returns `Ok`, the record is on
+    /// disk and the driver may run the decision's hook.
+    pub fn append(&mut self, now: Timestamp, d: &Decision) -> Result<Record, JournalError> {
+        if self.poisoned {
+            return Err(JournalError::Poisoned {
+                path: self.path.clone(),
+            });
+        }
+        let seq = self.last_seq + 1;
+        let (line, hash) = seal(seq, now, &self.rollout, d, &self.last_hash)
+            .map_err(|e| JournalError::Encode { seq, source: e })?;
+        let written = self
+            .file
+            .write_all(&line)
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            self.poisoned = true;
+            return Err(JournalError::io(&self.path, "append to", e));
+        }
+        let record = Record {
+            seq,
+            ts: now,
+            rollout: self.rollout.clone(),
+            decision: d.clone(),
+            prev: std::mem::replace(&mut self.last_hash, hash.clone()),
+            hash,
+        };
+        self.last_seq = seq;
+        self.last_ts = now;
+        Ok(record)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Seq of the last record written (0 for a new journal).
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    pub fn rollout_id(&self) -> &str {
+        &self.rollout
+    }
+}
+
+/// Reads every complete record of a journal, in file order, without
+/// checking the chain (run [`super::verify`] for that). A torn last line is
+/// skipped; a complete line that is not a record is an error naming it.
+pub fn read_records(path: &Path) -> Result<Vec<Record>, JournalError> {
+    let bytes = fs::read(path).map_err(|e| JournalError::io(path, "read", e))?;
+    let mut out = Vec::new();
+    let mut lines = bytes.split(|b| *b == b'\n').enumerate().peekable();
+    while let Some((i, line)) = lines.next() {
+        // The piece after the last newline is empty or a torn line.
+        if lines.peek().is_none() {
+            break;
+        }
+        let parsed = parse_line(line).map_err(|why| JournalError::Parse {
+            path: path.to_path_buf(),
+            line: i + 1,
+            why,
+        })?;
+        out.push(parsed.record);
+    }
+    Ok(out)
+}
