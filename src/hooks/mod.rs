@@ -152,8 +152,12 @@ pub async fn run_with(
         };
         let mut outcome = attempt.outcome;
         let done = outcome.ok || !attempt.retryable || n >= max_attempts;
-        let stopped =
-            !done && (*cancel.borrow() || wait_or_cancel(&mut cancel, policy.backoff(n)).await);
+        let stopped = if done {
+            false
+        } else {
+            let cancelled = *cancel.borrow();
+            cancelled || wait_or_cancel(&mut cancel, policy.backoff(n)).await
+        };
         if done || stopped {
             if outcome.attempts > 0 {
                 outcome.attempts = n;
@@ -179,17 +183,16 @@ pub async fn run_with(
 async fn wait_or_cancel(cancel: &mut watch::Receiver<bool>, d: Duration) -> bool {
     let sleep = tokio::time::sleep(d);
     tokio::pin!(sleep);
-    tokio::select! {
-        () = &mut sleep => false,
-        r = cancel.wait_for(|c| *c) => {
-            if r.is_ok() {
-                true
-            } else {
-                sleep.await;
-                false
-            }
-        }
+    let cancelled = tokio::select! {
+        () = &mut sleep => return false,
+        // Reduce to a bool at once: the watch guard must not live across an
+        // await (it would make the future !Send and block the sender).
+        r = cancel.wait_for(|c| *c) => r.is_ok(),
+    };
+    if !cancelled {
+        sleep.await;
     }
+    cancelled
 }
 
 /// "120 ms", "30s", "1.5s": short and exact enough for a summary line.
