@@ -5,9 +5,10 @@
 //! template: a value is inserted as data and never scanned again, so a
 //! reason that itself contains `{service}` or `$(id)` stays literal text.
 //!
-//! A `{` that is not followed by lowercase letters or `_` and a closing `}`
-//! is ordinary text (so JSON like `{"spec":{"paused":false}}` passes through
-//! untouched); `{something_else}` is an error, because a typo such as
+//! A `{` that is not followed by `[A-Za-z0-9_]+` and a closing `}` is
+//! ordinary text, the same rule `config` validates with (so JSON like
+//! `{"spec":{"paused":false}}` passes through untouched); `{something_else}`
+//! is an error, because a typo such as
 //! `{weigth}` must not silently reach a deployment system.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -145,7 +146,7 @@ pub fn expand(template: &str, vars: &HookVars, enc: Encoding) -> Result<String, 
         let after = &rest[open + 1..];
         let name_len = after
             .bytes()
-            .take_while(|b| b.is_ascii_lowercase() || *b == b'_')
+            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
             .count();
         if name_len > 0 && after.as_bytes().get(name_len) == Some(&b'}') {
             let name = &after[..name_len];
