@@ -351,7 +351,8 @@ async fn set_weight(State(app): AppState, body: Bytes) -> Response {
     let weight = match v.get("weight") {
         Some(Value::Number(n)) => n.as_u64(),
         Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
-        _ => return admin_error(format!("no \"weight\" field; {usage}")),
+        Some(_) => None,
+        None => return admin_error(format!("no \"weight\" field; {usage}")),
     };
     let weight = match weight
         .and_then(|w| u8::try_from(w).ok())
