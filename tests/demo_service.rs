@@ -460,3 +460,19 @@ async fn the_demo_config_points_at_the_bound_address() {
         assert!(demo::api::METRIC_NAMES.contains(&name), "{name}");
     }
 }
+
+#[tokio::test]
+async fn fast_demos_keep_the_baseline_comparable_for_a_wall_minute() {
+    // At --speed 10 the last step (100 %) may take 5 wall seconds = 50
+    // simulated ones; the baseline's series must outlive that.
+    let (svc, clock) = service_with(Scenario::Healthy, |o| o.speed = 10.0).await;
+    set_weight(&svc, r#"{"weight": 100}"#).await;
+    clock.advance(30.0); // 300 simulated seconds without baseline traffic
+    assert_eq!(
+        value(&svc, "demo:requests_per_second", "baseline").await,
+        Some(0.0)
+    );
+    assert!(value(&svc, "demo:error_ratio", "baseline").await.is_some());
+    clock.advance(31.0);
+    assert_eq!(value(&svc, "demo:error_ratio", "baseline").await, None);
+}

@@ -31,7 +31,7 @@ use tokio::task::JoinHandle;
 use super::api::{self, ApiError, ApiParams, RangeSpec};
 use super::scenario::Scenario;
 use super::selector;
-use super::sim::{Sim, SourceFault};
+use super::sim::{RATE_WINDOW_SECS, Sim, SourceFault};
 
 /// Where the service reads the time. Production uses [`SystemClock`]; tests
 /// use [`ManualClock`] and move time by hand.
@@ -172,7 +172,10 @@ pub async fn start_with(opts: DemoOptions) -> Result<DemoService, DemoError> {
     let addr = listener.local_addr().map_err(DemoError::Bind)?;
     let (stop, shutdown) = watch::channel(false);
     let app = Arc::new(App {
-        sim: Mutex::new(Sim::new(opts.scenario, opts.seed)),
+        sim: Mutex::new(
+            Sim::new(opts.scenario, opts.seed)
+                .with_series_window(RATE_WINDOW_SECS * opts.speed.max(1.0)),
+        ),
         start_unix: opts.clock.now_unix(),
         clock: opts.clock,
         speed: opts.speed,

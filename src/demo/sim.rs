@@ -83,7 +83,8 @@ impl SourceFault {
 
 /// What one cohort's recording rules say at one moment. `None` means the
 /// series does not exist then (the cohort served no request within
-/// [`RATE_WINDOW_SECS`]); Prometheus would return an empty vector.
+/// [`RATE_WINDOW_SECS`], or the window given by [`Sim::with_series_window`]);
+/// Prometheus would return an empty vector.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CohortSample {
     pub requests_per_second: f64,
@@ -184,6 +185,8 @@ pub struct Sim {
     scenario: Scenario,
     seed: u64,
     weights: WeightHistory,
+    /// How long series outlive a cohort's traffic; see [`Sim::with_series_window`].
+    series_window: f64,
 }
 
 /// Independent noise streams, so one series' noise does not mirror another's.
@@ -201,7 +204,18 @@ impl Sim {
             scenario,
             seed,
             weights: WeightHistory::new(),
+            series_window: RATE_WINDOW_SECS,
         }
+    }
+
+    /// Keep a cohort's ratio and latency series for `secs` (at least
+    /// [`RATE_WINDOW_SECS`]) after its traffic stops. At `--speed 20` the
+    /// default window is 3 wall seconds, less than the last step needs to
+    /// collect its samples; the server scales it with the speed so the
+    /// baseline stays comparable for a wall-clock minute.
+    pub fn with_series_window(mut self, secs: f64) -> Self {
+        self.series_window = secs.max(RATE_WINDOW_SECS);
+        self
     }
 
     pub fn scenario(&self) -> Scenario {
@@ -260,7 +274,7 @@ impl Sim {
         let served = self
             .weights
             .last_served(cohort, t)
-            .filter(|&(s, _)| t - s <= RATE_WINDOW_SECS);
+            .filter(|&(s, _)| t - s <= self.series_window);
         let Some((s, served_share)) = served else {
             return CohortSample {
                 requests_per_second: rps,
@@ -449,5 +463,13 @@ mod tests {
         assert!(sim.sample(Cohort::Canary, 150.0).error_ratio.is_some());
         assert_eq!(sim.sample(Cohort::Canary, 161.0).error_ratio, None);
         assert!(sim.sample(Cohort::Baseline, 161.0).error_ratio.is_some());
+        let longer = sim.clone().with_series_window(600.0);
+        assert!(longer.sample(Cohort::Canary, 161.0).error_ratio.is_some());
+        assert_eq!(longer.sample(Cohort::Canary, 701.0).error_ratio, None);
+        let shorter = sim.with_series_window(1.0);
+        assert!(
+            shorter.sample(Cohort::Canary, 150.0).error_ratio.is_some(),
+            "60 s at least"
+        );
     }
 }
