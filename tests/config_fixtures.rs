@@ -61,7 +61,13 @@ fn invalid_configs_are_refused_with_location_and_help() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {} fixtures failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} fixtures failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -75,7 +81,12 @@ fn valid_configs_parse_without_errors() {
         for format in [ExplainFormat::Text, ExplainFormat::Markdown] {
             let text = config::explain(&plan, format);
             for s in &plan.steps {
-                assert!(text.contains(&s.name), "{}: step {} missing", path.display(), s.name);
+                assert!(
+                    text.contains(&s.name),
+                    "{}: step {} missing",
+                    path.display(),
+                    s.name
+                );
             }
         }
     }
@@ -83,15 +94,23 @@ fn valid_configs_parse_without_errors() {
 
 #[test]
 fn blue_green_and_rolling_fixtures_fill_defaults() {
-    let bg = config::load(&root().join("tests/configs/valid/blue_green.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let bg = config::load(&root().join("tests/configs/valid/blue_green.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(bg.rollout.strategy, Strategy::BlueGreen);
-    assert_eq!(bg.steps.iter().map(|s| s.weight).collect::<Vec<_>>(), vec![0, 100]);
-    let rolling = config::load(&root().join("tests/configs/valid/rolling.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        bg.steps.iter().map(|s| s.weight).collect::<Vec<_>>(),
+        vec![0, 100]
+    );
+    let rolling = config::load(&root().join("tests/configs/valid/rolling.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(rolling.rollout.strategy, Strategy::Rolling);
     // The http_json metric gets no baseline by default; prometheus gets the cohort.
     for plan in [&bg, &rolling] {
         for m in &plan.metrics {
-            let prom = matches!(plan.source(&m.source).map(|s| &s.kind), Some(rampdeck::plan::SourceKind::Prometheus(_)));
+            let prom = matches!(
+                plan.source(&m.source).map(|s| &s.kind),
+                Some(rampdeck::plan::SourceKind::Prometheus(_))
+            );
             if prom {
                 assert!(!matches!(m.baseline, Baseline::None) || m.threshold.ratio.is_none());
             }
@@ -106,16 +125,30 @@ fn example_config_parses_with_its_documented_values() {
     assert_eq!(plan.steps.len(), 5);
     assert_eq!(plan.triggers.len(), 3);
     let p95 = plan.metric("p95_latency").expect("p95");
-    assert_eq!(p95.baseline, Baseline::Cohort, "prometheus metrics default to the cohort baseline");
-    assert!(config::warnings(&plan).is_empty(), "{:?}", config::warnings(&plan));
+    assert_eq!(
+        p95.baseline,
+        Baseline::Cohort,
+        "prometheus metrics default to the cohort baseline"
+    );
+    assert!(
+        config::warnings(&plan).is_empty(),
+        "{:?}",
+        config::warnings(&plan)
+    );
 }
 
 #[test]
 fn explain_text_snapshot() {
-    insta::assert_snapshot!("explain_text", config::explain(&example(), ExplainFormat::Text));
+    insta::assert_snapshot!(
+        "explain_text",
+        config::explain(&example(), ExplainFormat::Text)
+    );
 }
 
 #[test]
 fn explain_markdown_snapshot() {
-    insta::assert_snapshot!("explain_markdown", config::explain(&example(), ExplainFormat::Markdown));
+    insta::assert_snapshot!(
+        "explain_markdown",
+        config::explain(&example(), ExplainFormat::Markdown)
+    );
 }

@@ -80,10 +80,15 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// The `[table]` or `[[array]]` header that encloses `offset`, for messages.
+    /// The `[table]` or `[[array]]` header that encloses `offset` (the
+    /// header's own line counts: serde points missing keys at it), and the
+    /// inline table being written on that line, if any.
     pub fn table_at(&self, offset: usize) -> String {
         let offset = floor_char_boundary(self.src, offset.min(self.src.len()));
-        let header = self.src[..offset]
+        let line_end = self.src[offset..]
+            .find('\n')
+            .map_or(self.src.len(), |i| offset + i);
+        let header = self.src[..line_end]
             .lines()
             .rev()
             .map(str::trim)
@@ -92,9 +97,14 @@ impl<'a> Ctx<'a> {
                 l.find(']')
                     .map_or(l, |end| &l[..=end + usize::from(l.starts_with("[["))])
             });
-        match header {
-            Some(h) => h.to_string(),
-            None => "the top level".to_string(),
+        let table = header.map_or_else(|| "the top level".to_string(), str::to_string);
+        let line_start = self.src[..offset].rfind('\n').map_or(0, |i| i + 1);
+        match self.src[line_start..offset]
+            .rfind('{')
+            .and_then(|b| self.key_at(line_start + b))
+        {
+            Some(key) => format!("`{key}` of {table}"),
+            None => table,
         }
     }
 

@@ -86,7 +86,8 @@ fn build_source(ctx: &Ctx, name: &str, s: &Spanned<RawSource>) -> R<Source> {
     let timeout = match &r.timeout {
         Some(v) => ctx.duration("timeout", v)?,
         // The default must fit under short intervals too.
-        None => DEFAULT_TIMEOUT.min(interval / 2),
+        None if DEFAULT_TIMEOUT < interval => DEFAULT_TIMEOUT,
+        None => interval / 2,
     };
     if timeout.is_zero() || timeout >= interval {
         let span = r.timeout.as_ref().map_or(s.span(), Spanned::span);
