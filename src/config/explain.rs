@@ -213,6 +213,9 @@ fn document(plan: &Plan) -> Vec<Block> {
     ));
 
     doc.push(Block::Heading("Metrics".into()));
+    if plan.metrics.is_empty() {
+        doc.push(Block::List(vec!["(none)".into()]));
+    }
     for m in &plan.metrics {
         doc.push(Block::Sub(format!("{} ({})", m.name, m.id)));
         doc.push(Block::Fields(metric_fields(plan, m)));
@@ -411,7 +414,7 @@ fn hook_row(plan: &Plan, name: &str, h: &Hook) -> Vec<String> {
     let runs = match &h.action {
         HookAction::Command(argv) => code(&shell_words(argv, plan)),
         HookAction::Webhook(w) => {
-            let mut s = format!("{} {}", w.method, w.url);
+            let mut s = format!("{} {}", w.method, fill(&w.url, plan));
             if !w.headers_env.is_empty() {
                 let hs: Vec<String> = w
                     .headers_env
@@ -436,10 +439,7 @@ fn hook_row(plan: &Plan, name: &str, h: &Hook) -> Vec<String> {
 fn shell_words(argv: &[String], plan: &Plan) -> String {
     argv.iter()
         .map(|a| {
-            let mut a = a.replace("{service}", &plan.rollout.service);
-            if let Some(id) = &plan.rollout.id {
-                a = a.replace("{rollout_id}", id);
-            }
+            let a = fill(a, plan);
             if a.is_empty()
                 || a.contains(|c: char| c.is_whitespace() || "'\"$`\\;&|<>()*?!#~".contains(c))
             {
@@ -450,6 +450,16 @@ fn shell_words(argv: &[String], plan: &Plan) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Fills the placeholders known before the start: `{service}`, and
+/// `{rollout_id}` when the plan fixes it.
+fn fill(s: &str, plan: &Plan) -> String {
+    let s = s.replace("{service}", &plan.rollout.service);
+    match &plan.rollout.id {
+        Some(id) => s.replace("{rollout_id}", id),
+        None => s,
+    }
 }
 
 /// A code span that survives backticks inside (Markdown; readable as text).

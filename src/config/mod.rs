@@ -165,5 +165,34 @@ pub fn warnings(plan: &Plan) -> Vec<String> {
     out
 }
 
+/// A warning when `now` is outside the plan's change window, for `plan`
+/// and `run` to show (kept out of `explain` so its output needs no clock).
+/// A window whose end is before its start crosses midnight and belongs to
+/// the day it starts on.
+pub fn outside_window(plan: &Plan, now: chrono::DateTime<chrono::Utc>) -> Option<String> {
+    use chrono::{Datelike, Timelike};
+    let w = plan.rollout.window.as_ref()?;
+    let minute = u16::try_from(now.hour() * 60 + now.minute()).unwrap_or(0);
+    let day_name = |d: chrono::Weekday| d.to_string().to_ascii_lowercase();
+    let today = now.weekday();
+    let inside = if w.start_min < w.end_min {
+        (w.start_min..w.end_min).contains(&minute) && w.days.contains(&day_name(today))
+    } else {
+        (minute >= w.start_min && w.days.contains(&day_name(today)))
+            || (minute < w.end_min && w.days.contains(&day_name(today.pred())))
+    };
+    let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+    (!inside).then(|| {
+        format!(
+            "outside the change window ({}-{} UTC, {}): it is {} {} UTC",
+            hm(w.start_min),
+            hm(w.end_min),
+            w.days.join(" "),
+            day_name(today),
+            hm(minute)
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests;

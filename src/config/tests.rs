@@ -173,3 +173,35 @@ fn load_reports_unreadable_files() {
     let err = load(std::path::Path::new("/nonexistent/rampdeck.toml")).expect_err("missing");
     assert!(matches!(err, ConfigError::Read { .. }), "{err}");
 }
+
+#[test]
+fn change_window_is_checked_in_utc_and_may_cross_midnight() {
+    use chrono::TimeZone;
+    let at = |d: u32, h: u32, m: u32| {
+        chrono::Utc
+            .with_ymd_and_hms(2026, 1, d, h, m, 0)
+            .single()
+            .expect("time")
+    };
+    // 2026-01-05 is a Monday.
+    let day = plan("[rollout.window]\nstart = \"09:00\"\nend = \"16:00\"\ndays = [\"mon\"]\n");
+    assert_eq!(outside_window(&day, at(5, 9, 0)), None);
+    assert!(outside_window(&day, at(5, 16, 0)).is_some());
+    assert!(
+        outside_window(&day, at(6, 10, 0))
+            .expect("tuesday")
+            .contains("tue 10:00")
+    );
+    let night = plan("[rollout.window]\nstart = \"22:00\"\nend = \"02:00\"\ndays = [\"mon\"]\n");
+    assert_eq!(outside_window(&night, at(5, 23, 0)), None);
+    assert_eq!(
+        outside_window(&night, at(6, 1, 59)),
+        None,
+        "Monday's window runs into Tuesday"
+    );
+    assert!(
+        outside_window(&night, at(5, 1, 0)).is_some(),
+        "Sunday's night is not in the window"
+    );
+    assert_eq!(outside_window(&plan(""), at(5, 3, 0)), None);
+}
