@@ -152,3 +152,55 @@ fn explain_markdown_snapshot() {
         config::explain(&example(), ExplainFormat::Markdown)
     );
 }
+
+/// The commented-out alternatives in the example must be valid too, since
+/// people uncomment them: uncomment every `# key = ...` / `# [table]` line
+/// (a line that is TOML by itself; the first of the two `auth` forms) and parse the result.
+#[test]
+fn example_config_commented_options_parse_when_uncommented() {
+    let src = std::fs::read_to_string(root().join("config.example.toml")).expect("example");
+    let mut seen_auth = false;
+    let mut uncommented = 0;
+    let text: Vec<String> = src
+        .lines()
+        .map(|line| {
+            let Some(rest) = line.strip_prefix("# ") else {
+                return line.to_string();
+            };
+            let is_table = rest.starts_with('[');
+            let key = rest.split_once(" = ").map(|(k, _)| k);
+            // Prose such as `# bad = "up" when higher is worse` is not TOML on its own.
+            let is_key = key.is_some_and(|k| {
+                !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            }) && rest.parse::<toml::Table>().is_ok();
+            if key == Some("auth") {
+                if seen_auth {
+                    return line.to_string();
+                }
+                seen_auth = true;
+            }
+            if is_table || is_key {
+                uncommented += 1;
+                rest.to_string()
+            } else {
+                line.to_string()
+            }
+        })
+        .collect();
+    assert!(uncommented >= 20, "only {uncommented} lines uncommented");
+    let plan =
+        config::parse(&text.join("\n"), "uncommented.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        plan.hooks.resume.is_some()
+            && plan.hooks.promote.is_some()
+            && !plan.hooks.on_step_enter.is_empty()
+    );
+    assert_eq!(
+        plan.rollout.require_second,
+        vec!["promote_full".to_string()]
+    );
+    assert_eq!(
+        plan.notify.slack_webhook_env.as_deref(),
+        Some("SLACK_WEBHOOK_URL")
+    );
+}

@@ -97,8 +97,23 @@ impl<'a> Ctx<'a> {
                 l.find(']')
                     .map_or(l, |end| &l[..=end + usize::from(l.starts_with("[["))])
             });
-        let table = header.map_or_else(|| "the top level".to_string(), str::to_string);
+        let mut table = header.map_or_else(|| "the top level".to_string(), str::to_string);
         let line_start = self.src[..offset].rfind('\n').map_or(0, |i| i + 1);
+        // On a header line past its bracket, the offending key is a segment
+        // of the header itself: `[rollout.windo]` is key `windo` of [rollout].
+        let on_header = &self.src[line_start..offset];
+        if on_header.trim_start().starts_with('[') {
+            let path = on_header
+                .trim()
+                .trim_start_matches('[')
+                .trim_end_matches('.');
+            if !path.is_empty() {
+                table = format!("[{path}]");
+            } else {
+                // `[source.x]`: the first segment is a top-level key.
+                table = "the top level".to_string();
+            }
+        }
         match self.src[line_start..offset]
             .rfind('{')
             .and_then(|b| self.key_at(line_start + b))
