@@ -20,6 +20,15 @@ pub enum ExplainFormat {
     Markdown,
 }
 
+impl From<crate::cli::PlanFormat> for ExplainFormat {
+    fn from(f: crate::cli::PlanFormat) -> Self {
+        match f {
+            crate::cli::PlanFormat::Text => ExplainFormat::Text,
+            crate::cli::PlanFormat::Markdown => ExplainFormat::Markdown,
+        }
+    }
+}
+
 /// Worst-case time from the first breaching sample to the rollback (or
 /// pause) starting: the breach may land just after a poll, then
 /// `consecutive` polls must breach, the last one taking up to the timeout.
