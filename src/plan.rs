@@ -2,7 +2,7 @@
 //! what the engine, the sources, the hooks and the views consume.
 //!
 //! These are plain data with no I/O. Every field here has already been
-//! checked by `config::validate` (ids unique, weights non-decreasing,
+//! checked by `config::parse` (ids unique, weights non-decreasing,
 //! references resolved, secrets given by environment-variable name only), so
 //! consumers may index `steps`, `metrics` and `sources` without re-checking.
 

@@ -1,0 +1,594 @@
+//! What `rampdeck plan` prints for a reviewer to sign off, as text or as
+//! Markdown to paste into a change ticket. Both formats render one document
+//! model, so they always say the same thing.
+
+use std::time::Duration;
+
+use super::sources::fmt;
+use super::warnings;
+use crate::plan::{
+    Auth, BadDirection, Baseline, GateKind, Hook, HookAction, HookKind, Metric, MetricQuery,
+    NoDataAction, Plan, SourceKind, Trigger, TriggerAction, Unattended,
+};
+
+/// Output format of [`explain`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExplainFormat {
+    /// Aligned plain text for a terminal.
+    Text,
+    /// Headings and tables, pasteable into a change ticket.
+    Markdown,
+}
+
+impl From<crate::cli::PlanFormat> for ExplainFormat {
+    fn from(f: crate::cli::PlanFormat) -> Self {
+        match f {
+            crate::cli::PlanFormat::Text => ExplainFormat::Text,
+            crate::cli::PlanFormat::Markdown => ExplainFormat::Markdown,
+        }
+    }
+}
+
+/// Worst-case time from the first breaching sample to the rollback (or
+/// pause) starting: the breach may land just after a poll, then
+/// `consecutive` polls must breach, the last one taking up to the timeout.
+pub fn worst_case_to_rollback(plan: &Plan, trigger: &Trigger) -> Duration {
+    let source = plan
+        .metric(&trigger.metric)
+        .and_then(|m| plan.source(&m.source));
+    match source {
+        Some(s) => s
+            .interval
+            .saturating_mul(trigger.consecutive)
+            .saturating_add(s.timeout),
+        None => plan
+            .interval_of(&trigger.metric)
+            .saturating_mul(trigger.consecutive),
+    }
+}
+
+enum Block {
+    Heading(String),
+    Sub(String),
+    Fields(Vec<(String, String)>),
+    Table(Vec<&'static str>, Vec<Vec<String>>),
+    List(Vec<String>),
+}
+
+/// The plan as a reviewer reads it.
+pub fn explain(plan: &Plan, format: ExplainFormat) -> String {
+    let doc = document(plan);
+    match format {
+        ExplainFormat::Text => render_text(&doc),
+        ExplainFormat::Markdown => render_markdown(&doc),
+    }
+}
+
+fn document(plan: &Plan) -> Vec<Block> {
+    let r = &plan.rollout;
+    let mut doc = vec![Block::Heading(format!(
+        "Rollout plan: {} ({})",
+        r.service,
+        r.strategy.as_str()
+    ))];
+    let or_none = |v: &[String]| {
+        if v.is_empty() {
+            "(none)".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let mut head = vec![
+        ("Service".into(), r.service.clone()),
+        ("Strategy".into(), r.strategy.as_str().into()),
+        (
+            "Change ticket".into(),
+            r.ticket.as_ref().map_or("(none)".into(), |t| match &t.url {
+                Some(u) => format!("{} {u}", t.id),
+                None => t.id.clone(),
+            }),
+        ),
+        (
+            "Rollout id".into(),
+            r.id.clone()
+                .unwrap_or_else(|| format!("{}-<UTC start time>", r.service)),
+        ),
+        ("Owners".into(), or_none(&r.owners)),
+        (
+            "Drivers".into(),
+            if r.drivers.is_empty() {
+                "the user who starts it".into()
+            } else {
+                r.drivers.join(", ")
+            },
+        ),
+        ("Second person confirms".into(), or_none(&r.require_second)),
+        (
+            "When unattended".into(),
+            match r.unattended {
+                Unattended::Hold => {
+                    "hold: triggers stay armed, no advance past the current step".into()
+                }
+                Unattended::Continue => "continue as if attended".into(),
+            },
+        ),
+    ];
+    if let Some(w) = &r.window {
+        let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+        head.push((
+            "Change window".into(),
+            format!(
+                "{}-{} UTC, {}",
+                hm(w.start_min),
+                hm(w.end_min),
+                w.days.join(" ")
+            ),
+        ));
+    } else {
+        head.push(("Change window".into(), "(none)".into()));
+    }
+    head.push((
+        "Journal".into(),
+        r.journal_dir
+            .clone()
+            .unwrap_or_else(|| "the user's data dir".into()),
+    ));
+    doc.push(Block::Fields(head));
+
+    if !r.checklist.is_empty() {
+        doc.push(Block::Heading("Checklist".into()));
+        doc.push(Block::List(
+            r.checklist.iter().map(|c| format!("[ ] {c}")).collect(),
+        ));
+    }
+
+    doc.push(Block::Heading("Steps".into()));
+    let rows = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            vec![
+                (i + 1).to_string(),
+                s.name.clone(),
+                format!("{} %", s.weight),
+                fmt(s.hold),
+                match s.gate {
+                    GateKind::Auto => "auto".into(),
+                    GateKind::Manual => "manual approval".into(),
+                },
+                s.owner.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    doc.push(Block::Table(
+        vec!["#", "step", "weight", "hold", "gate", "owner"],
+        rows,
+    ));
+    let total: Duration = plan.steps.iter().map(|s| s.hold).sum();
+    doc.push(Block::List(vec![format!(
+        "Shortest run, every hold in a row: {}",
+        fmt(total)
+    )]));
+
+    doc.push(Block::Heading("Sources".into()));
+    let rows = plan.sources.iter().map(|s| {
+        let (kind, target) = match &s.kind {
+            SourceKind::Prometheus(t) => ("prometheus", Some(t)),
+            SourceKind::HttpJson(t) => ("http_json", Some(t)),
+            SourceKind::Probe { target, .. } => ("probe", Some(target)),
+            SourceKind::Command => ("command", None),
+        };
+        let mut detail = Vec::new();
+        if let Some(t) = target {
+            detail.push(match &t.auth {
+                Auth::None => "no auth".to_string(),
+                Auth::Bearer { token_env } => format!("bearer token from ${token_env}"),
+                Auth::Basic {
+                    user_env,
+                    password_env,
+                } => format!("basic auth from ${user_env}/${password_env}"),
+            });
+            for (k, v) in &t.headers_env {
+                detail.push(format!("header {k} from ${v}"));
+            }
+            if t.insecure_skip_verify {
+                detail.push("TLS NOT VERIFIED".into());
+            }
+        }
+        if let SourceKind::Probe {
+            expect_status,
+            body_contains,
+            ..
+        } = &s.kind
+        {
+            detail.push(format!("expects {expect_status}"));
+            if let Some(b) = body_contains {
+                detail.push(format!("body contains \"{b}\""));
+            }
+        }
+        vec![
+            s.name.clone(),
+            kind.into(),
+            target.map_or("-".into(), |t| t.url.clone()),
+            fmt(s.interval),
+            fmt(s.timeout),
+            detail.join(", "),
+        ]
+    });
+    doc.push(Block::Table(
+        vec!["source", "kind", "url", "every", "timeout", "details"],
+        rows.collect(),
+    ));
+
+    doc.push(Block::Heading("Metrics".into()));
+    if plan.metrics.is_empty() {
+        doc.push(Block::List(vec!["(none)".into()]));
+    }
+    for m in &plan.metrics {
+        doc.push(Block::Sub(format!("{} ({})", m.name, m.id)));
+        doc.push(Block::Fields(metric_fields(plan, m)));
+    }
+
+    doc.push(Block::Heading("Triggers".into()));
+    let rows = plan.triggers.iter().map(|t| {
+        let src = plan.metric(&t.metric).and_then(|m| plan.source(&m.source));
+        let why = src.map_or(String::new(), |s| {
+            format!(
+                "{} = {} x {} + {}",
+                fmt(worst_case_to_rollback(plan, t)),
+                fmt(s.interval),
+                t.consecutive,
+                fmt(s.timeout)
+            )
+        });
+        vec![
+            t.name.clone(),
+            t.metric.clone(),
+            format!("{} breaches in a row", t.consecutive),
+            match t.action {
+                TriggerAction::Rollback => "rollback".into(),
+                TriggerAction::Pause => "pause".into(),
+            },
+            why,
+        ]
+    });
+    doc.push(Block::Table(
+        vec![
+            "trigger",
+            "metric",
+            "fires after",
+            "action",
+            "breach to action, worst case",
+        ],
+        rows.collect(),
+    ));
+
+    doc.push(Block::Heading("Hooks".into()));
+    let kinds = [
+        HookKind::SetWeight,
+        HookKind::Promote,
+        HookKind::Pause,
+        HookKind::Resume,
+        HookKind::Rollback,
+        HookKind::OnFinish,
+    ];
+    let mut rows: Vec<Vec<String>> = kinds
+        .iter()
+        .map(|k| match plan.hooks.get(*k) {
+            Some(h) => hook_row(plan, k.as_str(), h),
+            None => vec![
+                k.as_str().into(),
+                "(none: recorded only)".into(),
+                "-".into(),
+            ],
+        })
+        .collect();
+    rows.extend(
+        plan.hooks
+            .on_step_enter
+            .iter()
+            .map(|h| hook_row(plan, "on_step_enter", h)),
+    );
+    doc.push(Block::Table(vec!["hook", "runs", "limits"], rows));
+
+    doc.push(Block::Heading("Notifications and UI".into()));
+    doc.push(Block::Fields(vec![
+        (
+            "Slack".into(),
+            plan.notify
+                .slack_webhook_env
+                .as_ref()
+                .map_or("(none)".into(), |e| format!("webhook URL from ${e}")),
+        ),
+        (
+            "Reason required for".into(),
+            or_none(&plan.ui.reason_required),
+        ),
+        ("Chart retention".into(), fmt(plan.ui.retention)),
+    ]));
+
+    let warns = warnings(plan);
+    doc.push(Block::Heading("Warnings".into()));
+    doc.push(Block::List(if warns.is_empty() {
+        vec!["(none)".into()]
+    } else {
+        warns
+    }));
+    doc
+}
+
+fn metric_fields(plan: &Plan, m: &Metric) -> Vec<(String, String)> {
+    let val = |x: f64| with_unit(x * m.display_scale, &m.unit);
+    let (above, worse) = match m.bad {
+        BadDirection::Up => ("above", "higher is worse"),
+        BadDirection::Down => ("below", "lower is worse"),
+    };
+    let query = match &m.query {
+        MetricQuery::Promql(q) => format!("PromQL {}", code(q)),
+        MetricQuery::JsonPointer(p) => format!("JSON pointer {}", code(p)),
+        MetricQuery::Command(argv) => {
+            format!("command (no shell) {}", code(&shell_words(argv, plan)))
+        }
+        MetricQuery::Probe(f) => format!(
+            "probe field {}",
+            serde_json::to_string(f)
+                .unwrap_or_default()
+                .trim_matches('"')
+        ),
+    };
+    let baseline = match &m.baseline {
+        Baseline::Cohort => "the same query for the baseline cohort".into(),
+        Baseline::Query(q) => format!("PromQL {}", code(q)),
+        Baseline::Value(v) => format!("fixed {}", val(*v)),
+        Baseline::PreDeploy(d) => format!(
+            "the canary query averaged over {} before the start",
+            fmt(*d)
+        ),
+        Baseline::None => "none (absolute limit only)".into(),
+    };
+    let t = &m.threshold;
+    let mut breach = Vec::new();
+    if let Some(l) = t.limit {
+        breach.push(format!("{above} {}", val(l)));
+    }
+    if let Some(r) = t.ratio {
+        breach.push(format!("canary/baseline {above} {}x", num(r)));
+    }
+    if let Some(d) = t.delta {
+        breach.push(format!("more than {} {above} baseline", val(d.abs())));
+    }
+    let mut verdict = format!("after {} sample(s) in the step", m.min_samples);
+    if let Some(mt) = &m.min_traffic {
+        let traffic = plan.metric(&mt.metric);
+        let at_least = traffic.map_or(num(mt.at_least), |tm| {
+            with_unit(mt.at_least * tm.display_scale, &tm.unit)
+        });
+        verdict.push_str(&format!(
+            ", and only while {} is at least {at_least}",
+            mt.metric
+        ));
+    }
+    let interval = plan.interval_of(&m.id);
+    let no_data = format!(
+        "{} after {} polls without data or with a source error (~{})",
+        match m.no_data.action {
+            NoDataAction::Hold => "hold (never advance)",
+            NoDataAction::Pause => "pause",
+            NoDataAction::Rollback => "rollback",
+        },
+        m.no_data.after,
+        fmt(interval.saturating_mul(m.no_data.after))
+    );
+    let mut f = vec![
+        (
+            "Source".into(),
+            format!("{} (every {})", m.source, fmt(interval)),
+        ),
+        ("Query".into(), query),
+        ("Baseline".into(), baseline),
+        ("Bad direction".into(), worse.into()),
+        (
+            "Breach when".into(),
+            if breach.is_empty() {
+                "never (no limit, ratio or delta: display only)".into()
+            } else {
+                breach.join("; or ")
+            },
+        ),
+    ];
+    if let Some(s) = t.slo {
+        f.push(("SLO line".into(), val(s)));
+    }
+    f.push(("Verdict".into(), verdict));
+    f.push(("No data".into(), no_data));
+    let triggers: Vec<String> = plan
+        .triggers
+        .iter()
+        .filter(|t| t.metric == m.id)
+        .map(|t| t.name.clone())
+        .collect();
+    f.push((
+        "Triggers".into(),
+        if triggers.is_empty() {
+            "(none)".into()
+        } else {
+            triggers.join(", ")
+        },
+    ));
+    f
+}
+
+fn hook_row(plan: &Plan, name: &str, h: &Hook) -> Vec<String> {
+    let runs = match &h.action {
+        HookAction::Command(argv) => code(&shell_words(argv, plan)),
+        HookAction::Webhook(w) => {
+            let mut s = format!("{} {}", w.method, fill(&w.url, plan));
+            if !w.headers_env.is_empty() {
+                let hs: Vec<String> = w
+                    .headers_env
+                    .iter()
+                    .map(|(k, v)| format!("{k} from ${v}"))
+                    .collect();
+                s.push_str(&format!(" ({})", hs.join(", ")));
+            }
+            s
+        }
+    };
+    let mut limits = format!("timeout {}", fmt(h.timeout));
+    if h.idempotent {
+        limits.push_str(&format!(", idempotent, {} retries", h.retries));
+    }
+    vec![name.into(), runs, limits]
+}
+
+/// argv as it will run: `{service}` filled in (known now), other
+/// placeholders left for run time; arguments quoted where a shell reader
+/// would need it (no shell is used).
+fn shell_words(argv: &[String], plan: &Plan) -> String {
+    argv.iter()
+        .map(|a| {
+            let a = fill(a, plan);
+            if a.is_empty()
+                || a.contains(|c: char| c.is_whitespace() || "'\"$`\\;&|<>()*?!#~".contains(c))
+            {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            } else {
+                a
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Fills the placeholders known before the start: `{service}`, and
+/// `{rollout_id}` when the plan fixes it.
+fn fill(s: &str, plan: &Plan) -> String {
+    let s = s.replace("{service}", &plan.rollout.service);
+    match &plan.rollout.id {
+        Some(id) => s.replace("{rollout_id}", id),
+        None => s,
+    }
+}
+
+/// A code span that survives backticks inside (Markdown; readable as text).
+fn code(s: &str) -> String {
+    if s.contains('`') {
+        format!("`` {s} ``")
+    } else {
+        format!("`{s}`")
+    }
+}
+
+fn with_unit(x: f64, unit: &str) -> String {
+    if unit.is_empty() {
+        num(x)
+    } else {
+        format!("{} {unit}", num(x))
+    }
+}
+
+/// Up to 4 decimals, trailing zeros dropped (0.05 × 100 prints as 5).
+fn num(x: f64) -> String {
+    let s = format!("{x:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" { "0".into() } else { s.into() }
+}
+
+fn render_text(doc: &[Block]) -> String {
+    let mut out = String::new();
+    for b in doc {
+        match b {
+            Block::Heading(h) => {
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(&format!("{h}\n{}\n", "=".repeat(h.chars().count())));
+            }
+            Block::Sub(h) => out.push_str(&format!("\n{h}\n{}\n", "-".repeat(h.chars().count()))),
+            Block::Fields(f) => {
+                let w = f.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+                for (k, v) in f {
+                    out.push_str(&format!("  {k:<w$}  {v}\n"));
+                }
+            }
+            Block::List(items) => items
+                .iter()
+                .for_each(|i| out.push_str(&format!("  - {i}\n"))),
+            Block::Table(head, rows) => {
+                let widths: Vec<usize> = (0..head.len())
+                    .map(|c| {
+                        rows.iter()
+                            .map(|r| r[c].chars().count())
+                            .chain([head[c].len()])
+                            .max()
+                            .unwrap_or(0)
+                    })
+                    .collect();
+                let line = |cells: Vec<&str>| {
+                    let s: Vec<String> = cells
+                        .iter()
+                        .zip(&widths)
+                        .map(|(c, w)| format!("{c:<w$}"))
+                        .collect();
+                    format!("  {}\n", s.join("  ").trim_end())
+                };
+                out.push_str(&line(head.clone()));
+                out.push_str(&line(
+                    widths
+                        .iter()
+                        .map(|w| "-".repeat(*w))
+                        .collect::<Vec<_>>()
+                        .iter()
+                        .map(String::as_str)
+                        .collect(),
+                ));
+                if rows.is_empty() {
+                    out.push_str("  (none)\n");
+                }
+                for r in rows {
+                    out.push_str(&line(r.iter().map(String::as_str).collect()));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn render_markdown(doc: &[Block]) -> String {
+    let cell = |s: &str| s.replace('|', "\\|");
+    let mut out = String::new();
+    for (i, b) in doc.iter().enumerate() {
+        match b {
+            Block::Heading(h) if i == 0 => out.push_str(&format!("# {h}\n\n")),
+            Block::Heading(h) => out.push_str(&format!("## {h}\n\n")),
+            Block::Sub(h) => out.push_str(&format!("### {h}\n\n")),
+            Block::Fields(f) => {
+                out.push_str("| | |\n|---|---|\n");
+                for (k, v) in f {
+                    out.push_str(&format!("| **{}** | {} |\n", cell(k), cell(v)));
+                }
+                out.push('\n');
+            }
+            Block::List(items) => {
+                for item in items {
+                    out.push_str(&format!("- {item}\n"));
+                }
+                out.push('\n');
+            }
+            Block::Table(head, rows) => {
+                out.push_str(&format!("| {} |\n", head.join(" | ")));
+                out.push_str(&format!("|{}\n", "---|".repeat(head.len())));
+                for r in rows {
+                    let cells: Vec<String> = r.iter().map(|c| cell(c)).collect();
+                    out.push_str(&format!("| {} |\n", cells.join(" | ")));
+                }
+                if rows.is_empty() {
+                    out.push_str("\n_(none)_\n");
+                }
+                out.push('\n');
+            }
+        }
+    }
+    out
+}

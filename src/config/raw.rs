@@ -1,0 +1,225 @@
+//! The TOML schema as written, before validation. Every table denies unknown
+//! keys; fields checked later keep their span for `FILE:LINE:COL` messages.
+//! Keys that would hold a literal secret are accepted here only so that
+//! validation can refuse them with a message naming the `*_env` key to use.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::{Spanned, Value};
+
+type S<T> = Spanned<T>;
+type Map = BTreeMap<String, S<String>>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlan {
+    pub rollout: S<RawRollout>,
+    pub steps: Option<S<Vec<S<RawStep>>>>,
+    #[serde(default)]
+    pub metrics: Vec<S<RawMetric>>,
+    #[serde(default)]
+    pub triggers: Vec<S<RawTrigger>>,
+    #[serde(default)]
+    pub sources: BTreeMap<String, S<RawSource>>,
+    #[serde(default)]
+    pub hooks: RawHooks,
+    pub notify: Option<S<RawNotify>>,
+    pub ui: Option<S<RawUi>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRollout {
+    pub id: Option<S<String>>,
+    pub service: S<String>,
+    pub strategy: S<String>,
+    pub ticket: Option<S<RawTicket>>,
+    #[serde(default)]
+    pub owners: Vec<S<String>>,
+    #[serde(default)]
+    pub drivers: Vec<S<String>>,
+    #[serde(default)]
+    pub require_second: Vec<S<String>>,
+    pub unattended: Option<S<String>>,
+    pub window: Option<S<RawWindow>>,
+    #[serde(default)]
+    pub checklist: Vec<S<String>>,
+    pub journal_dir: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTicket {
+    pub id: S<String>,
+    pub url: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWindow {
+    pub start: S<String>,
+    pub end: S<String>,
+    pub days: Option<Vec<S<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    pub name: S<String>,
+    pub weight: S<i64>,
+    pub hold: S<Value>,
+    pub gate: Option<S<String>>,
+    pub owner: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetric {
+    pub id: S<String>,
+    pub name: Option<S<String>>,
+    pub source: S<String>,
+    pub query: Option<S<String>>,
+    pub pointer: Option<S<String>>,
+    pub command: Option<S<Vec<S<String>>>>,
+    pub field: Option<S<String>>,
+    pub baseline: Option<S<Value>>,
+    pub unit: Option<S<String>>,
+    pub display_scale: Option<S<f64>>,
+    pub bad: S<String>,
+    pub threshold: Option<S<RawThreshold>>,
+    pub min_samples: Option<S<i64>>,
+    pub min_traffic: Option<S<RawMinTraffic>>,
+    pub no_data: Option<S<RawNoData>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawThreshold {
+    pub limit: Option<S<f64>>,
+    pub ratio: Option<S<f64>>,
+    pub delta: Option<S<f64>>,
+    pub slo: Option<S<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMinTraffic {
+    pub metric: S<String>,
+    pub at_least: S<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNoData {
+    pub action: Option<S<String>>,
+    pub after: Option<S<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrigger {
+    pub name: S<String>,
+    pub metric: S<String>,
+    pub consecutive: Option<S<i64>>,
+    pub action: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    pub kind: S<String>,
+    pub url: Option<S<String>>,
+    pub interval: Option<S<Value>>,
+    pub timeout: Option<S<Value>>,
+    pub auth: Option<S<RawAuth>>,
+    pub headers: Option<S<Map>>,
+    pub headers_env: Option<S<Map>>,
+    pub ca_file: Option<S<String>>,
+    pub insecure_skip_verify: Option<S<bool>>,
+    pub expect_status: Option<S<i64>>,
+    pub body_contains: Option<S<String>>,
+    // Refused: literal secrets.
+    pub token: Option<S<Value>>,
+    pub bearer: Option<S<Value>>,
+    pub bearer_token: Option<S<Value>>,
+    pub password: Option<S<Value>>,
+    pub api_key: Option<S<Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    pub bearer: Option<S<RawBearer>>,
+    pub basic: Option<S<RawBasic>>,
+    // Refused: literal secrets.
+    pub token: Option<S<Value>>,
+    pub password: Option<S<Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBearer {
+    pub token_env: Option<S<String>>,
+    pub token: Option<S<Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBasic {
+    pub user_env: Option<S<String>>,
+    pub password_env: Option<S<String>>,
+    pub user: Option<S<Value>>,
+    pub password: Option<S<Value>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHooks {
+    pub set_weight: Option<S<RawHook>>,
+    pub promote: Option<S<RawHook>>,
+    pub pause: Option<S<RawHook>>,
+    pub resume: Option<S<RawHook>>,
+    pub rollback: Option<S<RawHook>>,
+    #[serde(default)]
+    pub on_step_enter: Vec<S<RawHook>>,
+    pub on_finish: Option<S<RawHook>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHook {
+    pub command: Option<S<Vec<S<String>>>>,
+    pub webhook: Option<S<RawWebhook>>,
+    pub timeout: Option<S<Value>>,
+    pub retries: Option<S<i64>>,
+    pub idempotent: Option<S<bool>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    pub method: Option<S<String>>,
+    pub url: S<String>,
+    pub body: Option<S<String>>,
+    pub headers: Option<S<Map>>,
+    pub headers_env: Option<S<Map>>,
+    pub expect_status: Option<S<Vec<S<i64>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotify {
+    pub slack_webhook_env: Option<S<String>>,
+    // Refused: a webhook URL is a secret.
+    pub slack_webhook: Option<S<Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUi {
+    pub retention: Option<S<Value>>,
+    pub reason_required: Option<Vec<S<String>>>,
+    #[serde(default)]
+    pub keys: Map,
+}

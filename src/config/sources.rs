@@ -1,0 +1,272 @@
+//! `[sources.*]`: kinds, intervals, auth by environment-variable reference.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::error::Ctx;
+use super::raw::{RawAuth, RawSource};
+use super::values::R;
+use crate::plan::{Auth, HttpTarget, Source, SourceKind};
+
+/// Default poll interval and timeout of a source.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Prometheus,
+    HttpJson,
+    Probe,
+    Command,
+}
+
+/// Sources in file order.
+pub(crate) fn build_sources(
+    ctx: &Ctx,
+    raw: &BTreeMap<String, Spanned<RawSource>>,
+) -> R<Vec<Source>> {
+    let mut ordered: Vec<(&String, &Spanned<RawSource>)> = raw.iter().collect();
+    ordered.sort_by_key(|(_, s)| s.span().start);
+    ordered
+        .into_iter()
+        .map(|(name, s)| build_source(ctx, name, s))
+        .collect()
+}
+
+fn build_source(ctx: &Ctx, name: &str, s: &Spanned<RawSource>) -> R<Source> {
+    let r = s.get_ref();
+    let kind = ctx.pick(
+        "kind",
+        &r.kind,
+        &[
+            ("prometheus", Kind::Prometheus),
+            ("http_json", Kind::HttpJson),
+            ("probe", Kind::Probe),
+            ("command", Kind::Command),
+        ],
+    )?;
+    let env_help = |key: &str| match key {
+        "password" => {
+            "`auth = { basic = { user_env = \"USER_VAR\", password_env = \"PASSWORD_VAR\" } }`"
+                .to_string()
+        }
+        "api_key" => "`headers_env = { \"X-Api-Key\" = \"API_KEY_VAR\" }`".to_string(),
+        _ => "`auth = { bearer = { token_env = \"TOKEN_VAR\" } }`".to_string(),
+    };
+    for (key, v) in [
+        ("token", &r.token),
+        ("bearer", &r.bearer),
+        ("bearer_token", &r.bearer_token),
+        ("password", &r.password),
+        ("api_key", &r.api_key),
+    ] {
+        if let Some(v) = v {
+            return Err(ctx.secret(v, key, &env_help(key)));
+        }
+    }
+
+    let interval = match &r.interval {
+        Some(v) => ctx.duration("interval", v)?,
+        None => DEFAULT_INTERVAL,
+    };
+    if interval < MIN_INTERVAL {
+        let span = r.interval.as_ref().map_or(s.span(), Spanned::span);
+        return Err(ctx.err(
+            span,
+            format!(
+                "source \"{name}\" polls every {}, below the 1s minimum",
+                fmt(interval)
+            ),
+            "set `interval` to \"1s\" or more; faster polling only adds load and noise",
+        ));
+    }
+    let timeout = match &r.timeout {
+        Some(v) => ctx.duration("timeout", v)?,
+        // The default must fit under short intervals too.
+        None if DEFAULT_TIMEOUT < interval => DEFAULT_TIMEOUT,
+        None => interval / 2,
+    };
+    if timeout.is_zero() || timeout >= interval {
+        let span = r.timeout.as_ref().map_or(s.span(), Spanned::span);
+        return Err(ctx.err(
+            span,
+            format!(
+                "source \"{name}\" has timeout {} but interval {}: the timeout must be above zero and below the interval",
+                fmt(timeout),
+                fmt(interval)
+            ),
+            "lower `timeout` (or raise `interval`) so one poll ends before the next begins",
+        ));
+    }
+
+    let kind = if kind == Kind::Command {
+        for (key, present) in [
+            ("url", r.url.as_ref().map(Spanned::span)),
+            ("auth", r.auth.as_ref().map(Spanned::span)),
+            ("headers", r.headers.as_ref().map(Spanned::span)),
+            ("headers_env", r.headers_env.as_ref().map(Spanned::span)),
+            ("ca_file", r.ca_file.as_ref().map(Spanned::span)),
+            (
+                "insecure_skip_verify",
+                r.insecure_skip_verify.as_ref().map(Spanned::span),
+            ),
+            ("expect_status", r.expect_status.as_ref().map(Spanned::span)),
+            ("body_contains", r.body_contains.as_ref().map(Spanned::span)),
+        ] {
+            if let Some(span) = present {
+                return Err(ctx.err(
+                    span,
+                    format!("`{key}` does not apply to command source \"{name}\""),
+                    "remove it: a command source runs each metric's `command = [...]` argv",
+                ));
+            }
+        }
+        SourceKind::Command
+    } else {
+        let target = http_target(ctx, name, s)?;
+        if kind != Kind::Probe {
+            for (key, present) in [
+                ("expect_status", r.expect_status.as_ref().map(Spanned::span)),
+                ("body_contains", r.body_contains.as_ref().map(Spanned::span)),
+            ] {
+                if let Some(span) = present {
+                    return Err(ctx.err(
+                        span,
+                        format!(
+                            "`{key}` applies only to probe sources, and \"{name}\" is {}",
+                            r.kind.get_ref()
+                        ),
+                        "remove it, or set `kind = \"probe\"`",
+                    ));
+                }
+            }
+        }
+        match kind {
+            Kind::Prometheus => SourceKind::Prometheus(target),
+            Kind::HttpJson => SourceKind::HttpJson(target),
+            _ => SourceKind::Probe {
+                target,
+                expect_status: match &r.expect_status {
+                    Some(v) => {
+                        u16::try_from(ctx.int_in("expect_status", v, 100, 599)?).unwrap_or(200)
+                    }
+                    None => 200,
+                },
+                body_contains: r.body_contains.as_ref().map(|b| b.get_ref().clone()),
+            },
+        }
+    };
+    Ok(Source {
+        name: name.to_string(),
+        kind,
+        interval,
+        timeout,
+    })
+}
+
+fn http_target(ctx: &Ctx, name: &str, s: &Spanned<RawSource>) -> R<HttpTarget> {
+    let r = s.get_ref();
+    let url = r.url.as_ref().ok_or_else(|| {
+        ctx.err(
+            r.kind.span(),
+            format!("source \"{name}\" has no `url`"),
+            format!("add `url = \"http://...\"` to [sources.{name}]"),
+        )
+    })?;
+    let url = ctx.url("url", url)?;
+    let auth = match &r.auth {
+        Some(a) => auth(ctx, a)?,
+        None => Auth::None,
+    };
+    let mut headers = BTreeMap::new();
+    if let Some(h) = &r.headers {
+        ctx.check_literal_headers(h.get_ref())?;
+        for (k, v) in h.get_ref() {
+            headers.insert(k.clone(), v.get_ref().clone());
+        }
+    }
+    let mut headers_env = BTreeMap::new();
+    if let Some(h) = &r.headers_env {
+        for (k, v) in h.get_ref() {
+            headers_env.insert(k.clone(), ctx.env_name("headers_env", v)?);
+        }
+    }
+    Ok(HttpTarget {
+        url,
+        auth,
+        headers,
+        headers_env,
+        ca_file: r.ca_file.as_ref().map(|c| c.get_ref().clone()),
+        insecure_skip_verify: r
+            .insecure_skip_verify
+            .as_ref()
+            .is_some_and(|b| *b.get_ref()),
+    })
+}
+
+fn auth(ctx: &Ctx, a: &Spanned<RawAuth>) -> R<Auth> {
+    let r = a.get_ref();
+    if let Some(v) = &r.token {
+        return Err(ctx.secret(
+            v,
+            "auth.token",
+            "`auth = { bearer = { token_env = \"TOKEN_VAR\" } }`",
+        ));
+    }
+    if let Some(v) = &r.password {
+        return Err(ctx.secret(
+            v,
+            "auth.password",
+            "`auth = { basic = { user_env = \"U\", password_env = \"P\" } }`",
+        ));
+    }
+    let help = "write `auth = { bearer = { token_env = \"VAR\" } }` or `auth = { basic = { user_env = \"U\", password_env = \"P\" } }`";
+    match (&r.bearer, &r.basic) {
+        (Some(b), None) => {
+            let b = b.get_ref();
+            if let Some(v) = &b.token {
+                return Err(ctx.secret(v, "token", "`token_env = \"TOKEN_VAR\"`"));
+            }
+            let env = b.token_env.as_ref().ok_or_else(|| {
+                ctx.err(
+                    a.span(),
+                    "bearer auth without `token_env`",
+                    "add `token_env = \"TOKEN_VAR\"`",
+                )
+            })?;
+            Ok(Auth::Bearer {
+                token_env: ctx.env_name("token_env", env)?,
+            })
+        }
+        (None, Some(b)) => {
+            let b = b.get_ref();
+            if let Some(v) = &b.password {
+                return Err(ctx.secret(v, "password", "`password_env = \"PASSWORD_VAR\"`"));
+            }
+            if let Some(v) = &b.user {
+                return Err(ctx.secret(v, "user", "`user_env = \"USER_VAR\"`"));
+            }
+            match (&b.user_env, &b.password_env) {
+                (Some(u), Some(p)) => Ok(Auth::Basic {
+                    user_env: ctx.env_name("user_env", u)?,
+                    password_env: ctx.env_name("password_env", p)?,
+                }),
+                _ => Err(ctx.err(
+                    a.span(),
+                    "basic auth needs both `user_env` and `password_env`",
+                    "add the missing one: each names an environment variable",
+                )),
+            }
+        }
+        (Some(_), Some(_)) => Err(ctx.err(a.span(), "`auth` has both bearer and basic", help)),
+        (None, None) => Err(ctx.err(a.span(), "`auth` is empty", help)),
+    }
+}
+
+/// Durations as "5s", "1m 30s".
+pub(crate) fn fmt(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}

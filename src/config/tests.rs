@@ -1,0 +1,207 @@
+//! Unit tests of defaults, durations, discovery, warnings and the
+//! worst-case timing; the refusal fixtures live in tests/config_fixtures.rs.
+
+use std::time::Duration;
+
+use super::*;
+use crate::plan::{Baseline, HookAction, NoDataAction, TriggerAction};
+
+const HEAD: &str = "[rollout]\nservice = \"shop\"\nstrategy = \"canary\"\n";
+const STEPS: &str = "\n[[steps]]\nname = \"all\"\nweight = 100\nhold = \"1m\"\n";
+
+fn plan(extra: &str) -> Plan {
+    parse(&format!("{HEAD}{extra}{STEPS}"), "t.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn refused(extra: &str) -> String {
+    match parse(&format!("{HEAD}{extra}{STEPS}"), "t.toml") {
+        Ok(_) => panic!("accepted: {extra}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const PROM: &str = "[sources.p]\nkind = \"prometheus\"\nurl = \"http://127.0.0.1:9090\"\n";
+
+#[test]
+fn defaults_are_filled_as_documented() {
+    let p = plan(&format!(
+        "{PROM}[sources.h]\nkind = \"probe\"\nurl = \"http://127.0.0.1/h\"\n\
+         [[metrics]]\nid = \"e\"\nsource = \"p\"\nquery = \"q\"\nbad = \"up\"\nthreshold = {{ limit = 1 }}\n\
+         [[metrics]]\nid = \"u\"\nsource = \"h\"\nfield = \"up\"\nbad = \"down\"\n\
+         [[triggers]]\nname = \"t\"\nmetric = \"e\"\n\
+         [hooks.rollback]\ncommand = [\"./rb\"]\n[hooks.pause]\nwebhook = {{ url = \"https://x.example/p\" }}\n"
+    ));
+    let s = &p.sources[0];
+    assert_eq!(
+        (s.interval, s.timeout),
+        (Duration::from_secs(5), Duration::from_secs(3))
+    );
+    let e = p.metric("e").expect("e");
+    assert_eq!(e.baseline, Baseline::Cohort);
+    assert_eq!(
+        (e.unit.as_str(), e.display_scale, e.min_samples),
+        ("", 1.0, 1)
+    );
+    assert_eq!((e.no_data.action, e.no_data.after), (NoDataAction::Hold, 3));
+    assert_eq!(p.metric("u").expect("u").baseline, Baseline::None);
+    assert_eq!(p.metric("u").expect("u").name, "u");
+    assert_eq!(
+        (p.triggers[0].consecutive, p.triggers[0].action),
+        (3, TriggerAction::Rollback)
+    );
+    let rb = p.hooks.rollback.as_ref().expect("rollback");
+    assert_eq!(
+        (rb.timeout, rb.retries, rb.idempotent),
+        (Duration::from_secs(30), 5, true)
+    );
+    let pause = p.hooks.pause.as_ref().expect("pause");
+    assert_eq!((pause.retries, pause.idempotent), (0, false));
+    match &pause.action {
+        HookAction::Webhook(w) => {
+            assert_eq!(w.method, "POST");
+            assert_eq!(w.expect_status, vec![200, 201, 202, 204]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(p.ui, crate::plan::UiSettings::default());
+}
+
+#[test]
+fn durations_accept_strings_and_integer_seconds() {
+    let p = plan(&format!("{PROM}interval = 10\ntimeout = \"1m\"\n").replace("1m\"", "2500ms\""));
+    assert_eq!(p.sources[0].interval, Duration::from_secs(10));
+    assert_eq!(p.sources[0].timeout, Duration::from_millis(2500));
+    let long = parse(
+        &format!("{HEAD}[[steps]]\nname = \"a\"\nweight = 1\nhold = \"1h30m\"\n"),
+        "t",
+    )
+    .expect("1h30m");
+    assert_eq!(long.steps[0].hold, Duration::from_secs(5400));
+}
+
+#[test]
+fn short_interval_gets_a_timeout_that_fits() {
+    let p = plan(&format!("{PROM}interval = \"2s\"\n"));
+    assert_eq!(p.sources[0].timeout, Duration::from_secs(1));
+}
+
+#[test]
+fn first_error_names_line_and_column() {
+    let msg = refused("[ui]\nretention = true\n");
+    assert!(
+        msg.starts_with("t.toml:5:13: `retention` must be a duration"),
+        "{msg}"
+    );
+    assert!(msg.contains("\n  help: "), "{msg}");
+}
+
+#[test]
+fn negative_weight_and_bad_url_are_refused() {
+    assert!(refused("[[steps]]\nname = \"a\"\nweight = -1\nhold = \"1m\"\n").contains("weight -1"));
+    assert!(
+        refused("[sources.p]\nkind = \"prometheus\"\nurl = \"localhost:9090\"\n")
+            .contains("not an http(s) URL")
+    );
+}
+
+#[test]
+fn env_names_must_not_be_the_secret_itself() {
+    let msg = refused(
+        "[sources.p]\nkind = \"prometheus\"\nurl = \"http://x.example\"\nauth = { bearer = { token_env = \"eyJhb.GciOi\" } }\n",
+    );
+    assert!(msg.contains("must name an environment variable"), "{msg}");
+    assert!(!msg.contains("GciOi"), "the value is redacted: {msg}");
+}
+
+#[test]
+fn placeholders_in_json_bodies_are_told_apart_from_braces() {
+    assert_eq!(
+        values::placeholder_names(r#"{"a":"{service}","w":{weight}}"#),
+        vec!["service", "weight"]
+    );
+    assert!(values::placeholder_names("rate(x{job=\"a\"}[1m])").is_empty());
+}
+
+#[test]
+fn worst_case_is_interval_times_consecutive_plus_timeout() {
+    let p = plan(&format!(
+        "{PROM}interval = \"10s\"\ntimeout = \"4s\"\n[[metrics]]\nid = \"e\"\nsource = \"p\"\nquery = \"q\"\nbad = \"up\"\nthreshold = {{ limit = 1 }}\n[[triggers]]\nname = \"t\"\nmetric = \"e\"\nconsecutive = 2\n"
+    ));
+    assert_eq!(
+        worst_case_to_rollback(&p, &p.triggers[0]),
+        Duration::from_secs(24)
+    );
+    assert!(explain(&p, ExplainFormat::Text).contains("24s = 10s x 2 + 4s"));
+}
+
+#[test]
+fn warnings_name_risky_but_legal_plans() {
+    let p = plan(&format!("{PROM}insecure_skip_verify = true\n"));
+    let w = warnings(&p).join("\n");
+    assert!(w.contains("skips TLS certificate checks"), "{w}");
+    assert!(w.contains("no [[triggers]]"), "{w}");
+    assert!(w.contains("no metric has a limit, ratio or delta"), "{w}");
+    assert!(w.contains("not used by any metric"), "{w}");
+    assert!(explain(&p, ExplainFormat::Markdown).contains("skips TLS certificate checks"));
+}
+
+#[test]
+fn discover_prefers_explicit_then_lists_where_it_looked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("plan.toml");
+    std::fs::write(&file, "").expect("write");
+    assert_eq!(discover(Some(&file)).expect("found"), file);
+    let missing = dir.path().join("nope.toml");
+    let err = discover(Some(&missing)).expect_err("missing");
+    assert!(err.to_string().contains("nope.toml"), "{err}");
+    assert_eq!(err.exit_code(), 2);
+}
+
+#[test]
+fn journal_dir_comes_from_the_plan_or_the_data_dir() {
+    let mut p = plan("");
+    assert_eq!(journal_dir(&p), default_journal_dir());
+    p.rollout.journal_dir = Some("/var/log/rampdeck".into());
+    assert_eq!(
+        journal_dir(&p),
+        std::path::PathBuf::from("/var/log/rampdeck")
+    );
+}
+
+#[test]
+fn load_reports_unreadable_files() {
+    let err = load(std::path::Path::new("/nonexistent/rampdeck.toml")).expect_err("missing");
+    assert!(matches!(err, ConfigError::Read { .. }), "{err}");
+}
+
+#[test]
+fn change_window_is_checked_in_utc_and_may_cross_midnight() {
+    use chrono::TimeZone;
+    let at = |d: u32, h: u32, m: u32| {
+        chrono::Utc
+            .with_ymd_and_hms(2026, 1, d, h, m, 0)
+            .single()
+            .expect("time")
+    };
+    // 2026-01-05 is a Monday.
+    let day = plan("[rollout.window]\nstart = \"09:00\"\nend = \"16:00\"\ndays = [\"mon\"]\n");
+    assert_eq!(outside_window(&day, at(5, 9, 0)), None);
+    assert!(outside_window(&day, at(5, 16, 0)).is_some());
+    assert!(
+        outside_window(&day, at(6, 10, 0))
+            .expect("tuesday")
+            .contains("tue 10:00")
+    );
+    let night = plan("[rollout.window]\nstart = \"22:00\"\nend = \"02:00\"\ndays = [\"mon\"]\n");
+    assert_eq!(outside_window(&night, at(5, 23, 0)), None);
+    assert_eq!(
+        outside_window(&night, at(6, 1, 59)),
+        None,
+        "Monday's window runs into Tuesday"
+    );
+    assert!(
+        outside_window(&night, at(5, 1, 0)).is_some(),
+        "Sunday's night is not in the window"
+    );
+    assert_eq!(outside_window(&plan(""), at(5, 3, 0)), None);
+}

@@ -1,0 +1,242 @@
+//! Small checks on single values: durations, names, URLs, placeholders.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use toml::{Spanned, Value};
+
+use super::error::{ConfigError, Ctx};
+
+/// Placeholders a hook may use; each is replaced by one validated value.
+pub const HOOK_PLACEHOLDERS: [&str; 6] =
+    ["service", "rollout_id", "step", "weight", "actor", "reason"];
+
+/// Operator actions, as named in `reason_required` and `require_second`.
+pub const ACTIONS: [&str; 6] = [
+    "pause",
+    "resume",
+    "promote",
+    "promote_full",
+    "rollback",
+    "approve",
+];
+
+pub(crate) type R<T> = Result<T, ConfigError>;
+
+impl<'a> Ctx<'a> {
+    /// A duration given as "30s" / "5m" / "1h30m", or an integer of seconds.
+    pub fn duration(&self, key: &str, v: &Spanned<Value>) -> R<Duration> {
+        let help =
+            format!("write `{key} = \"30s\"` (units: ms, s, m, h) or an integer number of seconds");
+        match v.get_ref() {
+            Value::String(s) => humantime::parse_duration(s.trim()).map_err(|e| {
+                self.err(
+                    v.span(),
+                    format!("`{key}` is not a duration: \"{s}\" ({e})"),
+                    help.clone(),
+                )
+            }),
+            Value::Integer(n) if *n >= 0 => Ok(Duration::from_secs(n.unsigned_abs())),
+            Value::Integer(n) => Err(self.err(v.span(), format!("`{key}` is negative: {n}"), help)),
+            other => Err(self.err(
+                v.span(),
+                format!("`{key}` must be a duration, found a {}", other.type_str()),
+                help,
+            )),
+        }
+    }
+
+    /// One of a fixed set of words (strategy, gate, bad, ...).
+    pub fn pick<T: Copy>(&self, key: &str, v: &Spanned<String>, options: &[(&str, T)]) -> R<T> {
+        options
+            .iter()
+            .find(|(name, _)| *name == v.get_ref().as_str())
+            .map(|(_, t)| *t)
+            .ok_or_else(|| {
+                let names: Vec<String> = options.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+                self.err(
+                    v.span(),
+                    format!("unknown {key} \"{}\"", v.get_ref()),
+                    format!("`{key}` is one of {}", names.join(", ")),
+                )
+            })
+    }
+
+    /// An integer within `lo..=hi`.
+    pub fn int_in(&self, key: &str, v: &Spanned<i64>, lo: i64, hi: i64) -> R<i64> {
+        let n = *v.get_ref();
+        if n < lo || n > hi {
+            let range = if hi == i64::MAX {
+                format!("at least {lo}")
+            } else {
+                format!("from {lo} to {hi}")
+            };
+            return Err(self.err(
+                v.span(),
+                format!("`{key}` is {n}, out of range"),
+                format!("use an integer {range}"),
+            ));
+        }
+        Ok(n)
+    }
+
+    /// A finite number (TOML allows `nan` and `inf`; limits must not be).
+    pub fn finite(&self, key: &str, v: &Spanned<f64>) -> R<f64> {
+        let x = *v.get_ref();
+        if !x.is_finite() {
+            return Err(self.err(v.span(), format!("`{key}` is {x}"), "use a finite number"));
+        }
+        Ok(x)
+    }
+
+    /// A DNS label: what service, rollout and step names must be, because
+    /// they are passed to hooks and used in file and socket names.
+    pub fn dns_label(&self, what: &str, v: &Spanned<String>) -> R<String> {
+        let s = v.get_ref();
+        if is_dns_label(s) {
+            return Ok(s.clone());
+        }
+        let suggestion: String = s
+            .to_ascii_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect::<String>()
+            .trim_matches('-')
+            .to_string();
+        Err(self.err(
+            v.span(),
+            format!("{what} \"{s}\" is not a DNS label"),
+            format!(
+                "use 1 to 63 lowercase letters, digits and '-', not starting or ending with '-' (e.g. \"{suggestion}\")"
+            ),
+        ))
+    }
+
+    /// An environment-variable name (not the secret itself).
+    pub fn env_name(&self, key: &str, v: &Spanned<String>) -> R<String> {
+        let s = v.get_ref();
+        let ok = !s.is_empty()
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !s.starts_with(|c: char| c.is_ascii_digit());
+        if ok {
+            return Ok(s.clone());
+        }
+        Err(self.err(
+            v.span(),
+            format!("`{key}` must name an environment variable, found \"{}\"", redact(s)),
+            "write the variable's name (letters, digits, '_'), e.g. \"PROM_TOKEN\", and export the secret in it",
+        ))
+    }
+
+    /// An http(s) URL.
+    pub fn url(&self, key: &str, v: &Spanned<String>) -> R<String> {
+        let s = v.get_ref();
+        match reqwest::Url::parse(s) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+                Ok(s.clone())
+            }
+            Ok(u) => Err(self.err(
+                v.span(),
+                format!(
+                    "`{key}` \"{s}\" is not an http(s) URL (scheme {})",
+                    u.scheme()
+                ),
+                "use a URL such as \"http://127.0.0.1:9090\"",
+            )),
+            Err(e) => Err(self.err(
+                v.span(),
+                format!("`{key}` \"{s}\" is not a URL: {e}"),
+                "use a URL such as \"http://127.0.0.1:9090\"",
+            )),
+        }
+    }
+
+    /// Every `{name}` in a hook value must be a known placeholder.
+    pub fn placeholders(&self, key: &str, text: &str, span: Range<usize>) -> R<()> {
+        for name in placeholder_names(text) {
+            if !HOOK_PLACEHOLDERS.contains(&name) {
+                let known: Vec<String> = HOOK_PLACEHOLDERS
+                    .iter()
+                    .map(|p| format!("{{{p}}}"))
+                    .collect();
+                return Err(self.err(
+                    span,
+                    format!("unknown placeholder {{{name}}} in `{key}`"),
+                    format!("hooks may use only {}", known.join(" ")),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A literal secret was written: refuse it, naming the key to use instead.
+    pub fn secret(&self, v: &Spanned<Value>, key: &str, instead: &str) -> ConfigError {
+        self.err(
+            v.span(),
+            format!("literal secret in `{key}`: secrets are never written in the plan"),
+            format!("use {instead} and export the secret in that environment variable"),
+        )
+    }
+
+    /// Headers with literal values must not carry credentials.
+    pub fn check_literal_headers(
+        &self,
+        headers: &std::collections::BTreeMap<String, Spanned<String>>,
+    ) -> R<()> {
+        for (name, value) in headers {
+            let lower = name.to_ascii_lowercase();
+            let secret = matches!(
+                lower.as_str(),
+                "authorization" | "proxy-authorization" | "cookie"
+            ) || lower.contains("token")
+                || lower.contains("api-key")
+                || lower.contains("apikey")
+                || lower.contains("secret");
+            if secret {
+                return Err(self.err(
+                    value.span(),
+                    format!("header \"{name}\" has a literal value in `headers`: that is a secret in the plan"),
+                    format!("move it to `headers_env = {{ \"{name}\" = \"ENV_VAR_NAME\" }}` and export the value in that variable"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `[a-z0-9-]`, 1..=63, no leading or trailing '-'.
+pub fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// Names inside `{...}` made only of `[A-Za-z0-9_]` (so JSON and PromQL
+/// braces are not mistaken for placeholders).
+pub fn placeholder_names(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        if len > 0 && after[len..].starts_with('}') {
+            out.push(&after[..len]);
+        }
+        rest = after;
+    }
+    out
+}
+
+/// Show at most a hint of something that may be a secret.
+fn redact(s: &str) -> String {
+    if s.chars().count() <= 4 {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(4).collect::<String>())
+    }
+}
