@@ -493,24 +493,39 @@ fn check_event(engine: &Engine, e: &Event, effects: &[Effect], now: Timestamp) -
     for (m, want) in e.gate_detail.iter().flatten() {
         match view.gates.iter().find(|g| &g.metric == m) {
             Some(g) if g.detail.contains(want.as_str()) => {}
-            Some(g) => errs.push(format!("gate {m} detail: want ~{want:?}, got {:?}", g.detail)),
+            Some(g) => errs.push(format!(
+                "gate {m} detail: want ~{want:?}, got {:?}",
+                g.detail
+            )),
             None => errs.push(format!("gate {m}: no such gate")),
         }
     }
     for (m, want) in e.breaches.iter().flatten() {
-        let got = view.gates.iter().find(|g| &g.metric == m).map(|g| g.breaches);
+        let got = view
+            .gates
+            .iter()
+            .find(|g| &g.metric == m)
+            .map(|g| g.breaches);
         if got != Some(*want) {
             errs.push(format!("breaches {m}: want {want}, got {got:?}"));
         }
     }
     for (m, want) in e.no_data_polls.iter().flatten() {
-        let got = view.gates.iter().find(|g| &g.metric == m).map(|g| g.no_data_polls);
+        let got = view
+            .gates
+            .iter()
+            .find(|g| &g.metric == m)
+            .map(|g| g.no_data_polls);
         if got != Some(*want) {
             errs.push(format!("no_data_polls {m}: want {want}, got {got:?}"));
         }
     }
     for (m, want) in e.series_len.iter().flatten() {
-        let got = engine.series().iter().find(|s| &s.metric == m).map(|s| s.canary.len());
+        let got = engine
+            .series()
+            .iter()
+            .find(|s| &s.metric == m)
+            .map(|s| s.canary.len());
         if got != Some(*want) {
             errs.push(format!("series_len {m}: want {want}, got {got:?}"));
         }
@@ -529,7 +544,10 @@ fn check_event(engine: &Engine, e: &Event, effects: &[Effect], now: Timestamp) -
         })
         .collect();
     for (action, want) in e.reasons.iter().flatten() {
-        if !decisions.iter().any(|d| &d.action == action && d.reason.contains(want.as_str())) {
+        if !decisions
+            .iter()
+            .any(|d| &d.action == action && d.reason.contains(want.as_str()))
+        {
             let got: Vec<_> = decisions.iter().map(|d| (&d.action, &d.reason)).collect();
             errs.push(format!("reason of {action}: want ~{want:?}, got {got:?}"));
         }
@@ -555,7 +573,10 @@ fn check_event(engine: &Engine, e: &Event, effects: &[Effect], now: Timestamp) -
     if let Some(want) = e.rollback_failed
         && view.rollback_failed != want
     {
-        errs.push(format!("rollback_failed: want {want}, got {}", view.rollback_failed));
+        errs.push(format!(
+            "rollback_failed: want {want}, got {}",
+            view.rollback_failed
+        ));
     }
     if let Some(want) = &e.hook_running {
         let got = view.hook_running.map(|k| k.as_str()).unwrap_or("none");
@@ -606,7 +627,10 @@ fn run_scenario(path: &Path) -> Result<Vec<String>, String> {
     for (i, ev) in sc.events.iter().enumerate() {
         let now = Timestamp((ev.at * 1000.0).round() as i64);
         let ins = inputs(ev, &mut outstanding).map_err(|e| format!("event #{i}: {e}"))?;
-        let what = format!("{:?}", ins.first()).chars().take(60).collect::<String>();
+        let what = format!("{:?}", ins.first())
+            .chars()
+            .take(60)
+            .collect::<String>();
         let mut effects = Vec::new();
         for input in ins {
             effects.extend(engine.handle(input, now));
@@ -633,10 +657,17 @@ fn scenarios() {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     files.sort();
-    assert!(files.len() >= 1, "expected 25+ scenarios, found {}", files.len());
+    assert!(
+        files.len() >= 25,
+        "expected 25+ scenarios, found {}",
+        files.len()
+    );
     let mut report = Vec::new();
     for f in &files {
-        let name = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         match run_scenario(f) {
             Ok(errs) => report.extend(errs.into_iter().map(|e| format!("{name}: {e}"))),
             Err(e) => report.push(format!("{name}: cannot run: {e}")),
