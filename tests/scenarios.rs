@@ -617,6 +617,18 @@ fn check_event(engine: &Engine, e: &Event, effects: &[Effect], now: Timestamp) -
     errs
 }
 
+/// A short name for an input in failure messages.
+fn label(input: &Input) -> String {
+    match input {
+        Input::Start { .. } => "start".into(),
+        Input::Tick => "tick".into(),
+        Input::Sample { metric, cohort, .. } => format!("sample {metric} ({cohort:?})"),
+        Input::Command { command, .. } => format!("command {}", command.as_str()),
+        Input::HookResult { id, outcome } => format!("hook {id} ok={}", outcome.ok),
+        Input::OperatorPresence { attached, .. } => format!("presence attached={attached}"),
+    }
+}
+
 fn run_scenario(path: &Path) -> Result<Vec<String>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let sc: Scenario = toml::from_str(&text).map_err(|e| e.to_string())?;
@@ -627,10 +639,7 @@ fn run_scenario(path: &Path) -> Result<Vec<String>, String> {
     for (i, ev) in sc.events.iter().enumerate() {
         let now = Timestamp((ev.at * 1000.0).round() as i64);
         let ins = inputs(ev, &mut outstanding).map_err(|e| format!("event #{i}: {e}"))?;
-        let what = format!("{:?}", ins.first())
-            .chars()
-            .take(60)
-            .collect::<String>();
+        let what = ins.first().map(label).unwrap_or_default();
         let mut effects = Vec::new();
         for input in ins {
             effects.extend(engine.handle(input, now));
