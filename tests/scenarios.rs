@@ -17,415 +17,21 @@
 //! substring of that decision's reason / JSON detail in this event's
 //! effects), `breaches`, `no_data_polls`, `series_len`, `phase_reason`,
 //! `rollback_failed`, `hook_running` (`"none"` for none), `step_states`,
-//! `notify` (substring of a notification).
+//! `notify` (substring of a notification), `hold_left`, `started_at`,
+//! `step_entered_at` (seconds), `step_left_at` (seconds per step, -1 for
+//! none), `series_capacity` (metric → points).
 
-use std::collections::BTreeMap;
+#[path = "scenarios/spec.rs"]
+mod spec;
+
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use rampdeck::engine::{
-    Actor, Cohort, Command, Effect, Engine, HookCall, HookOutcome, Input, Phase, Reading,
-    StepState, Timestamp,
+    Actor, Command, Effect, Engine, HookCall, Input, Phase, StepState, Timestamp,
 };
-use rampdeck::plan::{
-    BadDirection, Baseline, GateKind, Hook, HookAction, HookKind, Hooks, Metric, MetricQuery,
-    MinTraffic, NoDataAction, NoDataPolicy, Notify, Plan, RolloutInfo, Source, SourceKind, Step,
-    Strategy, Threshold, Trigger, TriggerAction, UiSettings, Unattended,
-};
-use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Scenario {
-    description: String,
-    plan: PlanSpec,
-    events: Vec<Event>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PlanSpec {
-    #[serde(default)]
-    unattended: Option<String>,
-    #[serde(default)]
-    hooks: Vec<String>,
-    #[serde(default)]
-    checks: usize,
-    /// Source poll interval in seconds.
-    #[serde(default = "five")]
-    interval: u64,
-    steps: Vec<StepSpec>,
-    #[serde(default)]
-    metrics: Vec<MetricSpec>,
-    #[serde(default)]
-    triggers: Vec<TriggerSpec>,
-}
-
-fn five() -> u64 {
-    5
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StepSpec {
-    weight: u8,
-    /// Seconds.
-    #[serde(default)]
-    hold: u64,
-    #[serde(default)]
-    gate: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MetricSpec {
-    id: String,
-    #[serde(default)]
-    bad: Option<String>,
-    #[serde(default)]
-    limit: Option<f64>,
-    #[serde(default)]
-    ratio: Option<f64>,
-    #[serde(default)]
-    delta: Option<f64>,
-    /// "none" (default), "cohort", "pre_deploy", or use `baseline_value`.
-    #[serde(default)]
-    baseline: Option<String>,
-    #[serde(default)]
-    baseline_value: Option<f64>,
-    #[serde(default = "one")]
-    min_samples: u32,
-    #[serde(default)]
-    min_traffic: Option<MinTrafficSpec>,
-    /// "hold:3", "pause:2", "rollback:3"; default "hold:3".
-    #[serde(default)]
-    no_data: Option<String>,
-}
-
-fn one() -> u32 {
-    1
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MinTrafficSpec {
-    metric: String,
-    at_least: f64,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TriggerSpec {
-    metric: String,
-    consecutive: u32,
-    #[serde(default)]
-    action: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Event {
-    /// Seconds since the scenario's epoch.
-    at: f64,
-    start: Option<String>,
-    tick: Option<bool>,
-    sample: Option<String>,
-    samples: Option<Vec<String>>,
-    command: Option<String>,
-    by: Option<String>,
-    reason: Option<String>,
-    hook: Option<String>,
-    hook_kind: Option<String>,
-    hook_id: Option<u64>,
-    presence: Option<String>,
-    // Expectations.
-    phase: Option<String>,
-    step: Option<usize>,
-    weight: Option<u8>,
-    effects: Option<Vec<String>>,
-    gates: Option<BTreeMap<String, String>>,
-    gate_detail: Option<BTreeMap<String, String>>,
-    next: Option<String>,
-    reasons: Option<BTreeMap<String, String>>,
-    details: Option<BTreeMap<String, String>>,
-    breaches: Option<BTreeMap<String, u32>>,
-    no_data_polls: Option<BTreeMap<String, u32>>,
-    series_len: Option<BTreeMap<String, usize>>,
-    phase_reason: Option<String>,
-    rollback_failed: Option<bool>,
-    hook_running: Option<String>,
-    step_states: Option<Vec<String>>,
-    notify: Option<String>,
-}
-
-fn hook_kind(s: &str) -> Result<HookKind, String> {
-    Ok(match s {
-        "set_weight" => HookKind::SetWeight,
-        "promote" => HookKind::Promote,
-        "pause" => HookKind::Pause,
-        "resume" => HookKind::Resume,
-        "rollback" => HookKind::Rollback,
-        "on_step_enter" => HookKind::OnStepEnter,
-        "on_finish" => HookKind::OnFinish,
-        other => return Err(format!("unknown hook kind {other:?}")),
-    })
-}
-
-fn build_plan(p: &PlanSpec) -> Result<Plan, String> {
-    let hook = || Hook {
-        action: HookAction::Command(vec!["true".into()]),
-        timeout: Duration::from_secs(30),
-        retries: 0,
-        idempotent: true,
-    };
-    let mut hooks = Hooks::default();
-    for h in &p.hooks {
-        let slot = match hook_kind(h)? {
-            HookKind::SetWeight => &mut hooks.set_weight,
-            HookKind::Promote => &mut hooks.promote,
-            HookKind::Pause => &mut hooks.pause,
-            HookKind::Resume => &mut hooks.resume,
-            HookKind::Rollback => &mut hooks.rollback,
-            HookKind::OnFinish => &mut hooks.on_finish,
-            HookKind::OnStepEnter => return Err("use `checks = N` for on_step_enter".into()),
-        };
-        *slot = Some(hook());
-    }
-    hooks.on_step_enter = (0..p.checks).map(|_| hook()).collect();
-    let steps = p
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            Ok(Step {
-                name: s.name.clone().unwrap_or_else(|| format!("s{i}")),
-                weight: s.weight,
-                hold: Duration::from_secs(s.hold),
-                gate: match s.gate.as_deref() {
-                    None | Some("auto") => GateKind::Auto,
-                    Some("manual") => GateKind::Manual,
-                    Some(o) => return Err(format!("bad gate {o:?}")),
-                },
-                owner: None,
-            })
-        })
-        .collect::<Result<Vec<_>, String>>()?;
-    let metrics = p
-        .metrics
-        .iter()
-        .map(|m| {
-            let baseline = match (m.baseline_value, m.baseline.as_deref()) {
-                (Some(v), _) => Baseline::Value(v),
-                (None, None | Some("none")) => Baseline::None,
-                (None, Some("cohort")) => Baseline::Cohort,
-                (None, Some("pre_deploy")) => Baseline::PreDeploy(Duration::from_secs(900)),
-                (None, Some(o)) => return Err(format!("bad baseline {o:?}")),
-            };
-            let nd = m.no_data.as_deref().unwrap_or("hold:3");
-            let (a, n) = nd.split_once(':').ok_or("no_data must be ACTION:N")?;
-            let action = match a {
-                "hold" => NoDataAction::Hold,
-                "pause" => NoDataAction::Pause,
-                "rollback" => NoDataAction::Rollback,
-                o => return Err(format!("bad no_data action {o:?}")),
-            };
-            Ok(Metric {
-                id: m.id.clone(),
-                name: m.id.clone(),
-                source: "src".into(),
-                query: MetricQuery::Promql("x".into()),
-                baseline,
-                unit: "ratio".into(),
-                display_scale: 1.0,
-                bad: match m.bad.as_deref() {
-                    None | Some("up") => BadDirection::Up,
-                    Some("down") => BadDirection::Down,
-                    Some(o) => return Err(format!("bad direction {o:?}")),
-                },
-                threshold: Threshold {
-                    limit: m.limit,
-                    ratio: m.ratio,
-                    delta: m.delta,
-                    slo: None,
-                },
-                min_samples: m.min_samples,
-                min_traffic: m.min_traffic.as_ref().map(|t| MinTraffic {
-                    metric: t.metric.clone(),
-                    at_least: t.at_least,
-                }),
-                no_data: NoDataPolicy {
-                    action,
-                    after: n.parse().map_err(|e| format!("no_data count: {e}"))?,
-                },
-            })
-        })
-        .collect::<Result<Vec<_>, String>>()?;
-    let triggers = p
-        .triggers
-        .iter()
-        .map(|t| {
-            Ok(Trigger {
-                name: t.name.clone().unwrap_or_else(|| t.metric.clone()),
-                metric: t.metric.clone(),
-                consecutive: t.consecutive,
-                action: match t.action.as_deref() {
-                    None | Some("rollback") => TriggerAction::Rollback,
-                    Some("pause") => TriggerAction::Pause,
-                    Some(o) => return Err(format!("bad trigger action {o:?}")),
-                },
-            })
-        })
-        .collect::<Result<Vec<_>, String>>()?;
-    Ok(Plan {
-        rollout: RolloutInfo {
-            id: Some("test".into()),
-            service: "checkout".into(),
-            strategy: Strategy::Canary,
-            ticket: None,
-            owners: vec![],
-            drivers: vec![],
-            require_second: vec![],
-            unattended: match p.unattended.as_deref() {
-                None | Some("hold") => Unattended::Hold,
-                Some("continue") => Unattended::Continue,
-                Some(o) => return Err(format!("bad unattended {o:?}")),
-            },
-            window: None,
-            checklist: vec![],
-            journal_dir: None,
-        },
-        steps,
-        metrics,
-        triggers,
-        sources: vec![Source {
-            name: "src".into(),
-            kind: SourceKind::Command,
-            interval: Duration::from_secs(p.interval),
-            timeout: Duration::from_secs(2),
-        }],
-        hooks,
-        notify: Notify::default(),
-        ui: UiSettings::default(),
-    })
-}
-
-fn parse_sample(s: &str) -> Result<Input, String> {
-    let (cohort, rest) = match s.strip_prefix("baseline:") {
-        Some(r) => (Cohort::Baseline, r),
-        None => (Cohort::Canary, s),
-    };
-    let (metric, v) = rest
-        .split_once('=')
-        .ok_or_else(|| format!("sample {s:?} is not METRIC=VALUE"))?;
-    let reading = match v {
-        "nodata" => Reading::NoData {
-            why: "empty vector".into(),
-        },
-        "error" => Reading::ProviderError {
-            message: "Prometheus unreachable".into(),
-            code: Some("503".into()),
-        },
-        "inf" => Reading::Value {
-            value: f64::INFINITY,
-            degraded: false,
-        },
-        n => Reading::Value {
-            value: n.parse().map_err(|e| format!("sample value {n:?}: {e}"))?,
-            degraded: false,
-        },
-    };
-    Ok(Input::Sample {
-        metric: metric.into(),
-        cohort,
-        reading,
-    })
-}
-
-fn command(s: &str) -> Result<Command, String> {
-    Ok(match s {
-        "pause" => Command::Pause,
-        "resume" => Command::Resume,
-        "promote" => Command::Promote,
-        "promote_full" => Command::PromoteFull,
-        "rollback" => Command::Rollback,
-        "approve" => Command::Approve,
-        o => return Err(format!("unknown command {o:?}")),
-    })
-}
-
-/// The inputs of one event (several for `samples`).
-fn inputs(e: &Event, outstanding: &mut Vec<HookCall>) -> Result<Vec<Input>, String> {
-    let mut v = Vec::new();
-    if let Some(who) = &e.start {
-        v.push(Input::Start {
-            actor: Actor::named(who),
-        });
-    }
-    if e.tick == Some(true) {
-        v.push(Input::Tick);
-    }
-    if let Some(s) = &e.sample {
-        v.push(parse_sample(s)?);
-    }
-    for s in e.samples.iter().flatten() {
-        v.push(parse_sample(s)?);
-    }
-    if let Some(c) = &e.command {
-        v.push(Input::Command {
-            command: command(c)?,
-            actor: Actor::named(e.by.as_deref().unwrap_or("alice")),
-            reason: e.reason.clone().unwrap_or_default(),
-        });
-    }
-    if let Some(p) = &e.presence {
-        v.push(Input::OperatorPresence {
-            attached: p == "attached",
-            actor: Actor::named(e.by.as_deref().unwrap_or("alice")),
-        });
-    }
-    if let Some(result) = &e.hook {
-        let ok = match result.as_str() {
-            "ok" => true,
-            "fail" => false,
-            o => return Err(format!("hook must be ok or fail, not {o:?}")),
-        };
-        let id = if let Some(id) = e.hook_id {
-            outstanding.retain(|c| c.id != id);
-            id
-        } else {
-            let pos = match &e.hook_kind {
-                Some(k) => {
-                    let k = hook_kind(k)?;
-                    outstanding.iter().position(|c| c.kind == k)
-                }
-                None => (!outstanding.is_empty()).then_some(0),
-            }
-            .ok_or("no outstanding hook to answer")?;
-            outstanding.remove(pos).id
-        };
-        v.push(Input::HookResult {
-            id,
-            outcome: HookOutcome {
-                ok,
-                code: Some(if ok { 0 } else { 1 }),
-                summary: if ok { "exit 0".into() } else { "exit 1".into() },
-                stdout: String::new(),
-                stderr: String::new(),
-                attempts: 1,
-                duration_ms: 10,
-            },
-        });
-    }
-    if v.is_empty() {
-        return Err("event has no input".into());
-    }
-    Ok(v)
-}
+use spec::{Event, Scenario, build_plan, inputs};
 
 fn effect_name(e: &Effect) -> Option<String> {
     match e {
@@ -608,6 +214,53 @@ fn check_event(engine: &Engine, e: &Event, effects: &[Effect], now: Timestamp) -
             errs.push(format!("no notification containing {want:?}"));
         }
     }
+    let secs = |t: Option<Timestamp>| t.map(|t| t.0 as f64 / 1000.0);
+    if let Some(want) = e.hold_left {
+        let got = view
+            .step
+            .and_then(|k| view.steps.get(k))
+            .and_then(|s| s.hold_left_ms)
+            .map(|ms| ms as f64 / 1000.0);
+        if got != Some(want) {
+            errs.push(format!("hold_left: want {want} s, got {got:?}"));
+        }
+    }
+    if let Some(want) = e.started_at
+        && secs(view.started_at) != Some(want)
+    {
+        errs.push(format!(
+            "started_at: want {want}, got {:?}",
+            view.started_at
+        ));
+    }
+    if let Some(want) = e.step_entered_at
+        && secs(view.step_entered_at) != Some(want)
+    {
+        errs.push(format!(
+            "step_entered_at: want {want}, got {:?}",
+            view.step_entered_at
+        ));
+    }
+    if let Some(want) = &e.step_left_at {
+        let got: Vec<f64> = view
+            .steps
+            .iter()
+            .map(|s| secs(s.left_at).unwrap_or(-1.0))
+            .collect();
+        if &got != want {
+            errs.push(format!("step_left_at: want {want:?}, got {got:?}"));
+        }
+    }
+    for (m, want) in e.series_capacity.iter().flatten() {
+        let got = engine
+            .series()
+            .iter()
+            .find(|s| &s.metric == m)
+            .map(|s| s.canary.capacity());
+        if got != Some(*want) {
+            errs.push(format!("series_capacity {m}: want {want}, got {got:?}"));
+        }
+    }
     // Every decision carries every gate's numbers.
     for d in &decisions {
         if d.gates.len() != view.gates.len() {
@@ -688,4 +341,40 @@ fn scenarios() {
         report.len(),
         report.join("\n")
     );
+}
+
+/// The decision log a view gets is bounded, newest last.
+#[test]
+fn recent_decisions_are_bounded() {
+    let spec: Scenario = toml::from_str(
+        r#"
+        description = "bounded"
+        events = []
+        [plan]
+        [[plan.steps]]
+        weight = 10
+        "#,
+    )
+    .expect("inline scenario parses");
+    let mut engine = Engine::new(Arc::new(build_plan(&spec.plan).expect("plan builds")));
+    for i in 0..250 {
+        let effects = engine.handle(
+            Input::Command {
+                command: Command::Resume,
+                actor: Actor::named("alice"),
+                reason: format!("try {i}"),
+            },
+            Timestamp(i),
+        );
+        assert_eq!(effects.len(), 1, "one refused record per command");
+    }
+    let view = engine.view(Timestamp(300));
+    assert_eq!(
+        view.recent.len(),
+        rampdeck::engine::decision::RECENT_DECISIONS
+    );
+    let last = view.recent.last().expect("has decisions");
+    assert_eq!(last.action, "refused");
+    assert_eq!(last.detail["reason"], "try 249");
+    assert_eq!(view.recent[0].detail["reason"], "try 50");
 }

@@ -59,8 +59,11 @@
 //!   (`trigger_pause`). A no-data policy acts once `after` polls in a row had
 //!   no data: `hold` never advances (the gate is not Pass), `pause` →
 //!   `no_data_pause`, `rollback` → `no_data_rollback`. Pause actions do
-//!   nothing while already paused; after a Resume, the next breach (or poll
-//!   without data) past the count pauses again.
+//!   nothing while already paused or while the final promotion runs; after
+//!   a Resume, the next breach (or poll without data) past the count pauses
+//!   again.
+//! * Samples that arrive before `Start` are recorded and judged (a breach
+//!   streak may begin before the start) but nothing acts on them.
 //! * Advance is checked on `Tick` and `Sample`: in `Holding{k}` with the hold
 //!   over and every gate `Pass`, an auto step advances (`auto_advance`), a
 //!   manual one becomes `AwaitingApproval{k}` (`awaiting_approval`). Paused
@@ -89,6 +92,11 @@
 //!   is refused with the hold left ("hold not over yet: 01:20 left; use
 //!   promote to skip") or the failing gates.
 //!
+//! # Records
+//!
+//! A record's `phase` is the phase once the decision took effect (for a
+//! refusal: unchanged); command records name the phase they left in
+//! `detail.from`. `weight` is the confirmed weight at that moment.
 //! Hook results with an unknown id are journaled (`hook_result_ignored`)
 //! and change nothing.
 

@@ -370,6 +370,12 @@ impl Engine {
         now: Timestamp,
         out: &mut Vec<Effect>,
     ) {
+        // The final promotion cannot be paused half-way (a human pause is
+        // refused too); only a rollback stops it, and rollback triggers
+        // stay armed.
+        if self.chain.as_ref().map(|c| c.goal) == Some(super::chain::Goal::Full) {
+            return;
+        }
         let step = self.step.unwrap_or(0);
         self.phase = Phase::Paused {
             step,
