@@ -378,3 +378,149 @@ fn recent_decisions_are_bounded() {
     assert_eq!(last.detail["reason"], "try 249");
     assert_eq!(view.recent[0].detail["reason"], "try 50");
 }
+
+/// One random step of the property test below.
+#[derive(Debug, Clone)]
+enum Op {
+    Tick(u16),
+    Sample(usize, u8),
+    Command(u8),
+    Hook(usize, bool),
+    Presence(bool),
+    Start,
+}
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (0u16..40).prop_map(Op::Tick),
+        (0usize..3, 0u8..7).prop_map(|(m, v)| Op::Sample(m, v)),
+        (0u8..6).prop_map(Op::Command),
+        (0usize..4, any::<bool>()).prop_map(|(i, ok)| Op::Hook(i, ok)),
+        any::<bool>().prop_map(Op::Presence),
+        Just(Op::Start),
+    ]
+}
+
+const RICH_PLAN: &str = r#"
+description = "every hook, checks, manual step, all policies"
+events = []
+[plan]
+hooks = ["set_weight", "promote", "pause", "resume", "rollback", "on_finish"]
+checks = 1
+[[plan.steps]]
+weight = 0
+hold = 10
+[[plan.steps]]
+weight = 20
+hold = 20
+gate = "manual"
+[[plan.steps]]
+weight = 60
+hold = 5
+[[plan.metrics]]
+id = "error_rate"
+limit = 0.05
+ratio = 2.0
+baseline = "cohort"
+min_samples = 2
+no_data = "pause:3"
+[[plan.metrics]]
+id = "latency"
+limit = 0.5
+no_data = "rollback:4"
+[[plan.metrics]]
+id = "rps"
+bad = "down"
+limit = 1.0
+no_data = "hold:2"
+[[plan.triggers]]
+metric = "error_rate"
+consecutive = 2
+[[plan.triggers]]
+metric = "latency"
+consecutive = 3
+action = "pause"
+"#;
+
+proptest::proptest! {
+    /// Whatever happens in whatever order, the engine does not panic, a hook
+    /// never runs before its record, and what it shows never lies about
+    /// traffic: promoted means 100 %, rolled back means 0 %, a failed
+    /// rollback is flagged until a rollback succeeds.
+    #[test]
+    fn engine_invariants_hold_for_any_input_sequence(ops in proptest::collection::vec(op(), 1..120)) {
+        let spec: Scenario = toml::from_str(RICH_PLAN).expect("plan parses");
+        let plan = build_plan(&spec.plan).expect("plan builds");
+        let metrics: Vec<String> = plan.metrics.iter().map(|m| m.id.clone()).collect();
+        let mut engine = Engine::new(Arc::new(plan));
+        let mut outstanding: Vec<u64> = Vec::new();
+        let mut now = 0i64;
+        let cmds = [Command::Pause, Command::Resume, Command::Promote, Command::PromoteFull,
+            Command::Rollback, Command::Approve];
+        for o in ops {
+            let input = match o {
+                Op::Tick(dt) => { now += i64::from(dt) * 1000; Input::Tick }
+                Op::Start => Input::Start { actor: Actor::named("alice") },
+                Op::Presence(attached) => Input::OperatorPresence { attached, actor: Actor::named("alice") },
+                Op::Command(c) => Input::Command {
+                    command: cmds[usize::from(c) % cmds.len()],
+                    actor: Actor::named("bob"),
+                    reason: "prop".into(),
+                },
+                Op::Sample(m, v) => {
+                    let reading = match v {
+                        0 => rampdeck::engine::Reading::NoData { why: "empty".into() },
+                        1 => rampdeck::engine::Reading::ProviderError { message: "503".into(), code: None },
+                        2 => rampdeck::engine::Reading::Value { value: f64::INFINITY, degraded: false },
+                        n => rampdeck::engine::Reading::Value { value: f64::from(n) * 0.02, degraded: false },
+                    };
+                    let cohort = if v == 6 { rampdeck::engine::Cohort::Baseline } else { rampdeck::engine::Cohort::Canary };
+                    Input::Sample { metric: metrics[m % metrics.len()].clone(), cohort, reading }
+                }
+                Op::Hook(i, ok) => {
+                    // Mostly answer a real outstanding hook; sometimes a bogus id.
+                    let id = if outstanding.is_empty() { 9999 } else { outstanding.remove(i % outstanding.len()) };
+                    Input::HookResult { id, outcome: rampdeck::engine::HookOutcome {
+                        ok, code: None, summary: "x".into(), stdout: String::new(),
+                        stderr: String::new(), attempts: 1, duration_ms: 1,
+                    } }
+                }
+            };
+            let was_terminal = matches!(engine.phase(), Phase::Promoted | Phase::RolledBack);
+            let before = engine.phase().clone();
+            let effects = engine.handle(input, Timestamp(now));
+            for (i, e) in effects.iter().enumerate() {
+                match e {
+                    Effect::RunHook(c) => {
+                        let journaled = effects[..i].iter().any(|p| matches!(p,
+                            Effect::Journal(d) if d.action == "hook_started"
+                                && d.hook.as_ref().map(|h| h.id) == Some(c.id)));
+                        proptest::prop_assert!(journaled, "RunHook {} without its record", c.id);
+                        outstanding.push(c.id);
+                    }
+                    Effect::Journal(d) => proptest::prop_assert_eq!(d.gates.len(), metrics.len()),
+                    Effect::Notify(_) => {}
+                }
+            }
+            let view = engine.view(Timestamp(now));
+            if was_terminal {
+                proptest::prop_assert_eq!(engine.phase(), &before, "an ended rollout stays ended");
+            }
+            match engine.phase() {
+                Phase::Promoted => proptest::prop_assert_eq!(view.weight, 100),
+                Phase::RolledBack => {
+                    proptest::prop_assert_eq!(view.weight, 0);
+                    proptest::prop_assert!(!view.rollback_failed);
+                }
+                Phase::Failed { reason } if view.rollback_failed => {
+                    proptest::prop_assert!(reason.starts_with("ROLLBACK FAILED"));
+                }
+                Phase::Failed { .. } | Phase::RollingBack => {}
+                _ => proptest::prop_assert!(!view.rollback_failed),
+            }
+            proptest::prop_assert!(view.weight <= 100);
+            let _ = view.next.describe();
+        }
+    }
+}
