@@ -22,8 +22,10 @@
 //!   → `Holding{k}` (`step_entered`), the hold starts, the step's gates start
 //!   over ("waiting for samples in this step"). A failed traffic hook →
 //!   `Failed` (a human must act; only Rollback is accepted). A failed check →
-//!   `Paused` by rampdeck (`check_failed_pause`); Resume overrides the check
-//!   and starts the step's hold then.
+//!   `Paused` by rampdeck (`check_failed_pause`, then the pause hook); Resume
+//!   overrides the check and starts the step's hold then. Every automatic
+//!   pause (trigger, no-data policy, failed check) runs the pause hook too,
+//!   so the deploy tool stops where rampdeck stopped.
 //! * **Full promotion** (after the last step, or `PromoteFull`):
 //!   `set_weight(100)` if the weight is below 100, `promote`, then `Promoted`
 //!   and `on_finish`. A pause is refused while it runs (roll back instead).
