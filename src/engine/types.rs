@@ -339,10 +339,18 @@ pub enum NextAction {
     Advance { to_weight: u8, in_ms: u64 },
     /// "waiting for approval to advance to 50 %"
     AwaitApproval { to_weight: u8 },
+    /// "approval for 50 % opens in 03:12" (manual step, hold not over yet)
+    ApprovalIn { to_weight: u8, in_ms: u64 },
     /// "promote to 100 % in 00:30" (last step)
     PromoteFull { in_ms: u64 },
     /// "rollback in 2 more breaches (~10 s)"
     RollbackIn {
+        metric: String,
+        breaches_left: u32,
+        approx_ms: u64,
+    },
+    /// "pause in 2 more breaches (~10 s)" (a pause trigger's streak)
+    PauseIn {
         metric: String,
         breaches_left: u32,
         approx_ms: u64,

@@ -1,0 +1,251 @@
+//! Operator commands. Each is journaled with its actor and reason; a command
+//! that is illegal in the current phase is journaled as `refused` with why,
+//! and changes nothing.
+
+use serde_json::json;
+
+use crate::plan::HookKind;
+
+use super::chain::Goal;
+use super::next::fmt_clock;
+use super::rollout::Engine;
+use super::types::{Actor, Command, Effect, Phase, Timestamp};
+
+impl Engine {
+    pub(super) fn on_command(
+        &mut self,
+        command: Command,
+        actor: Actor,
+        reason: String,
+        now: Timestamp,
+        out: &mut Vec<Effect>,
+    ) {
+        let refusal = match command {
+            Command::Pause => self.pause(&actor, &reason, now, out),
+            Command::Resume => self.resume(&actor, &reason, now, out),
+            Command::Promote | Command::PromoteFull => {
+                self.promote(command, &actor, &reason, now, out)
+            }
+            Command::Approve => self.approve(&actor, &reason, now, out),
+            Command::Rollback => self.rollback(&actor, &reason, now, out),
+        };
+        if let Err(why) = refusal {
+            let detail = json!({ "command": command.as_str(), "reason": reason });
+            self.journal(out, "refused", &actor, why, detail);
+        }
+    }
+
+    /// Why a command cannot run in a phase where nothing but rollback is
+    /// possible, or `None` when the phase accepts commands.
+    fn closed(&self, command: Command) -> Option<String> {
+        match &self.phase {
+            Phase::Pending => Some("rollout not started yet".into()),
+            Phase::RollingBack => Some("rollback in progress".into()),
+            Phase::RolledBack => Some("already rolled back".into()),
+            Phase::Promoted if command == Command::Rollback => {
+                Some("already promoted; roll back with your deploy tool".into())
+            }
+            Phase::Promoted => Some("already promoted".into()),
+            Phase::Failed { reason } => Some(format!(
+                "rollout failed ({reason}); only rollback is accepted"
+            )),
+            _ => None,
+        }
+    }
+
+    fn pause(
+        &mut self,
+        actor: &Actor,
+        reason: &str,
+        now: Timestamp,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), String> {
+        if let Some(why) = self.closed(Command::Pause) {
+            return Err(why);
+        }
+        let step = match &self.phase {
+            Phase::Paused { by, reason, .. } => {
+                return Err(format!("already paused by {by}: {reason}"));
+            }
+            Phase::Promoting { .. } if self.chain.as_ref().map(|c| c.goal) == Some(Goal::Full) => {
+                return Err("full promotion in progress; roll back to stop it".into());
+            }
+            Phase::Promoting { step }
+            | Phase::Holding { step }
+            | Phase::AwaitingApproval { step } => *step,
+            other => return Err(format!("cannot pause while {}", other.name())),
+        };
+        let from = self.phase.name();
+        self.phase = Phase::Paused {
+            step,
+            by: actor.user.clone(),
+            reason: reason.to_string(),
+        };
+        self.pause_from_check = false;
+        self.journal(
+            out,
+            "pause",
+            actor,
+            reason.to_string(),
+            json!({ "from": from }),
+        );
+        self.run_side(HookKind::Pause, actor, reason.to_string(), now, out);
+        Ok(())
+    }
+
+    fn resume(
+        &mut self,
+        actor: &Actor,
+        reason: &str,
+        now: Timestamp,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), String> {
+        if let Some(why) = self.closed(Command::Resume) {
+            return Err(why);
+        }
+        let Phase::Paused { step, .. } = self.phase else {
+            return Err(format!("not paused (phase: {})", self.phase.name()));
+        };
+        let restart = self.pause_from_check;
+        if self.entering() {
+            self.phase = Phase::Promoting { step };
+        } else {
+            self.phase = Phase::Holding { step };
+            if restart || self.hold_started_at.is_none() {
+                // The step's checks failed: a human overrides them, and the
+                // step's hold (and its gate samples) start now.
+                self.hold_started_at = Some(now);
+                for g in &mut self.gates {
+                    g.reset_step();
+                }
+            }
+        }
+        self.pause_from_check = false;
+        let detail = json!({ "hold_restarted": restart, "overrides_failed_check": restart });
+        self.journal(out, "resume", actor, reason.to_string(), detail);
+        self.run_side(HookKind::Resume, actor, reason.to_string(), now, out);
+        Ok(())
+    }
+
+    fn promote(
+        &mut self,
+        command: Command,
+        actor: &Actor,
+        reason: &str,
+        now: Timestamp,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), String> {
+        if let Some(why) = self.closed(command) {
+            return Err(why);
+        }
+        let k = match &self.phase {
+            Phase::Holding { step }
+            | Phase::AwaitingApproval { step }
+            | Phase::Paused { step, .. } => *step,
+            Phase::Promoting { step } => {
+                let hook = self.chain_hook().map(|k| k.as_str()).unwrap_or("hooks");
+                return Err(format!(
+                    "step {} is still being entered ({hook} running); wait, or roll back",
+                    step + 1
+                ));
+            }
+            other => return Err(format!("cannot promote while {}", other.name())),
+        };
+        let blocking = self.blocking();
+        let hold_left = self.hold_left(now).map(|d| d.as_millis() as u64);
+        let mut detail = json!({ "from": self.phase.name() });
+        if !blocking.is_empty() {
+            // Recorded so the audit trail shows a human overrode the gates.
+            detail["overrides"] = json!(blocking);
+        }
+        if let Some(ms) = hold_left.filter(|ms| *ms > 0) {
+            detail["hold_skipped_ms"] = json!(ms);
+        }
+        if command == Command::PromoteFull {
+            self.begin_full("promote_full", actor, reason.to_string(), detail, now, out);
+        } else {
+            self.advance_from(k, "promote", actor, reason.to_string(), detail, now, out);
+        }
+        Ok(())
+    }
+
+    fn approve(
+        &mut self,
+        actor: &Actor,
+        reason: &str,
+        now: Timestamp,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), String> {
+        if let Some(why) = self.closed(Command::Approve) {
+            return Err(why);
+        }
+        let blocking = self.blocking();
+        match &self.phase {
+            Phase::AwaitingApproval { step } => {
+                if !blocking.is_empty() {
+                    return Err(format!(
+                        "gates not passing: {}; use promote to override",
+                        blocking.join(", ")
+                    ));
+                }
+                let k = *step;
+                self.advance_from(
+                    k,
+                    "approve",
+                    actor,
+                    reason.to_string(),
+                    json!(null),
+                    now,
+                    out,
+                );
+                Ok(())
+            }
+            Phase::Holding { .. } => {
+                let left = self.hold_left(now).unwrap_or_default();
+                if !left.is_zero() {
+                    Err(format!(
+                        "hold not over yet: {} left; use promote to skip",
+                        fmt_clock(left.as_millis() as u64)
+                    ))
+                } else if !blocking.is_empty() {
+                    Err(format!(
+                        "gates not passing: {}; use promote to override",
+                        blocking.join(", ")
+                    ))
+                } else {
+                    Err("nothing awaits approval: this step advances on its own".into())
+                }
+            }
+            Phase::Paused { by, .. } => Err(format!(
+                "paused by {by}: resume first, or use promote to override"
+            )),
+            Phase::Promoting { step } => Err(format!(
+                "step {} is still being entered; nothing awaits approval",
+                step + 1
+            )),
+            other => Err(format!("nothing awaits approval (phase: {})", other.name())),
+        }
+    }
+
+    fn rollback(
+        &mut self,
+        actor: &Actor,
+        reason: &str,
+        now: Timestamp,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), String> {
+        // The kill switch: accepted before the start too (abort the canary
+        // the deploy tool already created) and after a failure.
+        match &self.phase {
+            Phase::RollingBack | Phase::RolledBack | Phase::Promoted => {
+                return Err(self
+                    .closed(Command::Rollback)
+                    .unwrap_or_else(|| "cannot roll back now".into()));
+            }
+            _ => {}
+        }
+        let detail = json!({ "from": self.phase.name(), "retry": self.rollback_failed });
+        self.begin_rollback("rollback", actor, reason.to_string(), detail, now, out);
+        Ok(())
+    }
+}

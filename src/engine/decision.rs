@@ -1,0 +1,184 @@
+//! Building decision records: every decision carries the step, confirmed
+//! weight, resulting phase and every gate's numbers at that moment.
+
+use serde_json::{Value, json};
+
+use crate::plan::{GateKind, Plan};
+
+use super::rollout::Engine;
+use super::types::{Actor, Decision, Effect, HookRecord, Notice, Phase};
+
+/// How many decisions `EngineView::recent` keeps.
+pub const RECENT_DECISIONS: usize = 200;
+
+/// Actions worth a notification (Slack, headless "event" lines). Hook
+/// starts and results are journaled but not announced one by one.
+const NOTIFY: &[&str] = &[
+    "rollout_started",
+    "step_entered",
+    "awaiting_approval",
+    "promote",
+    "promote_full",
+    "approve",
+    "auto_advance",
+    "pause",
+    "trigger_pause",
+    "no_data_pause",
+    "check_failed_pause",
+    "resume",
+    "rollback",
+    "trigger_rollback",
+    "no_data_rollback",
+    "rolled_back",
+    "promoted",
+    "failed",
+];
+
+impl Engine {
+    /// Journal a decision taken now (state already updated), and notify
+    /// when the action is one humans want to hear about.
+    pub(super) fn journal(
+        &mut self,
+        out: &mut Vec<Effect>,
+        action: &str,
+        actor: &Actor,
+        reason: String,
+        detail: Value,
+    ) {
+        self.journal_hook(out, action, actor, reason, detail, None);
+    }
+
+    /// Like [`Engine::journal`], with the hook the record is about.
+    pub(super) fn journal_hook(
+        &mut self,
+        out: &mut Vec<Effect>,
+        action: &str,
+        actor: &Actor,
+        reason: String,
+        detail: Value,
+        hook: Option<HookRecord>,
+    ) {
+        let d = Decision {
+            action: action.to_string(),
+            actor: actor.clone(),
+            reason,
+            step: self.step,
+            weight: self.weight,
+            phase: self.phase.name().to_string(),
+            gates: self.gate_statuses(),
+            hook,
+            detail,
+        };
+        if NOTIFY.contains(&action) {
+            let text = notice_text(&self.plan, &d, &self.phase);
+            out.push(Effect::Journal(Box::new(d.clone())));
+            out.push(Effect::Notify(Notice { text }));
+        } else {
+            out.push(Effect::Journal(Box::new(d.clone())));
+        }
+        if self.recent.len() == RECENT_DECISIONS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(d);
+    }
+}
+
+fn notice_text(plan: &Plan, d: &Decision, phase: &Phase) -> String {
+    let step = match d.step.and_then(|i| plan.steps.get(i).map(|s| (i, s))) {
+        Some((i, s)) => format!("step {} '{}'", i + 1, s.name),
+        None => "before the first step".into(),
+    };
+    let mut text = format!(
+        "{}: {} by {} at {step}, {} % ({})",
+        plan.rollout.service,
+        d.action,
+        d.actor.user,
+        d.weight,
+        phase.name()
+    );
+    if !d.reason.is_empty() {
+        text.push_str(": ");
+        text.push_str(&d.reason);
+    }
+    text
+}
+
+/// The plan in a few lines of JSON for the `rollout_started` record, so the
+/// journal alone says what was meant to happen.
+pub fn plan_summary(plan: &Plan) -> Value {
+    let steps: Vec<Value> = plan
+        .steps
+        .iter()
+        .map(|s| {
+            json!({
+                "name": s.name,
+                "weight": s.weight,
+                "hold_ms": s.hold.as_millis() as u64,
+                "gate": match s.gate { GateKind::Auto => "auto", GateKind::Manual => "manual" },
+                "owner": s.owner,
+            })
+        })
+        .collect();
+    let metrics: Vec<Value> = plan
+        .metrics
+        .iter()
+        .map(|m| {
+            json!({
+                "id": m.id,
+                "limit": m.threshold.limit,
+                "ratio": m.threshold.ratio,
+                "delta": m.threshold.delta,
+                "min_samples": m.min_samples,
+                "no_data": { "action": m.no_data.action, "after": m.no_data.after },
+            })
+        })
+        .collect();
+    let triggers: Vec<Value> = plan
+        .triggers
+        .iter()
+        .map(|t| {
+            json!({
+                "name": t.name, "metric": t.metric,
+                "consecutive": t.consecutive, "action": t.action,
+            })
+        })
+        .collect();
+    let h = &plan.hooks;
+    let mut hooks: Vec<&str> = Vec::new();
+    for (present, name) in [
+        (h.set_weight.is_some(), "set_weight"),
+        (h.promote.is_some(), "promote"),
+        (h.pause.is_some(), "pause"),
+        (h.resume.is_some(), "resume"),
+        (h.rollback.is_some(), "rollback"),
+        (!h.on_step_enter.is_empty(), "on_step_enter"),
+        (h.on_finish.is_some(), "on_finish"),
+    ] {
+        if present {
+            hooks.push(name);
+        }
+    }
+    json!({
+        "service": plan.rollout.service,
+        "strategy": plan.rollout.strategy.as_str(),
+        "ticket": plan.rollout.ticket.as_ref().map(|t| t.id.clone()),
+        "unattended": plan.rollout.unattended,
+        "steps": steps,
+        "metrics": metrics,
+        "triggers": triggers,
+        "hooks": hooks,
+    })
+}
+
+/// One line for the `rollout_started` reason: "canary of checkout: 5 steps,
+/// 0 → 100 %".
+pub fn plan_line(plan: &Plan) -> String {
+    let first = plan.steps.first().map(|s| s.weight).unwrap_or(0);
+    let last = plan.steps.last().map(|s| s.weight).unwrap_or(100);
+    format!(
+        "{} of {}: {} steps, {first} → {last} %",
+        plan.rollout.strategy.as_str(),
+        plan.rollout.service,
+        plan.steps.len()
+    )
+}

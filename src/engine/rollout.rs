@@ -1,0 +1,462 @@
+//! The rollout state machine: the `Engine` value, its inputs, and the
+//! automatic decisions (advance, triggers, no-data policies). Commands live
+//! in `commands.rs`, hook sequencing in `chain.rs`, the view in `next.rs`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::plan::{GateKind, NoDataAction, Plan, TriggerAction, Unattended};
+
+use super::chain::{Chain, InFlight};
+use super::decision::{plan_line, plan_summary};
+use super::gates::{GateState, fmt_num};
+use super::series::MetricSeries;
+use super::types::{
+    Actor, Cohort, Decision, Effect, GateStatus, Input, Phase, Reading, Timestamp, Verdict,
+};
+
+/// Most points one series keeps, whatever retention / interval says.
+const MAX_SERIES_POINTS: u64 = 200_000;
+
+/// When a step was entered and left, for chart boundaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(super) struct StepTimes {
+    pub entered: Option<Timestamp>,
+    pub left: Option<Timestamp>,
+}
+
+/// The pure rollout engine. Feed it [`Input`]s with the time they happened;
+/// run the [`Effect`]s it returns, in order.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub(super) plan: Arc<Plan>,
+    pub(super) phase: Phase,
+    /// Current step index, once started.
+    pub(super) step: Option<usize>,
+    /// Canary weight as last confirmed by a hook (or set at once when no
+    /// traffic hook is configured).
+    pub(super) weight: u8,
+    /// One per plan metric, in plan order.
+    pub(super) gates: Vec<GateState>,
+    pub(super) series: Vec<MetricSeries>,
+    pub(super) started_at: Option<Timestamp>,
+    /// When the current step's hold started (None until its hooks are done).
+    pub(super) hold_started_at: Option<Timestamp>,
+    pub(super) step_times: Vec<StepTimes>,
+    /// The hook sequence that moves the rollout (enter a step, promote to
+    /// full, roll back); at most one at a time.
+    pub(super) chain: Option<Chain>,
+    /// Every hook asked for and not yet answered, by id.
+    pub(super) in_flight: BTreeMap<u64, InFlight>,
+    pub(super) next_hook_id: u64,
+    /// Whether the driving view is attached (issue 6).
+    pub(super) attached: bool,
+    pub(super) rollback_failed: bool,
+    /// The current pause came from a failed on_step_enter check: resuming
+    /// starts the step's hold afresh.
+    pub(super) pause_from_check: bool,
+    pub(super) recent: VecDeque<Decision>,
+}
+
+impl Engine {
+    /// A pending engine for `plan`. Each metric's series keeps
+    /// `ui.retention / interval` points of its source.
+    pub fn new(plan: Arc<Plan>) -> Engine {
+        let gates = plan.metrics.iter().map(GateState::new).collect();
+        let series = plan
+            .metrics
+            .iter()
+            .map(|m| {
+                let interval = plan.interval_of(&m.id).max(Duration::from_millis(100));
+                let cap = (plan.ui.retention.as_millis() / interval.as_millis()) as u64;
+                MetricSeries::new(&m.id, cap.clamp(2, MAX_SERIES_POINTS) as usize)
+            })
+            .collect();
+        let step_times = vec![StepTimes::default(); plan.steps.len()];
+        Engine {
+            plan,
+            phase: Phase::Pending,
+            step: None,
+            weight: 0,
+            gates,
+            series,
+            started_at: None,
+            hold_started_at: None,
+            step_times,
+            chain: None,
+            in_flight: BTreeMap::new(),
+            next_hook_id: 1,
+            attached: true,
+            rollback_failed: false,
+            pause_from_check: false,
+            recent: VecDeque::new(),
+        }
+    }
+
+    /// Apply one input that happened at `now`; returns what to do, in order.
+    pub fn handle(&mut self, input: Input, now: Timestamp) -> Vec<Effect> {
+        let mut out = Vec::new();
+        match input {
+            Input::Start { actor } => self.on_start(actor, now, &mut out),
+            Input::Sample {
+                metric,
+                cohort,
+                reading,
+            } => {
+                self.on_sample(&metric, cohort, reading, now, &mut out);
+                self.auto_advance(now, &mut out);
+            }
+            Input::Tick => self.auto_advance(now, &mut out),
+            Input::Command {
+                command,
+                actor,
+                reason,
+            } => self.on_command(command, actor, reason, now, &mut out),
+            Input::HookResult { id, outcome } => self.on_hook_result(id, outcome, now, &mut out),
+            Input::OperatorPresence { attached, actor } => {
+                self.on_presence(attached, actor, &mut out)
+            }
+        }
+        out
+    }
+
+    /// The current phase.
+    pub fn phase(&self) -> &Phase {
+        &self.phase
+    }
+
+    /// One series per plan metric, in plan order.
+    pub fn series(&self) -> &[MetricSeries] {
+        &self.series
+    }
+
+    /// The plan this engine runs.
+    pub fn plan(&self) -> &Arc<Plan> {
+        &self.plan
+    }
+
+    /// Every gate's status, in plan order.
+    pub fn gate_statuses(&self) -> Vec<GateStatus> {
+        self.plan
+            .metrics
+            .iter()
+            .zip(&self.gates)
+            .map(|(m, g)| g.status(&m.id))
+            .collect()
+    }
+
+    /// Gates that are not `Pass`, as "error_rate is Breach".
+    pub(super) fn blocking(&self) -> Vec<String> {
+        self.plan
+            .metrics
+            .iter()
+            .zip(&self.gates)
+            .filter(|(_, g)| g.verdict != Verdict::Pass)
+            .map(|(m, g)| format!("{} is {}", m.id, g.verdict.as_str()))
+            .collect()
+    }
+
+    /// Hold left in the current step, if its hold has started.
+    pub(super) fn hold_left(&self, now: Timestamp) -> Option<Duration> {
+        let step = self.plan.steps.get(self.step?)?;
+        let started = self.hold_started_at?;
+        Some(step.hold.saturating_sub(now.since(started)))
+    }
+
+    /// Phases in which triggers and no-data policies act.
+    pub(super) fn armed(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::Promoting { .. }
+                | Phase::Holding { .. }
+                | Phase::AwaitingApproval { .. }
+                | Phase::Paused { .. }
+        )
+    }
+
+    fn on_start(&mut self, actor: Actor, now: Timestamp, out: &mut Vec<Effect>) {
+        if self.phase != Phase::Pending {
+            let why = format!("already started (phase: {})", self.phase.name());
+            self.journal(out, "refused", &actor, why, json!({ "command": "start" }));
+            return;
+        }
+        self.started_at = Some(now);
+        let reason = plan_line(&self.plan);
+        let detail = plan_summary(&self.plan);
+        if self.plan.steps.is_empty() {
+            self.journal(out, "rollout_started", &actor, reason, detail);
+            self.begin_full(
+                "promote_full",
+                &actor,
+                "plan has no steps".into(),
+                json!(null),
+                now,
+                out,
+            );
+            return;
+        }
+        self.phase = Phase::Promoting { step: 0 };
+        self.journal(out, "rollout_started", &actor, reason, detail);
+        self.begin_enter(0, None, &actor, String::new(), json!(null), now, out);
+    }
+
+    fn on_sample(
+        &mut self,
+        metric: &str,
+        cohort: Cohort,
+        reading: Reading,
+        now: Timestamp,
+        out: &mut Vec<Effect>,
+    ) {
+        // A sample for a metric the plan does not have is a driver bug; it
+        // has nowhere to go and is dropped rather than crash the rollout.
+        let Some(idx) = self.plan.metrics.iter().position(|m| m.id == metric) else {
+            return;
+        };
+        let value = match &reading {
+            Reading::Value { value, .. } if !value.is_nan() => Some(*value),
+            _ => None,
+        };
+        let plan = Arc::clone(&self.plan);
+        let m = &plan.metrics[idx];
+        match cohort {
+            Cohort::Baseline => {
+                self.series[idx].baseline.push(now, value);
+                if let Some(v) = value {
+                    self.gates[idx].baseline = Some(v);
+                }
+                return;
+            }
+            Cohort::Canary => self.series[idx].canary.push(now, value),
+        }
+        match reading {
+            Reading::Value { value, degraded } if !value.is_nan() => {
+                let block = self.traffic_block(idx, value);
+                self.gates[idx].on_canary_value(m, value, degraded, block);
+            }
+            Reading::Value { .. } => {
+                self.gates[idx].on_canary_missing(Verdict::NoData, "no data: NaN".into())
+            }
+            Reading::NoData { why } => {
+                self.gates[idx].on_canary_missing(Verdict::NoData, format!("no data: {why}"))
+            }
+            Reading::ProviderError { message, code } => {
+                let detail = match code {
+                    Some(c) => format!("provider error: {message} ({c})"),
+                    None => format!("provider error: {message}"),
+                };
+                self.gates[idx].on_canary_missing(Verdict::ProviderError, detail)
+            }
+        }
+        if self.armed() {
+            self.check_triggers(idx, now, out);
+        }
+        if self.armed() {
+            self.check_no_data(idx, now, out);
+        }
+    }
+
+    /// Why metric `idx` cannot be judged for lack of canary traffic, if so.
+    fn traffic_block(&self, idx: usize, own_value: f64) -> Option<String> {
+        let mt = self.plan.metrics[idx].min_traffic.as_ref()?;
+        let traffic = if mt.metric == self.plan.metrics[idx].id {
+            Some(own_value)
+        } else {
+            let t = self.plan.metrics.iter().position(|m| m.id == mt.metric)?;
+            self.gates[t].canary
+        };
+        match traffic {
+            None => Some(format!(
+                "no canary traffic reading yet ({}; min_traffic)",
+                mt.metric
+            )),
+            Some(v) if v < mt.at_least => Some(format!(
+                "not enough canary traffic: {} {} < {} (min_traffic)",
+                mt.metric,
+                fmt_num(v),
+                fmt_num(mt.at_least)
+            )),
+            Some(_) => None,
+        }
+    }
+
+    /// Fire the triggers on metric `idx` whose breach streak is complete.
+    /// A rollback trigger wins over a pause trigger.
+    fn check_triggers(&mut self, idx: usize, now: Timestamp, out: &mut Vec<Effect>) {
+        let plan = Arc::clone(&self.plan);
+        let m = &plan.metrics[idx];
+        let breaches = self.gates[idx].breaches;
+        let fired = |action: TriggerAction| {
+            plan.triggers.iter().find(|t| {
+                t.metric == m.id && t.action == action && breaches >= t.consecutive.max(1)
+            })
+        };
+        let g = &self.gates[idx];
+        let numbers = json!({
+            "metric": m.id, "breaches": breaches, "value": g.canary,
+            "baseline": g.baseline, "limit": g.limit, "detail": g.detail,
+        });
+        if let Some(t) = fired(TriggerAction::Rollback) {
+            let reason = format!(
+                "trigger {}: {} breached {} times in a row ({})",
+                t.name, m.id, breaches, g.detail
+            );
+            let mut detail = numbers;
+            detail["trigger"] = json!(t.name);
+            detail["consecutive"] = json!(t.consecutive);
+            self.begin_rollback(
+                "trigger_rollback",
+                &Actor::system(),
+                reason,
+                detail,
+                now,
+                out,
+            );
+            return;
+        }
+        if let Some(t) = fired(TriggerAction::Pause)
+            && !matches!(self.phase, Phase::Paused { .. })
+        {
+            let reason = format!(
+                "trigger {}: {} breached {} times in a row ({})",
+                t.name, m.id, breaches, g.detail
+            );
+            let mut detail = numbers;
+            detail["trigger"] = json!(t.name);
+            detail["consecutive"] = json!(t.consecutive);
+            self.auto_pause("trigger_pause", reason, detail, now, out);
+        }
+    }
+
+    /// Apply metric `idx`'s no-data policy once its count is reached.
+    fn check_no_data(&mut self, idx: usize, now: Timestamp, out: &mut Vec<Effect>) {
+        let m = &self.plan.metrics[idx];
+        let polls = self.gates[idx].no_data_polls;
+        if polls == 0 || polls < m.no_data.after.max(1) {
+            return;
+        }
+        let reason = format!(
+            "{}: {} polls in a row without data ({})",
+            m.id, polls, self.gates[idx].detail
+        );
+        let detail = json!({ "metric": m.id, "polls": polls, "policy": m.no_data.action });
+        match m.no_data.action {
+            NoDataAction::Hold => {}
+            NoDataAction::Pause => {
+                if !matches!(self.phase, Phase::Paused { .. }) {
+                    self.auto_pause("no_data_pause", reason, detail, now, out);
+                }
+            }
+            NoDataAction::Rollback => self.begin_rollback(
+                "no_data_rollback",
+                &Actor::system(),
+                reason,
+                detail,
+                now,
+                out,
+            ),
+        }
+    }
+
+    /// Pause by rampdeck itself; runs the pause hook when configured.
+    pub(super) fn auto_pause(
+        &mut self,
+        action: &str,
+        reason: String,
+        detail: serde_json::Value,
+        now: Timestamp,
+        out: &mut Vec<Effect>,
+    ) {
+        // The final promotion cannot be paused half-way (a human pause is
+        // refused too); only a rollback stops it, and rollback triggers
+        // stay armed.
+        if self.chain.as_ref().map(|c| c.goal) == Some(super::chain::Goal::Full) {
+            return;
+        }
+        let step = self.step.unwrap_or(0);
+        self.phase = Phase::Paused {
+            step,
+            by: Actor::system().user,
+            reason: reason.clone(),
+        };
+        self.pause_from_check = false;
+        let system = Actor::system();
+        self.journal(out, action, &system, reason.clone(), detail);
+        self.run_side(crate::plan::HookKind::Pause, &system, reason, now, out);
+    }
+
+    /// The automatic step: in `Holding`, when the hold is over and every
+    /// gate passes, advance (auto gate) or wait for approval (manual gate).
+    fn auto_advance(&mut self, now: Timestamp, out: &mut Vec<Effect>) {
+        let Phase::Holding { step: k } = self.phase else {
+            return;
+        };
+        if !self.attached && self.plan.rollout.unattended == Unattended::Hold {
+            return;
+        }
+        let Some(left) = self.hold_left(now) else {
+            return;
+        };
+        if !left.is_zero() || !self.blocking().is_empty() {
+            return;
+        }
+        let Some(step) = self.plan.steps.get(k) else {
+            return;
+        };
+        let hold = super::next::fmt_clock(step.hold.as_millis() as u64);
+        let system = Actor::system();
+        match step.gate {
+            GateKind::Auto => {
+                let reason = format!("hold {hold} over and every gate passes");
+                self.advance_from(k, "auto_advance", &system, reason, json!(null), now, out);
+            }
+            GateKind::Manual => {
+                self.phase = Phase::AwaitingApproval { step: k };
+                let reason = format!("hold {hold} over and every gate passes; manual gate");
+                self.journal(out, "awaiting_approval", &system, reason, json!(null));
+            }
+        }
+    }
+
+    /// Leave step `k` for the next one, or promote to full from the last.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn advance_from(
+        &mut self,
+        k: usize,
+        action: &str,
+        actor: &Actor,
+        reason: String,
+        detail: serde_json::Value,
+        now: Timestamp,
+        out: &mut Vec<Effect>,
+    ) {
+        if k + 1 < self.plan.steps.len() {
+            self.begin_enter(k + 1, Some(action), actor, reason, detail, now, out);
+        } else {
+            self.begin_full(action, actor, reason, detail, now, out);
+        }
+    }
+
+    fn on_presence(&mut self, attached: bool, actor: Actor, out: &mut Vec<Effect>) {
+        if attached == self.attached {
+            return;
+        }
+        self.attached = attached;
+        let hold = self.plan.rollout.unattended == Unattended::Hold;
+        let (action, reason) = match (attached, hold) {
+            (false, true) => (
+                "operator_detached",
+                "driving view went away; unattended = hold: triggers stay armed, no advance",
+            ),
+            (false, false) => (
+                "operator_detached",
+                "driving view went away; unattended = continue: carrying on",
+            ),
+            (true, _) => ("operator_attached", "driving view is back"),
+        };
+        self.journal(out, action, &actor, reason.into(), json!(null));
+    }
+}
