@@ -91,6 +91,9 @@ pub struct DriverHandle {
 
 /// Creates the journal, starts the pollers and the driver task.
 pub fn start(setup: DriverSetup) -> color_eyre::Result<DriverHandle> {
+    // A source that cannot start (a missing secret) is a clear error now,
+    // not a provider error every interval later.
+    sources::check_sources(&setup.plan)?;
     let journal = JournalWriter::create(&setup.journal_path, &setup.rollout_id)?;
     let now = wall_now();
     let engine = Engine::new(setup.plan.clone());
@@ -147,7 +150,7 @@ pub fn start(setup: DriverSetup) -> color_eyre::Result<DriverHandle> {
         hook_tx,
         hooks_running: HashMap::new(),
         cancel_tx: watch::channel(false).0,
-        filter: LatestFilter::default(),
+        filter: LatestFilter::new(),
         last_poll: HashMap::new(),
         shutdown_tx,
         pollers,
@@ -266,7 +269,7 @@ impl Driver {
     fn on_sample(&mut self, msg: SampleMsg) -> color_eyre::Result<()> {
         self.last_poll.insert(msg.source.clone(), msg.at);
         self.update_health(&msg);
-        if !self.filter.accept(&msg) {
+        if !self.filter.accept_msg(&msg) {
             return Ok(());
         }
         self.series_dirty = true;

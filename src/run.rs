@@ -177,7 +177,7 @@ pub async fn demo_cmd(scenario: &str, speed: f64, view: ViewOptions) -> i32 {
 /// The demo plan with the simulated service's address and holds divided by
 /// `speed`.
 pub fn demo_plan(addr: &str, speed: f64) -> Result<Plan, crate::config::ConfigError> {
-    let text = crate::demo::DEMO_CONFIG.replace("127.0.0.1:0", addr);
+    let text = crate::demo::DEMO_CONFIG.replace(crate::demo::ADDR_PLACEHOLDER, addr);
     let mut plan = crate::config::parse(&text, "assets/demo.toml")?;
     for step in &mut plan.steps {
         step.hold = step.hold.div_f64(speed);
