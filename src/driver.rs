@@ -501,6 +501,7 @@ impl Driver {
             gates: view.gates,
             hook: None,
             detail: serde_json::Value::Null,
+            at: Some(now),
         };
         let journal = &mut self.journal;
         tokio::task::block_in_place(|| journal.append(now, &d))?;

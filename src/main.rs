@@ -22,11 +22,11 @@ fn main() -> ExitCode {
             ascii,
             max_pause,
         } => {
-            let max_pause = match max_pause.as_deref().map(rampdeck::config::parse_duration) {
+            let max_pause = match max_pause.as_deref().map(humantime::parse_duration) {
                 None => None,
                 Some(Ok(d)) => Some(d),
                 Some(Err(e)) => {
-                    eprintln!("rampdeck run: --max-pause: {e}");
+                    eprintln!("rampdeck run: --max-pause: {e}; write a duration such as \"10m\"");
                     return ExitCode::from(2);
                 }
             };

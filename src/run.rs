@@ -72,7 +72,7 @@ pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
 }
 
 async fn screen(handle: driver::DriverHandle, ascii: bool) -> i32 {
-    use crate::tui::app::{TuiExit, TuiOptions, UiCommand};
+    use crate::tui::{TuiExit, TuiOptions, UiCommand};
     let actor = crate::identity::local_actor();
     let (ui_tx, mut ui_rx) = tokio::sync::mpsc::channel::<UiCommand>(16);
     let inputs = handle.inputs.clone();
@@ -93,15 +93,11 @@ async fn screen(handle: driver::DriverHandle, ascii: bool) -> i32 {
             }
         }
     });
-    let opts = TuiOptions {
-        ascii,
-        mono: crate::tui::theme::mono_from_env(),
-        actor_name: actor.user.clone(),
-    };
-    let exit = crate::tui::app::run(handle.snapshots.clone(), ui_tx, opts).await;
+    let opts = TuiOptions::from_env(ascii, &actor.user);
+    let exit = crate::tui::run(handle.snapshots.clone(), ui_tx, opts).await;
     bridge.abort();
     let why = match &exit {
-        Ok(TuiExit::Signal) => "the terminal went away (signal)",
+        Ok(TuiExit::Signal(_)) => "the terminal went away (signal)",
         _ => "the operator closed the cockpit",
     };
     let _ = handle

@@ -32,6 +32,7 @@ fn decision(pad: usize) -> Decision {
         hook: None,
         // Records of up to a few pages, so a kill can land between pages of
         // one write and tear a line, as a crash would.
+        at: None,
         detail: serde_json::json!({ "pad": "x".repeat(pad) }),
     }
 }

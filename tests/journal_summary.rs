@@ -124,6 +124,7 @@ impl D {
             phase: phase.into(),
             gates: vec![],
             hook: None,
+            at: None,
             detail: serde_json::Value::Null,
         })
     }

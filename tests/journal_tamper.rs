@@ -36,6 +36,7 @@ fn decision(i: u64) -> Decision {
             degraded: false,
         }],
         hook: None,
+        at: None,
         detail: serde_json::Value::Null,
     }
 }

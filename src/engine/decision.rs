@@ -68,6 +68,7 @@ impl Engine {
             gates: self.gate_statuses(),
             hook,
             detail,
+            at: Some(self.handling_at),
         };
         if NOTIFY.contains(&action) {
             let text = notice_text(&self.plan, &d, &self.phase);

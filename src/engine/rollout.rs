@@ -43,6 +43,8 @@ pub struct Engine {
     pub(super) gates: Vec<GateState>,
     pub(super) series: Vec<MetricSeries>,
     pub(super) started_at: Option<Timestamp>,
+    /// The `now` of the input being handled, stamped on its decisions.
+    pub(super) handling_at: Timestamp,
     /// When the current step's hold started (None until its hooks are done).
     pub(super) hold_started_at: Option<Timestamp>,
     pub(super) step_times: Vec<StepTimes>,
@@ -84,6 +86,7 @@ impl Engine {
             gates,
             series,
             started_at: None,
+            handling_at: Timestamp::default(),
             hold_started_at: None,
             step_times,
             chain: None,
@@ -98,6 +101,7 @@ impl Engine {
 
     /// Apply one input that happened at `now`; returns what to do, in order.
     pub fn handle(&mut self, input: Input, now: Timestamp) -> Vec<Effect> {
+        self.handling_at = now;
         let mut out = Vec::new();
         match input {
             Input::Start { actor } => self.on_start(actor, now, &mut out),

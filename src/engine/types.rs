@@ -267,6 +267,9 @@ pub struct Decision {
     /// Anything else worth keeping (e.g. the plan on rollout_started).
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub detail: serde_json::Value,
+    /// When the engine made the decision (its `now`), for the decision log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

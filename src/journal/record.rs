@@ -160,6 +160,7 @@ mod tests {
             phase: "holding".into(),
             gates: vec![],
             hook: None,
+            at: None,
             detail: serde_json::Value::Null,
         }
     }

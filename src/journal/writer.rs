@@ -162,6 +162,7 @@ impl JournalWriter {
                     phase: last.decision.phase.clone(),
                     gates: Vec::new(),
                     hook: None,
+                    at: None,
                     detail: serde_json::json!({
                         "torn_line": line,
                         "truncated_bytes": cut,

@@ -1,1 +1,22 @@
-//! tui (to be built).
+//! The cockpit: a full-screen terminal view of one rollout.
+//!
+//! `view::render` draws a [`Snapshot`](crate::snapshot::Snapshot) and the
+//! cockpit's own [`UiState`]; `app::run` owns the terminal, turns keys into
+//! [`UiCommand`]s for the driver and redraws only when something changed.
+//! Bindings are data (`keymap`, defaults in `assets/keymap.toml`).
+
+pub mod app;
+pub mod downsample;
+#[doc(hidden)]
+pub mod fixtures;
+pub mod format;
+pub mod keymap;
+pub mod state;
+pub mod theme;
+pub mod view;
+
+pub use app::{TuiExit, TuiOptions, run};
+pub use keymap::{Action, Keymap, KeymapError, Mode};
+pub use state::{ConfirmAction, UiCommand, UiState};
+pub use theme::Theme;
+pub use view::render;

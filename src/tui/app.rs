@@ -1,0 +1,287 @@
+//! The terminal loop: raw mode and the alternate screen, keys in, commands
+//! out, a redraw only when something changed (a new snapshot, a key, a
+//! resize, a countdown's second), each wrapped in a synchronized update.
+//!
+//! The terminal is restored on every way out: normal return, error, panic
+//! (the hook restores before the color-eyre report prints), SIGTERM and
+//! SIGHUP.
+
+use std::io::{self, BufWriter, Stdout, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use color_eyre::eyre::{WrapErr, eyre};
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use crossterm::terminal::{
+    BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
+    disable_raw_mode, enable_raw_mode,
+};
+use crossterm::{cursor, execute, queue};
+use futures_util::StreamExt;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::keymap::Keymap;
+use super::state::{UiCommand, UiState};
+use super::theme::Theme;
+use super::view::render;
+use crate::engine::{NextAction, Phase, StepState};
+use crate::snapshot::Snapshot;
+
+/// How the cockpit draws and who it acts as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TuiOptions {
+    /// Avoid Unicode box and braille characters.
+    pub ascii: bool,
+    /// No colors (also implied by `NO_COLOR` or `TERM=dumb`).
+    pub mono: bool,
+    /// The operator's name, for commands and the "you drive" check.
+    pub actor_name: String,
+}
+
+impl TuiOptions {
+    /// Options with `mono` taken from `NO_COLOR` / `TERM=dumb`.
+    pub fn from_env(ascii: bool, actor_name: &str) -> Self {
+        let theme = Theme::detect(ascii, false, |k| std::env::var(k).ok());
+        TuiOptions {
+            ascii,
+            mono: theme.mono,
+            actor_name: actor_name.to_string(),
+        }
+    }
+}
+
+/// Why the cockpit closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TuiExit {
+    /// The operator quit (after confirming, if the rollout was in progress).
+    Quit,
+    /// SIGTERM or SIGHUP (the signal number); the terminal was restored.
+    Signal(i32),
+}
+
+type Backend = CrosstermBackend<BufWriter<Stdout>>;
+type PanicHook = Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Send + Sync + 'static>;
+
+/// Put the terminal back as we found it. Safe to call more than once.
+fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let mut out = io::stdout();
+    let _ = execute!(
+        out,
+        EndSynchronizedUpdate,
+        LeaveAlternateScreen,
+        cursor::Show
+    );
+    let _ = out.flush();
+}
+
+/// Owns raw mode and the alternate screen; restores both when dropped and
+/// from the panic hook.
+struct TerminalGuard {
+    terminal: Terminal<Backend>,
+    prev_hook: Arc<PanicHook>,
+}
+
+impl TerminalGuard {
+    fn enter() -> color_eyre::Result<Self> {
+        let prev_hook: Arc<PanicHook> = Arc::new(std::panic::take_hook());
+        let chained = Arc::clone(&prev_hook);
+        std::panic::set_hook(Box::new(move |info| {
+            // Restore first, so the report that follows is readable.
+            restore_terminal();
+            chained(info);
+        }));
+        enable_raw_mode().wrap_err("could not switch the terminal to raw mode")?;
+        let mut out = BufWriter::new(io::stdout());
+        if let Err(e) = execute!(out, EnterAlternateScreen, cursor::Hide) {
+            restore_terminal();
+            return Err(e).wrap_err("could not enter the alternate screen");
+        }
+        let terminal = match Terminal::new(CrosstermBackend::new(out)) {
+            Ok(t) => t,
+            Err(e) => {
+                restore_terminal();
+                return Err(e).wrap_err("could not set up the terminal");
+            }
+        };
+        Ok(TerminalGuard {
+            terminal,
+            prev_hook,
+        })
+    }
+
+    fn draw(&mut self, snap: &Snapshot, ui: &UiState) -> color_eyre::Result<()> {
+        queue!(self.terminal.backend_mut(), BeginSynchronizedUpdate)?;
+        self.terminal.draw(|f| render(f, f.area(), snap, ui))?;
+        execute!(self.terminal.backend_mut(), EndSynchronizedUpdate)?;
+        Ok(())
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+        // Hand the panic hook back (not allowed while panicking).
+        if !std::thread::panicking() {
+            let _ = std::panic::take_hook();
+            let prev = Arc::clone(&self.prev_hook);
+            std::panic::set_hook(Box::new(move |info| prev(info)));
+        }
+    }
+}
+
+/// Run the cockpit until the operator quits or a signal arrives.
+///
+/// Draws the latest snapshot from `snapshots`; sends operator commands on
+/// `commands`. Quitting sends [`UiCommand::Quit`] and never promotes or
+/// rolls back.
+pub async fn run(
+    mut snapshots: watch::Receiver<Arc<Snapshot>>,
+    commands: mpsc::Sender<UiCommand>,
+    opts: TuiOptions,
+) -> color_eyre::Result<TuiExit> {
+    let mut current: Arc<Snapshot> = snapshots.borrow_and_update().clone();
+    // Bad key overrides are reported before the screen is taken over.
+    let keymap = Keymap::with_overrides(&current.plan.ui.keys)
+        .map_err(|e| eyre!("{e}"))
+        .wrap_err("the plan's [ui] keys could not be used")?;
+    let theme = Theme::detect(opts.ascii, opts.mono, |k| std::env::var(k).ok());
+    let mut ui = UiState::new(theme, keymap, &opts.actor_name);
+
+    let mut sigterm = signal(SignalKind::terminate()).wrap_err("could not watch SIGTERM")?;
+    let mut sighup = signal(SignalKind::hangup()).wrap_err("could not watch SIGHUP")?;
+    let mut term = TerminalGuard::enter()?;
+    let mut events = EventStream::new();
+
+    let mut received = Instant::now();
+    let mut snapshots_open = true;
+    let mut dirty = true;
+    loop {
+        let elapsed = received.elapsed().as_millis() as u64;
+        if dirty {
+            let shown = aged(&current, elapsed);
+            term.draw(shown.as_ref().unwrap_or(&current), &ui)?;
+            dirty = false;
+        }
+        // Wake at the next whole second only while a countdown is running.
+        let tick = has_countdown(&current, elapsed)
+            .then(|| received + Duration::from_millis((elapsed / 1000 + 1) * 1000));
+        tokio::select! {
+            changed = snapshots.changed(), if snapshots_open => match changed {
+                Ok(()) => {
+                    let s = snapshots.borrow_and_update().clone();
+                    if s.version != current.version || !Arc::ptr_eq(&s, &current) {
+                        current = s;
+                        received = Instant::now();
+                        dirty = true;
+                    }
+                }
+                // The driver is gone: keep the last screen until the operator quits.
+                Err(_) => snapshots_open = false,
+            },
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
+                    dirty = true;
+                    if let Some(cmd) = ui.on_key(key, &current) {
+                        if cmd == UiCommand::Quit {
+                            let _ = commands.send(UiCommand::Quit).await;
+                            return Ok(TuiExit::Quit);
+                        }
+                        if commands.send(cmd).await.is_err() {
+                            ui.flash = Some("the driver has stopped; nothing was sent".into());
+                        }
+                    }
+                }
+                Some(Ok(Event::Resize(..))) => {
+                    term.terminal.autoresize()?;
+                    dirty = true;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e).wrap_err("reading the terminal failed"),
+                None => return Ok(TuiExit::Quit),
+            },
+            _ = sleep_until_opt(tick), if tick.is_some() => dirty = true,
+            _ = sigterm.recv() => return Ok(TuiExit::Signal(libc::SIGTERM)),
+            _ = sighup.recv() => return Ok(TuiExit::Signal(libc::SIGHUP)),
+        }
+    }
+}
+
+async fn sleep_until_opt(t: Option<Instant>) {
+    if let Some(t) = t {
+        tokio::time::sleep_until(t).await;
+    }
+}
+
+/// Something on screen counts down and has not reached zero.
+fn has_countdown(snap: &Snapshot, elapsed_ms: u64) -> bool {
+    countdown_ms(snap).is_some_and(|ms| ms > elapsed_ms)
+}
+
+fn countdown_ms(snap: &Snapshot) -> Option<u64> {
+    let e = &snap.engine;
+    let next = match e.next {
+        NextAction::Advance { in_ms, .. } | NextAction::PromoteFull { in_ms } => Some(in_ms),
+        _ => None,
+    };
+    // The hold only runs while holding (not while paused or in a hook).
+    let hold = matches!(e.phase, Phase::Holding { .. })
+        .then(|| e.steps.iter().find(|s| s.state == StepState::Current))
+        .flatten()
+        .and_then(|s| s.hold_left_ms);
+    next.max(hold)
+}
+
+/// The snapshot as it reads `elapsed_ms` after it was published, so
+/// countdowns tick between publishes. `None` when nothing changes.
+pub fn aged(snap: &Snapshot, elapsed_ms: u64) -> Option<Snapshot> {
+    if elapsed_ms < 1000 || countdown_ms(snap).is_none() {
+        return None;
+    }
+    let mut s = snap.clone();
+    s.now = s.now.plus(Duration::from_millis(elapsed_ms));
+    match &mut s.engine.next {
+        NextAction::Advance { in_ms, .. } | NextAction::PromoteFull { in_ms } => {
+            *in_ms = in_ms.saturating_sub(elapsed_ms);
+        }
+        _ => {}
+    }
+    if matches!(s.engine.phase, Phase::Holding { .. }) {
+        for step in &mut s.engine.steps {
+            if let Some(left) = &mut step.hold_left_ms {
+                *left = left.saturating_sub(elapsed_ms);
+            }
+        }
+    }
+    Some(s)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::tui::fixtures::{Scenario, snapshot};
+
+    #[test]
+    fn countdowns_age_between_publishes_and_nothing_else_does() {
+        let s = snapshot(Scenario::Progressing);
+        assert!(aged(&s, 500).is_none());
+        let a = aged(&s, 3_000).unwrap();
+        assert_eq!(
+            a.engine.next,
+            NextAction::Advance {
+                to_weight: 25,
+                in_ms: 117_000
+            }
+        );
+        assert_eq!(a.now.0, s.now.0 + 3_000);
+        // A paused rollout has no countdown: no wake-ups, no redraws.
+        let p = snapshot(Scenario::Paused);
+        assert!(!has_countdown(&p, 0));
+        assert!(aged(&p, 5_000).is_none());
+    }
+}

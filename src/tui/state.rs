@@ -1,0 +1,352 @@
+//! The cockpit's own state (focus, open screen, dialogs) and what a key does
+//! to it. Keys never act on the rollout directly: destructive actions open a
+//! `ConfirmAction` dialog, and only its confirmation yields a command
+//! (`ConfirmedAction` → [`UiCommand::Engine`]).
+
+use crossterm::event::KeyEvent;
+use ratatui_textarea::TextArea;
+
+use super::keymap::{Action, Keymap, Mode};
+use super::theme::Theme;
+use crate::engine::{Command, Phase};
+use crate::snapshot::Snapshot;
+
+/// What the cockpit asks of the driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UiCommand {
+    /// An operator command, with the reason typed in the confirm dialog.
+    Engine { command: Command, reason: String },
+    /// Ask to become the driver of a shared session (issue 6).
+    TakeControl,
+    /// The operator closed the cockpit. Never promotes or rolls back.
+    Quit,
+}
+
+/// Which full screen is showing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Screen {
+    #[default]
+    Main,
+    /// The focused chart, full screen.
+    Zoom,
+    /// The full decision log.
+    Log,
+    /// The key help.
+    Help,
+}
+
+/// An action waiting for confirmation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmAction {
+    Pause,
+    Resume,
+    Promote,
+    PromoteFull,
+    Rollback,
+    Approve,
+}
+
+impl ConfirmAction {
+    pub fn command(self) -> Command {
+        match self {
+            ConfirmAction::Pause => Command::Pause,
+            ConfirmAction::Resume => Command::Resume,
+            ConfirmAction::Promote => Command::Promote,
+            ConfirmAction::PromoteFull => Command::PromoteFull,
+            ConfirmAction::Rollback => Command::Rollback,
+            ConfirmAction::Approve => Command::Approve,
+        }
+    }
+
+    /// What confirming will do, in words.
+    pub fn consequence(self, snap: &Snapshot) -> String {
+        let svc = &snap.plan.rollout.service;
+        let e = &snap.engine;
+        let next_weight = e
+            .step
+            .and_then(|s| snap.plan.steps.get(s + 1))
+            .map_or(100, |s| s.weight);
+        match self {
+            ConfirmAction::Pause => format!(
+                "Pause {svc} at {} %. Rollback triggers stay armed; nothing advances until resumed.",
+                e.weight
+            ),
+            ConfirmAction::Resume => format!("Resume {svc}: gates and holds count again."),
+            ConfirmAction::Promote => format!(
+                "Move {svc} from {} % to {next_weight} % now, whatever the gates say.",
+                e.weight
+            ),
+            ConfirmAction::PromoteFull => {
+                format!("Send 100 % of {svc}'s traffic to the canary now.")
+            }
+            ConfirmAction::Rollback => format!(
+                "Roll {svc} back: all traffic returns to the baseline (now {} % canary).",
+                e.weight
+            ),
+            ConfirmAction::Approve => {
+                format!("Approve the manual gate: {svc} advances to {next_weight} %.")
+            }
+        }
+    }
+}
+
+/// The confirm dialog with its reason field.
+#[derive(Debug, Clone)]
+pub struct ConfirmDialog {
+    pub action: ConfirmAction,
+    pub reason: TextArea<'static>,
+    /// A reason must be typed before enter confirms.
+    pub required: bool,
+    /// Shown inline (e.g. "a reason is required").
+    pub error: Option<String>,
+}
+
+/// A dialog on top of the current screen.
+#[derive(Debug, Clone)]
+pub enum Dialog {
+    Confirm(Box<ConfirmDialog>),
+    /// "The rollout is in progress: quit anyway?"
+    Quit,
+}
+
+/// Everything the views need besides the snapshot.
+#[derive(Debug, Clone)]
+pub struct UiState {
+    pub theme: Theme,
+    pub keymap: Keymap,
+    /// Who this cockpit acts as.
+    pub actor: String,
+    pub screen: Screen,
+    /// Index of the focused metric chart.
+    pub focus: usize,
+    /// Lines scrolled in the log (0 = newest first).
+    pub log_scroll: usize,
+    pub help_scroll: usize,
+    pub dialog: Option<Dialog>,
+    /// A one-line note for the footer after a key that could not act.
+    pub flash: Option<String>,
+}
+
+impl UiState {
+    pub fn new(theme: Theme, keymap: Keymap, actor: &str) -> Self {
+        UiState {
+            theme,
+            keymap,
+            actor: actor.to_string(),
+            screen: Screen::Main,
+            focus: 0,
+            log_scroll: 0,
+            help_scroll: 0,
+            dialog: None,
+            flash: None,
+        }
+    }
+
+    /// Which key table applies now.
+    pub fn mode(&self) -> Mode {
+        match (&self.dialog, self.screen) {
+            (Some(Dialog::Confirm(_)), _) => Mode::Dialog,
+            (Some(Dialog::Quit), _) => Mode::Quit,
+            (None, Screen::Main) => Mode::Normal,
+            (None, Screen::Zoom) => Mode::Zoom,
+            (None, Screen::Log) => Mode::Log,
+            (None, Screen::Help) => Mode::Help,
+        }
+    }
+
+    /// Apply one key. Returns a command for the driver when the key (or the
+    /// dialog it confirmed) asks for one.
+    pub fn on_key(&mut self, ev: KeyEvent, snap: &Snapshot) -> Option<UiCommand> {
+        self.flash = None;
+        let mode = self.mode();
+        let action = self.keymap.action(mode, &ev);
+        if let Some(Dialog::Confirm(d)) = &mut self.dialog
+            && !matches!(action, Some(Action::Confirm | Action::Back))
+        {
+            // Everything else is typing in the reason field.
+            d.reason.input(ev);
+            d.error = None;
+            return None;
+        }
+        self.apply(action?, snap)
+    }
+
+    /// Apply one action (also used by tests and by remote views).
+    pub fn apply(&mut self, action: Action, snap: &Snapshot) -> Option<UiCommand> {
+        match action {
+            Action::Confirm => return self.confirm(),
+            Action::Back => {
+                if self.dialog.take().is_none() {
+                    self.screen = Screen::Main;
+                }
+            }
+            Action::Quit => {
+                if self.mode() == Mode::Quit || !in_progress(&snap.engine.phase) {
+                    return Some(UiCommand::Quit);
+                }
+                self.dialog = Some(Dialog::Quit);
+            }
+            Action::PauseResume
+            | Action::Promote
+            | Action::PromoteFull
+            | Action::Rollback
+            | Action::Approve => return self.operator(action, snap),
+            Action::TakeControl => {
+                if available(action, snap, &self.actor) {
+                    return Some(UiCommand::TakeControl);
+                }
+                self.flash = Some("you are already driving".into());
+            }
+            Action::Help => {
+                self.screen = if self.screen == Screen::Help {
+                    Screen::Main
+                } else {
+                    Screen::Help
+                };
+                self.help_scroll = 0;
+            }
+            Action::Log => {
+                self.screen = Screen::Log;
+                self.log_scroll = 0;
+            }
+            Action::Zoom => {
+                if !snap.plan.metrics.is_empty() {
+                    self.screen = Screen::Zoom;
+                }
+            }
+            Action::FocusNext | Action::FocusPrev => {
+                let n = snap.plan.metrics.len().max(1);
+                self.focus = if action == Action::FocusNext {
+                    (self.focus + 1) % n
+                } else {
+                    (self.focus + n - 1) % n
+                };
+            }
+            Action::ScrollUp | Action::ScrollDown | Action::PageUp | Action::PageDown => {
+                let delta: isize = match action {
+                    Action::ScrollUp => -1,
+                    Action::ScrollDown => 1,
+                    Action::PageUp => -10,
+                    _ => 10,
+                };
+                let (pos, max) = if self.screen == Screen::Help {
+                    (&mut self.help_scroll, 200)
+                } else {
+                    (&mut self.log_scroll, snap.engine.recent.len())
+                };
+                *pos = pos.saturating_add_signed(delta).min(max.saturating_sub(1));
+            }
+            Action::Top => self.log_scroll = 0,
+            Action::Bottom => self.log_scroll = snap.engine.recent.len().saturating_sub(1),
+        }
+        None
+    }
+
+    fn operator(&mut self, action: Action, snap: &Snapshot) -> Option<UiCommand> {
+        if !available(action, snap, &self.actor) {
+            self.flash = Some(format!(
+                "{} is not possible while {}",
+                action.label(),
+                super::format::phase_words(&snap.engine.phase).to_lowercase()
+            ));
+            return None;
+        }
+        let confirm = match action {
+            Action::PauseResume if matches!(snap.engine.phase, Phase::Paused { .. }) => {
+                ConfirmAction::Resume
+            }
+            Action::PauseResume => ConfirmAction::Pause,
+            Action::Promote => ConfirmAction::Promote,
+            Action::PromoteFull => ConfirmAction::PromoteFull,
+            Action::Rollback => ConfirmAction::Rollback,
+            _ => ConfirmAction::Approve,
+        };
+        let required = snap
+            .plan
+            .ui
+            .reason_required
+            .iter()
+            .any(|a| a == confirm.command().as_str());
+        // Resume and approve are not destructive: they only ask when the plan
+        // wants a reason for them.
+        if matches!(confirm, ConfirmAction::Resume | ConfirmAction::Approve) && !required {
+            return Some(UiCommand::Engine {
+                command: confirm.command(),
+                reason: String::new(),
+            });
+        }
+        let mut reason = TextArea::default();
+        reason.set_placeholder_style(self.theme.dim());
+        reason.set_cursor_line_style(ratatui::style::Style::default());
+        reason.set_placeholder_text(if required {
+            "why? (required)"
+        } else {
+            "why? (optional)"
+        });
+        self.dialog = Some(Dialog::Confirm(Box::new(ConfirmDialog {
+            action: confirm,
+            reason,
+            required,
+            error: None,
+        })));
+        None
+    }
+
+    fn confirm(&mut self) -> Option<UiCommand> {
+        match self.dialog.take()? {
+            Dialog::Quit => Some(UiCommand::Quit),
+            Dialog::Confirm(d) => {
+                let reason = d.reason.lines().join(" ").trim().to_string();
+                if d.required && reason.is_empty() {
+                    let mut d = d;
+                    d.error = Some(format!(
+                        "a reason is required for {}: type why, then confirm",
+                        d.action.command().as_str()
+                    ));
+                    self.dialog = Some(Dialog::Confirm(d));
+                    return None;
+                }
+                Some(UiCommand::Engine {
+                    command: d.action.command(),
+                    reason,
+                })
+            }
+        }
+    }
+}
+
+/// The rollout has started and not ended: quitting asks first.
+pub fn in_progress(phase: &Phase) -> bool {
+    !matches!(phase, Phase::Pending) && !phase.is_terminal()
+}
+
+/// Whether `action` can do anything in this snapshot; the footer shows only
+/// these.
+pub fn available(action: Action, snap: &Snapshot, actor: &str) -> bool {
+    let e = &snap.engine;
+    let live = matches!(
+        e.phase,
+        Phase::Promoting { .. }
+            | Phase::Holding { .. }
+            | Phase::AwaitingApproval { .. }
+            | Phase::Paused { .. }
+    );
+    match action {
+        Action::PauseResume => live,
+        Action::Promote => {
+            live && !matches!(e.phase, Phase::Promoting { .. })
+                && e.step.is_some_and(|s| s + 1 < snap.plan.steps.len())
+        }
+        Action::PromoteFull => live,
+        // Rolling back is always possible until the rollout is rolled back or
+        // fully promoted; a failed rollback may be retried.
+        Action::Rollback => !matches!(
+            e.phase,
+            Phase::Pending | Phase::RollingBack | Phase::RolledBack | Phase::Promoted
+        ),
+        Action::Approve => matches!(e.phase, Phase::AwaitingApproval { .. }),
+        Action::TakeControl => snap.driver.as_deref().is_some_and(|d| d != actor),
+        Action::Zoom | Action::FocusNext | Action::FocusPrev => !snap.plan.metrics.is_empty(),
+        _ => true,
+    }
+}

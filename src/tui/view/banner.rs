@@ -1,0 +1,64 @@
+//! Lines that must be seen on every screen: a failed rollback, config
+//! warnings, and where the summary went once the rollout ended.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::engine::Phase;
+use crate::snapshot::Snapshot;
+use crate::tui::state::UiState;
+
+/// The banner lines for this snapshot (possibly none).
+pub fn lines(snap: &Snapshot, ui: &UiState) -> Vec<Line<'static>> {
+    let t = &ui.theme;
+    let mut out = Vec::new();
+    if snap.engine.rollback_failed {
+        let why = match &snap.engine.phase {
+            Phase::Failed { reason } => format!(" ({reason})"),
+            _ => String::new(),
+        };
+        out.push(
+            Line::from(format!(
+                " ROLLBACK FAILED: manual action needed{why}. Traffic may still reach the canary \
+                 at {} %; r retries the rollback. ",
+                snap.engine.weight
+            ))
+            .style(t.alarm()),
+        );
+    } else if let Phase::Failed { reason } = &snap.engine.phase {
+        out.push(Line::from(format!(" FAILED: {reason} ")).style(t.alarm()));
+    }
+    for w in &snap.warnings {
+        out.push(Line::from(vec![
+            Span::styled(if t.ascii { " ! " } else { " ⚠ " }, t.warning()),
+            Span::styled("warning: ", t.warning()),
+            Span::raw(w.clone()),
+        ]));
+    }
+    if snap.engine.phase.is_terminal() {
+        let mut spans = vec![
+            Span::styled(" Rollout ended: ", t.bold()),
+            Span::raw(crate::tui::format::phase_words(&snap.engine.phase).to_lowercase()),
+            Span::raw(".  "),
+        ];
+        match &snap.summary_path {
+            Some(p) => {
+                spans.push(Span::styled("Summary: ", t.bold()));
+                spans.push(Span::raw(p.clone()));
+            }
+            None => spans.push(Span::raw("Summary is being written.")),
+        }
+        spans.push(Span::styled("  Journal: ", t.bold()));
+        spans.push(Span::raw(snap.journal_path.clone()));
+        out.push(Line::from(spans));
+    }
+    out
+}
+
+pub fn render(frame: &mut Frame, area: Rect, lines: Vec<Line<'static>>) {
+    if area.height > 0 {
+        frame.render_widget(Paragraph::new(lines), area);
+    }
+}

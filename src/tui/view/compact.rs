@@ -1,0 +1,117 @@
+//! The compact layout (80x24 up to 120x35): phase, step and weight, every
+//! gate's verdict with a sparkline, the ramp in one line, the latest
+//! decisions.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Sparkline};
+
+use super::header::{data_lane, step_spans};
+use super::log::last_line;
+use super::{fit, timeline};
+use crate::snapshot::Snapshot;
+use crate::tui::downsample::sparkline;
+use crate::tui::format::{opt_value, phase_words};
+use crate::tui::state::UiState;
+
+/// Two header lines: where the rollout is, and who drives plus data health.
+pub fn header(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+    let t = &ui.theme;
+    let e = &snap.engine;
+    let mut first = vec![
+        Span::styled(format!("{} ", snap.plan.rollout.service), t.bold()),
+        Span::styled(format!("[ {} ]", phase_words(&e.phase)), t.phase(&e.phase)),
+        Span::raw(" "),
+    ];
+    first.extend(step_spans(snap, t, true));
+    let mut second = vec![Span::styled("driver ", t.dim())];
+    second.push(Span::raw(
+        snap.driver.clone().unwrap_or_else(|| "nobody".into()),
+    ));
+    second.push(Span::raw(format!(" +{}  ", snap.watchers)));
+    second.extend(data_lane(snap, t, false));
+    frame.render_widget(
+        Paragraph::new(vec![Line::from(first), Line::from(second)]),
+        area,
+    );
+}
+
+pub fn body(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+    let t = &ui.theme;
+    let n = snap.plan.metrics.len() as u16;
+    // Taller sparklines when there is room; keep three lines for decisions.
+    let per = (area.height.saturating_sub(4) / n.max(1)).clamp(2, 4);
+    let [gates_area, ramp_area, log_area] = Layout::vertical([
+        Constraint::Length(n * per),
+        Constraint::Length(1),
+        Constraint::Fill(1),
+    ])
+    .areas(area);
+
+    // One metric: verdict line, then a sparkline of the canary under it.
+    let rows = Layout::vertical(vec![Constraint::Length(per); n as usize]).split(gates_area);
+    let mut bars = Vec::new();
+    for (i, m) in snap.plan.metrics.iter().enumerate() {
+        let Some(row) = rows.get(i) else { break };
+        let [text, spark] =
+            Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(*row);
+        let focus = if ui.focus == i { ">" } else { " " };
+        let mut line = match snap.engine.gates.iter().find(|g| g.metric == m.id) {
+            Some(g) => timeline::gate_line(&snap.plan, g, t, usize::from(text.width) - 1),
+            None => Line::from(vec![
+                Span::raw(format!("  {} ", fit(&m.name, 22))),
+                Span::styled("waiting for data", t.dim()),
+            ]),
+        };
+        line.spans.insert(0, Span::styled(focus, t.focus_border()));
+        frame.render_widget(Paragraph::new(line), text);
+
+        let [label, plot] =
+            Layout::horizontal([Constraint::Length(26), Constraint::Fill(1)]).areas(spark);
+        let series = snap.series.iter().find(|s| s.metric == m.id);
+        let baseline = series.and_then(|s| s.baseline.last_value());
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                format!("    baseline {}", opt_value(m, baseline)),
+                t.dim(),
+            )),
+            label,
+        );
+        if let Some(s) = series {
+            sparkline(s.canary.iter(), usize::from(plot.width), &mut bars);
+            frame.render_widget(
+                Sparkline::default()
+                    .data(&bars)
+                    .max(100)
+                    .bar_set(t.bar_set())
+                    .style(t.canary()),
+                plot,
+            );
+        }
+    }
+
+    let mut ramp = vec![Span::styled("ramp ", t.dim())];
+    for s in &snap.engine.steps {
+        ramp.push(Span::styled(
+            format!("{}{}% ", t.step_symbol(s.state), s.weight),
+            t.step(s.state),
+        ));
+    }
+    frame.render_widget(Paragraph::new(Line::from(ramp)), ramp_area);
+
+    let mut lines = vec![last_line(snap, t)];
+    let more = usize::from(log_area.height).saturating_sub(1);
+    lines.extend(snap.engine.recent.iter().rev().skip(1).take(more).map(|d| {
+        Line::from(Span::styled(
+            format!(
+                "      {}  {}  {}",
+                d.at.map_or_else(|| "--:--:--".into(), crate::tui::format::time_of_day),
+                fit(&d.actor.user, 10),
+                d.action
+            ),
+            t.dim(),
+        ))
+    }));
+    frame.render_widget(Paragraph::new(lines), log_area);
+}

@@ -1,0 +1,118 @@
+//! Confirm dialogs drawn over the current screen: the action's consequence,
+//! the reason field, an inline error; and the quit question.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
+
+use super::panel;
+use crate::plan::Unattended;
+use crate::snapshot::Snapshot;
+use crate::tui::format::phase_words;
+use crate::tui::keymap::{Action, Mode};
+use crate::tui::state::{ConfirmDialog, Dialog, UiState};
+
+pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+    match &ui.dialog {
+        Some(Dialog::Confirm(d)) => confirm(frame, area, snap, ui, d),
+        Some(Dialog::Quit) => quit(frame, area, snap, ui),
+        None => {}
+    }
+}
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+fn key(ui: &UiState, mode: Mode, action: Action) -> String {
+    ui.keymap
+        .keys_for(mode, action)
+        .first()
+        .map_or_else(|| "?".into(), ToString::to_string)
+}
+
+fn confirm(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, d: &ConfirmDialog) {
+    let t = &ui.theme;
+    let rect = centered(area, 72, 12);
+    frame.render_widget(Clear, rect);
+    let verb = d.action.command().as_str();
+    let block = panel(t, format!(" Confirm {verb} ")).border_style(t.focus_border());
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let [what, label, field, err, hint] = Layout::vertical([
+        Constraint::Length(3),
+        Constraint::Length(1),
+        Constraint::Length(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    frame.render_widget(
+        Paragraph::new(d.action.consequence(snap)).wrap(Wrap { trim: true }),
+        what,
+    );
+    let need = if d.required {
+        "Reason (required):"
+    } else {
+        "Reason (optional):"
+    };
+    frame.render_widget(Paragraph::new(Span::styled(need, t.bold())), label);
+    let field_block = panel(t, "");
+    let field_inner = field_block.inner(field);
+    frame.render_widget(field_block, field);
+    frame.render_widget(&d.reason, field_inner);
+    if let Some(e) = &d.error {
+        let sym = if t.ascii { "! " } else { "⚠ " };
+        frame.render_widget(
+            Paragraph::new(Span::styled(format!("{sym}{e}"), t.error())),
+            err,
+        );
+    }
+    let hint_line = Line::from(vec![
+        Span::styled(key(ui, Mode::Dialog, Action::Confirm), t.key()),
+        Span::raw(format!(" {verb}   ")),
+        Span::styled(key(ui, Mode::Dialog, Action::Back), t.key()),
+        Span::raw(" cancel   (journaled with your name and reason)"),
+    ]);
+    frame.render_widget(Paragraph::new(hint_line), hint);
+}
+
+fn quit(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+    let t = &ui.theme;
+    let rect = centered(area, 66, 9);
+    frame.render_widget(Clear, rect);
+    let after = match snap.plan.rollout.unattended {
+        Unattended::Hold => "holds at the current step with every rollback trigger armed",
+        Unattended::Continue => "carries on as planned, triggers armed",
+    };
+    let text = vec![
+        Line::from(format!(
+            "The rollout is in progress ({} at {} %).",
+            phase_words(&snap.engine.phase).to_lowercase(),
+            snap.engine.weight
+        )),
+        Line::from("Closing the cockpit never promotes or rolls back."),
+        Line::from(format!("Without an operator the rollout {after}.")),
+        Line::raw(""),
+        Line::from(vec![
+            Span::raw("Quit? "),
+            Span::styled(key(ui, Mode::Quit, Action::Confirm), t.key()),
+            Span::raw(" yes   "),
+            Span::styled(key(ui, Mode::Quit, Action::Back), t.key()),
+            Span::raw(" no"),
+        ]),
+    ];
+    let block = panel(t, " Quit the cockpit? ").border_style(t.focus_border());
+    frame.render_widget(
+        Paragraph::new(text).wrap(Wrap { trim: true }).block(block),
+        rect,
+    );
+}

@@ -1,0 +1,137 @@
+//! The header: what is rolling out, where it is, who drives, and whether
+//! the data can be trusted (one lane entry per source).
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::panel;
+use crate::snapshot::{Snapshot, SourceState};
+use crate::tui::format::{clock, phase_words};
+use crate::tui::state::UiState;
+use crate::tui::theme::Theme;
+
+pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+    let t = &ui.theme;
+    let block = panel(t, " rampdeck ");
+    let lines = vec![status_line(snap, t), people_and_data(snap, t)];
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// Service, strategy, id, ticket, phase, step, weight, times.
+pub fn status_line(snap: &Snapshot, t: &Theme) -> Line<'static> {
+    let sep = t.separator();
+    let r = &snap.plan.rollout;
+    let e = &snap.engine;
+    let mut spans = vec![
+        Span::styled(r.service.clone(), t.bold()),
+        Span::raw(sep),
+        Span::raw(r.strategy.as_str()),
+        Span::raw(sep),
+        Span::styled("rollout ", t.dim()),
+        Span::raw(snap.rollout_id.clone()),
+    ];
+    if let Some(ticket) = &r.ticket {
+        spans.push(Span::raw(sep));
+        spans.push(Span::styled("ticket ", t.dim()));
+        spans.push(Span::raw(ticket.id.clone()));
+    }
+    spans.push(Span::raw("   "));
+    spans.push(Span::styled(
+        format!("[ {} ]", phase_words(&e.phase)),
+        t.phase(&e.phase),
+    ));
+    spans.push(Span::raw("   "));
+    spans.extend(step_spans(snap, t, false));
+    Line::from(spans)
+}
+
+/// "step 2/5 canary · weight 5 % · in step 03:00 · hold left 02:00".
+pub fn step_spans(snap: &Snapshot, t: &Theme, compact: bool) -> Vec<Span<'static>> {
+    let e = &snap.engine;
+    let sep = t.separator();
+    let n = snap.plan.steps.len();
+    let mut spans = Vec::new();
+    if let Some(k) = e.step {
+        let name = snap.plan.steps.get(k).map_or("", |s| s.name.as_str());
+        spans.push(Span::styled("step ", t.dim()));
+        spans.push(Span::styled(format!("{}/{n} {name}", k + 1), t.bold()));
+        spans.push(Span::raw(sep));
+    }
+    spans.push(Span::styled("weight ", t.dim()));
+    spans.push(Span::styled(format!("{} %", e.weight), t.bold()));
+    if !e.phase.is_terminal()
+        && !compact
+        && let Some(entered) = e.step_entered_at
+    {
+        spans.push(Span::raw(sep));
+        spans.push(Span::styled("in step ", t.dim()));
+        spans.push(Span::raw(clock(snap.now.since(entered).as_millis() as u64)));
+    }
+    let left = e
+        .step
+        .and_then(|k| e.steps.get(k))
+        .and_then(|s| s.hold_left_ms);
+    if let Some(left) = left
+        && !e.phase.is_terminal()
+    {
+        spans.push(Span::raw(sep));
+        spans.push(Span::styled("hold left ", t.dim()));
+        spans.push(Span::styled(clock(left), t.bold()));
+    }
+    spans
+}
+
+/// Driver, watchers and the data-health lane.
+fn people_and_data(snap: &Snapshot, t: &Theme) -> Line<'static> {
+    let mut spans = vec![Span::styled("driver ", t.dim())];
+    spans.push(match &snap.driver {
+        Some(d) => Span::styled(d.clone(), t.bold()),
+        None => Span::styled("nobody (unattended)", t.warning()),
+    });
+    spans.push(Span::raw(t.separator()));
+    spans.push(Span::raw(format!("{} watching", snap.watchers)));
+    spans.push(Span::raw("   "));
+    spans.extend(data_lane(snap, t, true));
+    Line::from(spans)
+}
+
+/// "data: ● prom up 12 ms  ✖ health erroring: connection refused".
+pub fn data_lane(snap: &Snapshot, t: &Theme, detailed: bool) -> Vec<Span<'static>> {
+    let mut spans = vec![Span::styled("data: ", t.dim())];
+    for (i, s) in snap.sources.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw("  "));
+        }
+        let word = match s.state {
+            SourceState::Up if s.degraded => "degraded",
+            SourceState::Up => "up",
+            SourceState::Unknown => "waiting",
+            SourceState::NoData => "no data",
+            SourceState::Stale => "stale",
+            SourceState::Erroring => "ERROR",
+        };
+        let style = t.source(s.state);
+        spans.push(Span::styled(
+            format!("{} {} {word}", t.source_symbol(s.state), s.name),
+            style,
+        ));
+        if detailed {
+            match (&s.last_error, s.state) {
+                (Some(err), SourceState::Erroring | SourceState::Stale) => {
+                    spans.push(Span::styled(format!(": {err}"), style));
+                }
+                _ => {
+                    if let Some(ms) = s.latency_ms {
+                        spans.push(Span::styled(format!(" {ms}ms"), t.dim()));
+                    }
+                }
+            }
+        }
+    }
+    if snap.sources.is_empty() {
+        spans.push(Span::styled("no sources", t.dim()));
+    }
+    spans
+}

@@ -1,0 +1,55 @@
+//! Key help, generated from the keymap (the same bindings the keys use).
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{fit, panel};
+use crate::tui::keymap::{Action, Mode};
+use crate::tui::state::UiState;
+
+const SECTIONS: [(Mode, &str); 6] = [
+    (Mode::Normal, "Main screen"),
+    (Mode::Zoom, "Zoomed chart"),
+    (Mode::Log, "Decision log"),
+    (Mode::Help, "This help"),
+    (Mode::Dialog, "Confirm dialog (other keys type the reason)"),
+    (Mode::Quit, "Quit question"),
+];
+
+pub fn render(frame: &mut Frame, area: Rect, ui: &UiState) {
+    let t = &ui.theme;
+    let mut lines = Vec::new();
+    for (mode, title) in SECTIONS {
+        lines.push(Line::from(Span::styled(title, t.title())));
+        for action in Action::ALL {
+            let keys: Vec<String> = ui
+                .keymap
+                .bindings()
+                .filter(|(m, _, a)| *m == mode && *a == action)
+                .map(|(_, k, _)| k.to_string())
+                .collect();
+            if keys.is_empty() {
+                continue;
+            }
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {}", fit(&keys.join(" "), 26)), t.key()),
+                Span::raw(action.describe()),
+            ]));
+        }
+        if matches!(mode, Mode::Zoom | Mode::Log | Mode::Help) {
+            lines.push(Line::from(Span::styled(
+                "  (and the main screen's rollout keys: pause, promote, rollback, ...)",
+                t.dim(),
+            )));
+        }
+        lines.push(Line::raw(""));
+    }
+    let scroll = ui.help_scroll.min(lines.len().saturating_sub(1)) as u16;
+    let p = Paragraph::new(lines).scroll((scroll, 0)).block(panel(
+        t,
+        " Help: keys (bindings from assets/keymap.toml and [ui] keys) ",
+    ));
+    frame.render_widget(p, area);
+}

@@ -1,0 +1,128 @@
+//! Drawing: pure functions of a [`Snapshot`] and the [`UiState`]. No I/O,
+//! no clock (time is `snap.now`), no channel sends.
+//!
+//! Full layout (at least 120x35):
+//!
+//! ```text
+//! ╭ rampdeck ───────────────────────────────────────────────────────────────╮
+//! │ checkout · canary · rollout id · ticket · PHASE · step k/n · weight ·    │ header.rs
+//! │ driver · watchers · data: ● prom up  ● health up                         │
+//! ╰──────────────────────────────────────────────────────────────────────────╯
+//!  ROLLBACK FAILED: manual action needed / ! warnings / summary path           banner.rs
+//!  NEXT ▸ advance to 25 % in 03:12                                             next.rs
+//! ╭ chart ─────────────╮╭ chart ─────────────╮╭ Ramp ──────────────────────╮
+//! │ canary vs baseline ││                    ││ ✔ smoke    0 % ░░░░ done   │ charts.rs
+//! │ limit, SLO, steps  ││                    ││ ▶ canary   5 % █░░░ 02:00  │ timeline.rs
+//! ╰────────────────────╯╰────────────────────╯│ Gates                      │
+//! ╭ chart ─────────────╮╭ chart ─────────────╮│ ✔ Pass  Error ratio ...    │
+//! ╰────────────────────╯╰────────────────────╯╰────────────────────────────╯
+//! ╭ Decisions ───────────────────────────────────────────────────────────────╮
+//! │ 14:03:50  alice  pause  latency blip                                     │ log.rs
+//! ╰──────────────────────────────────────────────────────────────────────────╯
+//!  space pause  p promote  P promote 100%  r rollback  ? help  q quit          footer.rs
+//! ```
+//!
+//! Below 120x35 the compact layout (compact.rs) keeps the essentials. Zoom,
+//! log and help replace the body; dialogs (dialog.rs) draw on top.
+
+mod banner;
+mod charts;
+mod compact;
+mod dialog;
+mod footer;
+mod header;
+mod help;
+mod log;
+mod next;
+mod timeline;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, BorderType, Borders};
+
+use super::state::{Screen, UiState};
+use super::theme::{Theme, asciify};
+use crate::snapshot::Snapshot;
+
+/// Width and height from which the full layout is used.
+pub const FULL_MIN: (u16, u16) = (120, 35);
+
+/// Draw one frame.
+pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+    let compact = area.width < FULL_MIN.0 || area.height < FULL_MIN.1;
+    let banners = banner::lines(snap, ui);
+    let header_h = if compact { 2 } else { 4 };
+    let [header_area, banner_area, next_area, body, footer_area] = Layout::vertical([
+        Constraint::Length(header_h),
+        Constraint::Length(banners.len() as u16),
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+
+    if compact {
+        compact::header(frame, header_area, snap, ui);
+    } else {
+        header::render(frame, header_area, snap, ui);
+    }
+    banner::render(frame, banner_area, banners);
+    next::render(frame, next_area, snap, ui);
+    match ui.screen {
+        Screen::Main if compact => compact::body(frame, body, snap, ui),
+        Screen::Main => main_body(frame, body, snap, ui),
+        Screen::Zoom => charts::zoomed(frame, body, snap, ui),
+        Screen::Log => log::full(frame, body, snap, ui),
+        Screen::Help => help::render(frame, body, ui),
+    }
+    footer::render(frame, footer_area, snap, ui);
+    if ui.dialog.is_some() {
+        dialog::render(frame, body, snap, ui);
+    }
+    if ui.theme.ascii {
+        asciify(frame.buffer_mut());
+    }
+}
+
+fn main_body(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+    let log_h = (area.height / 4).clamp(4, 9);
+    let [top, log_area] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(log_h)]).areas(area);
+    let ramp_w = (area.width * 36 / 100).max(46).min(area.width / 2);
+    let [charts_area, ramp_area] =
+        Layout::horizontal([Constraint::Fill(1), Constraint::Length(ramp_w)]).areas(top);
+    charts::grid(frame, charts_area, snap, ui);
+    timeline::render(frame, ramp_area, snap, ui);
+    log::recent(frame, log_area, snap, ui);
+}
+
+/// A bordered panel in the theme's border set.
+pub(crate) fn panel<'a>(theme: &Theme, title: impl Into<Line<'a>>) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_set(theme.border_set())
+        .border_style(theme.dim())
+        .title(title)
+        .title_style(theme.title())
+}
+
+/// Pad or cut `s` to exactly `w` columns (by characters).
+pub(crate) fn fit(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n > w {
+        super::format::truncate(s, w)
+    } else {
+        let mut out = String::with_capacity(w);
+        out.push_str(s);
+        out.extend(std::iter::repeat_n(' ', w - n));
+        out
+    }
+}
+
+/// Style for text that should not change in monochrome.
+pub(crate) fn plain() -> Style {
+    Style::default()
+}

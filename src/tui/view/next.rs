@@ -1,0 +1,43 @@
+//! The next automatic action with its countdown: always visible.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::engine::NextAction;
+use crate::snapshot::Snapshot;
+use crate::tui::format::next_action_text;
+use crate::tui::keymap::{Action, Mode};
+use crate::tui::state::UiState;
+
+pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+    let t = &ui.theme;
+    let next = &snap.engine.next;
+    let style = match next {
+        NextAction::RollbackIn { .. } => t.breach(),
+        NextAction::NoDataAction { .. } | NextAction::Paused { .. } => t.warning(),
+        _ => t.bold(),
+    };
+    let mut spans = vec![
+        Span::styled(format!(" NEXT {} ", t.arrow()), t.title()),
+        Span::styled(next_action_text(next), style),
+    ];
+    // Say which key acts on a waiting gate.
+    let hint = match next {
+        NextAction::AwaitApproval { .. } => Some(Action::Approve),
+        NextAction::Paused { .. } => Some(Action::PauseResume),
+        _ => None,
+    };
+    if let Some(action) = hint
+        && let Some(key) = ui.keymap.keys_for(Mode::Normal, action).first()
+    {
+        let verb = if action == Action::Approve {
+            "approve"
+        } else {
+            "resume"
+        };
+        spans.push(Span::styled(format!("  (press {key} to {verb})"), t.dim()));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}

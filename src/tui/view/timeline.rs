@@ -1,0 +1,140 @@
+//! The ramp: every step with its weight bar, state, hold and owner; then the
+//! current step's gate verdicts with the numbers against the limit.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{fit, panel};
+use crate::engine::{GateStatus, StepState, Verdict};
+use crate::plan::{BadDirection, Plan};
+use crate::snapshot::Snapshot;
+use crate::tui::format::{clock, opt_value};
+use crate::tui::state::UiState;
+use crate::tui::theme::Theme;
+
+pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+    let t = &ui.theme;
+    let mut lines = Vec::new();
+    let name_w = snap
+        .engine
+        .steps
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .min(12);
+    let (full, empty) = t.bar_cells();
+    for s in &snap.engine.steps {
+        let style = t.step(s.state);
+        let filled = usize::from(s.weight).div_ceil(10).min(10);
+        let state = match s.state {
+            StepState::Done => "done".to_string(),
+            StepState::Current => match s.hold_left_ms {
+                Some(0) | None => "current".into(),
+                Some(left) => format!("hold {}", clock(left)),
+            },
+            StepState::AwaitingApproval => "approval".into(),
+            StepState::Pending => format!("hold {}", clock(s.hold_ms)),
+            StepState::Failed => "failed".into(),
+        };
+        let mut spans = vec![
+            Span::styled(format!("{} ", t.step_symbol(s.state)), style),
+            Span::styled(fit(&s.name, name_w), style),
+            Span::styled(format!(" {:>3} % ", s.weight), style),
+            Span::styled(full.repeat(filled), style),
+            Span::styled(empty.repeat(10 - filled), t.dim()),
+            Span::styled(format!(" {}", fit(&state, 10)), style),
+        ];
+        if let Some(o) = &s.owner {
+            spans.push(Span::styled(format!(" @{o}"), t.dim()));
+        }
+        lines.push(Line::from(spans));
+    }
+    if let Some(h) = snap.engine.hook_running {
+        lines.push(Line::from(Span::styled(
+            format!("  hook running: {}", h.as_str()),
+            t.warning(),
+        )));
+    }
+    lines.push(Line::raw(""));
+    let title = match snap.engine.step {
+        Some(k) => format!("Gates (step {})", k + 1),
+        None => "Gates".to_string(),
+    };
+    lines.push(Line::from(Span::styled(title, t.title())));
+    let width = usize::from(area.width.saturating_sub(2));
+    for g in &snap.engine.gates {
+        lines.push(gate_line(&snap.plan, g, t, width));
+    }
+    let p = Paragraph::new(lines).block(panel(t, " Ramp "));
+    frame.render_widget(p, area);
+}
+
+/// "✖ Breach  Error ratio   8.10 % > 5.00 %  1/2".
+pub fn gate_line(plan: &Plan, g: &GateStatus, t: &Theme, width: usize) -> Line<'static> {
+    let style = t.verdict(g.verdict);
+    let name = plan
+        .metric(&g.metric)
+        .map_or(g.metric.as_str(), |m| &m.name);
+    let head = vec![
+        Span::styled(format!("{} ", t.verdict_symbol(g.verdict)), style),
+        Span::styled(fit(g.verdict.as_str(), 13), style),
+        Span::raw(format!(" {} ", fit(name, 13))),
+    ];
+    let used = 2 + 13 + 15;
+    let numbers = numbers(plan, g, t);
+    let mut spans = head;
+    spans.push(Span::styled(
+        crate::tui::format::truncate(&numbers, width.saturating_sub(used)),
+        style,
+    ));
+    Line::from(spans)
+}
+
+/// The numbers behind a verdict, in display units.
+pub fn numbers(plan: &Plan, g: &GateStatus, t: &Theme) -> String {
+    let Some(m) = plan.metric(&g.metric) else {
+        return g.detail.clone();
+    };
+    match g.verdict {
+        Verdict::NoData | Verdict::ProviderError => {
+            if g.no_data_polls > 0 {
+                format!("{} ({} polls)", g.detail, g.no_data_polls)
+            } else {
+                g.detail.clone()
+            }
+        }
+        Verdict::Pass | Verdict::Breach => {
+            let Some(limit) = g.limit.filter(|_| m.threshold.limit.is_some()) else {
+                return format!("{} (no limit)", opt_value(m, g.canary));
+            };
+            let op = match (g.verdict, m.bad, t.ascii) {
+                (Verdict::Breach, BadDirection::Up, _) => ">",
+                (Verdict::Breach, BadDirection::Down, _) => "<",
+                (_, BadDirection::Up, false) => "≤",
+                (_, BadDirection::Down, false) => "≥",
+                (_, BadDirection::Up, true) => "<=",
+                (_, BadDirection::Down, true) => ">=",
+            };
+            let mut s = format!(
+                "{} {op} {}",
+                opt_value(m, g.canary),
+                opt_value(m, Some(limit))
+            );
+            if g.verdict == Verdict::Breach {
+                let need = plan
+                    .triggers
+                    .iter()
+                    .find(|tr| tr.metric == g.metric)
+                    .map(|tr| tr.consecutive);
+                match need {
+                    Some(n) => s.push_str(&format!("  {}/{n}", g.breaches)),
+                    None => s.push_str(&format!("  x{}", g.breaches)),
+                }
+            }
+            s
+        }
+    }
+}

@@ -1,0 +1,319 @@
+#![allow(clippy::unwrap_used)]
+//! Whole-screen snapshots of the cockpit on ratatui's TestBackend, one per
+//! state and screen, plus behaviour checks on the text (what must be
+//! readable without color, what must appear on every screen).
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Color;
+
+use rampdeck::engine::Command;
+use rampdeck::snapshot::Snapshot;
+use rampdeck::tui::fixtures::{Scenario, snapshot};
+use rampdeck::tui::state::{Dialog, Screen};
+use rampdeck::tui::{Action, Keymap, Theme, UiCommand, UiState, render};
+
+fn ui_with(theme: Theme) -> UiState {
+    UiState::new(theme, Keymap::defaults().unwrap(), "alice")
+}
+
+fn ui() -> UiState {
+    ui_with(Theme::default())
+}
+
+fn draw(snap: &Snapshot, ui: &UiState, w: u16, h: u16) -> Buffer {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| render(f, f.area(), snap, ui)).unwrap();
+    term.backend().buffer().clone()
+}
+
+fn text(buf: &Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let mut line = String::new();
+        for x in 0..buf.area.width {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn screen(snap: &Snapshot, ui: &UiState, w: u16, h: u16) -> String {
+    text(&draw(snap, ui, w, h))
+}
+
+const W: u16 = 160;
+const H: u16 = 42;
+
+#[test]
+fn progressing_200x50() {
+    let s = screen(&snapshot(Scenario::Progressing), &ui(), 200, 50);
+    assert!(s.contains("PROGRESSING"));
+    assert!(s.contains("advance to 25 % in 02:00"));
+    assert!(s.contains("step 2/5 canary"));
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn paused() {
+    let s = screen(&snapshot(Scenario::Paused), &ui(), W, H);
+    assert!(s.contains("PAUSED"));
+    assert!(s.contains("paused by alice: latency blip in eu-west"));
+    // Footer offers resume, and rollback stays available while paused.
+    assert!(s.contains("space resume"));
+    assert!(s.contains("r rollback"));
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn awaiting_approval() {
+    let s = screen(&snapshot(Scenario::AwaitingApproval), &ui(), W, H);
+    assert!(s.contains("AWAITING APPROVAL"));
+    assert!(s.contains("waiting for approval to advance to 50 %"));
+    assert!(s.contains("a approve"));
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn breach_with_countdown() {
+    let s = screen(&snapshot(Scenario::BreachCountdown), &ui(), W, H);
+    assert!(s.contains("rollback in 1 more breach of error_rate (~5 s)"));
+    assert!(s.contains("Breach"));
+    assert!(s.contains("8.10 % > 5.00 %"), "numbers against the limit");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn rolling_back() {
+    let s = screen(&snapshot(Scenario::RollingBack), &ui(), W, H);
+    assert!(s.contains("ROLLING BACK"));
+    assert!(s.contains("hook running: rollback"));
+    assert!(
+        !s.contains(" r rollback"),
+        "no second rollback while one runs:\n{s}"
+    );
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn rolled_back_shows_the_summary_path() {
+    let s = screen(&snapshot(Scenario::RolledBack), &ui(), W, H);
+    assert!(s.contains("ROLLED BACK"));
+    assert!(s.contains("Summary: /var/lib/rampdeck/checkout-20261129-140000.summary.md"));
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn promoted() {
+    let s = screen(&snapshot(Scenario::Promoted), &ui(), W, H);
+    assert!(s.contains("PROMOTED"));
+    assert!(s.contains("weight 100 %"));
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn a_source_down_is_its_own_lane() {
+    let s = screen(&snapshot(Scenario::SourceDown), &ui(), W, H);
+    assert!(s.contains("prom ERROR: connection refused"));
+    assert!(s.contains("ProviderError"));
+    assert!(s.contains("pause in 3 polls without data (error_rate)"));
+    assert!(s.contains("warning: source prom: insecure_skip_verify"));
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn rollback_failed_shows_on_every_screen() {
+    let snap = snapshot(Scenario::RollbackFailed);
+    let mut ui = ui();
+    let full = screen(&snap, &ui, W, H);
+    insta::assert_snapshot!(full.clone());
+    let mut seen = vec![full, screen(&snap, &ui, 80, 24)];
+    for a in [
+        Action::Zoom,
+        Action::Back,
+        Action::Log,
+        Action::Back,
+        Action::Help,
+    ] {
+        ui.apply(a, &snap);
+        seen.push(screen(&snap, &ui, W, H));
+    }
+    for s in seen {
+        assert!(s.contains("ROLLBACK FAILED: manual action needed"), "{s}");
+    }
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+#[test]
+fn confirm_dialog_requires_a_reason_for_rollback() {
+    let snap = snapshot(Scenario::BreachCountdown);
+    let mut ui = ui();
+    assert_eq!(ui.on_key(key('r'), &snap), None);
+    assert!(matches!(ui.dialog, Some(Dialog::Confirm(_))));
+    // Enter with an empty reason: nothing is sent, an inline error shows.
+    let enter = KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE);
+    assert_eq!(ui.on_key(enter, &snap), None);
+    let s = screen(&snap, &ui, W, H);
+    assert!(s.contains("a reason is required for rollback"));
+    insta::assert_snapshot!(s);
+    // Typing goes to the reason field ('r' and 'q' are text here).
+    for c in "error spike".chars() {
+        assert_eq!(ui.on_key(key(c), &snap), None);
+    }
+    assert_eq!(
+        ui.on_key(enter, &snap),
+        Some(UiCommand::Engine {
+            command: Command::Rollback,
+            reason: "error spike".into()
+        })
+    );
+    assert!(ui.dialog.is_none());
+}
+
+#[test]
+fn esc_cancels_and_promote_needs_no_reason_by_default() {
+    let snap = snapshot(Scenario::Progressing);
+    let mut ui = ui();
+    ui.on_key(key('p'), &snap);
+    let esc = KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE);
+    assert_eq!(ui.on_key(esc, &snap), None);
+    assert!(ui.dialog.is_none());
+    ui.on_key(key('p'), &snap);
+    let enter = KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE);
+    assert_eq!(
+        ui.on_key(enter, &snap),
+        Some(UiCommand::Engine {
+            command: Command::Promote,
+            reason: String::new()
+        })
+    );
+}
+
+#[test]
+fn quit_asks_while_in_progress_and_never_acts_on_the_rollout() {
+    let snap = snapshot(Scenario::Progressing);
+    let mut ui = ui();
+    assert_eq!(ui.on_key(key('q'), &snap), None);
+    assert!(matches!(ui.dialog, Some(Dialog::Quit)));
+    let s = screen(&snap, &ui, W, H);
+    assert!(s.contains("never promotes or rolls back"));
+    insta::assert_snapshot!(s);
+    assert_eq!(ui.on_key(key('n'), &snap), None);
+    assert!(ui.dialog.is_none());
+    ui.on_key(key('q'), &snap);
+    assert_eq!(ui.on_key(key('y'), &snap), Some(UiCommand::Quit));
+    // Once the rollout has ended, q quits at once.
+    let mut ui2 = self::ui();
+    let done = snapshot(Scenario::RolledBack);
+    assert_eq!(ui2.on_key(key('q'), &done), Some(UiCommand::Quit));
+}
+
+#[test]
+fn help_is_generated_from_the_keymap() {
+    let snap = snapshot(Scenario::Progressing);
+    let mut ui = ui();
+    ui.apply(Action::Help, &snap);
+    let s = screen(&snap, &ui, W, H);
+    assert!(s.contains("roll back (works in every state"));
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn full_log_scrolls() {
+    let snap = snapshot(Scenario::Promoted);
+    let mut ui = ui();
+    ui.on_key(key('l'), &snap);
+    assert_eq!(ui.screen, Screen::Log);
+    let s = screen(&snap, &ui, W, H);
+    assert!(s.contains("promote_full") && s.contains("all green for 10 min"));
+    insta::assert_snapshot!(s);
+    ui.on_key(key('j'), &snap);
+    let scrolled = screen(&snap, &ui, W, H);
+    assert!(
+        !scrolled.contains("promoted    "),
+        "newest row scrolled away"
+    );
+}
+
+#[test]
+fn zoomed_chart() {
+    let snap = snapshot(Scenario::BreachCountdown);
+    let mut ui = ui();
+    let tab = KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE);
+    ui.on_key(tab, &snap);
+    ui.on_key(tab, &snap);
+    ui.on_key(tab, &snap);
+    ui.on_key(tab, &snap); // wraps around to the first chart
+    let enter = KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE);
+    ui.on_key(enter, &snap);
+    assert_eq!(ui.screen, Screen::Zoom);
+    let s = screen(&snap, &ui, W, H);
+    assert!(s.contains("Error ratio"));
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn compact_80x24_keeps_the_essentials() {
+    for scenario in [Scenario::BreachCountdown, Scenario::SourceDown] {
+        let s = screen(&snapshot(scenario), &ui(), 80, 24);
+        for m in ["Error ratio", "p95 latency", "Request rate", "Health probe"] {
+            assert!(s.contains(m), "{m} missing:\n{s}");
+        }
+        assert!(s.contains("NEXT"));
+        assert!(s.contains("last:"));
+        assert!(s.contains("r rollback"));
+        insta::assert_snapshot!(format!("{scenario:?}"), s);
+    }
+}
+
+#[test]
+fn no_color_reads_from_words_alone() {
+    let theme = Theme {
+        mono: true,
+        ascii: false,
+    };
+    for scenario in [Scenario::BreachCountdown, Scenario::RollbackFailed] {
+        let snap = snapshot(scenario);
+        let buf = draw(&snap, &ui_with(theme), W, H);
+        for cell in buf.content.iter() {
+            assert!(
+                matches!(cell.fg, Color::Reset) && matches!(cell.bg, Color::Reset),
+                "colored cell {cell:?}"
+            );
+        }
+        let s = text(&buf);
+        assert!(s.contains("Breach") || s.contains("ROLLBACK FAILED"));
+    }
+    let s = text(&draw(
+        &snapshot(Scenario::BreachCountdown),
+        &ui_with(theme),
+        W,
+        H,
+    ));
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn ascii_mode_draws_only_ascii() {
+    let theme = Theme {
+        mono: true,
+        ascii: true,
+    };
+    for scenario in [Scenario::BreachCountdown, Scenario::AwaitingApproval] {
+        let snap = snapshot(scenario);
+        for (w, h) in [(W, H), (80, 24)] {
+            let s = screen(&snap, &ui_with(theme), w, h);
+            let bad: Vec<char> = s.chars().filter(|c| !c.is_ascii()).collect();
+            assert!(bad.is_empty(), "non-ASCII {bad:?} in\n{s}");
+        }
+    }
+    let s = screen(&snapshot(Scenario::BreachCountdown), &ui_with(theme), W, H);
+    insta::assert_snapshot!(s);
+}
