@@ -1,1 +1,67 @@
-fn main() {}
+//! One full render of the 200x50 cockpit with four metrics × 3,600-point
+//! series (an hour at 1 s) into a TestBackend buffer, timed over many
+//! iterations. Run: `cargo bench --bench render_bench`.
+//!
+//! Prints mean, p50, p99 and max in microseconds; the target is a mean
+//! under 1,000 µs in a release build.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use rampdeck::tui::fixtures::{Scenario, snapshot_with_points};
+use rampdeck::tui::{Keymap, Theme, UiState, render};
+
+fn main() {
+    let Ok(keymap) = Keymap::defaults() else {
+        eprintln!("built-in keymap does not parse");
+        std::process::exit(1);
+    };
+    let Ok(mut term) = Terminal::new(TestBackend::new(200, 50));
+    let iterations: usize = std::env::args()
+        .filter_map(|a| a.parse().ok())
+        .next()
+        .unwrap_or(2_000);
+    for (name, scenario, theme) in [
+        ("progressing", Scenario::Progressing, Theme::default()),
+        ("breach", Scenario::BreachCountdown, Theme::default()),
+        (
+            "breach --ascii mono",
+            Scenario::BreachCountdown,
+            Theme {
+                mono: true,
+                ascii: true,
+            },
+        ),
+    ] {
+        let snap = snapshot_with_points(scenario, 3_600);
+        let points: usize = snap.series.iter().map(|s| s.canary.len()).sum();
+        let ui = UiState::new(theme, keymap.clone(), "alice");
+        // Warm up caches and the allocator.
+        for _ in 0..50 {
+            let _ = term.draw(|f| render(f, f.area(), &snap, &ui));
+        }
+        let mut times: Vec<Duration> = Vec::with_capacity(iterations);
+        for _ in 0..iterations {
+            // Terminal::draw also diffs the buffer, as a real frame does.
+            let start = Instant::now();
+            let _ = black_box(term.draw(|f| render(f, f.area(), &snap, &ui)));
+            times.push(start.elapsed());
+        }
+        times.sort();
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        let mean = times.iter().map(|d| us(*d)).sum::<f64>() / times.len() as f64;
+        let pct = |p: f64| us(times[((times.len() as f64 * p) as usize).min(times.len() - 1)]);
+        println!(
+            "render 200x50 {name:<20} {} metrics x {} points: mean {mean:.0} µs  p50 {:.0} µs  \
+             p99 {:.0} µs  max {:.0} µs  ({iterations} iterations)",
+            snap.series.len(),
+            points / snap.series.len().max(1),
+            pct(0.50),
+            pct(0.99),
+            us(times[times.len() - 1]),
+        );
+    }
+}

@@ -11,13 +11,14 @@ pub fn x_of(origin: Timestamp, t: Timestamp) -> f64 {
     (t.0 - origin.0) as f64 / 1000.0
 }
 
-/// (bucket index, (x, y) of its minimum, (x, y) of its maximum)
-type Bucket = (usize, (f64, f64), (f64, f64));
+/// One bucket's extremes: (time, value) of its minimum and its maximum.
+type Bucket = ((i64, f64), (i64, f64));
 
 /// Append to `out` at most two points per bucket (the bucket's minimum and
 /// maximum, in time order) for the points in `[from, to]`, with values
-/// multiplied by `scale`. Points without a value are skipped. `out` is
-/// cleared first; reuse it across frames to avoid allocating.
+/// multiplied by `scale` and x in seconds since `from`. Points without a
+/// value are skipped. `out` is cleared first; reuse it across frames to
+/// avoid allocating.
 pub fn min_max<'a>(
     points: impl Iterator<Item = &'a Point>,
     from: Timestamp,
@@ -27,46 +28,59 @@ pub fn min_max<'a>(
     out: &mut Vec<(f64, f64)>,
 ) {
     out.clear();
-    let buckets = buckets.max(1);
-    let span = (to.0 - from.0).max(1) as f64;
-    let mut cur: Option<Bucket> = None;
-    let flush = |c: Bucket, out: &mut Vec<(f64, f64)>| {
-        let (_, lo, hi) = c;
-        if lo == hi {
-            out.push(lo);
-        } else if lo.0 <= hi.0 {
-            out.push(lo);
-            out.push(hi);
+    let buckets = buckets.max(1) as i64;
+    let span = (to.0 - from.0).max(1);
+    let x = |t: i64| (t - from.0) as f64 / 1000.0;
+    let flush = |(lo, hi): Bucket, out: &mut Vec<(f64, f64)>| {
+        if lo.0 == hi.0 {
+            out.push((x(lo.0), lo.1));
+        } else if lo.0 < hi.0 {
+            out.push((x(lo.0), lo.1));
+            out.push((x(hi.0), hi.1));
         } else {
-            out.push(hi);
-            out.push(lo);
+            out.push((x(hi.0), hi.1));
+            out.push((x(lo.0), lo.1));
         }
     };
+    // The hot loop only compares against the next bucket's start; the
+    // division happens once per bucket, not once per point.
+    let mut next_edge = i64::MIN;
+    let mut cur: Option<Bucket> = None;
     for p in points {
-        if p.at < from || p.at > to {
+        let t = p.at.0;
+        if t < from.0 || t > to.0 {
             continue;
         }
         let Some(v) = p.value else { continue };
         if v.is_nan() {
             continue;
         }
-        let frac = (p.at.0 - from.0) as f64 / span;
-        let b = ((frac * buckets as f64) as usize).min(buckets - 1);
-        let pt = (x_of(from, p.at), v * scale);
-        match &mut cur {
-            Some((cb, lo, hi)) if *cb == b => {
-                if pt.1 < lo.1 {
-                    *lo = pt;
-                }
-                if pt.1 > hi.1 {
-                    *hi = pt;
-                }
+        let v = v * scale;
+        if t >= next_edge {
+            if let Some(c) = cur.take() {
+                flush(c, out);
             }
-            _ => {
-                if let Some(c) = cur.take() {
-                    flush(c, out);
+            let b = (i128::from(t - from.0) * i128::from(buckets) / i128::from(span)) as i64;
+            let b = b.min(buckets - 1);
+            next_edge = if b == buckets - 1 {
+                i64::MAX
+            } else {
+                {
+                    // First ms of bucket b+1: ceil((b+1) * span / buckets).
+                    let n = i128::from(b + 1) * i128::from(span);
+                    let d = i128::from(buckets);
+                    from.0 + ((n + d - 1) / d) as i64
                 }
-                cur = Some((b, pt, pt));
+            };
+            cur = Some(((t, v), (t, v)));
+            continue;
+        }
+        if let Some((lo, hi)) = &mut cur {
+            if v < lo.1 {
+                *lo = (t, v);
+            }
+            if v > hi.1 {
+                *hi = (t, v);
             }
         }
     }
@@ -138,6 +152,27 @@ mod tests {
         assert!(out.iter().any(|(_, y)| *y == -3.0));
         // Time order is kept.
         assert!(out.windows(2).all(|w| w[0].0 <= w[1].0));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_more_than_two_per_bucket_and_keeps_extremes(
+            vals in proptest::collection::vec(-1e6f64..1e6, 1..2000),
+            buckets in 1usize..300,
+        ) {
+            let p: Vec<Point> = vals.iter().enumerate()
+                .map(|(i, v)| Point { at: Timestamp(i as i64 * 1000), value: Some(*v) })
+                .collect();
+            let to = Timestamp((vals.len() as i64 - 1) * 1000);
+            let mut out = Vec::new();
+            min_max(p.iter(), Timestamp(0), to, buckets, 1.0, &mut out);
+            proptest::prop_assert!(out.len() <= 2 * buckets);
+            let max = vals.iter().cloned().fold(f64::MIN, f64::max);
+            let min = vals.iter().cloned().fold(f64::MAX, f64::min);
+            proptest::prop_assert!(out.iter().any(|(_, y)| *y == max));
+            proptest::prop_assert!(out.iter().any(|(_, y)| *y == min));
+            proptest::prop_assert!(out.windows(2).all(|w| w[0].0 <= w[1].0));
+        }
     }
 
     #[test]

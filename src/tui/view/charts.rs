@@ -5,10 +5,10 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
-use ratatui::symbols::Marker;
+use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph};
+use ratatui::widgets::Paragraph;
+use ratatui::widgets::canvas::{Canvas, Context, Line as CanvasLine, Points};
 
 use super::panel;
 use crate::engine::series::MetricSeries;
@@ -129,8 +129,6 @@ fn chart(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, i: usize,
             .collect(),
         None => Vec::new(),
     };
-    let limit_line = limit.map(|l| [(0.0, l), (span, l)]);
-    let slo_line = slo.map(|l| [(0.0, l), (span, l)]);
     let boundaries: Vec<[(f64, f64); 2]> = snap
         .engine
         .steps
@@ -143,58 +141,72 @@ fn chart(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, i: usize,
         })
         .collect();
 
-    let marker = t.line_marker();
-    let mut sets = Vec::with_capacity(boundaries.len() + 5);
-    for b in &boundaries {
-        sets.push(line(b, marker, t.boundary()));
-    }
-    if let Some(l) = &slo_line {
-        sets.push(line(l, marker, t.slo()));
-    }
-    if let Some(l) = &limit_line {
-        sets.push(line(l, marker, t.threshold()));
-    }
-    sets.push(line(&baseline, marker, t.baseline()));
-    sets.push(line(&canary, marker, t.canary()));
-    sets.push(
-        Dataset::default()
-            .data(&breaches)
-            .marker(t.breach_marker())
-            .graph_type(GraphType::Scatter)
-            .style(t.breach()),
+    let color = |st: Style| st.fg.unwrap_or(Color::Reset);
+    let (c_boundary, c_slo, c_limit) = (color(t.boundary()), color(t.slo()), color(t.threshold()));
+    let (c_base, c_canary, c_breach) = (color(t.baseline()), color(t.canary()), color(t.breach()));
+
+    // Axis labels drawn by hand around one canvas: a single braille layer
+    // for all lines (plus one for breach points) keeps a frame cheap.
+    let y_hi = number(hi);
+    let y_lo = number(lo);
+    let label_w = y_hi.chars().count().max(y_lo.chars().count()) as u16 + 1;
+    let [plot_row, x_row] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(inner);
+    let [y_col, plot] =
+        Layout::horizontal([Constraint::Length(label_w), Constraint::Fill(1)]).areas(plot_row);
+    let mut y_lines = vec![Line::from(Span::styled(y_hi, t.dim()))];
+    y_lines.extend((2..y_col.height).map(|_| Line::raw("")));
+    y_lines.push(Line::from(Span::styled(y_lo, t.dim())));
+    frame.render_widget(Paragraph::new(y_lines), y_col);
+    let x_line = Line::from(vec![
+        Span::styled(" ".repeat(usize::from(label_w)), t.dim()),
+        Span::styled(time_of_day(origin), t.dim()),
+    ]);
+    frame.render_widget(Paragraph::new(x_line), x_row);
+    frame.render_widget(
+        Paragraph::new(Span::styled(time_of_day(end), t.dim())).right_aligned(),
+        x_row,
     );
 
-    let x_labels = vec![
-        Span::styled(time_of_day(origin), t.dim()),
-        Span::styled(time_of_day(end), t.dim()),
-    ];
-    let y_labels = vec![
-        Span::styled(number(lo), t.dim()),
-        Span::styled(number(hi), t.dim()),
-    ];
-    let chart = Chart::new(sets)
-        .x_axis(
-            Axis::default()
-                .bounds([0.0, span])
-                .labels(x_labels)
-                .style(t.dim()),
-        )
-        .y_axis(
-            Axis::default()
-                .bounds([lo, hi])
-                .labels(y_labels)
-                .style(t.dim()),
-        )
-        .legend_position(None);
-    frame.render_widget(chart, inner);
+    let breach_marker = t.breach_marker();
+    let canvas = Canvas::default()
+        .marker(t.line_marker())
+        .x_bounds([0.0, span])
+        .y_bounds([lo, hi])
+        .paint(|ctx| {
+            for b in &boundaries {
+                let [(x, y1), (_, y2)] = *b;
+                ctx.draw(&CanvasLine::new(x, y1, x, y2, c_boundary));
+            }
+            if let Some(y) = slo {
+                ctx.draw(&CanvasLine::new(0.0, y, span, y, c_slo));
+            }
+            if let Some(y) = limit {
+                ctx.draw(&CanvasLine::new(0.0, y, span, y, c_limit));
+            }
+            polyline(ctx, &baseline, c_base);
+            polyline(ctx, &canary, c_canary);
+            if !breaches.is_empty() {
+                ctx.marker(breach_marker);
+                ctx.draw(&Points {
+                    coords: &breaches,
+                    color: c_breach,
+                });
+            }
+        });
+    frame.render_widget(canvas, plot);
 }
 
-fn line(data: &[(f64, f64)], marker: Marker, style: Style) -> Dataset<'_> {
-    Dataset::default()
-        .data(data)
-        .marker(marker)
-        .graph_type(GraphType::Line)
-        .style(style)
+fn polyline(ctx: &mut Context<'_>, data: &[(f64, f64)], color: Color) {
+    if data.len() == 1 {
+        ctx.draw(&Points {
+            coords: data,
+            color,
+        });
+    }
+    for w in data.windows(2) {
+        ctx.draw(&CanvasLine::new(w[0].0, w[0].1, w[1].0, w[1].1, color));
+    }
 }
 
 /// The line above the plot: current values with units, limit and SLO, in
