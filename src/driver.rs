@@ -23,7 +23,7 @@ use crate::engine::{
 use crate::hooks::{self, HookVars};
 use crate::journal::JournalWriter;
 use crate::plan::{HookKind, Plan, SourceKind};
-use crate::snapshot::{SourceHealth, SourceState, Snapshot};
+use crate::snapshot::{Snapshot, SourceHealth, SourceState};
 use crate::sources::{self, LatestFilter, SampleMsg};
 
 /// The wall clock, as engine time. Only the driver and pollers read it.
@@ -44,7 +44,10 @@ pub enum DriverInput {
         actor: Actor,
     },
     /// Stop the driver (the last view closed, or a signal). Journaled.
-    Shutdown { actor: Actor, why: String },
+    Shutdown {
+        actor: Actor,
+        why: String,
+    },
 }
 
 /// One line of progress for headless output and notifications.
@@ -356,10 +359,9 @@ impl Driver {
                     self.on_decision(now, &d);
                 }
                 Effect::RunHook(call) => self.spawn_hook(call),
-                Effect::Notify(n) => {
-                    self.emit(now, "notice", n.text.clone(), serde_json::Value::Null);
-                    self.notify(n.text);
-                }
+                // Notices are for chat: the decision's own line already
+                // says the same to headless output and views.
+                Effect::Notify(n) => self.notify(n.text),
             }
         }
         let after = self.engine.view(now).gates;
@@ -388,10 +390,7 @@ impl Driver {
         } else {
             "decision"
         };
-        self.emit(now, kind, text.clone(), data);
-        if !d.action.starts_with("hook_started") {
-            self.notify(text);
-        }
+        self.emit(now, kind, text, data);
     }
 
     fn notify(&self, text: String) {
@@ -480,6 +479,11 @@ impl Driver {
         }
         let phase = self.engine.phase().clone();
         let text = format!("rollout ended: {}", phase_words(&phase));
+        let summary = self.summary_path.as_ref().map(|p| p.display().to_string());
+        self.notify(format!(
+            "{text}; summary: {}",
+            summary.as_deref().unwrap_or("not written")
+        ));
         let data = serde_json::json!({
             "phase": phase.name(),
             "journal": self.setup.journal_path.display().to_string(),
@@ -570,6 +574,7 @@ pub fn decision_text(d: &Decision, steps: usize) -> String {
     }
     if let Some(h) = &d.hook
         && let Some(o) = &h.outcome
+        && !d.reason.contains(&o.summary)
     {
         let ok = if o.ok { "ok" } else { "FAILED" };
         s.push_str(&format!(" — {} {ok}: {}", h.kind.as_str(), o.summary));

@@ -456,10 +456,8 @@ async fn flag_preset_webhooks_set_and_clear_the_percentage() {
     }
 }
 
-/// Enable once `rampdeck::config::parse` is merged (delete the `cfg` line):
-/// every preset must load with the real loader, and the small reader above
+/// Every preset must load with the real loader, and the small reader above
 /// must agree with it on the hooks.
-
 mod config_loader {
     use super::*;
 
