@@ -37,6 +37,47 @@ pub fn judge(
     value: f64,
     baseline: Option<f64>,
 ) -> Judgement {
+    judge_in(bad, threshold, use_baseline, value, baseline, &Units::RAW)
+}
+
+/// How numbers in a verdict's detail are shown: raw values times `scale`,
+/// followed by `unit` ("7.3 % > 2 % limit" rather than "0.073 > 0.02").
+/// Only the wording changes; the judgement is always on raw values.
+#[derive(Debug, Clone, Copy)]
+pub struct Units<'a> {
+    pub scale: f64,
+    pub unit: &'a str,
+}
+
+impl Units<'_> {
+    /// Raw values, no unit.
+    pub const RAW: Units<'static> = Units {
+        scale: 1.0,
+        unit: "",
+    };
+
+    /// `v` scaled, with its unit.
+    pub fn show(&self, v: f64) -> String {
+        let n = fmt_num(v * self.scale);
+        match self.unit {
+            // A bare ratio reads best as a bare number.
+            "" | "ratio" => n,
+            "%" => format!("{n} %"),
+            u => format!("{n} {u}"),
+        }
+    }
+}
+
+/// [`judge`] with the detail written in the metric's display units.
+pub fn judge_in(
+    bad: BadDirection,
+    threshold: &Threshold,
+    use_baseline: bool,
+    value: f64,
+    baseline: Option<f64>,
+    units: &Units<'_>,
+) -> Judgement {
+    let fmt_num = |v: f64| units.show(v);
     let mut tightest: Option<f64> = None;
     let tighten = |cur: Option<f64>, b: f64| -> Option<f64> {
         Some(match (cur, bad) {
@@ -255,12 +296,17 @@ impl GateState {
             return;
         }
         let use_baseline = !matches!(metric.baseline, Baseline::None);
-        let j = judge(
+        let units = Units {
+            scale: metric.display_scale,
+            unit: &metric.unit,
+        };
+        let j = judge_in(
             metric.bad,
             &metric.threshold,
             use_baseline,
             value,
             self.baseline,
+            &units,
         );
         match j.verdict {
             Verdict::Breach => self.breaches = self.breaches.saturating_add(1),
@@ -445,5 +491,27 @@ mod tests {
         assert_eq!(fmt_num(-0.5), "-0.5");
         assert_eq!(fmt_num(f64::INFINITY), "+Inf");
         assert_eq!(fmt_ratio(2.0), "2.0");
+    }
+
+    #[test]
+    fn details_speak_the_metric_units() {
+        let th = Threshold {
+            limit: Some(0.02),
+            ..Threshold::default()
+        };
+        let pct = Units {
+            scale: 100.0,
+            unit: "%",
+        };
+        let j = judge_in(BadDirection::Up, &th, false, 0.073, None, &pct);
+        assert_eq!(j.verdict, Verdict::Breach);
+        assert_eq!(j.detail, "7.3 % > 2 % limit");
+        assert_eq!(j.limit, Some(0.02), "limits stay in raw units");
+        let ms = Units {
+            scale: 1000.0,
+            unit: "ms",
+        };
+        let j = judge_in(BadDirection::Up, &th, false, 0.0105, None, &ms);
+        assert_eq!(j.detail, "10.5 ms ≤ 20 ms limit");
     }
 }
