@@ -80,6 +80,9 @@ fn plan(config: Option<&std::path::Path>, format: PlanFormat) -> i32 {
                 PlanFormat::Markdown => rampdeck::config::ExplainFormat::Markdown,
             };
             print!("{}", rampdeck::config::explain(&plan, f));
+            if let Some(w) = rampdeck::config::outside_window(&plan, chrono::Utc::now()) {
+                eprintln!("warning: {w}");
+            }
             0
         }
         Err(e) => {

@@ -42,7 +42,8 @@ pub async fn run_cmd(config: Option<&Path>, view: ViewOptions) -> i32 {
 
 /// Starts a driver for `plan` and shows it; returns the exit code.
 pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
-    let warnings = crate::config::warnings(&plan);
+    let mut warnings = crate::config::warnings(&plan);
+    warnings.extend(crate::config::outside_window(&plan, chrono::Utc::now()));
     let id = rollout_id(&plan, chrono::Utc::now());
     let journal_path = journal_dir.join(format!("{id}.jsonl"));
     let headless = view.headless || !std::io::stdout().is_terminal();
