@@ -340,7 +340,9 @@ async fn connection(
     if registered.is_err() {
         close(&close_tx, "the driver is shutting down");
     }
-    let writer = tokio::spawn(write_loop(wr, q_rx, close_tx.clone()));
+    // The writer's receiver is made here, before anything can close the
+    // connection, so it cannot miss the close.
+    let writer = tokio::spawn(write_loop(wr, q_rx, close_tx.clone(), close_rx.clone()));
     let reason = read_loop(rd, &q_tx, close_rx, &hub, &requests, &request).await;
     close(&close_tx, &reason);
     let _ = hub.send(HubCmd::Unregister { id });
@@ -418,10 +420,13 @@ async fn write_loop(
     mut wr: OwnedWriteHalf,
     mut queue: mpsc::Receiver<Line>,
     close_tx: watch::Sender<Option<String>>,
+    mut close_rx: watch::Receiver<Option<String>>,
 ) {
-    let mut close_rx = close_tx.subscribe();
     let mut healthy = true;
     loop {
+        if close_rx.borrow_and_update().is_some() {
+            break;
+        }
         let line = tokio::select! {
             biased;
             _ = close_rx.changed() => break,
