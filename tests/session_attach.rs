@@ -1,5 +1,7 @@
 //! Attach over real Unix sockets in a temporary runtime dir.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 mod session_support;
 
 use std::os::unix::fs::PermissionsExt;

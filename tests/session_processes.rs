@@ -5,6 +5,8 @@
 //! <helper>` and an environment variable naming the job; the helpers do
 //! nothing when run without it.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 mod session_support;
 
 use std::io::{BufRead, BufReader, Write};

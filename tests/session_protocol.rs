@@ -1,6 +1,8 @@
 //! Property tests of the attach protocol: the decoders never panic on any
 //! input, and deltas rebuild exactly the snapshot the driver published.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 mod session_support;
 
 use std::sync::Arc;

@@ -256,6 +256,7 @@ pub fn person(actor: &Actor) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

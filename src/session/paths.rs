@@ -186,6 +186,7 @@ fn prepare(path: &Path, gid: Option<u32>, adjust: bool) -> Result<(), DirError> 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -270,6 +270,7 @@ pub fn apply_update(snap: &mut Snapshot, u: &Update) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
