@@ -340,3 +340,28 @@ async fn shutdown_says_bye_to_every_view_and_removes_the_socket() {
         Err(SessionError::Connect { .. })
     ));
 }
+
+#[tokio::test]
+async fn detach_style_attach_waits_for_the_driver_to_listen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run/r-late.sock");
+    let waiting = {
+        let path = path.clone();
+        tokio::spawn(async move { client::connect_when_ready(&path, HANG).await })
+    };
+    let d = start_at(dir, path.clone(), "r-late").await;
+    let c = waiting
+        .await
+        .unwrap()
+        .expect("attached once the driver listened");
+    assert_eq!(c.hello.rollout_id, "r-late");
+    drop(d);
+
+    let missing = path.with_file_name("r-never.sock");
+    let e = client::connect_when_ready(&missing, Duration::from_millis(50))
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(e, SessionError::Connect { .. }), "{e}");
+    assert!(e.to_string().contains("rampdeck ls"));
+}

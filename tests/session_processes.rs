@@ -9,7 +9,7 @@
 
 mod session_support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command as Proc, Stdio};
@@ -161,14 +161,25 @@ async fn view_as_another_user_is_identified_by_its_uid() {
             ),
         ]
     );
-    let kid_out = tokio::task::spawn_blocking(move || {
-        let you = wait_line(&mut kid, "YOU");
-        let notice = wait_line(&mut kid, "NOTICE");
-        assert!(kid.wait().unwrap().success());
-        (you, notice)
+    // The child ends once it has the notice; read all it printed.
+    let out = tokio::task::spawn_blocking(move || {
+        let mut out = String::new();
+        kid.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        assert!(kid.wait().unwrap().success(), "{out}");
+        out
     })
     .await
     .unwrap();
+    let after = |tag: &str| {
+        let i = out.find(tag).unwrap_or_else(|| panic!("no {tag} in {out}"));
+        out[i + tag.len()..]
+            .lines()
+            .next()
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let kid_out = (after("YOU"), after("NOTICE"));
     assert_eq!(kid_out.0, "nobody Some(65534)");
     assert_eq!(kid_out.1, "pause received");
 }

@@ -143,6 +143,26 @@ pub async fn connect(socket: &Path) -> Result<Client, SessionError> {
     })
 }
 
+/// [`connect`], retrying while the socket is missing or refuses, for up to
+/// `within`: for `rampdeck run --detach`, which starts the driver in the
+/// background and attaches at once.
+pub async fn connect_when_ready(socket: &Path, within: Duration) -> Result<Client, SessionError> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match connect(socket).await {
+            Err(SessionError::Connect { source, .. })
+                if matches!(
+                    source.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 fn unexpected(wanted: &str, got: &ServerMsg) -> SessionError {
     let kind = match got {
         ServerMsg::Hello(_) => "Hello",

@@ -11,6 +11,7 @@
 
 pub mod access;
 pub mod client;
+mod hub;
 pub mod lock;
 pub mod paths;
 pub mod protocol;
@@ -22,7 +23,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 pub use access::{Access, Decision as AccessDecision, Refusal};
-pub use client::{Client, RolloutListing, connect, list};
+pub use client::{Client, RolloutListing, connect, connect_when_ready, list};
 pub use lock::{LockError, LockGuard, LockInfo, acquire};
 pub use paths::{lock_path, runtime_dir, socket_path};
 pub use protocol::{ClientMsg, PROTOCOL_VERSION, Role, ServerMsg};
