@@ -16,6 +16,7 @@ pub mod identity;
 pub mod journal;
 pub mod plan;
 pub mod run;
+pub mod session;
 pub mod snapshot;
 pub mod sources;
 pub mod tui;

@@ -1,0 +1,198 @@
+//! Shared by the session tests and the attach bench: a realistic plan and
+//! snapshots whose series grow like a live rollout's.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampdeck::engine::series::MetricSeries;
+use rampdeck::engine::{
+    EngineView, GateStatus, NextAction, Phase, StepState, StepView, Timestamp, Verdict,
+};
+use rampdeck::plan::{
+    BadDirection, Baseline, GateKind, Hooks, HttpTarget, Metric, MetricQuery, NoDataAction,
+    NoDataPolicy, Notify, Plan, RolloutInfo, Source, SourceKind, Step, Strategy, Threshold,
+    UiSettings, Unattended,
+};
+use rampdeck::snapshot::{Snapshot, SourceHealth, SourceState};
+
+pub const T0: i64 = 1_750_000_000_000;
+
+pub fn plan(rollout_id: &str, metrics: usize) -> Plan {
+    Plan {
+        rollout: RolloutInfo {
+            id: Some(rollout_id.into()),
+            service: "checkout".into(),
+            strategy: Strategy::Canary,
+            ticket: None,
+            owners: vec!["alice".into()],
+            drivers: vec![],
+            require_second: vec![],
+            unattended: Unattended::Hold,
+            window: None,
+            checklist: vec![],
+            journal_dir: None,
+        },
+        steps: [5u8, 25, 50, 100]
+            .iter()
+            .map(|w| Step {
+                name: format!("{w}%"),
+                weight: *w,
+                hold: Duration::from_secs(300),
+                gate: GateKind::Auto,
+                owner: None,
+            })
+            .collect(),
+        metrics: (0..metrics)
+            .map(|i| Metric {
+                id: format!("m{i}"),
+                name: format!("metric {i}"),
+                source: "prom".into(),
+                query: MetricQuery::Promql(format!("sum(rate(x_{i}[1m]))")),
+                baseline: Baseline::Cohort,
+                unit: "%".into(),
+                display_scale: 100.0,
+                bad: BadDirection::Up,
+                threshold: Threshold {
+                    limit: Some(0.05),
+                    ..Threshold::default()
+                },
+                min_samples: 3,
+                min_traffic: None,
+                no_data: NoDataPolicy {
+                    action: NoDataAction::Hold,
+                    after: 3,
+                },
+            })
+            .collect(),
+        triggers: vec![],
+        sources: vec![Source {
+            name: "prom".into(),
+            kind: SourceKind::Prometheus(HttpTarget {
+                url: "http://127.0.0.1:9090".into(),
+                headers: BTreeMap::new(),
+                ..HttpTarget::default()
+            }),
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(2),
+        }],
+        hooks: Hooks::default(),
+        notify: Notify::default(),
+        ui: UiSettings::default(),
+    }
+}
+
+/// Values that survive a JSON round trip exactly (multiples of 1/64).
+pub fn value(metric: usize, i: usize) -> f64 {
+    ((metric * 7 + i * 13) % 512) as f64 / 64.0
+}
+
+/// The snapshot of a rollout after `points` polls of every metric.
+pub fn snapshot(plan: &Arc<Plan>, points: usize, capacity: usize) -> Snapshot {
+    let series: Vec<MetricSeries> = plan
+        .metrics
+        .iter()
+        .enumerate()
+        .map(|(m, metric)| {
+            let mut s = MetricSeries::new(&metric.id, capacity);
+            for i in 0..points {
+                let at = Timestamp(T0 + i as i64 * 1000);
+                // Every 17th poll has no data, so gaps travel too.
+                let v = (i % 17 != 16).then(|| value(m, i));
+                s.canary.push(at, v);
+                s.baseline.push(at, Some(value(m + 1, i)));
+            }
+            s
+        })
+        .collect();
+    let gates = plan
+        .metrics
+        .iter()
+        .enumerate()
+        .map(|(m, metric)| GateStatus {
+            metric: metric.id.clone(),
+            verdict: Verdict::Pass,
+            canary: Some(value(m, points)),
+            baseline: Some(value(m + 1, points)),
+            limit: Some(0.05),
+            detail: "ok".into(),
+            breaches: 0,
+            no_data_polls: 0,
+            samples: points as u32,
+            degraded: false,
+        })
+        .collect();
+    Snapshot {
+        version: points as u64,
+        rollout_id: plan.rollout.id.clone().unwrap_or_default(),
+        plan: plan.clone(),
+        engine: EngineView {
+            phase: Phase::Holding { step: 1 },
+            step: Some(1),
+            steps: plan
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| StepView {
+                    name: s.name.clone(),
+                    weight: s.weight,
+                    state: if i == 0 {
+                        StepState::Done
+                    } else if i == 1 {
+                        StepState::Current
+                    } else {
+                        StepState::Pending
+                    },
+                    hold_ms: 300_000,
+                    hold_left_ms: (i == 1).then_some(120_000),
+                    owner: None,
+                    entered_at: None,
+                    left_at: None,
+                })
+                .collect(),
+            weight: 25,
+            gates,
+            next: NextAction::Advance {
+                to_weight: 50,
+                in_ms: 120_000,
+            },
+            started_at: Some(Timestamp(T0)),
+            step_entered_at: Some(Timestamp(T0)),
+            hook_running: None,
+            rollback_failed: false,
+            recent: vec![],
+        },
+        series: Arc::new(series),
+        sources: vec![SourceHealth {
+            name: "prom".into(),
+            kind: "prometheus".into(),
+            state: SourceState::Up,
+            last_ok: Some(Timestamp(T0 + points as i64 * 1000)),
+            last_error: None,
+            latency_ms: Some(12),
+            degraded: false,
+        }],
+        driver: Some("alice".into()),
+        watchers: 0,
+        now: Timestamp(T0 + points as i64 * 1000),
+        journal_path: "/tmp/journal.jsonl".into(),
+        summary_path: None,
+        warnings: vec![],
+    }
+}
+
+/// `prev` after one more poll of every metric, as the driver would publish
+/// it (same plan `Arc`, series appended to).
+pub fn next_poll(prev: &Snapshot) -> Snapshot {
+    let mut s = prev.clone();
+    let i = prev.version as usize;
+    let at = Timestamp(T0 + i as i64 * 1000);
+    for (m, ms) in Arc::make_mut(&mut s.series).iter_mut().enumerate() {
+        ms.canary.push(at, Some(value(m, i)));
+        ms.baseline.push(at, Some(value(m + 1, i)));
+    }
+    s.version += 1;
+    s.now = Timestamp(at.0 + 1);
+    s
+}
