@@ -111,7 +111,11 @@ fn main() {
                 starter: Actor::named("bench"),
                 warnings: vec![],
                 exit_when_done: true,
+                local_view: true,
+                socket: None,
+                took_over: None,
             })
+            .await
             .expect("driver");
             // Jump at a random moment relative to the poll schedule.
             let offset = 1500 + (rand::random::<u64>() % 1000) as i64;

@@ -46,6 +46,36 @@ pub enum Cmd {
         /// Headless: give up (exit 4) when paused longer than this ("10m").
         #[arg(long)]
         max_pause: Option<String>,
+        /// Run the driver in the background and attach to it; closing the
+        /// view leaves it running (`rampdeck attach` comes back).
+        #[arg(long, conflicts_with = "headless")]
+        detach: bool,
+        /// Internal: be the background driver started by --detach.
+        #[arg(long, hide = true)]
+        serve_only: bool,
+        /// Internal: the rollout id chosen by --detach.
+        #[arg(long, hide = true)]
+        rollout_id: Option<String>,
+    },
+    /// Open the cockpit of a running rollout from another terminal.
+    Attach {
+        /// Rollout id (default: the only one running).
+        rollout: Option<String>,
+        #[arg(long)]
+        ascii: bool,
+    },
+    /// List the rollouts running on this host.
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Roll a running rollout back from another shell (the kill switch).
+    Rollback {
+        /// Rollout id (default: the only one running).
+        rollout: Option<String>,
+        /// Why; goes to the journal with your identity.
+        #[arg(long, short)]
+        reason: String,
     },
     /// Run the whole loop against a built-in simulated service.
     Demo {

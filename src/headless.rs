@@ -45,8 +45,17 @@ pub async fn run(handle: DriverHandle, opts: HeadlessOptions) -> i32 {
     let mut check = tokio::time::interval(Duration::from_millis(500));
     let mut paused_since: Option<tokio::time::Instant> = None;
     let mut stopping = false;
+    // A hang-up (the SSH link dropped) never stops the driver: it goes on
+    // unattended, with every trigger armed.
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let result = loop {
         tokio::select! {
+            Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => None } } => {
+                let _ = inputs.send(DriverInput::Presence {
+                    attached: false,
+                    actor: crate::identity::local_actor(),
+                }).await;
+            }
             ev = events.recv() => match ev {
                 Ok(ev) => print_event(&mut out, &ev, opts.json),
                 Err(RecvError::Lagged(n)) => {

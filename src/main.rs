@@ -21,7 +21,15 @@ fn main() -> ExitCode {
             json,
             ascii,
             max_pause,
+            detach,
+            serve_only,
+            rollout_id,
         } => {
+            if serve_only {
+                // The background driver of --detach: a session of its own, so
+                // the terminal's hang-up never reaches it.
+                let _ = nix::unistd::setsid();
+            }
             let max_pause = match max_pause.as_deref().map(humantime::parse_duration) {
                 None => None,
                 Some(Ok(d)) => Some(d),
@@ -35,8 +43,20 @@ fn main() -> ExitCode {
                 json,
                 ascii,
                 max_pause,
+                detach,
+                serve_only,
+                rollout_id,
             };
             block_on(async move { rampdeck::run::run_cmd(config.as_deref(), view).await })
+        }
+        Cmd::Attach { rollout, ascii } => {
+            block_on(async move { rampdeck::attach::attach_cmd(rollout.as_deref(), ascii).await })
+        }
+        Cmd::Ls { json } => rampdeck::attach::ls_cmd(json),
+        Cmd::Rollback { rollout, reason } => {
+            block_on(
+                async move { rampdeck::attach::rollback_cmd(rollout.as_deref(), &reason).await },
+            )
         }
         Cmd::Demo {
             scenario,
@@ -49,7 +69,7 @@ fn main() -> ExitCode {
                 headless,
                 json,
                 ascii,
-                max_pause: None,
+                ..ViewOptions::default()
             };
             block_on(async move { rampdeck::run::demo_cmd(&scenario, speed, view).await })
         }

@@ -1,7 +1,7 @@
 //! `rampdeck run` and `rampdeck demo`: load the plan, start the driver, and
 //! show it on the cockpit screen or as headless lines.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +17,12 @@ pub struct ViewOptions {
     pub json: bool,
     pub ascii: bool,
     pub max_pause: Option<Duration>,
+    /// Start the driver in the background and attach to it.
+    pub detach: bool,
+    /// Internal: this process is the background driver of `--detach`.
+    pub serve_only: bool,
+    /// Internal: the rollout id chosen by the process that detached us.
+    pub rollout_id: Option<String>,
 }
 
 /// `<service>-<UTC yyyymmdd-hhmmss>` unless the plan names the rollout.
@@ -29,13 +35,24 @@ pub fn rollout_id(plan: &Plan, now: chrono::DateTime<chrono::Utc>) -> String {
 
 /// `rampdeck run`.
 pub async fn run_cmd(config: Option<&Path>, view: ViewOptions) -> i32 {
-    let plan = match crate::config::discover(config).and_then(|p| crate::config::load(&p)) {
+    let path = match crate::config::discover(config) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{e}");
             return EXIT_CONFIG;
         }
     };
+    let plan = match crate::config::load(&path) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_CONFIG;
+        }
+    };
+    if view.detach {
+        let id = rollout_id(&plan, chrono::Utc::now());
+        return crate::attach::detach(&path, &id, view.ascii).await;
+    }
     let journal_dir = crate::config::journal_dir(&plan);
     drive(plan, journal_dir, view).await
 }
@@ -44,24 +61,61 @@ pub async fn run_cmd(config: Option<&Path>, view: ViewOptions) -> i32 {
 pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
     let mut warnings = crate::config::warnings(&plan);
     warnings.extend(crate::config::outside_window(&plan, chrono::Utc::now()));
-    let id = rollout_id(&plan, chrono::Utc::now());
+    let id = view
+        .rollout_id
+        .clone()
+        .unwrap_or_else(|| rollout_id(&plan, chrono::Utc::now()));
     let journal_path = journal_dir.join(format!("{id}.jsonl"));
-    let headless = view.headless || !std::io::stdout().is_terminal();
+    let headless = view.headless || view.serve_only || !std::io::stdout().is_terminal();
+    if let Err(e) = crate::session::paths::ensure_dir(&crate::session::runtime_dir(), None) {
+        eprintln!("rampdeck: {e}");
+        return EXIT_INTERNAL;
+    }
+    // One driver per rollout: a second `run` of the same id is refused and
+    // told how to watch the one that runs.
+    let lock = match crate::session::acquire(&id) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("rampdeck: {e}");
+            return headless::EXIT_STOPPED;
+        }
+    };
+    let took_over = lock.took_over_from().map(|i| {
+        format!(
+            "the lock of driver pid {} ({}) was left by a process that is gone",
+            i.pid, i.user
+        )
+    });
     let setup = DriverSetup {
         plan: Arc::new(plan),
-        rollout_id: id,
+        rollout_id: id.clone(),
         journal_path,
         starter: crate::identity::local_actor(),
         warnings,
         exit_when_done: headless,
+        local_view: !view.serve_only,
+        socket: Some(crate::session::socket_path(&id)),
+        took_over,
     };
-    let handle = match driver::start(setup) {
+    let handle = match driver::start(setup).await {
         Ok(h) => h,
         Err(e) => {
             eprintln!("rampdeck: could not start the rollout: {e}");
             return EXIT_INTERNAL;
         }
     };
+    let code = show(handle, &view, headless).await;
+    drop(lock);
+    code
+}
+
+async fn show(handle: driver::DriverHandle, view: &ViewOptions, headless: bool) -> i32 {
+    if view.serve_only {
+        return match handle.task.await {
+            Ok(Ok(o)) => headless::exit_code(&o.phase),
+            _ => EXIT_INTERNAL,
+        };
+    }
     if headless {
         let opts = HeadlessOptions {
             json: view.json,
@@ -86,6 +140,8 @@ async fn screen(handle: driver::DriverHandle, ascii: bool) -> i32 {
                     actor: bridge_actor.clone(),
                     reason,
                 },
+                // The local terminal of the person who started the
+                // rollout is in control from the start.
                 UiCommand::TakeControl => continue,
                 UiCommand::Quit => break,
             };
@@ -97,17 +153,33 @@ async fn screen(handle: driver::DriverHandle, ascii: bool) -> i32 {
     let opts = TuiOptions::from_env(ascii, &actor.user);
     let exit = crate::tui::run(handle.snapshots.clone(), ui_tx, opts).await;
     bridge.abort();
-    let why = match &exit {
-        Ok(TuiExit::Signal(_)) => "the terminal went away (signal)",
-        _ => "the operator closed the cockpit",
-    };
-    let _ = handle
-        .inputs
-        .send(DriverInput::Shutdown {
-            actor: actor.clone(),
-            why: why.into(),
-        })
-        .await;
+    match &exit {
+        // The terminal hung up (SSH dropped): the driver carries on with
+        // every trigger armed, `rampdeck attach` picks it up again.
+        Ok(TuiExit::Signal(sig)) if *sig == libc::SIGHUP => {
+            let _ = handle
+                .inputs
+                .send(DriverInput::Presence {
+                    attached: false,
+                    actor: actor.clone(),
+                })
+                .await;
+            let _ = handle.inputs.send(DriverInput::ExitWhenDone).await;
+        }
+        other => {
+            let why = match other {
+                Ok(TuiExit::Signal(_)) => "stopped by a signal (SIGTERM)",
+                _ => "the operator closed the cockpit",
+            };
+            let _ = handle
+                .inputs
+                .send(DriverInput::Shutdown {
+                    actor: actor.clone(),
+                    why: why.into(),
+                })
+                .await;
+        }
+    }
     let outcome = handle.task.await;
     if let Err(e) = exit {
         eprintln!("rampdeck: the screen failed: {e:?}");
@@ -115,15 +187,14 @@ async fn screen(handle: driver::DriverHandle, ascii: bool) -> i32 {
     }
     match outcome {
         Ok(Ok(o)) => {
-            println!(
-                "rollout {}: {}",
-                o.phase.name(),
-                driver::phase_words(&o.phase)
-            );
+            // stdout may be a terminal that hung up: never panic on it.
+            let mut out = std::io::stdout();
+            let words = driver::phase_words(&o.phase);
+            let _ = writeln!(out, "rollout {}: {words}", o.phase.name());
             if let Some(s) = o.summary_path.filter(|p| !p.as_os_str().is_empty()) {
-                println!("summary: {}", s.display());
+                let _ = writeln!(out, "summary: {}", s.display());
             }
-            println!("journal: {}", o.journal_path.display());
+            let _ = writeln!(out, "journal: {}", o.journal_path.display());
             if o.phase.is_terminal() {
                 headless::exit_code(&o.phase)
             } else {

@@ -317,3 +317,32 @@ fn ascii_mode_draws_only_ascii() {
     let s = screen(&snapshot(Scenario::BreachCountdown), &ui_with(theme), W, H);
     insta::assert_snapshot!(s);
 }
+
+/// Any terminal size draws without a panic: a pseudo-terminal can start at
+/// 0x0, and people shrink windows. Below the compact layout the screen
+/// still says the phase and asks for room.
+#[test]
+fn every_size_draws_without_panic() {
+    let all = [
+        Scenario::Progressing,
+        Scenario::Paused,
+        Scenario::AwaitingApproval,
+        Scenario::BreachCountdown,
+        Scenario::RollingBack,
+        Scenario::RolledBack,
+        Scenario::Promoted,
+        Scenario::SourceDown,
+        Scenario::RollbackFailed,
+    ];
+    for sc in all {
+        let snap = snapshot(sc);
+        for w in [0u16, 1, 2, 10, 39, 40, 41, 60, 79, 80, 119, 120, 121, 200] {
+            for h in [0u16, 1, 2, 5, 11, 12, 13, 20, 24, 34, 35, 50] {
+                let _ = draw(&snap, &ui(), w, h);
+            }
+        }
+    }
+    let s = screen(&snapshot(Scenario::BreachCountdown), &ui(), 30, 8);
+    assert!(s.contains("rampdeck needs 40x12"), "{s}");
+    assert!(s.contains("checkout"), "{s}");
+}

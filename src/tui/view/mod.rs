@@ -50,7 +50,31 @@ use crate::snapshot::Snapshot;
 pub const FULL_MIN: (u16, u16) = (120, 35);
 
 /// Draw one frame.
+/// Below this even the compact layout cannot show every gate; the screen
+/// then says what is going on in a few words and asks for more room.
+pub const TINY_MIN: (u16, u16) = (40, 12);
+
+fn too_small(frame: &mut Frame, area: Rect, snap: &Snapshot) {
+    use ratatui::widgets::{Paragraph, Wrap};
+    let phase = crate::driver::phase_words(&snap.engine.phase);
+    let text = format!(
+        "{} {} % · {phase} · {} · terminal {}x{}: rampdeck needs {}x{}",
+        snap.plan.rollout.service,
+        snap.engine.weight,
+        snap.engine.next.describe(),
+        area.width,
+        area.height,
+        TINY_MIN.0,
+        TINY_MIN.1
+    );
+    frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
+}
+
 pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+    if area.width < TINY_MIN.0 || area.height < TINY_MIN.1 {
+        too_small(frame, area, snap);
+        return;
+    }
     let compact = area.width < FULL_MIN.0 || area.height < FULL_MIN.1;
     let banners = banner::lines(snap, ui);
     let header_h = if compact { 2 } else { 4 };

@@ -23,8 +23,11 @@ use crate::engine::{
 use crate::hooks::{self, HookVars};
 use crate::journal::JournalWriter;
 use crate::plan::{HookKind, Plan, SourceKind};
+use crate::session::{self, Access};
 use crate::snapshot::{Snapshot, SourceHealth, SourceState};
 use crate::sources::{self, LatestFilter, SampleMsg};
+
+mod sharing;
 
 /// The wall clock, as engine time. Only the driver and pollers read it.
 pub fn wall_now() -> Timestamp {
@@ -39,15 +42,13 @@ pub enum DriverInput {
         actor: Actor,
         reason: String,
     },
-    Presence {
-        attached: bool,
-        actor: Actor,
-    },
+    /// The local view (this process's terminal) came or went: SIGHUP or a
+    /// dropped SSH link sends `attached: false`.
+    Presence { attached: bool, actor: Actor },
+    /// End the task once the rollout is over (the local view is gone).
+    ExitWhenDone,
     /// Stop the driver (the last view closed, or a signal). Journaled.
-    Shutdown {
-        actor: Actor,
-        why: String,
-    },
+    Shutdown { actor: Actor, why: String },
 }
 
 /// One line of progress for headless output and notifications.
@@ -72,6 +73,13 @@ pub struct DriverSetup {
     /// End the task once the rollout is over and its hooks are done
     /// (headless). A screen keeps it alive until the user quits.
     pub exit_when_done: bool,
+    /// Whether a local view (screen or headless output) drives from the
+    /// start. A detached driver starts with none.
+    pub local_view: bool,
+    /// Serve attached views on this Unix socket (`rampdeck attach`).
+    pub socket: Option<PathBuf>,
+    /// The driver whose stale lock this one took over, to journal it.
+    pub took_over: Option<String>,
 }
 
 /// How a driver ended.
@@ -93,11 +101,11 @@ pub struct DriverHandle {
 }
 
 /// Creates the journal, starts the pollers and the driver task.
-pub fn start(setup: DriverSetup) -> color_eyre::Result<DriverHandle> {
+pub async fn start(setup: DriverSetup) -> color_eyre::Result<DriverHandle> {
     // A source that cannot start (a missing secret) is a clear error now,
     // not a provider error every interval later.
     sources::check_sources(&setup.plan)?;
-    let journal = JournalWriter::create(&setup.journal_path, &setup.rollout_id)?;
+    let journal = open_journal(&setup)?;
     let now = wall_now();
     let engine = Engine::new(setup.plan.clone());
     let (sample_tx, sample_rx) = mpsc::channel(1024);
@@ -141,6 +149,9 @@ pub fn start(setup: DriverSetup) -> color_eyre::Result<DriverHandle> {
         warnings: setup.warnings.clone(),
     });
     let (snap_tx, snap_rx) = watch::channel(first.clone());
+    let setup_rollout = setup.plan.rollout.clone();
+    let starter = setup.starter.clone();
+    let local_view = setup.local_view;
     let driver = Driver {
         engine,
         journal,
@@ -158,8 +169,30 @@ pub fn start(setup: DriverSetup) -> color_eyre::Result<DriverHandle> {
         shutdown_tx,
         pollers,
         summary_path: None,
+        access: Access::from_plan(&setup_rollout, &session::access::person(&starter)),
+        server: None,
+        local_view,
+        views: HashMap::new(),
+        driving: local_view,
+        own_records: std::collections::VecDeque::new(),
+        own_dirty: false,
     };
-    let task = tokio::spawn(driver.run(input_rx, hook_rx, sample_rx));
+    let (request_tx, request_rx) = mpsc::channel(256);
+    let server = match &driver.setup.socket {
+        Some(path) => Some(
+            session::serve(
+                path,
+                driver.snap_tx.subscribe(),
+                request_tx,
+                driver.shutdown_tx.subscribe(),
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let mut driver = driver;
+    driver.server = server;
+    let task = tokio::spawn(driver.run(input_rx, hook_rx, sample_rx, request_rx));
     Ok(DriverHandle {
         snapshots: snap_rx,
         inputs: input_tx,
@@ -197,6 +230,34 @@ struct Driver {
     shutdown_tx: watch::Sender<bool>,
     pollers: Vec<JoinHandle<()>>,
     summary_path: Option<PathBuf>,
+    /// Who may drive, who is in control, pending two-person requests.
+    access: Access,
+    server: Option<session::ServerHandle>,
+    /// The local view is attached (it counts as a driving view).
+    local_view: bool,
+    /// Attached socket views: client id → the person behind it.
+    views: HashMap<u64, Actor>,
+    /// Whether a driving view is attached, as the engine last heard it.
+    driving: bool,
+    /// Decisions the driver journaled itself (views, access, locks), shown
+    /// in the decision log beside the engine's.
+    own_records: std::collections::VecDeque<Decision>,
+    own_dirty: bool,
+}
+
+/// A new journal, or the existing one of this rollout id reopened (its
+/// chain verified, a torn last line cut and journaled) when a driver that
+/// died left it behind.
+fn open_journal(setup: &DriverSetup) -> color_eyre::Result<JournalWriter> {
+    let path = &setup.journal_path;
+    let exists = std::fs::metadata(path)
+        .map(|m| m.len() > 0)
+        .unwrap_or(false);
+    if exists {
+        let (writer, _recovery) = JournalWriter::open(path)?;
+        return Ok(writer);
+    }
+    Ok(JournalWriter::create(path, &setup.rollout_id)?)
 }
 
 impl Driver {
@@ -205,9 +266,25 @@ impl Driver {
         mut inputs: mpsc::Receiver<DriverInput>,
         mut hook_results: mpsc::Receiver<(u64, crate::engine::HookOutcome)>,
         mut samples: mpsc::Receiver<SampleMsg>,
+        mut requests: mpsc::Receiver<session::Request>,
     ) -> color_eyre::Result<DriverOutcome> {
         let starter = self.setup.starter.clone();
-        self.apply(Input::Start { actor: starter }, wall_now())?;
+        if let Some(prev) = self.setup.took_over.clone() {
+            self.record("lock_taken_over", &starter, &prev, serde_json::Value::Null)?;
+        }
+        self.apply(
+            Input::Start {
+                actor: starter.clone(),
+            },
+            wall_now(),
+        )?;
+        if !self.local_view {
+            let why = Input::OperatorPresence {
+                attached: false,
+                actor: starter,
+            };
+            self.apply(why, wall_now())?;
+        }
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut stop: Option<(Actor, String)> = None;
@@ -217,21 +294,19 @@ impl Driver {
                 biased;
                 msg = inputs.recv() => match msg {
                     Some(DriverInput::Command { command, actor, reason }) => {
-                        if command == Command::Rollback {
-                            // A new rollback supersedes retries of an old one.
-                            self.cancel_tx.send_replace(true);
-                            self.cancel_tx = watch::channel(false).0;
-                        }
-                        self.apply(Input::Command { command, actor, reason }, wall_now())?;
+                        self.command(command, actor, reason, None)?;
                     }
                     Some(DriverInput::Presence { attached, actor }) => {
-                        self.apply(Input::OperatorPresence { attached, actor }, wall_now())?;
+                        self.local_view = attached;
+                        self.presence_changed(actor)?;
                     }
+                    Some(DriverInput::ExitWhenDone) => self.setup.exit_when_done = true,
                     Some(DriverInput::Shutdown { actor, why }) => {
                         stop = Some((actor, why));
                     }
                     None => stop = Some((Actor::system(), "every view closed".into())),
                 },
+                Some(req) = requests.recv() => self.on_request(req)?,
                 Some((id, outcome)) = hook_results.recv() => {
                     self.hooks_running.remove(&id);
                     self.apply(Input::HookResult { id, outcome }, wall_now())?;
@@ -243,6 +318,7 @@ impl Driver {
                     let now = wall_now();
                     self.apply(Input::Tick, now)?;
                     self.refresh_staleness(now);
+                    self.expire_seconds(now)?;
                 }
             }
             let ended = self.engine.phase().is_terminal() && self.hooks_running.is_empty();
@@ -493,10 +569,22 @@ impl Driver {
     }
 
     fn record_stop(&mut self, actor: &Actor, why: &str) -> color_eyre::Result<()> {
+        self.record("driver_stopped", actor, why, serde_json::Value::Null)
+    }
+
+    /// Journals a decision the driver itself makes (access, views, locks),
+    /// with the engine's step, weight and gates at this moment.
+    fn record(
+        &mut self,
+        action: &str,
+        actor: &Actor,
+        why: &str,
+        detail: serde_json::Value,
+    ) -> color_eyre::Result<()> {
         let now = wall_now();
         let view = self.engine.view(now);
         let d = Decision {
-            action: "driver_stopped".into(),
+            action: action.into(),
             actor: actor.clone(),
             reason: why.to_string(),
             step: view.step,
@@ -504,23 +592,44 @@ impl Driver {
             phase: view.phase.name().into(),
             gates: view.gates,
             hook: None,
-            detail: serde_json::Value::Null,
+            detail,
             at: Some(now),
         };
         let journal = &mut self.journal;
         tokio::task::block_in_place(|| journal.append(now, &d))?;
         self.on_decision(now, &d);
+        if self.own_records.len() == crate::engine::decision::RECENT_DECISIONS {
+            self.own_records.pop_front();
+        }
+        self.own_records.push_back(d);
+        self.own_dirty = true;
         Ok(())
     }
 
     fn publish(&mut self, now: Timestamp) {
-        let engine = self.engine.view(now);
+        let mut engine = self.engine.view(now);
+        if !self.own_records.is_empty() {
+            // One log, in time order: the engine's decisions and the
+            // driver's own (viewers, access, locks).
+            let mut all: Vec<Decision> = engine.recent.drain(..).collect();
+            all.extend(self.own_records.iter().cloned());
+            all.sort_by_key(|d| d.at);
+            let keep = crate::engine::decision::RECENT_DECISIONS;
+            let skip = all.len().saturating_sub(keep);
+            engine.recent = all.split_off(skip);
+        }
+        let own_dirty = std::mem::take(&mut self.own_dirty);
         if self.series_dirty {
             self.series = Arc::new(self.engine.series().to_vec());
             self.series_dirty = false;
         }
         let summary = self.summary_path.as_ref().map(|p| p.display().to_string());
-        let changed = engine != self.last.engine
+        let controller = self.access.controller().map(str::to_string);
+        let watchers = self.server.as_ref().map_or(0, |s| s.clients());
+        let changed = own_dirty
+            || engine != self.last.engine
+            || controller != self.last.driver
+            || watchers != self.last.watchers
             || !Arc::ptr_eq(&self.series, &self.last.series)
             || summary != self.last.summary_path
             || now.0 / 1000 != self.last.now.0 / 1000;
@@ -530,6 +639,8 @@ impl Driver {
             return;
         }
         snap.engine = engine;
+        snap.driver = self.access.controller().map(str::to_string);
+        snap.watchers = self.server.as_ref().map_or(0, |s| s.clients());
         snap.series = self.series.clone();
         snap.summary_path = summary;
         snap.now = now;

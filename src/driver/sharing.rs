@@ -1,0 +1,166 @@
+//! Many views, one driver: who may act, who is watching, and what happens
+//! when the driving terminal goes away.
+//!
+//! Every command, from the local terminal or an attached view, passes the
+//! same access check; refusals and two-person requests are journaled with
+//! the identity the socket's peer credentials gave, never one a client sent.
+
+use serde_json::json;
+
+use super::{Driver, wall_now};
+use crate::engine::{Actor, Command, Input, Timestamp};
+use crate::session::access::person;
+use crate::session::{AccessDecision, ClientMsg, Request};
+
+impl Driver {
+    /// A command from a view (`client` is None for the local terminal).
+    pub(super) fn command(
+        &mut self,
+        command: Command,
+        actor: Actor,
+        reason: String,
+        client: Option<u64>,
+    ) -> color_eyre::Result<()> {
+        let now = wall_now();
+        let who = person(&actor);
+        match self.access.check(&who, command, now) {
+            AccessDecision::Allow => self.engine_command(command, actor, reason),
+            AccessDecision::Confirmed { first } => {
+                let reason =
+                    format!("{reason} (two-person rule: asked by {first}, confirmed by {who})");
+                self.engine_command(command, actor, reason)
+            }
+            AccessDecision::Refuse(r) => {
+                let detail = json!({"command": command.as_str(), "their_reason": reason});
+                self.record("refused", &actor, &r.0, detail)?;
+                self.tell(client, format!("refused: {r}"));
+                Ok(())
+            }
+            AccessDecision::NeedSecond { deadline } => {
+                let secs = deadline.0.saturating_sub(now.0) / 1000;
+                let detail = json!({"command": command.as_str(), "confirm_within_s": secs});
+                self.record("awaiting_second", &actor, &reason, detail)?;
+                self.tell_all(format!(
+                    "{who} asks to {}: a second driver must do the same within {secs} s",
+                    command.as_str()
+                ));
+                Ok(())
+            }
+        }
+    }
+
+    fn engine_command(
+        &mut self,
+        command: Command,
+        actor: Actor,
+        reason: String,
+    ) -> color_eyre::Result<()> {
+        if command == Command::Rollback {
+            // A new rollback supersedes the retries of an old one.
+            self.cancel_tx.send_replace(true);
+            self.cancel_tx = tokio::sync::watch::channel(false).0;
+        }
+        let input = Input::Command {
+            command,
+            actor,
+            reason,
+        };
+        self.apply(input, wall_now())
+    }
+
+    /// A message from an attached view.
+    pub(super) fn on_request(&mut self, req: Request) -> color_eyre::Result<()> {
+        let Request {
+            actor,
+            client_id,
+            msg,
+        } = req;
+        match msg {
+            ClientMsg::Connected => {
+                self.views.insert(client_id, actor.clone());
+                let role = if self.access.may_drive(&person(&actor)) {
+                    "may drive"
+                } else {
+                    "viewer"
+                };
+                let detail = json!({"client": client_id, "role": role});
+                self.record("viewer_attached", &actor, "", detail)?;
+                self.presence_changed(actor)
+            }
+            ClientMsg::Disconnected { reason } => {
+                self.views.remove(&client_id);
+                let detail = json!({"client": client_id});
+                self.record("viewer_detached", &actor, &reason, detail)?;
+                self.presence_changed(actor)
+            }
+            ClientMsg::Command { command, reason } => {
+                self.command(command, actor, reason, Some(client_id))
+            }
+            ClientMsg::TakeControl => {
+                let who = person(&actor);
+                match self.access.take_control(&who) {
+                    Ok(previous) => {
+                        let why = match &previous {
+                            Some(p) => format!("took control from {p}"),
+                            None => "took control".to_string(),
+                        };
+                        let detail = json!({"previous": previous});
+                        self.record("control_taken", &actor, &why, detail)?;
+                        self.tell_all(format!("{who} {why}"));
+                        self.presence_changed(actor)
+                    }
+                    Err(r) => {
+                        let detail = json!({"command": "take_control"});
+                        self.record("refused", &actor, &r.0, detail)?;
+                        self.tell(Some(client_id), format!("refused: {r}"));
+                        Ok(())
+                    }
+                }
+            }
+            ClientMsg::Ping => Ok(()),
+        }
+    }
+
+    /// Recomputes whether anyone is driving: the local terminal, or an
+    /// attached view of the person in control. The engine hears only the
+    /// transitions (journaled as operator_detached / operator_attached).
+    pub(super) fn presence_changed(&mut self, actor: Actor) -> color_eyre::Result<()> {
+        let controller = self.access.controller().map(str::to_string);
+        let driving = self.local_view || self.views.values().any(|a| Some(person(a)) == controller);
+        if driving == self.driving {
+            return Ok(());
+        }
+        self.driving = driving;
+        let input = Input::OperatorPresence {
+            attached: driving,
+            actor,
+        };
+        self.apply(input, wall_now())
+    }
+
+    /// Two-person requests nobody confirmed in time.
+    pub(super) fn expire_seconds(&mut self, now: Timestamp) -> color_eyre::Result<()> {
+        for p in self.access.expire(now) {
+            let why = format!(
+                "{} asked by {} was not confirmed by a second driver in time",
+                p.command.as_str(),
+                p.first
+            );
+            self.record("second_expired", &Actor::system(), &why, json!(null))?;
+            self.tell_all(why);
+        }
+        Ok(())
+    }
+
+    fn tell(&self, client: Option<u64>, text: String) {
+        if let (Some(id), Some(server)) = (client, &self.server) {
+            server.notice(id, text);
+        }
+    }
+
+    fn tell_all(&self, text: String) {
+        if let Some(server) = &self.server {
+            server.notice_all(text);
+        }
+    }
+}
