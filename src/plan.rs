@@ -81,6 +81,11 @@ pub struct RolloutInfo {
     pub checklist: Vec<String>,
     /// Where journals go; default: the user's data dir.
     pub journal_dir: Option<String>,
+    /// A Unix group whose members may attach to this rollout's socket (the
+    /// runtime dir becomes 0750 and the socket 0660 for that group). By
+    /// default only the user who started the driver can attach.
+    #[serde(default)]
+    pub session_group: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -67,7 +67,8 @@ pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
         .unwrap_or_else(|| rollout_id(&plan, chrono::Utc::now()));
     let journal_path = journal_dir.join(format!("{id}.jsonl"));
     let headless = view.headless || view.serve_only || !std::io::stdout().is_terminal();
-    if let Err(e) = crate::session::paths::ensure_dir(&crate::session::runtime_dir(), None) {
+    let group = plan.rollout.session_group.as_deref();
+    if let Err(e) = crate::session::paths::ensure_dir(&crate::session::runtime_dir(), group) {
         eprintln!("rampdeck: {e}");
         return EXIT_INTERNAL;
     }

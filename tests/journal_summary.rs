@@ -36,6 +36,7 @@ fn plan() -> Plan {
             window: None,
             checklist: vec![],
             journal_dir: None,
+            session_group: None,
         },
         steps: vec![
             step("canary-10", 10, GateKind::Auto),

@@ -33,6 +33,7 @@ pub fn plan(rollout_id: &str, metrics: usize) -> Plan {
             window: None,
             checklist: vec![],
             journal_dir: None,
+            session_group: None,
         },
         steps: [5u8, 25, 50, 100]
             .iter()

@@ -165,6 +165,7 @@ fn rollout(ctx: &Ctx, r: &Spanned<RawRollout>) -> R<RolloutInfo> {
         window: r.window.as_ref().map(|w| window(ctx, w)).transpose()?,
         checklist: names("checklist", &r.checklist)?,
         journal_dir: r.journal_dir.as_ref().map(|d| d.get_ref().clone()),
+        session_group: r.session_group.as_ref().map(|g| g.get_ref().clone()),
     })
 }
 

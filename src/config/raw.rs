@@ -46,6 +46,7 @@ pub struct RawRollout {
     #[serde(default)]
     pub checklist: Vec<S<String>>,
     pub journal_dir: Option<S<String>>,
+    pub session_group: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

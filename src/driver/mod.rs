@@ -179,15 +179,22 @@ pub async fn start(setup: DriverSetup) -> color_eyre::Result<DriverHandle> {
     };
     let (request_tx, request_rx) = mpsc::channel(256);
     let server = match &driver.setup.socket {
-        Some(path) => Some(
-            session::serve(
-                path,
-                driver.snap_tx.subscribe(),
-                request_tx,
-                driver.shutdown_tx.subscribe(),
+        Some(path) => {
+            let config = session::ServerConfig {
+                group: driver.setup.plan.rollout.session_group.clone(),
+                ..session::ServerConfig::default()
+            };
+            Some(
+                session::serve_with(
+                    path,
+                    driver.snap_tx.subscribe(),
+                    request_tx,
+                    driver.shutdown_tx.subscribe(),
+                    config,
+                )
+                .await?,
             )
-            .await?,
-        ),
+        }
         None => None,
     };
     let mut driver = driver;
@@ -333,6 +340,10 @@ impl Driver {
             if ended && self.setup.exit_when_done {
                 break;
             }
+        }
+        if self.server.as_ref().is_some_and(|s| s.clients() > 0) {
+            // Attached views get the last state before the socket closes.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
         }
         self.shutdown_tx.send_replace(true);
         for p in self.pollers.drain(..) {

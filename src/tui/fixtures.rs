@@ -85,6 +85,7 @@ pub fn plan() -> Plan {
             window: None,
             checklist: vec![],
             journal_dir: None,
+            session_group: None,
         },
         steps: vec![
             step("smoke", 0, 60, GateKind::Auto, None),

@@ -281,6 +281,7 @@ pub fn build_plan(p: &PlanSpec) -> Result<Plan, String> {
             window: None,
             checklist: vec![],
             journal_dir: None,
+            session_group: None,
         },
         steps,
         metrics,

@@ -26,6 +26,7 @@ pub fn plan(sources: Vec<Source>, metrics: Vec<Metric>) -> Plan {
             window: None,
             checklist: vec![],
             journal_dir: None,
+            session_group: None,
         },
         steps: vec![Step {
             name: "all".into(),
