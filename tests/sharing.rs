@@ -3,6 +3,8 @@
 //! loopback whose canary error ratio the test sets; views attach over the
 //! driver's Unix socket; another user is a real process under `setpriv`.
 
+#![allow(clippy::unwrap_used)]
+
 mod pty;
 
 use std::io::{BufRead, BufReader};

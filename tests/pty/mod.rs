@@ -2,7 +2,7 @@
 //! given size, type keys, and read the screen as a person would see it
 //! (through the `vt100` terminal emulator), plus every raw byte written.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::io::{Read, Write};
 use std::os::fd::BorrowedFd;
