@@ -3,6 +3,10 @@
 //! count of 1. Run with `cargo bench --bench safety_net` (20 runs by default;
 //! `RUNS=50 cargo bench --bench safety_net` for more).
 //!
+//! `VIEWERS=50 cargo bench --bench safety_net` runs the same with 50 views
+//! attached over the driver's socket, each rebuilding every snapshot, to
+//! show that watchers do not slow the driver's decisions.
+//!
 //! A local Prometheus-API stand-in on loopback answers `0.001` until a
 //! chosen instant and `0.5` after it; the rollback hook is a real process
 //! that writes its own start time. The driver, pollers, engine, journal
@@ -82,6 +86,11 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
+    let viewers: usize = std::env::var("VIEWERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut answer_to_hook = Vec::new();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -104,6 +113,7 @@ fn main() {
             let text = plan_text(addr, &out.display().to_string());
             let plan = rampdeck::config::parse(&text, "safety_net.toml").expect("plan");
             jump_at.store(i64::MAX, Ordering::SeqCst);
+            let socket = (viewers > 0).then(|| dir.path().join(format!("bench-{run}.sock")));
             let handle = driver::start(DriverSetup {
                 plan: Arc::new(plan),
                 rollout_id: format!("bench-{run}"),
@@ -112,15 +122,31 @@ fn main() {
                 warnings: vec![],
                 exit_when_done: true,
                 local_view: true,
-                socket: None,
+                socket: socket.clone(),
                 took_over: None,
             })
             .await
             .expect("driver");
+            let mut views = Vec::new();
+            if let Some(path) = &socket {
+                for _ in 0..viewers {
+                    views.push(rampdeck::session::connect(path).await.expect("attach"));
+                }
+            }
+            let mut events = handle.events.subscribe();
             // Jump at a random moment relative to the poll schedule.
             let offset = 1500 + (rand::random::<u64>() % 1000) as i64;
             let jump = now_ms() + offset;
             jump_at.store(jump, Ordering::SeqCst);
+            // When the breaching answer reached the driver: the verdict event.
+            let seen = tokio::spawn(async move {
+                while let Ok(ev) = events.recv().await {
+                    if ev.kind == "verdict" && ev.text.contains("Breach") {
+                        return Some(ev.at.0);
+                    }
+                }
+                None
+            });
             let outcome = tokio::time::timeout(Duration::from_secs(15), handle.task)
                 .await
                 .expect("rollback within 15 s")
@@ -137,14 +163,28 @@ fn main() {
                 .parse()
                 .expect("ns");
             let ms = ns / 1_000_000 - jump;
-            println!("run {run:>2}: jump → rollback hook started in {ms} ms");
+            let decided = seen.await.ok().flatten().map(|at| ns / 1_000_000 - at);
+            println!(
+                "run {run:>2}: jump → rollback hook started in {ms} ms (breaching sample → hook: {} ms)",
+                decided.map_or("?".into(), |d| d.to_string())
+            );
             lat.push(ms);
+            answer_to_hook.extend(decided);
+            drop(views);
         }
     });
     lat.sort();
     let median = lat[lat.len() / 2];
     let max = lat[lat.len() - 1];
     println!(
-        "safety net over {runs} runs: median {median} ms, max {max} ms (target: ≤ 1250 ms = 1 s poll + 250 ms)"
+        "safety net over {runs} runs with {viewers} viewers: median {median} ms, max {max} ms (target: ≤ 1250 ms = 1 s poll + 250 ms)"
     );
+    answer_to_hook.sort();
+    if !answer_to_hook.is_empty() {
+        println!(
+            "breaching sample judged → rollback hook started: median {} ms, max {} ms",
+            answer_to_hook[answer_to_hook.len() / 2],
+            answer_to_hook[answer_to_hook.len() - 1]
+        );
+    }
 }

@@ -134,6 +134,11 @@ pub async fn rollback_cmd(rollout: Option<&str>, reason: &str) -> i32 {
                     eprintln!("rampdeck rollback: {n}");
                     return EXIT_STOPPED;
                 }
+                if n.contains("second driver must") {
+                    // The two-person rule: recorded, not yet done.
+                    println!("{n}");
+                    return EXIT_STOPPED;
+                }
             }
             _ = tokio::time::sleep_until(deadline) => {
                 eprintln!("rampdeck rollback: the driver did not start a rollback within 10 s; see its decision log");

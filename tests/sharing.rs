@@ -386,3 +386,46 @@ fn a_dropped_terminal_leaves_the_canary_guarded() {
     wait_record(&journal, "rolled_back", Duration::from_secs(15));
     view.wait_for("ROLLED BACK", Duration::from_secs(10));
 }
+
+#[test]
+fn the_two_person_rule_needs_a_second_identity() {
+    let w = World::new(
+        "session_group = \"nogroup\"\ndrivers = [\"root\", \"nobody\"]\nrequire_second = [\"rollback\"]",
+    );
+    let mut driver = w.run_headless();
+    let id = w.wait_socket();
+    let journal = w.journal();
+
+    // root asks: recorded, not done.
+    let out = w
+        .cmd(&["rollback", &id, "--reason", "error budget burning"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "{stdout}");
+    assert!(stdout.contains("second driver must"), "{stdout}");
+    let asked = wait_record(&journal, "awaiting_second", Duration::from_secs(5));
+    assert_eq!(asked["actor"]["uid"], 0);
+    // The same person again does not count as a second.
+    let again = w
+        .cmd(&["rollback", &id, "--reason", "me again"])
+        .output()
+        .unwrap();
+    assert_ne!(again.status.code(), Some(0));
+    assert!(records(&journal).iter().all(|r| r["action"] != "rolled_back"));
+
+    // A second identity (uid 65534, "nobody", listed in drivers) confirms.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_rampdeck"))
+        .args(["rollback", &id, "--reason", "confirmed"])
+        .envs(w.env())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let rb = wait_record(&journal, "rollback", Duration::from_secs(5));
+    assert_eq!(rb["actor"]["uid"], 65534);
+    let reason = rb["reason"].as_str().unwrap();
+    assert!(reason.contains("asked by root") && reason.contains("confirmed by nobody"), "{reason}");
+    assert_eq!(wait_exit(&mut driver, Duration::from_secs(20)), 3);
+}
