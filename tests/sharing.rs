@@ -342,6 +342,21 @@ fn one_driver_per_rollout_and_a_dead_drivers_lock_is_taken_over() {
         String::from_utf8_lossy(&out.stdout)
     );
 
+    // `rampdeck ls` lists it, and its peek is not journaled as a viewer.
+    let ls = w.cmd(&["ls"]).output().unwrap();
+    let ls = String::from_utf8_lossy(&ls.stdout);
+    assert!(ls.contains("shop-lock") && ls.contains("holding"), "{ls}");
+    std::thread::sleep(Duration::from_millis(800));
+    let viewers = records(&journal)
+        .into_iter()
+        .filter(|r| {
+            r["action"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("viewer"))
+        })
+        .count();
+    assert_eq!(viewers, 0, "ls looked like a viewer");
+
     // A breach still rolls back.
     w.knob.set(0.5);
     assert_eq!(wait_exit(&mut third, Duration::from_secs(20)), 3);
@@ -412,7 +427,11 @@ fn the_two_person_rule_needs_a_second_identity() {
         .output()
         .unwrap();
     assert_ne!(again.status.code(), Some(0));
-    assert!(records(&journal).iter().all(|r| r["action"] != "rolled_back"));
+    assert!(
+        records(&journal)
+            .iter()
+            .all(|r| r["action"] != "rolled_back")
+    );
 
     // A second identity (uid 65534, "nobody", listed in drivers) confirms.
     let out = Command::new("setpriv")
@@ -422,10 +441,18 @@ fn the_two_person_rule_needs_a_second_identity() {
         .envs(w.env())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rb = wait_record(&journal, "rollback", Duration::from_secs(5));
     assert_eq!(rb["actor"]["uid"], 65534);
     let reason = rb["reason"].as_str().unwrap();
-    assert!(reason.contains("asked by root") && reason.contains("confirmed by nobody"), "{reason}");
+    assert!(
+        reason.contains("asked by root") && reason.contains("confirmed by nobody"),
+        "{reason}"
+    );
     assert_eq!(wait_exit(&mut driver, Duration::from_secs(20)), 3);
 }

@@ -173,6 +173,7 @@ pub async fn start(setup: DriverSetup) -> color_eyre::Result<DriverHandle> {
         server: None,
         local_view,
         views: HashMap::new(),
+        pending_views: HashMap::new(),
         driving: local_view,
         own_records: std::collections::VecDeque::new(),
         own_dirty: false,
@@ -244,6 +245,8 @@ struct Driver {
     local_view: bool,
     /// Attached socket views: client id → the person behind it.
     views: HashMap<u64, Actor>,
+    /// Just connected; admitted once they stay (see `sharing::PEEK`).
+    pending_views: HashMap<u64, (Actor, Timestamp)>,
     /// Whether a driving view is attached, as the engine last heard it.
     driving: bool,
     /// Decisions the driver journaled itself (views, access, locks), shown
@@ -326,6 +329,7 @@ impl Driver {
                     self.apply(Input::Tick, now)?;
                     self.refresh_staleness(now);
                     self.expire_seconds(now)?;
+                    self.admit_settled(now)?;
                 }
             }
             let ended = self.engine.phase().is_terminal() && self.hooks_running.is_empty();

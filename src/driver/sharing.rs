@@ -7,7 +7,12 @@
 
 use serde_json::json;
 
+use std::time::Duration;
+
 use super::{Driver, wall_now};
+
+/// A connection shorter than this is a peek (`rampdeck ls`), not a view.
+const PEEK: Duration = Duration::from_millis(400);
 use crate::engine::{Actor, Command, Input, Timestamp};
 use crate::session::access::person;
 use crate::session::{AccessDecision, ClientMsg, Request};
@@ -75,19 +80,21 @@ impl Driver {
             client_id,
             msg,
         } = req;
+        if !matches!(msg, ClientMsg::Connected | ClientMsg::Disconnected { .. }) {
+            self.admit(client_id)?;
+        }
         match msg {
             ClientMsg::Connected => {
-                self.views.insert(client_id, actor.clone());
-                let role = if self.access.may_drive(&person(&actor)) {
-                    "may drive"
-                } else {
-                    "viewer"
-                };
-                let detail = json!({"client": client_id, "role": role});
-                self.record("viewer_attached", &actor, "", detail)?;
-                self.presence_changed(actor)
+                // Admitted (journaled, counted as presence) once it stays:
+                // `rampdeck ls` only peeks and must not look like an
+                // operator coming and going.
+                self.pending_views.insert(client_id, (actor, wall_now()));
+                Ok(())
             }
             ClientMsg::Disconnected { reason } => {
+                if self.pending_views.remove(&client_id).is_some() {
+                    return Ok(());
+                }
                 self.views.remove(&client_id);
                 let detail = json!({"client": client_id});
                 self.record("viewer_detached", &actor, &reason, detail)?;
@@ -119,6 +126,35 @@ impl Driver {
             }
             ClientMsg::Ping => Ok(()),
         }
+    }
+
+    /// Views connected for longer than a peek become attached views.
+    pub(super) fn admit_settled(&mut self, now: Timestamp) -> color_eyre::Result<()> {
+        let settled: Vec<u64> = self
+            .pending_views
+            .iter()
+            .filter(|(_, (_, at))| now.since(*at) >= PEEK)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in settled {
+            self.admit(id)?;
+        }
+        Ok(())
+    }
+
+    fn admit(&mut self, client_id: u64) -> color_eyre::Result<()> {
+        let Some((actor, _)) = self.pending_views.remove(&client_id) else {
+            return Ok(());
+        };
+        self.views.insert(client_id, actor.clone());
+        let role = if self.access.may_drive(&person(&actor)) {
+            "may drive"
+        } else {
+            "viewer"
+        };
+        let detail = json!({"client": client_id, "role": role});
+        self.record("viewer_attached", &actor, "", detail)?;
+        self.presence_changed(actor)
     }
 
     /// Recomputes whether anyone is driving: the local terminal, or an
