@@ -25,7 +25,11 @@ fn now_ms() -> i64 {
 
 async fn query(State(jump_at): State<Arc<AtomicI64>>) -> String {
     let t = now_ms();
-    let v = if t >= jump_at.load(Ordering::SeqCst) { 0.5 } else { 0.001 };
+    let v = if t >= jump_at.load(Ordering::SeqCst) {
+        0.5
+    } else {
+        0.001
+    };
     format!(
         r#"{{"status":"success","data":{{"resultType":"vector","result":[{{"metric":{{}},"value":[{},"{}"]}}]}}}}"#,
         t as f64 / 1000.0,
@@ -89,7 +93,9 @@ fn main() {
         let app = Router::new()
             .route("/api/v1/query", any(query))
             .with_state(jump_at.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move { axum::serve(listener, app).await });
         let dir = tempfile::tempdir().expect("tempdir");
@@ -116,7 +122,11 @@ fn main() {
                 .expect("rollback within 15 s")
                 .expect("join")
                 .expect("driver");
-            assert_eq!(outcome.phase, Phase::RolledBack, "run {run} did not roll back");
+            assert_eq!(
+                outcome.phase,
+                Phase::RolledBack,
+                "run {run} did not roll back"
+            );
             let ns: i64 = std::fs::read_to_string(&out)
                 .expect("hook output")
                 .trim()

@@ -23,7 +23,7 @@ use crate::engine::{
 use crate::hooks::{self, HookVars};
 use crate::journal::JournalWriter;
 use crate::plan::{HookKind, Plan, SourceKind};
-use crate::snapshot::{SourceHealth, SourceState, Snapshot};
+use crate::snapshot::{Snapshot, SourceHealth, SourceState};
 use crate::sources::{self, LatestFilter, SampleMsg};
 
 /// The wall clock, as engine time. Only the driver and pollers read it.
@@ -44,7 +44,10 @@ pub enum DriverInput {
         actor: Actor,
     },
     /// Stop the driver (the last view closed, or a signal). Journaled.
-    Shutdown { actor: Actor, why: String },
+    Shutdown {
+        actor: Actor,
+        why: String,
+    },
 }
 
 /// One line of progress for headless output and notifications.

@@ -135,7 +135,13 @@ fn print_event(out: &mut impl Write, ev: &Event, json: bool) {
         });
         let _ = writeln!(out, "{line}");
     } else {
-        let _ = writeln!(out, "{}  {:<8}  {}", ts.format("%H:%M:%S"), ev.kind, ev.text);
+        let _ = writeln!(
+            out,
+            "{}  {:<8}  {}",
+            ts.format("%H:%M:%S"),
+            ev.kind,
+            ev.text
+        );
     }
     let _ = out.flush();
 }

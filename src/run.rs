@@ -114,7 +114,11 @@ async fn screen(handle: driver::DriverHandle, ascii: bool) -> i32 {
     }
     match outcome {
         Ok(Ok(o)) => {
-            println!("rollout {}: {}", o.phase.name(), driver::phase_words(&o.phase));
+            println!(
+                "rollout {}: {}",
+                o.phase.name(),
+                driver::phase_words(&o.phase)
+            );
             if let Some(s) = o.summary_path.filter(|p| !p.as_os_str().is_empty()) {
                 println!("summary: {}", s.display());
             }
