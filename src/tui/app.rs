@@ -8,6 +8,7 @@
 
 use std::io::{self, BufWriter, Stdout, Write};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use color_eyre::eyre::{WrapErr, eyre};
@@ -66,8 +67,19 @@ pub enum TuiExit {
 type Backend = CrosstermBackend<BufWriter<Stdout>>;
 type PanicHook = Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Send + Sync + 'static>;
 
-/// Put the terminal back as we found it. Safe to call more than once.
+/// Whether the cockpit has the terminal (raw mode, alternate screen).
+static TERMINAL_TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// Put the terminal back as we found it. Only the first call after
+/// [`TerminalGuard::enter`] writes anything: the panic hook restores, then
+/// the guard's drop runs while unwinding, and a second "leave the alternate
+/// screen" would move the cursor back to where the cockpit started (xterm
+/// restores the saved cursor), so the shell prompt would overwrite the
+/// panic report.
 fn restore_terminal() {
+    if !TERMINAL_TAKEN.swap(false, Ordering::SeqCst) {
+        return;
+    }
     let _ = disable_raw_mode();
     let mut out = io::stdout();
     let _ = execute!(
@@ -95,7 +107,11 @@ impl TerminalGuard {
             restore_terminal();
             chained(info);
         }));
-        enable_raw_mode().wrap_err("could not switch the terminal to raw mode")?;
+        TERMINAL_TAKEN.store(true, Ordering::SeqCst);
+        if let Err(e) = enable_raw_mode() {
+            restore_terminal();
+            return Err(e).wrap_err("could not switch the terminal to raw mode");
+        }
         let mut out = BufWriter::new(io::stdout());
         if let Err(e) = execute!(out, EnterAlternateScreen, cursor::Hide) {
             restore_terminal();

@@ -58,7 +58,9 @@ pub fn body(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
             Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(*row);
         let focus = if ui.focus == i { ">" } else { " " };
         let mut line = match snap.engine.gates.iter().find(|g| g.metric == m.id) {
-            Some(g) => timeline::gate_line(&snap.plan, g, t, usize::from(text.width) - 1),
+            Some(g) => {
+                timeline::gate_line(&snap.plan, g, t, usize::from(text.width).saturating_sub(1))
+            }
             None => Line::from(vec![
                 Span::raw(format!("  {} ", fit(&m.name, 22))),
                 Span::styled("waiting for data", t.dim()),

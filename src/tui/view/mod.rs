@@ -126,3 +126,50 @@ pub(crate) fn fit(s: &str, w: usize) -> String {
 pub(crate) fn plain() -> Style {
     Style::default()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use crate::tui::fixtures::{Scenario, snapshot};
+    use crate::tui::keymap::Action;
+    use crate::tui::{Keymap, Theme, UiState};
+
+    /// A terminal can be any size (a split pane, a phone over SSH, a
+    /// window being dragged): no size makes drawing panic.
+    #[test]
+    fn every_screen_draws_at_every_small_size_without_panicking() {
+        let snap = snapshot(Scenario::BreachCountdown);
+        let mut screens = Vec::new();
+        for action in [
+            None,
+            Some(Action::Zoom),
+            Some(Action::Log),
+            Some(Action::Help),
+        ] {
+            let mut ui = UiState::new(Theme::default(), Keymap::defaults().unwrap(), "alice");
+            if let Some(a) = action {
+                ui.apply(a, &snap);
+            }
+            screens.push(ui);
+        }
+        let mut dialog = UiState::new(Theme::default(), Keymap::defaults().unwrap(), "alice");
+        dialog.apply(Action::Rollback, &snap);
+        screens.push(dialog);
+        for ui in &screens {
+            for w in [
+                0, 1, 2, 3, 5, 8, 13, 20, 30, 45, 60, 79, 80, 100, 119, 120, 130,
+            ] {
+                for h in [
+                    0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 23, 24, 30, 34, 35, 40,
+                ] {
+                    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+                    term.draw(|f| super::render(f, f.area(), &snap, ui))
+                        .unwrap_or_else(|e| panic!("{w}x{h}: {e}"));
+                }
+            }
+        }
+    }
+}
