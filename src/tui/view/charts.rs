@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::widgets::canvas::{Canvas, Context, Line as CanvasLine, Points};
 
-use super::panel;
+use super::{panel, shown_gates};
 use crate::engine::series::MetricSeries;
 use crate::engine::{GateStatus, Timestamp};
 use crate::plan::{BadDirection, Metric};
@@ -52,7 +52,7 @@ fn chart(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, i: usize,
         return;
     };
     let series = snap.series.iter().find(|s| s.metric == metric.id);
-    let gate = snap.engine.gates.iter().find(|g| g.metric == metric.id);
+    let gate = shown_gates(snap).0.iter().find(|g| g.metric == metric.id);
     let name = format!("{}{} ", if focused { " *" } else { " " }, metric.name);
     let mut block = panel(t, Span::styled(name, t.title()));
     if let Some(g) = gate {
