@@ -29,7 +29,11 @@ pub fn header(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
     second.push(Span::raw(
         snap.driver.clone().unwrap_or_else(|| "nobody".into()),
     ));
-    second.push(Span::raw(format!(" · {} watching  ", snap.watchers)));
+    second.push(Span::raw(format!(
+        "{}{} watching  ",
+        t.separator(),
+        snap.watchers
+    )));
     second.extend(data_lane(snap, t, false));
     frame.render_widget(
         Paragraph::new(vec![Line::from(first), Line::from(second)]),
