@@ -8,6 +8,7 @@
 
 use std::io::{self, BufWriter, Stdout, Write};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use color_eyre::eyre::{WrapErr, eyre};
@@ -66,8 +67,19 @@ pub enum TuiExit {
 type Backend = CrosstermBackend<BufWriter<Stdout>>;
 type PanicHook = Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Send + Sync + 'static>;
 
-/// Put the terminal back as we found it. Safe to call more than once.
+/// Whether the cockpit has the terminal (raw mode, alternate screen).
+static TERMINAL_TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// Put the terminal back as we found it. Only the first call after
+/// [`TerminalGuard::enter`] writes anything: the panic hook restores, then
+/// the guard's drop runs while unwinding, and a second "leave the alternate
+/// screen" would move the cursor back to where the cockpit started (xterm
+/// restores the saved cursor), so the shell prompt would overwrite the
+/// panic report.
 fn restore_terminal() {
+    if !TERMINAL_TAKEN.swap(false, Ordering::SeqCst) {
+        return;
+    }
     let _ = disable_raw_mode();
     let mut out = io::stdout();
     let _ = execute!(
@@ -95,7 +107,11 @@ impl TerminalGuard {
             restore_terminal();
             chained(info);
         }));
-        enable_raw_mode().wrap_err("could not switch the terminal to raw mode")?;
+        TERMINAL_TAKEN.store(true, Ordering::SeqCst);
+        if let Err(e) = enable_raw_mode() {
+            restore_terminal();
+            return Err(e).wrap_err("could not switch the terminal to raw mode");
+        }
         let mut out = BufWriter::new(io::stdout());
         if let Err(e) = execute!(out, EnterAlternateScreen, cursor::Hide) {
             restore_terminal();
@@ -159,25 +175,48 @@ pub async fn run(
 
     let mut received = Instant::now();
     let mut snapshots_open = true;
-    let mut dirty = true;
+    // `urgent`: draw now (a key, a resize, a new phase or decision).
+    // `pending`: draw at the next frame slot, so samples and countdowns
+    // cost at most one frame per FRAME_INTERVAL over an SSH link.
+    let mut urgent = true;
+    let mut pending = false;
+    let mut last_frame = Instant::now();
+    let mut first_frame_drawn = false;
     loop {
-        let elapsed = received.elapsed().as_millis() as u64;
-        if dirty {
+        let now = Instant::now();
+        if urgent || (pending && now >= last_frame + FRAME_INTERVAL) {
+            let elapsed = received.elapsed().as_millis() as u64;
             let shown = aged(&current, elapsed);
             term.draw(shown.as_ref().unwrap_or(&current), &ui)?;
-            dirty = false;
+            urgent = false;
+            pending = false;
+            last_frame = Instant::now();
+            if !first_frame_drawn {
+                first_frame_drawn = true;
+                test_panic_after_first_frame();
+            }
         }
-        // Wake at the next whole second only while a countdown is running.
-        let tick = has_countdown(&current, elapsed)
-            .then(|| received + Duration::from_millis((elapsed / 1000 + 1) * 1000));
+        // Wake for a pending frame, or at the next whole second of a
+        // running countdown (only while one runs: idle costs nothing).
+        let elapsed = received.elapsed().as_millis() as u64;
+        let tick = if pending {
+            Some(last_frame + FRAME_INTERVAL)
+        } else {
+            has_countdown(&current, elapsed)
+                .then(|| received + Duration::from_millis((elapsed / 1000 + 1) * 1000))
+        };
         tokio::select! {
             changed = snapshots.changed(), if snapshots_open => match changed {
                 Ok(()) => {
                     let s = snapshots.borrow_and_update().clone();
                     if s.version != current.version || !Arc::ptr_eq(&s, &current) {
+                        if is_urgent(&current, &s) {
+                            urgent = true;
+                        } else {
+                            pending = true;
+                        }
                         current = s;
                         received = Instant::now();
-                        dirty = true;
                     }
                 }
                 // The driver is gone: keep the last screen until the operator quits.
@@ -185,7 +224,7 @@ pub async fn run(
             },
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
-                    dirty = true;
+                    urgent = true;
                     if let Some(cmd) = ui.on_key(key, &current) {
                         if cmd == UiCommand::Quit {
                             let _ = commands.send(UiCommand::Quit).await;
@@ -198,16 +237,54 @@ pub async fn run(
                 }
                 Some(Ok(Event::Resize(..))) => {
                     term.terminal.autoresize()?;
-                    dirty = true;
+                    urgent = true;
                 }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e).wrap_err("reading the terminal failed"),
                 None => return Ok(TuiExit::Quit),
             },
-            _ = sleep_until_opt(tick), if tick.is_some() => dirty = true,
+            _ = sleep_until_opt(tick), if tick.is_some() => pending = true,
             _ = sigterm.recv() => return Ok(TuiExit::Signal(libc::SIGTERM)),
             _ = sighup.recv() => return Ok(TuiExit::Signal(libc::SIGHUP)),
         }
+    }
+}
+
+/// The shortest time between two frames that nobody asked for (new samples,
+/// countdown seconds). The driver publishes several snapshots a second
+/// (every sample, every engine tick); drawing each one cost about 5 KB/s at
+/// 200x50, drawing at most one a second about a fifth of that.
+const FRAME_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A change the operator must see at once rather than at the next frame
+/// slot: the phase (their pause, an automatic rollback), the step, a new
+/// decision, a failed rollback, or a source going up or down.
+fn is_urgent(old: &Snapshot, new: &Snapshot) -> bool {
+    let (o, n) = (&old.engine, &new.engine);
+    o.phase != n.phase
+        || o.step != n.step
+        || o.weight != n.weight
+        || o.rollback_failed != n.rollback_failed
+        || o.hook_running != n.hook_running
+        || o.recent.len() != n.recent.len()
+        || o.recent.last().map(|d| (&d.action, d.at)) != n.recent.last().map(|d| (&d.action, d.at))
+        || old.summary_path != new.summary_path
+        || old.driver != new.driver
+        || old.watchers != new.watchers
+        || old
+            .sources
+            .iter()
+            .map(|s| s.state)
+            .ne(new.sources.iter().map(|s| s.state))
+}
+
+/// Test hook for the end-to-end tests (tests/e2e_pty.rs): with
+/// `RAMPDECK_TEST_PANIC_AFTER_FIRST_FRAME=1` the cockpit panics right after
+/// its first frame, to check the terminal is restored and the color-eyre
+/// report is readable. Costs one environment read per run.
+fn test_panic_after_first_frame() {
+    if std::env::var_os("RAMPDECK_TEST_PANIC_AFTER_FIRST_FRAME").is_some_and(|v| v == "1") {
+        panic!("RAMPDECK_TEST_PANIC_AFTER_FIRST_FRAME is set: panicking after the first frame");
     }
 }
 

@@ -536,6 +536,12 @@ fn build(scenario: Scenario, points: Option<usize>) -> Snapshot {
         },
     ];
     let ended = matches!(scenario, S::RolledBack | S::Promoted);
+    // A decision records the verdicts it was taken on.
+    for d in &mut recent {
+        if d.action == "trigger_rollback" {
+            d.gates = gates.clone();
+        }
+    }
     Snapshot {
         version: 1,
         rollout_id: "checkout-20261129-140000".into(),

@@ -17,7 +17,8 @@ pub const DEFAULT_KEYMAP: &str = include_str!("../../assets/keymap.toml");
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
-    /// Pause the rollout, or resume it when paused (asks for a reason first).
+    /// Pause the rollout (after a confirm dialog with a reason), or resume it
+    /// when paused.
     PauseResume,
     /// Advance to the next step now, whatever the gates say (asks first).
     Promote,
@@ -114,7 +115,9 @@ impl Action {
     /// One sentence for the help screen.
     pub fn describe(self) -> &'static str {
         match self {
-            Action::PauseResume => "pause the rollout, or resume it (asks for a reason)",
+            Action::PauseResume => {
+                "pause the rollout (asks to confirm, with a reason), or resume it"
+            }
             Action::Promote => "advance to the next step now, whatever the gates say",
             Action::PromoteFull => "go to 100 % now",
             Action::Rollback => "roll back (works in every state, also while paused)",

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::widgets::canvas::{Canvas, Context, Line as CanvasLine, Points};
 
-use super::panel;
+use super::{panel, shown_gates};
 use crate::engine::series::MetricSeries;
 use crate::engine::{GateStatus, Timestamp};
 use crate::plan::{BadDirection, Metric};
@@ -52,7 +52,7 @@ fn chart(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, i: usize,
         return;
     };
     let series = snap.series.iter().find(|s| s.metric == metric.id);
-    let gate = snap.engine.gates.iter().find(|g| g.metric == metric.id);
+    let gate = shown_gates(snap).0.iter().find(|g| g.metric == metric.id);
     let name = format!("{}{} ", if focused { " *" } else { " " }, metric.name);
     let mut block = panel(t, Span::styled(name, t.title()));
     if let Some(g) = gate {
@@ -85,13 +85,16 @@ fn chart(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, i: usize,
         return;
     }
 
-    // The x axis spans the rollout, from its start (or the first sample) to now.
+    // The x axis spans the rollout, from its start (or the first sample) to
+    // a round length just past now: the lines grow to the right and the
+    // axis rescales only when now reaches its end, so an idle second
+    // redraws a column, not the whole chart.
     let origin = snap
         .engine
         .started_at
         .or_else(|| series.canary.iter().next().map(|p| p.at))
         .unwrap_or(snap.now);
-    let end = snap.now.max(Timestamp(origin.0 + 1000));
+    let end = Timestamp(origin.0 + axis_span_ms(snap.now.0 - origin.0));
     let span = x_of(origin, end);
     // Roughly the plot's width in braille columns (two dots per cell).
     let buckets = usize::from(inner.width.saturating_sub(8)).max(8) * 2;
@@ -265,10 +268,91 @@ fn y_bounds(a: &[(f64, f64)], b: &[(f64, f64)], extra: [Option<f64>; 2]) -> (f64
         return (lo - 1.0, hi + 1.0);
     }
     let pad = (hi - lo) * 0.08;
-    let lo = if lo >= 0.0 {
-        (lo - pad).max(0.0)
-    } else {
-        lo - pad
-    };
-    (lo, hi + pad)
+    let (lo, hi) = (
+        if lo >= 0.0 {
+            (lo - pad).max(0.0)
+        } else {
+            lo - pad
+        },
+        hi + pad,
+    );
+    // Snap to a round step (1, 2 or 5 × 10^k, about a tenth of the range):
+    // the labels read well and a new sample rescales the chart only when it
+    // crosses a step, not with every new extreme.
+    let step = nice_step((hi - lo) / 10.0);
+    ((lo / step).floor() * step, (hi / step).ceil() * step)
+}
+
+/// The smallest of 1, 2 and 5 × 10^k that is at least `raw`.
+fn nice_step(raw: f64) -> f64 {
+    if !(raw.is_finite() && raw > 0.0) {
+        return 1.0;
+    }
+    let mag = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag)
+}
+
+/// The x axis's length for a rollout `elapsed_ms` old: the first round
+/// length that still leaves room after now. Past the second minute the
+/// rungs are at most 1.5 apart, so the lines fill two thirds of the width
+/// or more.
+pub fn axis_span_ms(elapsed_ms: i64) -> i64 {
+    const MIN: i64 = 60_000;
+    const LADDER_MIN: [i64; 16] = [1, 2, 3, 4, 6, 8, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240];
+    let elapsed = elapsed_ms.max(0);
+    for m in LADDER_MIN {
+        if m * MIN > elapsed {
+            return m * MIN;
+        }
+    }
+    // Past four hours: whole multiples of two hours.
+    let two_h = 120 * MIN;
+    (elapsed / two_h + 1) * two_h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_time_axis_grows_in_round_rungs_and_always_ends_after_now() {
+        assert_eq!(axis_span_ms(0), 60_000);
+        assert_eq!(axis_span_ms(59_999), 60_000);
+        assert_eq!(axis_span_ms(60_000), 120_000);
+        assert_eq!(axis_span_ms(61 * 60_000), 90 * 60_000);
+        assert_eq!(axis_span_ms(5 * 3_600_000), 6 * 3_600_000);
+        let mut prev = 0;
+        for e in (0..30 * 3_600_000).step_by(7_000) {
+            let s = axis_span_ms(e);
+            assert!(s > e, "{s} ≤ {e}");
+            assert!(s >= prev, "the axis never shrinks");
+            if e >= 120_000 {
+                assert!(e * 3 >= s * 2 - 3 * 7_000, "lines fill ≥ 2/3 at {e}: {s}");
+            }
+            prev = s;
+        }
+    }
+
+    #[test]
+    fn y_bounds_are_round_and_hold_every_value_and_limit() {
+        let a = [(0.0, 0.028), (1.0, 1.7)];
+        let (lo, hi) = y_bounds(&a, &[], [Some(2.0), Some(0.5)]);
+        assert_eq!((lo, hi), (0.0, 2.5));
+        // A new extreme inside the same step changes nothing.
+        let b = [(0.0, 0.028), (1.0, 1.7), (2.0, 1.9)];
+        assert_eq!(y_bounds(&b, &[], [Some(2.0), Some(0.5)]), (lo, hi));
+        let c = [(0.0, 154.0), (1.0, 418.0)];
+        let (lo, hi) = y_bounds(&c, &[], [None, None]);
+        assert!(
+            lo <= 154.0 && hi >= 418.0 && lo >= 100.0 && hi <= 450.0,
+            "{lo} {hi}"
+        );
+        assert_eq!(nice_step(0.13), 0.2);
+        assert_eq!(nice_step(7.0), 10.0);
+        assert_eq!(nice_step(0.0), 1.0);
+    }
 }

@@ -9,7 +9,7 @@ use ratatui::widgets::{Paragraph, Sparkline};
 
 use super::header::{data_lane, step_spans};
 use super::log::last_line;
-use super::{fit, timeline};
+use super::{fit, shown_gates, timeline};
 use crate::snapshot::Snapshot;
 use crate::tui::downsample::sparkline;
 use crate::tui::format::{opt_value, phase_words};
@@ -29,7 +29,11 @@ pub fn header(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
     second.push(Span::raw(
         snap.driver.clone().unwrap_or_else(|| "nobody".into()),
     ));
-    second.push(Span::raw(format!(" +{}  ", snap.watchers)));
+    second.push(Span::raw(format!(
+        "{}{} watching  ",
+        t.separator(),
+        snap.watchers
+    )));
     second.extend(data_lane(snap, t, false));
     frame.render_widget(
         Paragraph::new(vec![Line::from(first), Line::from(second)]),
@@ -57,7 +61,7 @@ pub fn body(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         let [text, spark] =
             Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(*row);
         let focus = if ui.focus == i { ">" } else { " " };
-        let mut line = match snap.engine.gates.iter().find(|g| g.metric == m.id) {
+        let mut line = match shown_gates(snap).0.iter().find(|g| g.metric == m.id) {
             Some(g) => {
                 timeline::gate_line(&snap.plan, g, t, usize::from(text.width).saturating_sub(1))
             }

@@ -41,9 +41,11 @@ fn key(ui: &UiState, mode: Mode, action: Action) -> String {
 
 fn confirm(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, d: &ConfirmDialog) {
     let t = &ui.theme;
-    let rect = centered(area, 72, 12);
+    // Wide enough for the hint line of the longest verb ("promote full").
+    let rect = centered(area, 76, 12);
     frame.render_widget(Clear, rect);
-    let verb = d.action.command().as_str();
+    // Words, not the journal's identifier ("promote full", not "promote_full").
+    let verb = d.action.command().as_str().replace('_', " ");
     let block = panel(t, format!(" Confirm {verb} ")).border_style(t.focus_border());
     let inner = block.inner(rect);
     frame.render_widget(block, rect);

@@ -44,6 +44,7 @@ use ratatui::widgets::{Block, BorderType, Borders};
 
 use super::state::{Screen, UiState};
 use super::theme::{Theme, asciify};
+use crate::engine::{GateStatus, Phase, Timestamp};
 use crate::snapshot::Snapshot;
 
 /// Width and height from which the full layout is used.
@@ -110,6 +111,30 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
     }
 }
 
+/// Decisions that start a rollback; their records carry the verdicts that
+/// led to it.
+const ROLLBACK_DECISIONS: [&str; 3] = ["rollback", "trigger_rollback", "no_data_rollback"];
+
+/// The gate verdicts to show, and the time they date from when they are not
+/// live. Once the rollout is rolling or rolled back, the live gates measure
+/// a canary without traffic ("Pass" at 0 %, or "NoData") and would
+/// contradict the rollback on screen; the verdicts recorded with the
+/// rollback decision say why it happened.
+pub(crate) fn shown_gates(snap: &Snapshot) -> (&[GateStatus], Option<Timestamp>) {
+    let e = &snap.engine;
+    if matches!(e.phase, Phase::RollingBack | Phase::RolledBack) {
+        let at_rollback = e
+            .recent
+            .iter()
+            .rev()
+            .find(|d| ROLLBACK_DECISIONS.contains(&d.action.as_str()) && !d.gates.is_empty());
+        if let Some(d) = at_rollback {
+            return (&d.gates, d.at);
+        }
+    }
+    (&e.gates, None)
+}
+
 fn main_body(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
     let log_h = (area.height / 4).clamp(4, 9);
     let [top, log_area] =
@@ -149,4 +174,69 @@ pub(crate) fn fit(s: &str, w: usize) -> String {
 /// Style for text that should not change in monochrome.
 pub(crate) fn plain() -> Style {
     Style::default()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use crate::tui::fixtures::{Scenario, snapshot};
+    use crate::tui::keymap::Action;
+    use crate::tui::{Keymap, Theme, UiState};
+
+    #[test]
+    fn after_a_rollback_the_gates_shown_are_those_it_was_decided_on() {
+        use crate::engine::Verdict;
+        let mut snap = snapshot(Scenario::RolledBack);
+        // Live gates after the rollback measure a canary without traffic.
+        for g in &mut snap.engine.gates {
+            g.verdict = Verdict::Pass;
+        }
+        let (gates, at) = super::shown_gates(&snap);
+        assert!(at.is_some());
+        assert!(gates.iter().any(|g| g.verdict == Verdict::Breach));
+        // While the rollout runs, the live gates are shown.
+        let live = snapshot(Scenario::BreachCountdown);
+        let (gates, at) = super::shown_gates(&live);
+        assert!(at.is_none());
+        assert_eq!(gates, live.engine.gates.as_slice());
+    }
+
+    /// A terminal can be any size (a split pane, a phone over SSH, a
+    /// window being dragged): no size makes drawing panic.
+    #[test]
+    fn every_screen_draws_at_every_small_size_without_panicking() {
+        let snap = snapshot(Scenario::BreachCountdown);
+        let mut screens = Vec::new();
+        for action in [
+            None,
+            Some(Action::Zoom),
+            Some(Action::Log),
+            Some(Action::Help),
+        ] {
+            let mut ui = UiState::new(Theme::default(), Keymap::defaults().unwrap(), "alice");
+            if let Some(a) = action {
+                ui.apply(a, &snap);
+            }
+            screens.push(ui);
+        }
+        let mut dialog = UiState::new(Theme::default(), Keymap::defaults().unwrap(), "alice");
+        dialog.apply(Action::Rollback, &snap);
+        screens.push(dialog);
+        for ui in &screens {
+            for w in [
+                0, 1, 2, 3, 5, 8, 13, 20, 30, 45, 60, 79, 80, 100, 119, 120, 130,
+            ] {
+                for h in [
+                    0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 23, 24, 30, 34, 35, 40,
+                ] {
+                    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+                    term.draw(|f| super::render(f, f.area(), &snap, ui))
+                        .unwrap_or_else(|e| panic!("{w}x{h}: {e}"));
+                }
+            }
+        }
+    }
 }

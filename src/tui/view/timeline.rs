@@ -6,11 +6,11 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{fit, panel};
+use super::{fit, panel, shown_gates};
 use crate::engine::{GateStatus, StepState, Verdict};
 use crate::plan::{BadDirection, Plan};
 use crate::snapshot::Snapshot;
-use crate::tui::format::{clock, opt_value};
+use crate::tui::format::{clock, opt_value, time_of_day};
 use crate::tui::state::UiState;
 use crate::tui::theme::Theme;
 
@@ -59,13 +59,20 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         )));
     }
     lines.push(Line::raw(""));
-    let title = match snap.engine.step {
-        Some(k) => format!("Gates (step {})", k + 1),
-        None => "Gates".to_string(),
+    let (gates, frozen_at) = shown_gates(snap);
+    let title = match (snap.engine.step, frozen_at) {
+        (Some(k), Some(at)) => format!(
+            "Gates (step {}) at the rollback, {}",
+            k + 1,
+            time_of_day(at)
+        ),
+        (None, Some(at)) => format!("Gates at the rollback, {}", time_of_day(at)),
+        (Some(k), None) => format!("Gates (step {})", k + 1),
+        (None, None) => "Gates".to_string(),
     };
     lines.push(Line::from(Span::styled(title, t.title())));
     let width = usize::from(area.width.saturating_sub(2));
-    for g in &snap.engine.gates {
+    for g in gates {
         lines.push(gate_line(&snap.plan, g, t, width));
     }
     let p = Paragraph::new(lines).block(panel(t, " Ramp "));
