@@ -2,6 +2,8 @@
 //! and a human must act, or when paused longer than --max-pause; 2 for a
 //! broken plan. (0 and 3 are covered by the demo in demo_headless.rs.)
 
+#![allow(clippy::unwrap_used)]
+
 use std::process::Command;
 
 fn run(plan: &str, extra: &[&str]) -> (i32, String, String) {
