@@ -38,21 +38,25 @@ pub fn lines(snap: &Snapshot, ui: &UiState) -> Vec<Line<'static>> {
         ]));
     }
     if snap.engine.phase.is_terminal() {
-        let mut spans = vec![
+        // One path a line: they are long, and a narrow terminal must still
+        // show them whole.
+        out.push(Line::from(vec![
             Span::styled(" Rollout ended: ", t.bold()),
             Span::raw(crate::tui::format::phase_words(&snap.engine.phase).to_lowercase()),
-            Span::raw(".  "),
-        ];
-        match &snap.summary_path {
-            Some(p) => {
-                spans.push(Span::styled("Summary: ", t.bold()));
-                spans.push(Span::raw(p.clone()));
-            }
-            None => spans.push(Span::raw("Summary is being written.")),
-        }
-        spans.push(Span::styled("  Journal: ", t.bold()));
-        spans.push(Span::raw(snap.journal_path.clone()));
-        out.push(Line::from(spans));
+            Span::raw("."),
+        ]));
+        let summary = match &snap.summary_path {
+            Some(p) => p.clone(),
+            None => "(being written)".into(),
+        };
+        out.push(Line::from(vec![
+            Span::styled(" Summary: ", t.bold()),
+            Span::raw(summary),
+        ]));
+        out.push(Line::from(vec![
+            Span::styled(" Journal: ", t.bold()),
+            Span::raw(snap.journal_path.clone()),
+        ]));
     }
     out
 }
