@@ -17,17 +17,18 @@ use tokio::task::JoinHandle;
 
 use crate::engine::series::MetricSeries;
 use crate::engine::{
-    Actor, Command, Decision, Effect, Engine, GateStatus, HookCall, Input, Phase, Timestamp,
-    Verdict,
+    Actor, Command, Decision, Effect, Engine, GateStatus, Input, Phase, Timestamp,
 };
-use crate::hooks::{self, HookVars};
 use crate::journal::JournalWriter;
 use crate::plan::{HookKind, Plan, SourceKind};
 use crate::session::{self, Access};
 use crate::snapshot::{Snapshot, SourceHealth, SourceState};
 use crate::sources::{self, LatestFilter, SampleMsg};
 
+mod health;
+mod run_hooks;
 mod sharing;
+mod words;
 
 /// The wall clock, as engine time. Only the driver and pollers read it.
 pub fn wall_now() -> Timestamp {
@@ -360,81 +361,6 @@ impl Driver {
         })
     }
 
-    fn on_sample(&mut self, msg: SampleMsg) -> color_eyre::Result<()> {
-        self.last_poll.insert(msg.source.clone(), msg.at);
-        self.update_health(&msg);
-        if !self.filter.accept_msg(&msg) {
-            return Ok(());
-        }
-        self.series_dirty = true;
-        self.apply(
-            Input::Sample {
-                metric: msg.metric,
-                cohort: msg.cohort,
-                reading: msg.reading,
-            },
-            msg.at.max(wall_now()),
-        )
-    }
-
-    fn update_health(&mut self, msg: &SampleMsg) {
-        use crate::engine::Reading;
-        let snap = Arc::make_mut(&mut self.last);
-        let Some(h) = snap.sources.iter_mut().find(|h| h.name == msg.source) else {
-            return;
-        };
-        let before = h.state;
-        h.latency_ms = Some(msg.latency_ms);
-        match &msg.reading {
-            Reading::Value { degraded, .. } => {
-                h.state = SourceState::Up;
-                h.last_ok = Some(msg.at);
-                h.degraded = *degraded;
-                h.last_error = None;
-            }
-            Reading::NoData { why } => {
-                h.state = SourceState::NoData;
-                h.last_ok = Some(msg.at);
-                h.last_error = Some(why.clone());
-            }
-            Reading::ProviderError { message, .. } => {
-                h.state = SourceState::Erroring;
-                h.last_error = Some(message.clone());
-            }
-        }
-        if before != h.state && before != SourceState::Unknown {
-            let text = format!(
-                "source {}: {} → {}{}",
-                h.name,
-                state_word(before),
-                state_word(h.state),
-                h.last_error
-                    .as_deref()
-                    .map(|e| format!(" ({e})"))
-                    .unwrap_or_default()
-            );
-            self.emit(msg.at, "source", text, serde_json::Value::Null);
-        }
-    }
-
-    fn refresh_staleness(&mut self, now: Timestamp) {
-        let plan = self.setup.plan.clone();
-        let snap = Arc::make_mut(&mut self.last);
-        for h in snap.sources.iter_mut() {
-            let Some(src) = plan.source(&h.name) else {
-                continue;
-            };
-            let limit = src.interval * 2 + src.timeout;
-            let last = self.last_poll.get(&h.name).copied();
-            let started = self.engine.view(now).started_at.unwrap_or(now);
-            let since = now.since(last.unwrap_or(started));
-            if since > limit && h.state != SourceState::Stale {
-                h.state = SourceState::Stale;
-                h.last_error = Some(format!("no answer for {} s", since.as_secs()));
-            }
-        }
-    }
-
     /// Runs the engine and its effects, in order.
     fn apply(&mut self, input: Input, now: Timestamp) -> color_eyre::Result<()> {
         let before: Vec<GateStatus> = self.engine.view(now).gates;
@@ -482,71 +408,6 @@ impl Driver {
             "decision"
         };
         self.emit(now, kind, text, data);
-    }
-
-    fn notify(&self, text: String) {
-        let Some(var) = self.setup.plan.notify.slack_webhook_env.clone() else {
-            return;
-        };
-        let Ok(url) = std::env::var(&var) else {
-            return;
-        };
-        let service = self.setup.plan.rollout.service.clone();
-        tokio::spawn(async move {
-            let _ = hooks::notify_slack(&url, &format!("[{service}] {text}")).await;
-        });
-    }
-
-    fn spawn_hook(&mut self, call: HookCall) {
-        let plan = self.setup.plan.clone();
-        let hook = match call.kind {
-            HookKind::OnStepEnter => plan.hooks.on_step_enter.get(call.index).cloned(),
-            k => plan.hooks.get(k).cloned(),
-        };
-        let tx = self.hook_tx.clone();
-        let id = call.id;
-        self.hooks_running.insert(id, call.kind);
-        let Some(hook) = hook else {
-            // The engine only asks for configured hooks; answer rather than
-            // leave it waiting if that ever changes.
-            let outcome = crate::engine::HookOutcome {
-                ok: true,
-                code: None,
-                summary: "no hook configured".into(),
-                stdout: String::new(),
-                stderr: String::new(),
-                attempts: 0,
-                duration_ms: 0,
-            };
-            tokio::spawn(async move {
-                let _ = tx.send((id, outcome)).await;
-            });
-            return;
-        };
-        let vars = HookVars {
-            service: plan.rollout.service.clone(),
-            rollout_id: self.setup.rollout_id.clone(),
-            step: call.step + 1,
-            weight: call.weight,
-            actor: call.actor.user.clone(),
-            reason: call.reason.clone(),
-        };
-        let cancel = self.cancel_tx.subscribe();
-        tokio::spawn(async move {
-            let outcome = match vars.validate() {
-                Ok(()) => hooks::run(&hook, &vars, cancel).await,
-                Err(e) => crate::engine::HookOutcome {
-                    ok: false,
-                    code: None,
-                    summary: format!("not run: {e}"),
-                    stdout: String::new(),
-                    stderr: String::new(),
-                    attempts: 0,
-                    duration_ms: 0,
-                },
-            };
-            let _ = tx.send((id, outcome)).await;
-        });
     }
 
     fn emit(&self, at: Timestamp, kind: &'static str, text: String, data: serde_json::Value) {
@@ -664,55 +525,4 @@ impl Driver {
     }
 }
 
-fn state_word(s: SourceState) -> &'static str {
-    match s {
-        SourceState::Unknown => "unknown",
-        SourceState::Up => "up",
-        SourceState::NoData => "no data",
-        SourceState::Stale => "stale",
-        SourceState::Erroring => "erroring",
-    }
-}
-
-/// The phase in words, as a human reads it.
-pub fn phase_words(p: &Phase) -> String {
-    match p {
-        Phase::Pending => "pending".into(),
-        Phase::Promoting { step } => format!("moving traffic to step {}", step + 1),
-        Phase::Holding { step } => format!("holding at step {}", step + 1),
-        Phase::AwaitingApproval { step } => format!("step {} awaiting approval", step + 1),
-        Phase::Paused { by, reason, .. } => format!("paused by {by}: {reason}"),
-        Phase::Promoted => "PROMOTED to 100 %".into(),
-        Phase::RollingBack => "ROLLING BACK".into(),
-        Phase::RolledBack => "ROLLED BACK".into(),
-        Phase::Failed { reason } => format!("FAILED: {reason}"),
-    }
-}
-
-/// One line for a journal decision.
-pub fn decision_text(d: &Decision, steps: usize) -> String {
-    let mut s = format!("{} by {}", d.action, d.actor.user);
-    if !d.reason.is_empty() {
-        s.push_str(&format!(": {}", d.reason));
-    }
-    if let Some(step) = d.step {
-        s.push_str(&format!(" [step {}/{steps}, {} %]", step + 1, d.weight));
-    }
-    if let Some(h) = &d.hook
-        && let Some(o) = &h.outcome
-        && !d.reason.contains(&o.summary)
-    {
-        let ok = if o.ok { "ok" } else { "FAILED" };
-        s.push_str(&format!(" — {} {ok}: {}", h.kind.as_str(), o.summary));
-    }
-    let breaches: Vec<String> = d
-        .gates
-        .iter()
-        .filter(|g| g.verdict != Verdict::Pass)
-        .map(|g| format!("{} {} ({})", g.metric, g.verdict.as_str(), g.detail))
-        .collect();
-    if !breaches.is_empty() && !d.action.starts_with("hook") {
-        s.push_str(&format!(" | {}", breaches.join("; ")));
-    }
-    s
-}
+pub use words::{decision_text, phase_words};

@@ -1,0 +1,73 @@
+//! Running the hooks the engine asks for, and chat notifications.
+
+use super::Driver;
+use crate::engine::HookCall;
+use crate::hooks::{self, HookVars};
+use crate::plan::HookKind;
+
+impl Driver {
+    pub(super) fn notify(&self, text: String) {
+        let Some(var) = self.setup.plan.notify.slack_webhook_env.clone() else {
+            return;
+        };
+        let Ok(url) = std::env::var(&var) else {
+            return;
+        };
+        let service = self.setup.plan.rollout.service.clone();
+        tokio::spawn(async move {
+            let _ = hooks::notify_slack(&url, &format!("[{service}] {text}")).await;
+        });
+    }
+
+    pub(super) fn spawn_hook(&mut self, call: HookCall) {
+        let plan = self.setup.plan.clone();
+        let hook = match call.kind {
+            HookKind::OnStepEnter => plan.hooks.on_step_enter.get(call.index).cloned(),
+            k => plan.hooks.get(k).cloned(),
+        };
+        let tx = self.hook_tx.clone();
+        let id = call.id;
+        self.hooks_running.insert(id, call.kind);
+        let Some(hook) = hook else {
+            // The engine only asks for configured hooks; answer rather than
+            // leave it waiting if that ever changes.
+            let outcome = crate::engine::HookOutcome {
+                ok: true,
+                code: None,
+                summary: "no hook configured".into(),
+                stdout: String::new(),
+                stderr: String::new(),
+                attempts: 0,
+                duration_ms: 0,
+            };
+            tokio::spawn(async move {
+                let _ = tx.send((id, outcome)).await;
+            });
+            return;
+        };
+        let vars = HookVars {
+            service: plan.rollout.service.clone(),
+            rollout_id: self.setup.rollout_id.clone(),
+            step: call.step + 1,
+            weight: call.weight,
+            actor: call.actor.user.clone(),
+            reason: call.reason.clone(),
+        };
+        let cancel = self.cancel_tx.subscribe();
+        tokio::spawn(async move {
+            let outcome = match vars.validate() {
+                Ok(()) => hooks::run(&hook, &vars, cancel).await,
+                Err(e) => crate::engine::HookOutcome {
+                    ok: false,
+                    code: None,
+                    summary: format!("not run: {e}"),
+                    stdout: String::new(),
+                    stderr: String::new(),
+                    attempts: 0,
+                    duration_ms: 0,
+                },
+            };
+            let _ = tx.send((id, outcome)).await;
+        });
+    }
+}
