@@ -57,6 +57,23 @@ impl Demo {
     fn journal(&self) -> Vec<Value> {
         read_journal(&self.journal_path())
     }
+
+    /// The journal once it has a record of `action`; panics after SCREEN.
+    fn wait_journal(&self, action: &str) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + SCREEN;
+        loop {
+            let j = self.journal();
+            if !records(&j, action).is_empty() {
+                return j;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {action:?} record in the journal; screen:\n{}",
+                self.term.screen()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 fn read_journal(path: &Path) -> Vec<Value> {
@@ -127,6 +144,23 @@ fn an_operator_pauses_resumes_and_rolls_back_by_keyboard_and_the_journal_has_it(
     t.send(" ");
     t.wait_until("the pause to end", SCREEN, |s| !s.contains("PAUSED"));
     assert_eq!(records(&d.journal(), "resume").len(), 1);
+
+    // Promote to the next step with a reason.
+    let t = &mut d.term;
+    t.send("p");
+    t.wait_for("Confirm promote", SCREEN);
+    t.send("dashboards clean");
+    t.send("\r");
+    // The step may also have advanced on its own meanwhile (hold 10 s at
+    // speed 2): the journal, not the step number, says the promote landed.
+    let journal = d.wait_journal("promote");
+    d.term.wait_until("a later step", SCREEN, |s| {
+        s.contains("step 2/4") || s.contains("step 3/4")
+    });
+    let promote = records(&journal, "promote");
+    assert_eq!(promote.len(), 1, "one promote record");
+    assert_eq!(promote[0]["reason"], "dashboards clean");
+    assert_eq!(promote[0]["actor"]["user"], who.as_str());
 
     // Rollback: the reason is required; an empty one is refused inline.
     let t = &mut d.term;
@@ -223,15 +257,20 @@ fn quitting_while_in_progress_asks_first_and_restores_the_terminal() {
 
 #[test]
 fn sigterm_restores_the_terminal() {
+    a_signal_restores_the_terminal(nix::sys::signal::Signal::SIGTERM);
+}
+
+#[test]
+fn sighup_restores_the_terminal() {
+    a_signal_restores_the_terminal(nix::sys::signal::Signal::SIGHUP);
+}
+
+fn a_signal_restores_the_terminal(sig: nix::sys::signal::Signal) {
     let mut d = demo(&["--scenario", "healthy"], 100, 30, &[]);
     let t = &mut d.term;
     t.wait_for("PROGRESSING", SCREEN);
     let pid = t.pid().expect("child pid");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()), sig).unwrap();
     t.wait_exit(SCREEN);
     assert_terminal_restored(t);
     // The driver journaled why the cockpit closed, and did nothing else.

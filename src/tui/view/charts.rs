@@ -73,10 +73,12 @@ fn chart(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, i: usize,
     frame.render_widget(block, area);
     let [values_area, inner] =
         Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(inner);
-    frame.render_widget(
-        Paragraph::new(values(metric, gate, series, ui)),
-        values_area,
-    );
+    let mut legend = values(metric, gate, series, ui, false);
+    if legend.width() > usize::from(values_area.width) {
+        // Short labels before the numbers get cut off (the SLO first).
+        legend = values(metric, gate, series, ui, true);
+    }
+    frame.render_widget(Paragraph::new(legend), values_area);
     let Some(series) = series else {
         frame.render_widget(Paragraph::new("no series for this metric"), inner);
         return;
@@ -213,12 +215,14 @@ fn polyline(ctx: &mut Context<'_>, data: &[(f64, f64)], color: Color) {
 }
 
 /// The line above the plot: current values with units, limit and SLO, in
-/// the colors of their lines (so it doubles as the legend).
+/// the colors of their lines (so it doubles as the legend). `short` uses
+/// abbreviated labels for narrow charts.
 fn values(
     metric: &Metric,
     gate: Option<&GateStatus>,
     series: Option<&MetricSeries>,
     ui: &UiState,
+    short: bool,
 ) -> Line<'static> {
     let t = &ui.theme;
     let canary = gate
@@ -227,21 +231,26 @@ fn values(
     let baseline = gate
         .and_then(|g| g.baseline)
         .or_else(|| series.and_then(|s| s.baseline.last_value()));
+    let [c, b, l, o] = if short {
+        ["can ", " base ", " lim ", " slo "]
+    } else {
+        ["canary ", "  baseline ", "  limit ", "  slo "]
+    };
     let mut spans = vec![
-        Span::styled("canary ", t.canary()),
+        Span::styled(c, t.canary()),
         Span::styled(opt_value(metric, canary), t.bold()),
     ];
     if baseline.is_some() {
-        spans.push(Span::styled("  baseline ", t.baseline()));
+        spans.push(Span::styled(b, t.baseline()));
         spans.push(Span::raw(opt_value(metric, baseline)));
     }
-    if let Some(l) = metric.threshold.limit {
-        spans.push(Span::styled("  limit ", t.threshold()));
-        spans.push(Span::raw(opt_value(metric, Some(l))));
+    if let Some(limit) = metric.threshold.limit {
+        spans.push(Span::styled(l, t.threshold()));
+        spans.push(Span::raw(opt_value(metric, Some(limit))));
     }
-    if let Some(s) = metric.threshold.slo {
-        spans.push(Span::styled("  slo ", t.slo()));
-        spans.push(Span::raw(opt_value(metric, Some(s))));
+    if let Some(slo) = metric.threshold.slo {
+        spans.push(Span::styled(o, t.slo()));
+        spans.push(Span::raw(opt_value(metric, Some(slo))));
     }
     spans.push(Span::raw(" "));
     Line::from(spans)
