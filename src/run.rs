@@ -181,7 +181,21 @@ async fn screen(handle: driver::DriverHandle, ascii: bool) -> i32 {
                 .await;
         }
     }
-    let outcome = handle.task.await;
+    // After a hang-up the driver runs on with no screen; SIGTERM still stops
+    // it, journaled like any other stop.
+    let mut task = handle.task;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let outcome = loop {
+        tokio::select! {
+            res = &mut task => break res,
+            Some(()) = async { match term.as_mut() { Some(t) => t.recv().await, None => None } } => {
+                let _ = handle.inputs.send(DriverInput::Shutdown {
+                    actor: actor.clone(),
+                    why: "stopped by a signal (SIGTERM) while running without a screen".into(),
+                }).await;
+            }
+        }
+    };
     if let Err(e) = exit {
         eprintln!("rampdeck: the screen failed: {e:?}");
         return EXIT_INTERNAL;

@@ -260,9 +260,33 @@ fn sigterm_restores_the_terminal() {
     a_signal_restores_the_terminal(nix::sys::signal::Signal::SIGTERM);
 }
 
+/// A hang-up (the SSH link dropped) restores what it can of the terminal
+/// and leaves the driver running with its triggers armed (issue 6): the
+/// journal says the operator went away, and SIGTERM still stops it.
 #[test]
-fn sighup_restores_the_terminal() {
-    a_signal_restores_the_terminal(nix::sys::signal::Signal::SIGHUP);
+fn sighup_restores_the_terminal_and_the_driver_goes_on() {
+    use nix::sys::signal::{Signal, kill};
+    let mut d = demo(&["--scenario", "healthy"], 100, 30, &[]);
+    let t = &mut d.term;
+    t.wait_for("PROGRESSING", SCREEN);
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(t.pid().expect("child pid")).unwrap());
+    kill(pid, Signal::SIGHUP).unwrap();
+    let journal = d.wait_journal("operator_detached");
+    assert!(kill(pid, None).is_ok(), "the driver died with the terminal");
+    assert!(records(&journal, "driver_stopped").is_empty());
+    kill(pid, Signal::SIGTERM).unwrap();
+    let t = &mut d.term;
+    t.wait_exit(SCREEN);
+    assert_terminal_restored(t);
+    let journal = d.journal();
+    let stop = records(&journal, "driver_stopped");
+    assert_eq!(stop.len(), 1, "one stop record");
+    assert!(
+        stop[0]["reason"].as_str().unwrap().contains("SIGTERM"),
+        "{}",
+        stop[0]
+    );
+    assert!(records(&journal, "rollback").is_empty());
 }
 
 fn a_signal_restores_the_terminal(sig: nix::sys::signal::Signal) {

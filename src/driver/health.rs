@@ -1,8 +1,6 @@
 //! The data-health lane: what each source's latest poll said, and which
 //! sources went quiet for longer than two intervals.
 
-use std::sync::Arc;
-
 use super::words::state_word;
 use super::{Driver, wall_now};
 use crate::engine::{Input, Timestamp};
@@ -29,8 +27,8 @@ impl Driver {
 
     fn update_health(&mut self, msg: &SampleMsg) {
         use crate::engine::Reading;
-        let snap = Arc::make_mut(&mut self.last);
-        let Some(h) = snap.sources.iter_mut().find(|h| h.name == msg.source) else {
+        self.dirty = true;
+        let Some(h) = self.sources.iter_mut().find(|h| h.name == msg.source) else {
             return;
         };
         let before = h.state;
@@ -69,18 +67,17 @@ impl Driver {
 
     pub(super) fn refresh_staleness(&mut self, now: Timestamp) {
         let plan = self.setup.plan.clone();
-        let snap = Arc::make_mut(&mut self.last);
-        for h in snap.sources.iter_mut() {
+        for h in self.sources.iter_mut() {
             let Some(src) = plan.source(&h.name) else {
                 continue;
             };
             let limit = src.interval * 2 + src.timeout;
             let last = self.last_poll.get(&h.name).copied();
-            let started = self.engine.view(now).started_at.unwrap_or(now);
-            let since = now.since(last.unwrap_or(started));
+            let since = now.since(last.unwrap_or(self.started));
             if since > limit && h.state != SourceState::Stale {
                 h.state = SourceState::Stale;
                 h.last_error = Some(format!("no answer for {} s", since.as_secs()));
+                self.dirty = true;
             }
         }
     }

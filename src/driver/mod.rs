@@ -150,6 +150,7 @@ pub async fn start(setup: DriverSetup) -> color_eyre::Result<DriverHandle> {
         warnings: setup.warnings.clone(),
     });
     let (snap_tx, snap_rx) = watch::channel(first.clone());
+    let first_sources = first.sources.clone();
     let setup_rollout = setup.plan.rollout.clone();
     let starter = setup.starter.clone();
     let local_view = setup.local_view;
@@ -178,6 +179,9 @@ pub async fn start(setup: DriverSetup) -> color_eyre::Result<DriverHandle> {
         driving: local_view,
         own_records: std::collections::VecDeque::new(),
         own_dirty: false,
+        sources: first_sources,
+        dirty: true,
+        started: now,
     };
     let (request_tx, request_rx) = mpsc::channel(256);
     let server = match &driver.setup.socket {
@@ -254,6 +258,12 @@ struct Driver {
     /// in the decision log beside the engine's.
     own_records: std::collections::VecDeque<Decision>,
     own_dirty: bool,
+    /// The data-health lane, published with each snapshot.
+    sources: Vec<SourceHealth>,
+    /// Something views show may have changed since the last publish.
+    dirty: bool,
+    /// When this driver started (staleness of sources that never answered).
+    started: Timestamp,
 }
 
 /// A new journal, or the existing one of this rollout id reopened (its
@@ -363,8 +373,14 @@ impl Driver {
 
     /// Runs the engine and its effects, in order.
     fn apply(&mut self, input: Input, now: Timestamp) -> color_eyre::Result<()> {
-        let before: Vec<GateStatus> = self.engine.view(now).gates;
+        let before: Vec<GateStatus> = self.engine.gate_statuses();
+        if !matches!(input, Input::Tick) {
+            self.dirty = true;
+        }
         let effects = self.engine.handle(input, now);
+        if !effects.is_empty() {
+            self.dirty = true;
+        }
         for effect in effects {
             match effect {
                 Effect::Journal(d) => {
@@ -381,7 +397,7 @@ impl Driver {
                 Effect::Notify(n) => self.notify(n.text),
             }
         }
-        let after = self.engine.view(now).gates;
+        let after = self.engine.gate_statuses();
         for g in &after {
             let old = before.iter().find(|b| b.metric == g.metric);
             if old.map(|o| o.verdict) != Some(g.verdict) {
@@ -483,6 +499,13 @@ impl Driver {
     }
 
     fn publish(&mut self, now: Timestamp) {
+        // Idle ticks cost nothing: the view is built only when something
+        // happened or a countdown's second turned.
+        let second_changed = now.0 / 1000 != self.last.now.0 / 1000;
+        if !self.dirty && !self.own_dirty && !self.series_dirty && !second_changed {
+            return;
+        }
+        self.dirty = false;
         let mut engine = self.engine.view(now);
         if !self.own_records.is_empty() {
             // One log, in time order: the engine's decisions and the
@@ -498,29 +521,39 @@ impl Driver {
         if self.series_dirty {
             self.series = Arc::new(self.engine.series().to_vec());
             self.series_dirty = false;
+            self.dirty = true;
         }
         let summary = self.summary_path.as_ref().map(|p| p.display().to_string());
         let controller = self.access.controller().map(str::to_string);
         let watchers = self.server.as_ref().map_or(0, |s| s.clients());
         let changed = own_dirty
+            || second_changed
             || engine != self.last.engine
             || controller != self.last.driver
             || watchers != self.last.watchers
             || !Arc::ptr_eq(&self.series, &self.last.series)
             || summary != self.last.summary_path
-            || now.0 / 1000 != self.last.now.0 / 1000;
-        let snap = Arc::make_mut(&mut self.last);
-        let health_changed = self.snap_tx.borrow().sources != snap.sources;
-        if !changed && !health_changed {
+            || self.sources != self.last.sources;
+        if !changed {
             return;
         }
-        snap.engine = engine;
-        snap.driver = self.access.controller().map(str::to_string);
-        snap.watchers = self.server.as_ref().map_or(0, |s| s.clients());
-        snap.series = self.series.clone();
-        snap.summary_path = summary;
-        snap.now = now;
-        snap.version += 1;
+        // A new snapshot rather than a mutated copy: views may still hold
+        // the previous one, and cloning it whole would copy its log.
+        let next = Snapshot {
+            version: self.last.version + 1,
+            rollout_id: self.last.rollout_id.clone(),
+            plan: self.setup.plan.clone(),
+            engine,
+            series: self.series.clone(),
+            sources: self.sources.clone(),
+            driver: controller,
+            watchers,
+            now,
+            journal_path: self.last.journal_path.clone(),
+            summary_path: summary,
+            warnings: self.last.warnings.clone(),
+        };
+        self.last = Arc::new(next);
         self.snap_tx.send_replace(self.last.clone());
     }
 }
