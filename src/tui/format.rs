@@ -1,8 +1,6 @@
 //! Text the views share: countdowns, values with units, phase words, the
 //! next-action sentence. Pure functions of their arguments.
 
-use std::fmt::Write as _;
-
 use crate::engine::{NextAction, Phase, Timestamp};
 use crate::plan::{Metric, NoDataAction};
 
@@ -127,17 +125,8 @@ pub fn next_action_text(next: &NextAction) -> String {
             let noun = if *polls_left == 1 { "poll" } else { "polls" };
             format!("{what} in {polls_left} {noun} without data ({metric})")
         }
-        NextAction::HoldingForGates { blocking } => {
-            let mut s = String::from("holding: waiting for ");
-            for (i, m) in blocking.iter().enumerate() {
-                if i > 0 {
-                    s.push_str(", ");
-                }
-                let _ = write!(s, "{m}");
-            }
-            s.push_str(" to pass");
-            s
-        }
+        // "holding: error_rate is Breach, p95_latency is NoData"
+        NextAction::HoldingForGates { .. } => next.describe(),
         NextAction::Paused { by, reason } if reason.is_empty() => format!("paused by {by}"),
         NextAction::Paused { by, reason } => format!("paused by {by}: {reason}"),
         NextAction::WaitingForHook { kind } => format!("waiting for {} hook", kind.as_str()),
