@@ -151,7 +151,8 @@ async fn screen(handle: driver::DriverHandle, ascii: bool) -> i32 {
             }
         }
     });
-    let opts = TuiOptions::from_env(ascii, &actor.user);
+    let mut opts = TuiOptions::from_env(ascii, &actor.user);
+    opts.hosts_driver = true;
     let exit = crate::tui::run(handle.snapshots.clone(), ui_tx, opts).await;
     bridge.abort();
     match &exit {

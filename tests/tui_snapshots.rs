@@ -204,7 +204,14 @@ fn quit_asks_while_in_progress_and_never_acts_on_the_rollout() {
     assert!(matches!(ui.dialog, Some(Dialog::Quit)));
     let s = screen(&snap, &ui, W, H);
     assert!(s.contains("never promotes or rolls back"));
+    assert!(s.contains("The driver goes on"), "an attached view: {s}");
     insta::assert_snapshot!(s);
+    // The cockpit that runs the driver says plainly what closing does.
+    ui.hosts_driver = true;
+    let s = screen(&snap, &ui, W, H);
+    assert!(s.contains("Closing stops the driver here"), "{s}");
+    assert!(s.contains("--detach"), "{s}");
+    ui.hosts_driver = false;
     assert_eq!(ui.on_key(key('n'), &snap), None);
     assert!(ui.dialog.is_none());
     ui.on_key(key('q'), &snap);

@@ -41,6 +41,9 @@ pub struct TuiOptions {
     pub mono: bool,
     /// The operator's name, for commands and the "you drive" check.
     pub actor_name: String,
+    /// This process runs the driver: closing the cockpit stops it (as
+    /// opposed to a view attached to a driver that runs elsewhere).
+    pub hosts_driver: bool,
 }
 
 impl TuiOptions {
@@ -51,6 +54,7 @@ impl TuiOptions {
             ascii,
             mono: theme.mono,
             actor_name: actor_name.to_string(),
+            hosts_driver: false,
         }
     }
 }
@@ -167,6 +171,7 @@ pub async fn run(
         .wrap_err("the plan's [ui] keys could not be used")?;
     let theme = Theme::detect(opts.ascii, opts.mono, |k| std::env::var(k).ok());
     let mut ui = UiState::new(theme, keymap, &opts.actor_name);
+    ui.hosts_driver = opts.hosts_driver;
 
     let mut sigterm = signal(SignalKind::terminate()).wrap_err("could not watch SIGTERM")?;
     let mut sighup = signal(SignalKind::hangup()).wrap_err("could not watch SIGHUP")?;

@@ -123,6 +123,8 @@ pub struct UiState {
     pub log_scroll: usize,
     pub help_scroll: usize,
     pub dialog: Option<Dialog>,
+    /// Closing this cockpit stops the driver (see `TuiOptions`).
+    pub hosts_driver: bool,
     /// A one-line note for the footer after a key that could not act.
     pub flash: Option<String>,
 }
@@ -138,6 +140,7 @@ impl UiState {
             log_scroll: 0,
             help_scroll: 0,
             dialog: None,
+            hosts_driver: false,
             flash: None,
         }
     }

@@ -89,11 +89,20 @@ fn confirm(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, d: &Con
 
 fn quit(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
     let t = &ui.theme;
-    let rect = centered(area, 66, 9);
+    let rect = centered(area, 66, 10);
     frame.render_widget(Clear, rect);
-    let after = match snap.plan.rollout.unattended {
-        Unattended::Hold => "holds at the current step with every rollback trigger armed",
-        Unattended::Continue => "carries on as planned, triggers armed",
+    let after = if ui.hosts_driver {
+        format!(
+            "Closing stops the driver here: the canary stays at {} % and nothing watches it \
+             (start with `rampdeck run --detach` to leave it running).",
+            snap.engine.weight
+        )
+    } else {
+        let what = match snap.plan.rollout.unattended {
+            Unattended::Hold => "holds at the current step with every rollback trigger armed",
+            Unattended::Continue => "carries on as planned, triggers armed",
+        };
+        format!("The driver goes on; without an operator the rollout {what}.")
     };
     let text = vec![
         Line::from(format!(
@@ -102,7 +111,7 @@ fn quit(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
             snap.engine.weight
         )),
         Line::from("Closing the cockpit never promotes or rolls back."),
-        Line::from(format!("Without an operator the rollout {after}.")),
+        Line::from(after),
         Line::raw(""),
         Line::from(vec![
             Span::raw("Quit? "),
