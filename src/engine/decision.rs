@@ -168,6 +168,9 @@ pub fn plan_summary(plan: &Plan) -> Value {
         "metrics": metrics,
         "triggers": triggers,
         "hooks": hooks,
+        // The whole plan (it holds no secrets, only variable names), so the
+        // journal alone is enough for the post-deploy summary and an audit.
+        "plan": serde_json::to_value(plan).unwrap_or(Value::Null),
     })
 }
 
