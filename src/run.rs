@@ -67,6 +67,12 @@ pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
         .unwrap_or_else(|| rollout_id(&plan, chrono::Utc::now()));
     let journal_path = journal_dir.join(format!("{id}.jsonl"));
     let headless = view.headless || view.serve_only || !std::io::stdout().is_terminal();
+    // A source that cannot start (a secret's variable is not set) is a
+    // configuration error, refused before anything runs.
+    if let Err(e) = crate::sources::check_sources(&plan) {
+        eprintln!("rampdeck: {e}");
+        return EXIT_CONFIG;
+    }
     let group = plan.rollout.session_group.as_deref();
     if let Err(e) = crate::session::paths::ensure_dir(&crate::session::runtime_dir(), group) {
         eprintln!("rampdeck: {e}");
@@ -98,18 +104,55 @@ pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
         socket: Some(crate::session::socket_path(&id)),
         took_over,
     };
+    // The cockpit is on screen before the driver starts, so creating the
+    // journal (an fsync) and binding sockets are not on the first frame's
+    // path.
+    let early = (!headless).then(|| open_screen(&setup, view.ascii));
     let handle = match driver::start(setup).await {
         Ok(h) => h,
         Err(e) => {
+            if let Some(screen) = early {
+                screen.tui.abort();
+                let _ = screen.tui.await;
+            }
             eprintln!("rampdeck: could not start the rollout: {e}");
             return EXIT_INTERNAL;
         }
     };
-    let code = show(handle, &view, headless).await;
+    let code = match early {
+        Some(early) => screen(handle, early).await,
+        None => show(handle, &view, headless).await,
+    };
     drop(lock);
     code
 }
 
+/// A cockpit already drawing while its driver starts.
+struct EarlyScreen {
+    snapshots: tokio::sync::watch::Sender<Arc<crate::snapshot::Snapshot>>,
+    commands: tokio::sync::mpsc::Receiver<crate::tui::UiCommand>,
+    tui: tokio::task::JoinHandle<color_eyre::Result<crate::tui::TuiExit>>,
+    actor: crate::engine::Actor,
+}
+
+fn open_screen(setup: &DriverSetup, ascii: bool) -> EarlyScreen {
+    let engine = crate::engine::Engine::new(setup.plan.clone());
+    let first = driver::initial_snapshot(setup, &engine, driver::wall_now());
+    let (snapshots, rx) = tokio::sync::watch::channel(Arc::new(first));
+    let (ui_tx, commands) = tokio::sync::mpsc::channel(16);
+    let actor = crate::identity::local_actor();
+    let mut opts = crate::tui::TuiOptions::from_env(ascii, &actor.user);
+    opts.hosts_driver = true;
+    let tui = tokio::spawn(crate::tui::run(rx, ui_tx, opts));
+    EarlyScreen {
+        snapshots,
+        commands,
+        tui,
+        actor,
+    }
+}
+
+/// Headless output, or nothing at all for a background driver.
 async fn show(handle: driver::DriverHandle, view: &ViewOptions, headless: bool) -> i32 {
     if view.serve_only {
         return match handle.task.await {
@@ -117,20 +160,32 @@ async fn show(handle: driver::DriverHandle, view: &ViewOptions, headless: bool) 
             _ => EXIT_INTERNAL,
         };
     }
-    if headless {
-        let opts = HeadlessOptions {
-            json: view.json,
-            max_pause: view.max_pause,
-        };
-        return headless::run(handle, opts).await;
-    }
-    screen(handle, view.ascii).await
+    debug_assert!(headless, "a screen is opened before the driver starts");
+    let opts = HeadlessOptions {
+        json: view.json,
+        max_pause: view.max_pause,
+    };
+    headless::run(handle, opts).await
 }
 
-async fn screen(handle: driver::DriverHandle, ascii: bool) -> i32 {
-    use crate::tui::{TuiExit, TuiOptions, UiCommand};
-    let actor = crate::identity::local_actor();
-    let (ui_tx, mut ui_rx) = tokio::sync::mpsc::channel::<UiCommand>(16);
+async fn screen(handle: driver::DriverHandle, early: EarlyScreen) -> i32 {
+    use crate::tui::{TuiExit, UiCommand};
+    let EarlyScreen {
+        snapshots: to_screen,
+        commands: mut ui_rx,
+        tui,
+        actor,
+    } = early;
+    let mut from_driver = handle.snapshots.clone();
+    let forward = tokio::spawn(async move {
+        loop {
+            let snap = from_driver.borrow_and_update().clone();
+            to_screen.send_replace(snap);
+            if from_driver.changed().await.is_err() {
+                break;
+            }
+        }
+    });
     let inputs = handle.inputs.clone();
     let bridge_actor = actor.clone();
     let bridge = tokio::spawn(async move {
@@ -151,10 +206,12 @@ async fn screen(handle: driver::DriverHandle, ascii: bool) -> i32 {
             }
         }
     });
-    let mut opts = TuiOptions::from_env(ascii, &actor.user);
-    opts.hosts_driver = true;
-    let exit = crate::tui::run(handle.snapshots.clone(), ui_tx, opts).await;
+    let exit = match tui.await {
+        Ok(r) => r,
+        Err(e) => Err(color_eyre::eyre::eyre!("the screen task failed: {e}")),
+    };
     bridge.abort();
+    forward.abort();
     match &exit {
         // The terminal hung up (SSH dropped): the driver carries on with
         // every trigger armed, `rampdeck attach` picks it up again.

@@ -76,3 +76,14 @@ fn a_broken_plan_exits_2_with_file_line_and_column() {
     assert!(stderr.contains("plan.toml:"), "{stderr}");
     assert!(stderr.contains("help:"), "{stderr}");
 }
+
+#[test]
+fn a_missing_secret_is_a_config_error_before_anything_runs() {
+    let plan = format!(
+        "{HEAD}\n[sources.prom]\nkind = \"prometheus\"\nurl = \"http://127.0.0.1:9\"\nauth = {{ bearer = {{ token_env = \"RAMPDECK_TEST_NO_SUCH_VAR\" }} }}\n\n[[metrics]]\nid = \"err\"\nsource = \"prom\"\nquery = 'x{{version=\"{{cohort}}\"}}'\nbaseline = \"none\"\nbad = \"up\"\nthreshold = {{ limit = 0.1 }}\n"
+    );
+    let (code, stdout, stderr) = run(&plan, &[]);
+    assert_eq!(code, 2, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("RAMPDECK_TEST_NO_SUCH_VAR"), "{stderr}");
+    assert!(stdout.is_empty(), "nothing ran: {stdout}");
+}

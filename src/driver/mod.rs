@@ -101,6 +101,40 @@ pub struct DriverHandle {
     pub task: JoinHandle<color_eyre::Result<DriverOutcome>>,
 }
 
+/// What views show before the first input: the plan, every step pending,
+/// every source unknown. A screen can draw it before the driver has
+/// started (the journal's fsync is then off the first frame's path).
+pub fn initial_snapshot(setup: &DriverSetup, engine: &Engine, now: Timestamp) -> Snapshot {
+    let sources = setup
+        .plan
+        .sources
+        .iter()
+        .map(|s| SourceHealth {
+            name: s.name.clone(),
+            kind: source_kind_name(&s.kind).into(),
+            state: SourceState::Unknown,
+            last_ok: None,
+            last_error: None,
+            latency_ms: None,
+            degraded: false,
+        })
+        .collect();
+    Snapshot {
+        version: 0,
+        rollout_id: setup.rollout_id.clone(),
+        plan: setup.plan.clone(),
+        engine: engine.view(now),
+        series: Arc::new(engine.series().to_vec()),
+        sources,
+        driver: Some(setup.starter.user.clone()),
+        watchers: 0,
+        now,
+        journal_path: setup.journal_path.display().to_string(),
+        summary_path: None,
+        warnings: setup.warnings.clone(),
+    }
+}
+
 /// Creates the journal, starts the pollers and the driver task.
 pub async fn start(setup: DriverSetup) -> color_eyre::Result<DriverHandle> {
     // A source that cannot start (a missing secret) is a clear error now,
@@ -120,35 +154,8 @@ pub async fn start(setup: DriverSetup) -> color_eyre::Result<DriverHandle> {
     let (input_tx, input_rx) = mpsc::channel(64);
     let (hook_tx, hook_rx) = mpsc::channel(64);
     let (events, first_events) = broadcast::channel(1024);
-    let sources = setup
-        .plan
-        .sources
-        .iter()
-        .map(|s| SourceHealth {
-            name: s.name.clone(),
-            kind: source_kind_name(&s.kind).into(),
-            state: SourceState::Unknown,
-            last_ok: None,
-            last_error: None,
-            latency_ms: None,
-            degraded: false,
-        })
-        .collect();
-    let series = Arc::new(engine.series().to_vec());
-    let first = Arc::new(Snapshot {
-        version: 0,
-        rollout_id: setup.rollout_id.clone(),
-        plan: setup.plan.clone(),
-        engine: engine.view(now),
-        series: series.clone(),
-        sources,
-        driver: Some(setup.starter.user.clone()),
-        watchers: 0,
-        now,
-        journal_path: setup.journal_path.display().to_string(),
-        summary_path: None,
-        warnings: setup.warnings.clone(),
-    });
+    let first = Arc::new(initial_snapshot(&setup, &engine, now));
+    let series = first.series.clone();
     let (snap_tx, snap_rx) = watch::channel(first.clone());
     let first_sources = first.sources.clone();
     let setup_rollout = setup.plan.rollout.clone();

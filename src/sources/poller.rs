@@ -214,9 +214,10 @@ pub fn spawn_pollers(
         .collect()
 }
 
-/// The schedule of one source: a random phase (up to a tenth of the
-/// interval, at most 500 ms) so sources do not all fire at once, then a
-/// fixed cadence that an overrunning round never shifts.
+/// The schedule of one source: a random phase (up to half the interval, at
+/// most 2.5 s) so sources do not fire at once and one source's burst of
+/// queries rarely lands on another's slot, then a fixed cadence that an
+/// overrunning round never shifts.
 async fn run_source(
     source: Source,
     client: Result<Client, Reading>,
@@ -225,7 +226,7 @@ async fn run_source(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let interval = source.interval.max(Duration::from_millis(100));
-    let max_phase = (interval / 10).min(Duration::from_millis(500));
+    let max_phase = (interval / 2).min(Duration::from_millis(2500));
     let phase = rand::rng().random_range(Duration::ZERO..=max_phase);
     let mut next = Instant::now() + phase;
     // Rounds still running are bounded: each request ends by its timeout,
