@@ -313,7 +313,9 @@ impl Driver {
             };
             self.apply(why, wall_now())?;
         }
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        // Twice a second: holds end within half a second of their time, and
+        // samples (which decide rollbacks) are handled as they arrive.
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut stop: Option<(Actor, String)> = None;
         loop {
