@@ -279,18 +279,12 @@ fn start_round(
     at: Timestamp,
     tx: &mpsc::Sender<SampleMsg>,
 ) {
-    let msg = |job: &Job, reading: Reading, latency_ms: u64| SampleMsg {
-        source: name.to_string(),
-        seq,
-        metric: job.metric.clone(),
-        cohort: job.cohort,
-        reading,
-        at,
-        latency_ms,
-    };
     match client.as_ref() {
         Err(reading) => {
-            let msgs: Vec<SampleMsg> = jobs.iter().map(|j| msg(j, reading.clone(), 0)).collect();
+            let msgs: Vec<SampleMsg> = jobs
+                .iter()
+                .map(|j| sample(name, seq, j, reading.clone(), at, 0))
+                .collect();
             let tx = tx.clone();
             running.spawn(send_all(tx, msgs));
         }
@@ -308,15 +302,7 @@ fn start_round(
                             (Ok(d), Query::Pointer(p)) => http_json::reading_at(d, p),
                             _ => mismatch(&name),
                         };
-                        SampleMsg {
-                            source: name.to_string(),
-                            seq,
-                            metric: j.metric.clone(),
-                            cohort: j.cohort,
-                            reading,
-                            at,
-                            latency_ms: ms,
-                        }
+                        sample(&name, seq, j, reading, at, ms)
                     })
                     .collect();
                 send_all(tx, msgs).await;
@@ -339,15 +325,7 @@ fn start_round(
                             Query::Probe(f) => outcome.reading(f),
                             _ => mismatch(&name),
                         };
-                        SampleMsg {
-                            source: name.to_string(),
-                            seq,
-                            metric: j.metric.clone(),
-                            cohort: j.cohort,
-                            reading,
-                            at,
-                            latency_ms: ms,
-                        }
+                        sample(&name, seq, j, reading, at, ms)
                     })
                     .collect();
                 send_all(tx, msgs).await;
@@ -364,19 +342,30 @@ fn start_round(
                         (Client::Command(t), Query::Argv(a)) => command::run(a, *t).await,
                         _ => (mismatch(&name), 0),
                     };
-                    let m = SampleMsg {
-                        source: name.to_string(),
-                        seq,
-                        metric: job.metric,
-                        cohort: job.cohort,
-                        reading,
-                        at,
-                        latency_ms: ms,
-                    };
-                    let _ = tx.send(m).await;
+                    let _ = tx.send(sample(&name, seq, &job, reading, at, ms)).await;
                 });
             }
         }
+    }
+}
+
+/// One poll's result for one job, tagged with its source and round.
+fn sample(
+    source: &str,
+    seq: u64,
+    job: &Job,
+    reading: Reading,
+    at: Timestamp,
+    latency_ms: u64,
+) -> SampleMsg {
+    SampleMsg {
+        source: source.to_string(),
+        seq,
+        metric: job.metric.clone(),
+        cohort: job.cohort,
+        reading,
+        at,
+        latency_ms,
     }
 }
 
