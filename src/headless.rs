@@ -33,7 +33,11 @@ pub fn exit_code(phase: &Phase) -> i32 {
 }
 
 /// Prints events until the driver ends; returns the process exit code.
-pub async fn run(handle: DriverHandle, opts: HeadlessOptions) -> i32 {
+pub async fn run(
+    handle: DriverHandle,
+    opts: HeadlessOptions,
+    mut signals: crate::tty::Signals,
+) -> i32 {
     let DriverHandle {
         snapshots,
         inputs,
@@ -45,17 +49,29 @@ pub async fn run(handle: DriverHandle, opts: HeadlessOptions) -> i32 {
     let mut check = tokio::time::interval(Duration::from_millis(500));
     let mut paused_since: Option<tokio::time::Instant> = None;
     let mut stopping = false;
-    // A hang-up (the SSH link dropped) never stops the driver: it goes on
-    // unattended, with every trigger armed.
-    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let journal = std::path::PathBuf::from(snapshots.borrow().journal_path.clone());
+    let log = crate::tty::log_path_for(&journal);
     let result = loop {
         tokio::select! {
-            Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => None } } => {
-                let _ = inputs.send(DriverInput::Presence {
-                    attached: false,
-                    actor: crate::identity::local_actor(),
-                }).await;
-            }
+            ask = signals.recv() => match ask {
+                // A hang-up (the SSH link dropped) never stops the driver:
+                // it goes on unattended, with every trigger armed, and its
+                // lines go to the driver's log instead of the lost terminal.
+                crate::tty::SignalAsk::HangUp => {
+                    crate::tty::lose_terminal(&log);
+                    let _ = inputs.send(DriverInput::Presence {
+                        attached: false,
+                        actor: crate::identity::local_actor(),
+                    }).await;
+                }
+                crate::tty::SignalAsk::Stop(n) => if !stopping {
+                    stopping = true;
+                    let _ = inputs.send(DriverInput::Shutdown {
+                        actor: crate::identity::local_actor(),
+                        why: format!("stopped by {} in headless mode", crate::tty::signal_name(n)),
+                    }).await;
+                },
+            },
             ev = events.recv() => match ev {
                 Ok(ev) => print_event(&mut out, &ev, opts.json),
                 Err(RecvError::Lagged(n)) => {
@@ -64,13 +80,6 @@ pub async fn run(handle: DriverHandle, opts: HeadlessOptions) -> i32 {
                 Err(RecvError::Closed) => {}
             },
             res = &mut task => break res,
-            _ = tokio::signal::ctrl_c(), if !stopping => {
-                stopping = true;
-                let _ = inputs.send(DriverInput::Shutdown {
-                    actor: crate::identity::local_actor(),
-                    why: "interrupted (Ctrl-C) in headless mode".into(),
-                }).await;
-            }
             _ = check.tick() => {
                 let paused = matches!(snapshots.borrow().engine.phase, Phase::Paused { .. });
                 paused_since = match (paused, paused_since) {
@@ -123,11 +132,11 @@ pub async fn run(handle: DriverHandle, opts: HeadlessOptions) -> i32 {
             }
         }
         Ok(Err(e)) => {
-            eprintln!("rampdeck: the driver stopped: {e:?}");
+            crate::tty::say(format_args!("rampdeck: the driver stopped: {e:?}"));
             EXIT_INTERNAL
         }
         Err(e) => {
-            eprintln!("rampdeck: the driver task failed: {e}");
+            crate::tty::say(format_args!("rampdeck: the driver task failed: {e}"));
             EXIT_INTERNAL
         }
     }

@@ -20,4 +20,5 @@ pub mod run;
 pub mod session;
 pub mod snapshot;
 pub mod sources;
+pub mod tty;
 pub mod tui;

@@ -59,6 +59,9 @@ pub async fn run_cmd(config: Option<&Path>, view: ViewOptions) -> i32 {
 
 /// Starts a driver for `plan` and shows it; returns the exit code.
 pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
+    // Caught from the start: a signal while the driver starts is journaled
+    // like any other stop rather than killing it half-way.
+    let signals = crate::tty::Signals::new();
     let mut warnings = crate::config::warnings(&plan);
     warnings.extend(crate::config::outside_window(&plan, chrono::Utc::now()));
     let id = view
@@ -120,8 +123,8 @@ pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
         }
     };
     let code = match early {
-        Some(early) => screen(handle, early).await,
-        None => show(handle, &view, headless).await,
+        Some(early) => screen(handle, early, signals).await,
+        None => show(handle, &view, headless, signals).await,
     };
     drop(lock);
     code
@@ -143,6 +146,7 @@ fn open_screen(setup: &DriverSetup, ascii: bool) -> EarlyScreen {
     let actor = crate::identity::local_actor();
     let mut opts = crate::tui::TuiOptions::from_env(ascii, &actor.user);
     opts.hosts_driver = true;
+    opts.hangup_log = Some(crate::tty::log_path_for(&setup.journal_path));
     let tui = tokio::spawn(crate::tui::run(rx, ui_tx, opts));
     EarlyScreen {
         snapshots,
@@ -153,9 +157,28 @@ fn open_screen(setup: &DriverSetup, ascii: bool) -> EarlyScreen {
 }
 
 /// Headless output, or nothing at all for a background driver.
-async fn show(handle: driver::DriverHandle, view: &ViewOptions, headless: bool) -> i32 {
+async fn show(
+    handle: driver::DriverHandle,
+    view: &ViewOptions,
+    headless: bool,
+    mut signals: crate::tty::Signals,
+) -> i32 {
     if view.serve_only {
-        return match handle.task.await {
+        // A background driver has no terminal to lose; a stop signal is
+        // journaled and ends it like any other stop.
+        let mut task = handle.task;
+        let outcome = loop {
+            tokio::select! {
+                res = &mut task => break res,
+                ask = signals.recv() => if let crate::tty::SignalAsk::Stop(n) = ask {
+                    let _ = handle.inputs.send(DriverInput::Shutdown {
+                        actor: crate::identity::local_actor(),
+                        why: format!("stopped by {}", crate::tty::signal_name(n)),
+                    }).await;
+                },
+            }
+        };
+        return match outcome {
             Ok(Ok(o)) => headless::exit_code(&o.phase),
             _ => EXIT_INTERNAL,
         };
@@ -165,10 +188,14 @@ async fn show(handle: driver::DriverHandle, view: &ViewOptions, headless: bool) 
         json: view.json,
         max_pause: view.max_pause,
     };
-    headless::run(handle, opts).await
+    headless::run(handle, opts, signals).await
 }
 
-async fn screen(handle: driver::DriverHandle, early: EarlyScreen) -> i32 {
+async fn screen(
+    handle: driver::DriverHandle,
+    early: EarlyScreen,
+    mut signals: crate::tty::Signals,
+) -> i32 {
     use crate::tui::{TuiExit, UiCommand};
     let EarlyScreen {
         snapshots: to_screen,
@@ -215,7 +242,7 @@ async fn screen(handle: driver::DriverHandle, early: EarlyScreen) -> i32 {
     match &exit {
         // The terminal hung up (SSH dropped): the driver carries on with
         // every trigger armed, `rampdeck attach` picks it up again.
-        Ok(TuiExit::Signal(sig)) if *sig == libc::SIGHUP => {
+        Ok(TuiExit::HangUp) => {
             let _ = handle
                 .inputs
                 .send(DriverInput::Presence {
@@ -227,35 +254,38 @@ async fn screen(handle: driver::DriverHandle, early: EarlyScreen) -> i32 {
         }
         other => {
             let why = match other {
-                Ok(TuiExit::Signal(_)) => "stopped by a signal (SIGTERM)",
-                _ => "the operator closed the cockpit",
+                Ok(TuiExit::Signal(n)) => format!("stopped by {}", crate::tty::signal_name(*n)),
+                Ok(_) => "the operator closed the cockpit".to_string(),
+                Err(e) => format!("the screen failed: {e}"),
             };
             let _ = handle
                 .inputs
                 .send(DriverInput::Shutdown {
                     actor: actor.clone(),
-                    why: why.into(),
+                    why,
                 })
                 .await;
         }
     }
-    // After a hang-up the driver runs on with no screen; SIGTERM still stops
-    // it, journaled like any other stop.
+    // After a hang-up the driver runs on with no screen; a stop signal
+    // still stops it, journaled like any other stop.
     let mut task = handle.task;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let outcome = loop {
         tokio::select! {
             res = &mut task => break res,
-            Some(()) = async { match term.as_mut() { Some(t) => t.recv().await, None => None } } => {
+            ask = signals.recv() => if let crate::tty::SignalAsk::Stop(n) = ask {
                 let _ = handle.inputs.send(DriverInput::Shutdown {
                     actor: actor.clone(),
-                    why: "stopped by a signal (SIGTERM) while running without a screen".into(),
+                    why: format!(
+                        "stopped by {} while running without a screen",
+                        crate::tty::signal_name(n)
+                    ),
                 }).await;
-            }
+            },
         }
     };
     if let Err(e) = exit {
-        eprintln!("rampdeck: the screen failed: {e:?}");
+        crate::tty::say(format_args!("rampdeck: the screen failed: {e:?}"));
         return EXIT_INTERNAL;
     }
     match outcome {
@@ -275,11 +305,11 @@ async fn screen(handle: driver::DriverHandle, early: EarlyScreen) -> i32 {
             }
         }
         Ok(Err(e)) => {
-            eprintln!("rampdeck: the driver stopped: {e:?}");
+            crate::tty::say(format_args!("rampdeck: the driver stopped: {e:?}"));
             EXIT_INTERNAL
         }
         Err(e) => {
-            eprintln!("rampdeck: the driver task failed: {e}");
+            crate::tty::say(format_args!("rampdeck: the driver task failed: {e}"));
             EXIT_INTERNAL
         }
     }

@@ -260,6 +260,15 @@ fn sigterm_restores_the_terminal() {
     a_signal_restores_the_terminal(nix::sys::signal::Signal::SIGTERM);
 }
 
+/// An external SIGINT (not the Ctrl-C key, which raw mode turns into a
+/// key press) and SIGQUIT end like SIGTERM: terminal restored, one
+/// `driver_stopped` record naming the signal (issue 9, item 8).
+#[test]
+fn sigint_and_sigquit_restore_the_terminal_and_are_journaled() {
+    a_signal_restores_the_terminal(nix::sys::signal::Signal::SIGINT);
+    a_signal_restores_the_terminal(nix::sys::signal::Signal::SIGQUIT);
+}
+
 /// A hang-up (the SSH link dropped) restores what it can of the terminal
 /// and leaves the driver running with its triggers armed (issue 6): the
 /// journal says the operator went away, and SIGTERM still stops it.
@@ -302,8 +311,8 @@ fn a_signal_restores_the_terminal(sig: nix::sys::signal::Signal) {
     let stop = records(&journal, "driver_stopped");
     assert_eq!(stop.len(), 1, "one stop record");
     assert!(
-        stop[0]["reason"].as_str().unwrap().contains("signal"),
-        "{}",
+        stop[0]["reason"].as_str().unwrap().contains(sig.as_str()),
+        "the stop record names {sig}: {}",
         stop[0]
     );
     assert!(records(&journal, "rollback").is_empty());

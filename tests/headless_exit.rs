@@ -87,3 +87,79 @@ fn a_missing_secret_is_a_config_error_before_anything_runs() {
     assert!(stderr.contains("RAMPDECK_TEST_NO_SUCH_VAR"), "{stderr}");
     assert!(stdout.is_empty(), "nothing ran: {stdout}");
 }
+
+/// Every stop signal a person or a supervisor sends to a headless driver
+/// ends it the same way: a `driver_stopped` record that names the signal,
+/// exit 4, and no lock or socket left behind (issue 9, item 8).
+#[test]
+fn stop_signals_are_journaled_and_leave_no_lock_or_socket() {
+    use nix::sys::signal::Signal;
+    for sig in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("plan.toml");
+        std::fs::write(&config, HEAD).unwrap();
+        let run_dir = dir.path().join("run");
+        let child = Command::new(env!("CARGO_BIN_EXE_rampdeck"))
+            .args(["run", "--headless", "--config"])
+            .arg(&config)
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .env("RAMPDECK_RUNTIME_DIR", &run_dir)
+            .env("HOME", dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let journal_dir = dir.path().join("data/rampdeck");
+        let journal = wait_for_record(&journal_dir, "step_entered");
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+        nix::sys::signal::kill(pid, sig).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(4), "{sig}: {stdout}");
+        let text = std::fs::read_to_string(&journal).unwrap();
+        let stops: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("\"action\":\"driver_stopped\""))
+            .collect();
+        assert_eq!(stops.len(), 1, "{sig}: one stop record in\n{text}");
+        assert!(stops[0].contains(sig.as_str()), "{sig}: {}", stops[0]);
+        let left: Vec<_> = std::fs::read_dir(&run_dir)
+            .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{sig}: left in the runtime dir: {left:?}");
+        let verify = Command::new(env!("CARGO_BIN_EXE_rampdeck"))
+            .arg("verify")
+            .arg(&journal)
+            .output()
+            .unwrap();
+        assert!(verify.status.success(), "{sig}: the journal verifies");
+    }
+}
+
+/// The one journal in `dir` once it holds a record of `action`.
+fn wait_for_record(dir: &std::path::Path, action: &str) -> std::path::PathBuf {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let needle = format!("\"action\":\"{action}\"");
+    loop {
+        let found = std::fs::read_dir(dir).ok().and_then(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        });
+        if let Some(p) = found
+            && std::fs::read_to_string(&p).is_ok_and(|t| t.contains(&needle))
+        {
+            return p;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {action} record in {}",
+            dir.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -21,7 +21,6 @@ use crossterm::{cursor, execute, queue};
 use futures_util::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -44,6 +43,9 @@ pub struct TuiOptions {
     /// This process runs the driver: closing the cockpit stops it (as
     /// opposed to a view attached to a driver that runs elsewhere).
     pub hosts_driver: bool,
+    /// Where stdout and stderr go once the terminal hangs up (the driver's
+    /// log); `/dev/null` when unset.
+    pub hangup_log: Option<std::path::PathBuf>,
 }
 
 impl TuiOptions {
@@ -55,6 +57,7 @@ impl TuiOptions {
             mono: theme.mono,
             actor_name: actor_name.to_string(),
             hosts_driver: false,
+            hangup_log: None,
         }
     }
 }
@@ -64,8 +67,13 @@ impl TuiOptions {
 pub enum TuiExit {
     /// The operator quit (after confirming, if the rollout was in progress).
     Quit,
-    /// SIGTERM or SIGHUP (the signal number); the terminal was restored.
+    /// A signal asked to stop (SIGTERM, SIGINT, SIGQUIT, ...: its number);
+    /// the terminal was restored.
     Signal(i32),
+    /// The terminal is gone (SIGHUP, or reading or writing it failed):
+    /// nothing was written to it after that, and stdout and stderr now go
+    /// to [`TuiOptions::hangup_log`].
+    HangUp,
 }
 
 type Backend = CrosstermBackend<BufWriter<Stdout>>;
@@ -173,9 +181,20 @@ pub async fn run(
     let mut ui = UiState::new(theme, keymap, &opts.actor_name);
     ui.hosts_driver = opts.hosts_driver;
 
-    let mut sigterm = signal(SignalKind::terminate()).wrap_err("could not watch SIGTERM")?;
-    let mut sighup = signal(SignalKind::hangup()).wrap_err("could not watch SIGHUP")?;
+    let mut signals = crate::tty::Signals::new();
     let mut term = TerminalGuard::enter()?;
+    let hangup_log = opts
+        .hangup_log
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from("/dev/null"));
+    // The terminal is gone: one last try to put it back (a few bytes whose
+    // errors are ignored: a closed pty answers EIO at once), then never
+    // write to it again (see `crate::tty`).
+    let hang_up = || -> color_eyre::Result<TuiExit> {
+        restore_terminal();
+        crate::tty::lose_terminal(&hangup_log);
+        Ok(TuiExit::HangUp)
+    };
     let mut events = EventStream::new();
 
     let mut received = Instant::now();
@@ -192,7 +211,10 @@ pub async fn run(
         if urgent || (pending && now >= last_frame + FRAME_INTERVAL) {
             let elapsed = received.elapsed().as_millis() as u64;
             let shown = aged(&current, elapsed);
-            term.draw(shown.as_ref().unwrap_or(&current), &ui)?;
+            if term.draw(shown.as_ref().unwrap_or(&current), &ui).is_err() {
+                // A write to the terminal failed (EIO once the pty closed).
+                return hang_up();
+            }
             urgent = false;
             pending = false;
             last_frame = Instant::now();
@@ -241,16 +263,20 @@ pub async fn run(
                     }
                 }
                 Some(Ok(Event::Resize(..))) => {
-                    term.terminal.autoresize()?;
+                    if term.terminal.autoresize().is_err() {
+                        return hang_up();
+                    }
                     urgent = true;
                 }
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e).wrap_err("reading the terminal failed"),
-                None => return Ok(TuiExit::Quit),
+                // Reading the terminal failed or it closed: it is gone.
+                Some(Err(_)) | None => return hang_up(),
             },
             _ = sleep_until_opt(tick), if tick.is_some() => pending = true,
-            _ = sigterm.recv() => return Ok(TuiExit::Signal(libc::SIGTERM)),
-            _ = sighup.recv() => return Ok(TuiExit::Signal(libc::SIGHUP)),
+            ask = signals.recv() => match ask {
+                crate::tty::SignalAsk::HangUp => return hang_up(),
+                crate::tty::SignalAsk::Stop(n) => return Ok(TuiExit::Signal(n)),
+            },
         }
     }
 }
