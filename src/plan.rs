@@ -345,9 +345,22 @@ pub struct Hooks {
     pub rollback: Option<Hook>,
     pub on_step_enter: Vec<Hook>,
     pub on_finish: Option<Hook>,
+    /// After a failed rollback, the longest wait before the next attempt
+    /// (the backoff doubles from 5 s up to it); `None` is
+    /// [`DEFAULT_ROLLBACK_RETRY`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_retry: Option<Duration>,
 }
 
+/// The default of `[hooks] rollback_retry`.
+pub const DEFAULT_ROLLBACK_RETRY: Duration = Duration::from_secs(30);
+
 impl Hooks {
+    /// The longest wait between two attempts of a failed rollback.
+    pub fn rollback_retry(&self) -> Duration {
+        self.rollback_retry.unwrap_or(DEFAULT_ROLLBACK_RETRY)
+    }
+
     pub fn get(&self, kind: HookKind) -> Option<&Hook> {
         match kind {
             HookKind::SetWeight => self.set_weight.as_ref(),

@@ -163,3 +163,132 @@ fn wait_for_record(dir: &std::path::Path, action: &str) -> std::path::PathBuf {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// A plan whose canary breaches at once (a command source reading `err`)
+/// and whose rollback hook is `rollback` (argv), retried every second.
+fn breaching_plan(dir: &std::path::Path, rollback: &[&str]) -> String {
+    std::fs::write(dir.join("err"), "0.5\n").unwrap();
+    let argv: Vec<String> = rollback.iter().map(|a| format!("{a:?}")).collect();
+    format!(
+        r#"{HEAD}
+[sources.script]
+kind = "command"
+interval = "1s"
+timeout = "900ms"
+
+[[metrics]]
+id = "err"
+source = "script"
+command = ["cat", "{err}"]
+bad = "up"
+threshold = {{ limit = 0.05 }}
+
+[[triggers]]
+name = "errors"
+metric = "err"
+consecutive = 1
+
+[hooks]
+rollback_retry = "1s"
+
+[hooks.rollback]
+command = [{argv}]
+timeout = "5s"
+retries = 0
+"#,
+        err = dir.join("err").display(),
+        argv = argv.join(", ")
+    )
+}
+
+/// A rollback that fails is not given up (issue 9, item 6): the driver
+/// stays up in `failed`, retries on its own (each attempt printed and
+/// journaled), and ends rolled back (exit 3) once an attempt succeeds.
+#[test]
+fn a_failed_rollback_is_retried_until_it_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let count = dir.path().join("count");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/hooks/flaky.sh");
+    let plan = breaching_plan(dir.path(), &[script, count.to_str().unwrap()]);
+    let config = dir.path().join("plan.toml");
+    std::fs::write(&config, plan).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rampdeck"))
+        .args(["run", "--headless", "--config"])
+        .arg(&config)
+        .env("XDG_DATA_HOME", dir.path().join("data"))
+        .env("RAMPDECK_RUNTIME_DIR", dir.path().join("run"))
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "rolled back in the end:\n{stdout}"
+    );
+    assert_eq!(std::fs::read_to_string(&count).unwrap().trim(), "3");
+    assert_eq!(
+        stdout.matches("ROLLBACK FAILED").count(),
+        2,
+        "two failed attempts shown:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("retrying the rollback (attempt 2)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("retrying the rollback (attempt 3)"),
+        "{stdout}"
+    );
+    let journal = wait_for_record(&dir.path().join("data/rampdeck"), "rolled_back");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert_eq!(text.matches("\"action\":\"rollback_retry\"").count(), 2);
+    let verify = Command::new(env!("CARGO_BIN_EXE_rampdeck"))
+        .arg("verify")
+        .arg(&journal)
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "the journal verifies");
+}
+
+/// While a rollback keeps failing the driver keeps trying until a person
+/// stops it: then exit 4, with the stop journaled after the attempts.
+#[test]
+fn a_rollback_that_always_fails_keeps_trying_until_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/hooks/always-fail.sh");
+    let plan = breaching_plan(dir.path(), &[script, runs.to_str().unwrap()]);
+    let config = dir.path().join("plan.toml");
+    std::fs::write(&config, plan).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_rampdeck"))
+        .args(["run", "--headless", "--config"])
+        .arg(&config)
+        .env("XDG_DATA_HOME", dir.path().join("data"))
+        .env("RAMPDECK_RUNTIME_DIR", dir.path().join("run"))
+        .env("HOME", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::fs::read_to_string(&runs).map_or(0, |t| t.lines().count()) < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rollback was not retried"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "{stdout}");
+    assert!(stdout.contains("ROLLBACK FAILED"), "{stdout}");
+    let journal = wait_for_record(&dir.path().join("data/rampdeck"), "driver_stopped");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(
+        text.matches("\"action\":\"rollback_retry\"").count() >= 2,
+        "{text}"
+    );
+    assert!(!text.contains("\"action\":\"rolled_back\""));
+}

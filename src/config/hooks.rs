@@ -31,6 +31,20 @@ pub(crate) fn build_hooks(ctx: &Ctx, raw: &RawHooks) -> R<Hooks> {
             .map(|h| build_hook(ctx, "on_step_enter", h))
             .collect::<R<_>>()?,
         on_finish: one("on_finish", &raw.on_finish)?,
+        rollback_retry: match &raw.rollback_retry {
+            Some(v) => {
+                let d = ctx.duration("rollback_retry", v)?;
+                if d < Duration::from_secs(1) || d > Duration::from_secs(3600) {
+                    return Err(ctx.err(
+                        v.span(),
+                        format!("hooks.rollback_retry is {} ms", d.as_millis()),
+                        "give a wait between 1s and 1h, e.g. \"30s\": a failed rollback is retried at most this long apart",
+                    ));
+                }
+                Some(d)
+            }
+            None => None,
+        },
     })
 }
 

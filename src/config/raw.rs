@@ -185,6 +185,8 @@ pub struct RawHooks {
     #[serde(default)]
     pub on_step_enter: Vec<S<RawHook>>,
     pub on_finish: Option<S<RawHook>>,
+    /// After a failed rollback, the longest wait before the next attempt.
+    pub rollback_retry: Option<S<Value>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -352,7 +352,7 @@ impl Driver {
                     self.admit_settled(now)?;
                 }
             }
-            let ended = self.engine.phase().is_terminal() && self.hooks_running.is_empty();
+            let ended = self.engine.is_over() && self.hooks_running.is_empty();
             if ended && self.summary_path.is_none() {
                 self.finish();
             }

@@ -5,6 +5,7 @@
 //! hooks: journaled the same way, but their result changes no phase.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -189,6 +190,7 @@ impl Engine {
         }
         self.phase = Phase::RollingBack;
         self.hold_started_at = None;
+        self.rollback_retry_at = None;
         self.journal(out, action, actor, reason.clone(), detail);
         let mut queue = VecDeque::new();
         if self.plan.hooks.rollback.is_some() {
@@ -341,6 +343,8 @@ impl Engine {
                 self.weight = 0;
                 self.phase = Phase::RolledBack;
                 self.rollback_failed = false;
+                self.rollback_attempts = 0;
+                self.rollback_retry_at = None;
                 if let Some(k) = self.step
                     && let Some(t) = self.step_times.get_mut(k)
                 {
@@ -421,16 +425,29 @@ impl Engine {
         self.chain = None;
         match (goal, kind) {
             (Goal::Rollback, _) => {
+                // Never give up: retry with a backoff that doubles from 5 s
+                // up to the plan's `rollback_retry`, until a rollback
+                // succeeds or a person stops the driver.
                 self.rollback_failed = true;
+                self.rollback_attempts += 1;
+                let cap = self.plan.hooks.rollback_retry().max(Duration::from_secs(1));
+                let shift = self.rollback_attempts.saturating_sub(1).min(16);
+                let delay = Duration::from_secs(5u64 << shift).min(cap);
+                self.rollback_retry_at = Some(now.plus(delay));
                 let reason = format!(
-                    "ROLLBACK FAILED: manual action needed ({} hook: {})",
+                    "ROLLBACK FAILED: manual action needed ({} hook: {}); retrying in {} s",
                     kind.as_str(),
-                    outcome.summary
+                    outcome.summary,
+                    delay.as_secs()
                 );
                 self.phase = Phase::Failed {
                     reason: reason.clone(),
                 };
-                self.journal(out, "failed", &system, reason, json!(null));
+                let detail = json!({
+                    "attempts": self.rollback_attempts,
+                    "retry_in_ms": delay.as_millis() as u64,
+                });
+                self.journal(out, "failed", &system, reason, detail);
             }
             (Goal::Enter(k), HookKind::OnStepEnter) => {
                 let reason = format!(

@@ -68,7 +68,16 @@ impl Engine {
     /// countdown in progress comes first: it is the one that can surprise.
     pub fn next_action(&self, now: Timestamp) -> NextAction {
         let k = match &self.phase {
-            Phase::Pending | Phase::Promoted | Phase::RolledBack | Phase::Failed { .. } => {
+            Phase::Failed { .. } => {
+                return match self.rollback_retry_at {
+                    Some(at) if self.rollback_failed => NextAction::RetryRollback {
+                        attempt: self.rollback_attempts + 1,
+                        in_ms: at.0.saturating_sub(now.0).max(0) as u64,
+                    },
+                    _ => NextAction::None,
+                };
+            }
+            Phase::Pending | Phase::Promoted | Phase::RolledBack => {
                 return NextAction::None;
             }
             Phase::RollingBack => {
@@ -258,6 +267,10 @@ impl NextAction {
             NextAction::HoldingUnattended => {
                 "holding: operator detached (unattended = hold)".into()
             }
+            NextAction::RetryRollback { attempt, in_ms } => format!(
+                "retrying the rollback (attempt {attempt}) in {}",
+                fmt_clock(*in_ms)
+            ),
             NextAction::None => "no automatic action".into(),
         }
     }

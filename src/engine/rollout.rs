@@ -57,6 +57,11 @@ pub struct Engine {
     /// Whether the driving view is attached (issue 6).
     pub(super) attached: bool,
     pub(super) rollback_failed: bool,
+    /// Failed rollbacks since the last success (the retry's backoff).
+    pub(super) rollback_attempts: u32,
+    /// When the next automatic rollback retry starts (after a rollback
+    /// failed, until one succeeds).
+    pub(super) rollback_retry_at: Option<Timestamp>,
     /// The current pause came from a failed on_step_enter check: resuming
     /// starts the step's hold afresh.
     pub(super) pause_from_check: bool,
@@ -94,6 +99,8 @@ impl Engine {
             next_hook_id: 1,
             attached: true,
             rollback_failed: false,
+            rollback_attempts: 0,
+            rollback_retry_at: None,
             pause_from_check: false,
             recent: VecDeque::new(),
         }
@@ -113,7 +120,10 @@ impl Engine {
                 self.on_sample(&metric, cohort, reading, now, &mut out);
                 self.auto_advance(now, &mut out);
             }
-            Input::Tick => self.auto_advance(now, &mut out),
+            Input::Tick => {
+                self.retry_rollback(now, &mut out);
+                self.auto_advance(now, &mut out);
+            }
             Input::Command {
                 command,
                 actor,
@@ -130,6 +140,28 @@ impl Engine {
     /// The current phase.
     pub fn phase(&self) -> &Phase {
         &self.phase
+    }
+
+    /// Nothing more will happen: the phase is terminal and no failed
+    /// rollback is being retried. A driver runs until this is true (or a
+    /// person stops it): a canary whose rollback failed is never left
+    /// without someone trying to take it out.
+    pub fn is_over(&self) -> bool {
+        self.phase.is_terminal() && self.rollback_retry_at.is_none()
+    }
+
+    /// After a failed rollback, start the next attempt once its time came.
+    fn retry_rollback(&mut self, now: Timestamp, out: &mut Vec<Effect>) {
+        let due = self.rollback_retry_at.is_some_and(|at| now >= at);
+        if !due || self.chain.is_some() || !matches!(self.phase, Phase::Failed { .. }) {
+            return;
+        }
+        let attempt = self.rollback_attempts + 1;
+        let reason = format!(
+            "retrying the rollback (attempt {attempt}): the last one failed and the canary may still take traffic"
+        );
+        let detail = json!({ "attempt": attempt, "from": self.phase.name() });
+        self.begin_rollback("rollback_retry", &Actor::system(), reason, detail, now, out);
     }
 
     /// One series per plan metric, in plan order.

@@ -372,6 +372,8 @@ pub enum NextAction {
     WaitingForHook { kind: HookKind },
     /// "holding: operator detached (unattended = hold)"
     HoldingUnattended,
+    /// "retrying the rollback (attempt 3) in 00:30" after a rollback failed
+    RetryRollback { attempt: u32, in_ms: u64 },
     /// Nothing more will happen on its own.
     None,
 }

@@ -131,6 +131,7 @@ pub fn next_action_text(next: &NextAction) -> String {
         NextAction::Paused { by, reason } => format!("paused by {by}: {reason}"),
         NextAction::WaitingForHook { kind } => format!("waiting for {} hook", kind.as_str()),
         NextAction::HoldingUnattended => "holding: operator detached (unattended = hold)".into(),
+        NextAction::RetryRollback { .. } => next.describe(),
         NextAction::None => "nothing more will happen on its own".into(),
     }
 }

@@ -184,7 +184,12 @@ impl UiState {
                 }
             }
             Action::Quit => {
-                if self.mode() == Mode::Quit || !in_progress(&snap.engine.phase) {
+                // A failed rollback being retried is still in progress.
+                let retrying = matches!(
+                    snap.engine.next,
+                    crate::engine::NextAction::RetryRollback { .. }
+                );
+                if self.mode() == Mode::Quit || !(in_progress(&snap.engine.phase) || retrying) {
                     return Some(UiCommand::Quit);
                 }
                 self.dialog = Some(Dialog::Quit);
