@@ -124,6 +124,7 @@ fn main() {
                 local_view: true,
                 socket: socket.clone(),
                 took_over: None,
+                resume: None,
             })
             .await
             .expect("driver");

@@ -350,6 +350,20 @@ pub struct Hooks {
     /// [`DEFAULT_ROLLBACK_RETRY`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback_retry: Option<Duration>,
+    /// How the target reports its own step, so a resume can check it
+    /// without re-running a traffic hook that is not idempotent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_step: Option<TargetStep>,
+}
+
+/// `[hooks.target_step]`: a metric whose canary value is the target's
+/// step, `scale × step index + offset` at rampdeck's step index (0-based).
+/// Argo Rollouts' `currentStepIndex` is `2k + 2` with the preset's steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetStep {
+    pub metric: String,
+    pub scale: f64,
+    pub offset: f64,
 }
 
 /// The default of `[hooks] rollback_retry`.

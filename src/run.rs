@@ -33,6 +33,33 @@ pub fn rollout_id(plan: &Plan, now: chrono::DateTime<chrono::Utc>) -> String {
         .unwrap_or_else(|| format!("{}-{}", plan.rollout.service, now.format("%Y%m%d-%H%M%S")))
 }
 
+/// A plan without `id` gets a dated one per run; run again after a crash,
+/// it must still find the rollout it left: the newest journal of this
+/// service (`<service>-YYYYMMDD-HHMMSS.jsonl`) whose rollout has not ended.
+fn unfinished_rollout(plan: &Plan, journal_dir: &Path) -> Option<String> {
+    if plan.rollout.id.is_some() {
+        return None;
+    }
+    let prefix = format!("{}-", plan.rollout.service);
+    let mut ids: Vec<String> = std::fs::read_dir(journal_dir)
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|name| name.strip_suffix(".jsonl").map(str::to_owned))
+        .filter(|id| {
+            id.strip_prefix(&prefix).is_some_and(|stamp| {
+                chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%d-%H%M%S").is_ok()
+            })
+        })
+        .collect();
+    ids.sort();
+    let newest = ids.pop()?;
+    let path = journal_dir.join(format!("{newest}.jsonl"));
+    match driver::resume_point(&path, &newest) {
+        Ok(Some(_)) => Some(newest),
+        _ => None,
+    }
+}
+
 /// `rampdeck run`.
 pub async fn run_cmd(config: Option<&Path>, view: ViewOptions) -> i32 {
     let path = match crate::config::discover(config) {
@@ -67,6 +94,7 @@ pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
     let id = view
         .rollout_id
         .clone()
+        .or_else(|| unfinished_rollout(&plan, &journal_dir))
         .unwrap_or_else(|| rollout_id(&plan, chrono::Utc::now()));
     let journal_path = journal_dir.join(format!("{id}.jsonl"));
     let headless = view.headless || view.serve_only || !std::io::stdout().is_terminal();
@@ -96,6 +124,23 @@ pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
             i.pid, i.user
         )
     });
+    // A journal this id already has is resumed, never started over; one
+    // whose rollout ended is refused with a new id to use.
+    let resume = match driver::resume_point(&journal_path, &id) {
+        Ok(r) => r,
+        Err(msg) => {
+            crate::tty::say(format_args!("rampdeck: {msg}"));
+            return EXIT_CONFIG;
+        }
+    };
+    if let Some(p) = &resume {
+        warnings.push(format!(
+            "resumed from the journal: it left the rollout {} at step {} with {} % confirmed; see the decision log",
+            p.phase,
+            p.step.map_or("-".to_string(), |s| (s + 1).to_string()),
+            p.weight
+        ));
+    }
     let setup = DriverSetup {
         plan: Arc::new(plan),
         rollout_id: id.clone(),
@@ -106,6 +151,7 @@ pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
         local_view: !view.serve_only,
         socket: Some(crate::session::socket_path(&id)),
         took_over,
+        resume,
     };
     // The cockpit is on screen before the driver starts, so creating the
     // journal (an fsync) and binding sockets are not on the first frame's
@@ -344,6 +390,11 @@ pub async fn demo_cmd(scenario: &str, speed: f64, view: ViewOptions) -> i32 {
         }
     };
     let dir = crate::config::default_journal_dir().join("demo");
+    // Each demo is a new rollout: an interrupted one is not resumed.
+    let mut view = view;
+    if view.rollout_id.is_none() {
+        view.rollout_id = Some(rollout_id(&plan, chrono::Utc::now()));
+    }
     let code = drive(plan, dir, view).await;
     drop(service);
     code

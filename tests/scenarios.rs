@@ -274,6 +274,7 @@ fn check_event(engine: &Engine, e: &Event, effects: &[Effect], now: Timestamp) -
 fn label(input: &Input) -> String {
     match input {
         Input::Start { .. } => "start".into(),
+        Input::Resume { .. } => "resume".into(),
         Input::Tick => "tick".into(),
         Input::Sample { metric, cohort, .. } => format!("sample {metric} ({cohort:?})"),
         Input::Command { command, .. } => format!("command {}", command.as_str()),

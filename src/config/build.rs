@@ -25,7 +25,7 @@ pub(crate) fn build(ctx: &Ctx, raw: &RawPlan) -> R<Plan> {
     let sources = build_sources(ctx, &raw.sources)?;
     let metrics = build_metrics(ctx, &raw.metrics, &sources)?;
     let triggers = build_triggers(ctx, &raw.triggers, &metrics)?;
-    let hooks = build_hooks(ctx, &raw.hooks)?;
+    let hooks = build_hooks(ctx, &raw.hooks, &metrics)?;
     let notify = match &raw.notify {
         Some(n) => {
             let n = n.get_ref();

@@ -291,13 +291,19 @@ fn document(plan: &Plan) -> Vec<Block> {
             .map(|h| hook_row(plan, "on_step_enter", h)),
     );
     doc.push(Block::Table(vec!["hook", "runs", "limits"], rows));
-    doc.push(Block::Fields(vec![(
-        "Failed rollback".into(),
-        format!(
-            "retried until it succeeds, 5 s after the failure and then at most {} apart",
-            fmt(plan.hooks.rollback_retry())
+    doc.push(Block::Fields(vec![
+        (
+            "Failed rollback".into(),
+            format!(
+                "retried until it succeeds, 5 s after the failure and then at most {} apart",
+                fmt(plan.hooks.rollback_retry())
+            ),
         ),
-    )]));
+        (
+            "After a crash".into(),
+            crate::engine::resume::describe_resume(plan),
+        ),
+    ]));
 
     doc.push(Block::Heading("Notifications and UI".into()));
     doc.push(Block::Fields(vec![

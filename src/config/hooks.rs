@@ -6,16 +6,16 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::error::Ctx;
-use super::raw::{RawHook, RawHooks};
+use super::raw::{RawHook, RawHooks, RawTargetStep};
 use super::values::{R, placeholder_names};
-use crate::plan::{Hook, HookAction, Hooks, Webhook};
+use crate::plan::{Hook, HookAction, Hooks, Metric, TargetStep, Webhook};
 
 /// Defaults documented in config.example.toml.
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_ROLLBACK_RETRIES: u32 = 5;
 pub const DEFAULT_EXPECT_STATUS: [u16; 4] = [200, 201, 202, 204];
 
-pub(crate) fn build_hooks(ctx: &Ctx, raw: &RawHooks) -> R<Hooks> {
+pub(crate) fn build_hooks(ctx: &Ctx, raw: &RawHooks, metrics: &[Metric]) -> R<Hooks> {
     let one = |key: &str, h: &Option<Spanned<RawHook>>| {
         h.as_ref().map(|h| build_hook(ctx, key, h)).transpose()
     };
@@ -45,6 +45,35 @@ pub(crate) fn build_hooks(ctx: &Ctx, raw: &RawHooks) -> R<Hooks> {
             }
             None => None,
         },
+        target_step: raw
+            .target_step
+            .as_ref()
+            .map(|t| target_step(ctx, t.get_ref(), metrics))
+            .transpose()?,
+    })
+}
+
+fn target_step(ctx: &Ctx, t: &RawTargetStep, metrics: &[Metric]) -> R<TargetStep> {
+    let metric = t.metric.get_ref();
+    if !metrics.iter().any(|m| m.id == *metric) {
+        let ids: Vec<&str> = metrics.iter().map(|m| m.id.as_str()).collect();
+        return Err(ctx.err(
+            t.metric.span(),
+            format!("hooks.target_step names unknown metric \"{metric}\""),
+            format!(
+                "name the metric that reads the target's step, one of: {}",
+                ids.join(", ")
+            ),
+        ));
+    }
+    let num = |key: &str, v: &Option<Spanned<f64>>, default: f64| match v {
+        Some(v) => ctx.finite(key, v),
+        None => Ok(default),
+    };
+    Ok(TargetStep {
+        metric: metric.clone(),
+        scale: num("scale", &t.scale, 1.0)?,
+        offset: num("offset", &t.offset, 0.0)?,
     })
 }
 

@@ -187,6 +187,15 @@ pub struct RawHooks {
     pub on_finish: Option<S<RawHook>>,
     /// After a failed rollback, the longest wait before the next attempt.
     pub rollback_retry: Option<S<Value>>,
+    pub target_step: Option<S<RawTargetStep>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTargetStep {
+    pub metric: S<String>,
+    pub scale: Option<S<f64>>,
+    pub offset: Option<S<f64>>,
 }
 
 #[derive(Debug, Deserialize)]

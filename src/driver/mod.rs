@@ -15,6 +15,7 @@ use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::engine::resume::ResumePoint;
 use crate::engine::series::MetricSeries;
 use crate::engine::{
     Actor, Command, Decision, Effect, Engine, GateStatus, Input, Phase, Timestamp,
@@ -81,6 +82,9 @@ pub struct DriverSetup {
     pub socket: Option<PathBuf>,
     /// The driver whose stale lock this one took over, to journal it.
     pub took_over: Option<String>,
+    /// Where this rollout's journal left it, when the journal exists: the
+    /// driver resumes there instead of starting over.
+    pub resume: Option<ResumePoint>,
 }
 
 /// How a driver ended.
@@ -273,6 +277,43 @@ struct Driver {
     started: Timestamp,
 }
 
+/// Where the journal at `path` left its rollout: `None` when there is no
+/// journal yet. Refuses (with what to do) a journal that cannot be read or
+/// whose rollout already ended: a journal holds one rollout.
+pub fn resume_point(
+    path: &std::path::Path,
+    rollout_id: &str,
+) -> Result<Option<ResumePoint>, String> {
+    let exists = std::fs::metadata(path)
+        .map(|m| m.len() > 0)
+        .unwrap_or(false);
+    if !exists {
+        return Ok(None);
+    }
+    let records = crate::journal::read_records(path).map_err(|e| {
+        format!(
+            "the journal {} of rollout {rollout_id} cannot be resumed: {e}; `rampdeck verify {}` says more",
+            path.display(),
+            path.display()
+        )
+    })?;
+    let Some(point) = ResumePoint::from_decisions(records.iter().map(|r| &r.decision)) else {
+        return Ok(None);
+    };
+    if point.ended() {
+        let when = records
+            .last()
+            .and_then(|r| crate::journal::format_ts(r.ts))
+            .unwrap_or_default();
+        return Err(format!(
+            "the journal {} holds rollout {rollout_id}, which already ended ({} at {when}); a journal holds one rollout.\n  help: to roll out again, give this rollout a new id: set `id = \"{rollout_id}-2\"` under [rollout] in the plan (or remove `id` for a dated one)",
+            path.display(),
+            point.phase,
+        ));
+    }
+    Ok(Some(point))
+}
+
 /// A new journal, or the existing one of this rollout id reopened (its
 /// chain verified, a torn last line cut and journaled) when a driver that
 /// died left it behind.
@@ -300,12 +341,16 @@ impl Driver {
         if let Some(prev) = self.setup.took_over.clone() {
             self.record("lock_taken_over", &starter, &prev, serde_json::Value::Null)?;
         }
-        self.apply(
-            Input::Start {
+        let begin = match self.setup.resume.take() {
+            Some(point) => Input::Resume {
+                point: Box::new(point),
                 actor: starter.clone(),
             },
-            wall_now(),
-        )?;
+            None => Input::Start {
+                actor: starter.clone(),
+            },
+        };
+        self.apply(begin, wall_now())?;
         if !self.local_view {
             let why = Input::OperatorPresence {
                 attached: false,

@@ -128,6 +128,38 @@ impl Engine {
         self.pump(now, out);
     }
 
+    /// After a resume: re-run the idempotent set_weight at the confirmed
+    /// `weight` (never another one), then step `k`'s hold starts again.
+    pub(super) fn begin_reassert(
+        &mut self,
+        k: usize,
+        weight: u8,
+        actor: &Actor,
+        reason: String,
+        now: Timestamp,
+        out: &mut Vec<Effect>,
+    ) {
+        let mut queue = VecDeque::new();
+        queue.push_back(Planned {
+            kind: HookKind::SetWeight,
+            index: 0,
+            weight,
+        });
+        self.chain = Some(Chain {
+            goal: Goal::Enter(k),
+            queue,
+            current: None,
+            actor: actor.clone(),
+            reason,
+        });
+        self.pump(now, out);
+    }
+
+    /// Step `k` is entered (its hooks done or not needed): the hold starts.
+    pub(super) fn finish_entering(&mut self, k: usize, now: Timestamp, out: &mut Vec<Effect>) {
+        self.complete(Goal::Enter(k), now, out);
+    }
+
     /// Start the full promotion: set_weight(100) when below 100, promote.
     pub(super) fn begin_full(
         &mut self,

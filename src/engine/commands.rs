@@ -121,6 +121,8 @@ impl Engine {
             }
         }
         self.pause_from_check = false;
+        // A person resuming overrides a resume's wait for the target.
+        self.resume_check = None;
         let detail = json!({ "hold_restarted": restart, "overrides_failed_check": restart });
         self.journal(out, "resume", actor, reason.to_string(), detail);
         self.run_side(HookKind::Resume, actor, reason.to_string(), now, out);

@@ -57,6 +57,11 @@ pub struct Engine {
     /// Whether the driving view is attached (issue 6).
     pub(super) attached: bool,
     pub(super) rollback_failed: bool,
+    /// After a resume, the value `[hooks.target_step]` must read before the
+    /// step's hold starts again.
+    pub(super) resume_check: Option<f64>,
+    /// A `resume_mismatch` was journaled (once per resume).
+    pub(super) resume_mismatch: bool,
     /// Failed rollbacks since the last success (the retry's backoff).
     pub(super) rollback_attempts: u32,
     /// When the next automatic rollback retry starts (after a rollback
@@ -99,6 +104,8 @@ impl Engine {
             next_hook_id: 1,
             attached: true,
             rollback_failed: false,
+            resume_check: None,
+            resume_mismatch: false,
             rollback_attempts: 0,
             rollback_retry_at: None,
             pause_from_check: false,
@@ -112,6 +119,7 @@ impl Engine {
         let mut out = Vec::new();
         match input {
             Input::Start { actor } => self.on_start(actor, now, &mut out),
+            Input::Resume { point, actor } => self.on_resume(*point, actor, now, &mut out),
             Input::Sample {
                 metric,
                 cohort,
@@ -272,6 +280,7 @@ impl Engine {
             Reading::Value { value, degraded } if !value.is_nan() => {
                 let block = self.traffic_block(idx, value);
                 self.gates[idx].on_canary_value(m, value, degraded, block);
+                self.check_resume(metric, value, out);
             }
             Reading::Value { .. } => {
                 self.gates[idx].on_canary_missing(Verdict::NoData, "no data: NaN".into())

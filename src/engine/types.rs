@@ -168,6 +168,12 @@ pub enum Input {
     HookResult { id: u64, outcome: HookOutcome },
     /// The driving view went away (SSH dropped) or came back.
     OperatorPresence { attached: bool, actor: Actor },
+    /// Instead of `Start`: go on from where the rollout's journal left it
+    /// (see [`super::resume`]).
+    Resume {
+        point: Box<super::resume::ResumePoint>,
+        actor: Actor,
+    },
 }
 
 /// What the engine asks the driver to do, in order. A `Journal` effect must

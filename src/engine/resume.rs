@@ -1,0 +1,370 @@
+//! Resuming a rollout from its journal after its driver died (SIGKILL, a
+//! crash, a reboot) or was stopped.
+//!
+//! The journal is the truth: [`ResumePoint::from_decisions`] reads where it
+//! left the rollout (phase, step, the confirmed weight, hooks that started
+//! and never answered), and [`Input::Resume`](super::Input::Resume) rebuilds
+//! the engine there instead of starting over. Traffic is never lowered or
+//! raised by a resume:
+//!
+//! * an idempotent `set_weight` re-asserts the confirmed weight, then the
+//!   step's hold starts again (`step_entered`);
+//! * a traffic hook that is not idempotent (Argo Rollouts' `promote`
+//!   releases one more pause each time) is not run again: with
+//!   `[hooks.target_step]` the engine waits, paused, for the target's own
+//!   step reading and goes on only when it agrees with the journal
+//!   (`resume_confirmed`), else it stays paused for a person
+//!   (`resume_mismatch`); without it, it stays paused for a person;
+//! * a traffic hook in flight when the driver died leaves the weight
+//!   unknown: paused for a person;
+//! * a rollback in flight (or a failed one) is run again (rollback hooks
+//!   are idempotent);
+//! * a journal whose rollout ended is refused by the driver, naming a new id.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::plan::HookKind;
+
+use super::rollout::Engine;
+use super::types::{Actor, Decision, Effect, Phase, Timestamp};
+
+/// Where a journal left its rollout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResumePoint {
+    /// When the rollout started (its `rollout_started` record).
+    pub started_at: Option<Timestamp>,
+    /// The phase name of the last record ("holding", "paused", ...).
+    pub phase: String,
+    /// Who paused it and why, when it was paused.
+    pub paused: Option<(String, String)>,
+    /// The reason of the last `failed` record.
+    pub failed_reason: Option<String>,
+    /// The last record's step.
+    pub step: Option<usize>,
+    /// The confirmed weight of the last record.
+    pub weight: u8,
+    /// Hooks that started and never answered, by id.
+    pub in_flight: Vec<(u64, HookKind)>,
+    /// The largest hook id used, so new hooks get new ids.
+    pub max_hook_id: u64,
+    /// The last record's action and time, for the `resumed` record.
+    pub last_action: String,
+    pub last_at: Option<Timestamp>,
+    pub records: usize,
+}
+
+impl ResumePoint {
+    /// Reads the decisions of one journal, in order. `None` when they hold
+    /// no `rollout_started` (nothing to resume).
+    pub fn from_decisions<'a>(decisions: impl IntoIterator<Item = &'a Decision>) -> Option<Self> {
+        let mut p: Option<ResumePoint> = None;
+        for d in decisions {
+            let p = match (&mut p, d.action.as_str()) {
+                (None, "rollout_started") => p.insert(ResumePoint {
+                    started_at: d.at,
+                    phase: d.phase.clone(),
+                    paused: None,
+                    failed_reason: None,
+                    step: d.step,
+                    weight: d.weight,
+                    in_flight: Vec::new(),
+                    max_hook_id: 0,
+                    last_action: d.action.clone(),
+                    last_at: d.at,
+                    records: 0,
+                }),
+                (None, _) => continue,
+                (Some(p), _) => p,
+            };
+            p.records += 1;
+            if d.phase == "paused" && p.phase != "paused" {
+                p.paused = Some((d.actor.user.clone(), d.reason.clone()));
+            }
+            if d.action == "failed" {
+                p.failed_reason = Some(d.reason.clone());
+            }
+            if let Some(h) = &d.hook {
+                p.max_hook_id = p.max_hook_id.max(h.id);
+                match d.action.as_str() {
+                    "hook_started" => p.in_flight.push((h.id, h.kind)),
+                    _ => p.in_flight.retain(|(id, _)| *id != h.id),
+                }
+            }
+            // Records of the driver itself (viewers, stops, locks) carry
+            // the phase too; only a record's own phase moves the point.
+            p.phase = d.phase.clone();
+            p.step = d.step.or(p.step);
+            p.weight = d.weight;
+            p.last_action = d.action.clone();
+            p.last_at = d.at.or(p.last_at);
+        }
+        p
+    }
+
+    /// The rollout is over: promoted or rolled back. A journal holds one
+    /// rollout; a new one needs a new id.
+    pub fn ended(&self) -> bool {
+        matches!(self.phase.as_str(), "promoted" | "rolled_back")
+    }
+
+    /// A traffic hook (set_weight, promote) started and never answered.
+    pub fn traffic_in_flight(&self) -> Option<HookKind> {
+        self.in_flight
+            .iter()
+            .map(|(_, k)| *k)
+            .find(|k| matches!(k, HookKind::SetWeight | HookKind::Promote))
+    }
+}
+
+/// What a resume after a crash does with `plan`, in one sentence: for
+/// `plan` and the summary, so the words are the engine's.
+pub fn describe_resume(plan: &crate::plan::Plan) -> String {
+    let h = &plan.hooks;
+    let kind = if h.promote.is_some() {
+        Some("promote")
+    } else if h.set_weight.as_ref().is_some_and(|s| !s.idempotent) {
+        Some("set_weight")
+    } else {
+        None
+    };
+    match (kind, &h.set_weight, &h.target_step) {
+        (Some(kind), _, Some(ts)) => format!(
+            "resumes from the journal without running {kind} again (not idempotent): paused until {} reads {} x step + {}, then the step's hold starts again",
+            ts.metric,
+            super::gates::fmt_num(ts.scale),
+            super::gates::fmt_num(ts.offset)
+        ),
+        (Some(kind), _, None) => format!(
+            "resumes from the journal without running {kind} again (not idempotent), paused for a person to check the target's step (set [hooks.target_step] to check it automatically)"
+        ),
+        (None, Some(_), _) => "resumes from the journal: set_weight re-asserts the confirmed weight, then the step's hold starts again".into(),
+        (None, None, _) => "resumes from the journal at its step; the step's hold starts again".into(),
+    }
+}
+
+/// What `[hooks.target_step]` expects the target to report at step `k`.
+pub(super) fn expected_target_step(scale: f64, offset: f64, k: usize) -> f64 {
+    scale * k as f64 + offset
+}
+
+impl Engine {
+    pub(super) fn on_resume(
+        &mut self,
+        p: ResumePoint,
+        actor: Actor,
+        now: Timestamp,
+        out: &mut Vec<Effect>,
+    ) {
+        if self.phase != Phase::Pending {
+            let why = format!("already started (phase: {})", self.phase.name());
+            self.journal(
+                out,
+                "refused",
+                &actor,
+                why,
+                json!({ "command": "resume_journal" }),
+            );
+            return;
+        }
+        let system = Actor::system();
+        self.started_at = p.started_at.or(Some(now));
+        self.next_hook_id = p.max_hook_id + 1;
+        self.weight = p.weight;
+        let last = self.plan.steps.len().saturating_sub(1);
+        let k = p.step.map(|s| s.min(last));
+        self.step = k;
+        if let Some(t) = k.and_then(|k| self.step_times.get_mut(k)) {
+            t.entered = Some(now);
+        }
+        let at_step = match k {
+            Some(k) => format!("step {} ({} %)", k + 1, self.plan.steps[k].weight),
+            None => "before the first step".into(),
+        };
+        let found = format!(
+            "resumed from the journal: {} records, the last ({}) left it {} at {at_step}, {} % confirmed",
+            p.records, p.last_action, p.phase, p.weight
+        );
+        let detail = json!({
+            "found_phase": p.phase,
+            "step": k,
+            "weight": p.weight,
+            "last_action": p.last_action,
+            "last_at": p.last_at,
+            "in_flight": p.in_flight.iter().map(|(_, kind)| kind.as_str()).collect::<Vec<_>>(),
+        });
+        let hooks = self.plan.hooks.clone();
+        // A rollback that was running, or failed: run it again.
+        if p.phase == "rolling_back" || (p.phase == "failed" && p.rollback_in_doubt()) {
+            self.phase = Phase::RollingBack;
+            self.journal(out, "resumed", &actor, found, detail);
+            let why = "resuming the rollback that had not succeeded when the driver stopped";
+            self.begin_rollback("rollback", &system, why.into(), json!(null), now, out);
+            return;
+        }
+        if p.phase == "failed" {
+            let reason = p
+                .failed_reason
+                .clone()
+                .unwrap_or_else(|| "a hook failed: a human must act".into());
+            self.phase = Phase::Failed { reason };
+            self.journal(out, "resumed", &actor, found, detail);
+            return;
+        }
+        let Some(k) = k else {
+            // Started, no step yet: enter the first step as a start would,
+            // unless its traffic hook may have run.
+            if let Some(kind) = p.traffic_in_flight() {
+                self.pause_for_person(0, in_flight_reason(kind, p.weight));
+                self.journal(out, "resumed", &actor, found, detail);
+                return;
+            }
+            self.phase = Phase::Promoting { step: 0 };
+            self.journal(out, "resumed", &actor, found, detail);
+            self.begin_enter(0, None, &system, String::new(), json!(null), now, out);
+            return;
+        };
+        let was_paused = p.phase == "paused";
+        if let Some(kind) = p.traffic_in_flight() {
+            self.pause_for_person(k, in_flight_reason(kind, p.weight));
+            self.journal(out, "resumed", &actor, found, detail);
+            return;
+        }
+        let set_weight_idempotent = hooks.set_weight.as_ref().is_some_and(|h| h.idempotent);
+        let promote = hooks.promote.is_some();
+        let once_only = hooks.set_weight.as_ref().is_some_and(|h| !h.idempotent) || promote;
+        self.phase = match (&p.paused, was_paused) {
+            (Some((by, reason)), true) => Phase::Paused {
+                step: k,
+                by: by.clone(),
+                reason: reason.clone(),
+            },
+            _ => Phase::Promoting { step: k },
+        };
+        self.journal(out, "resumed", &actor, found, detail);
+        if set_weight_idempotent && !promote {
+            // Re-assert the confirmed weight, then the hold starts again.
+            let why = format!("re-asserting {} % after the resume", p.weight);
+            self.begin_reassert(k, p.weight, &system, why, now, out);
+            return;
+        }
+        if once_only {
+            let kind = if promote { "promote" } else { "set_weight" };
+            match &hooks.target_step {
+                Some(ts) => {
+                    let expect = expected_target_step(ts.scale, ts.offset, k);
+                    self.resume_check = Some(expect);
+                    let reason = format!(
+                        "resumed without re-running {kind} (not idempotent): waiting for {} to read {} (step {}) before the hold starts again",
+                        ts.metric,
+                        super::gates::fmt_num(expect),
+                        k + 1
+                    );
+                    if !was_paused {
+                        self.pause_for_person(k, reason.clone());
+                    }
+                    self.journal(
+                        out,
+                        "resume_check",
+                        &system,
+                        reason,
+                        json!({ "expect": expect }),
+                    );
+                }
+                None => {
+                    let reason = format!(
+                        "resumed without re-running {kind} (not idempotent): check that the target is at step {} ({} %), then resume or roll back",
+                        k + 1,
+                        p.weight
+                    );
+                    if !was_paused {
+                        self.pause_for_person(k, reason);
+                    }
+                }
+            }
+            return;
+        }
+        // No traffic hook: nothing to re-assert; the hold starts again.
+        self.finish_entering(k, now, out);
+    }
+
+    /// Pause at step `k` for a person (by rampdeck, with `reason`).
+    fn pause_for_person(&mut self, k: usize, reason: String) {
+        self.step = Some(k);
+        self.phase = Phase::Paused {
+            step: k,
+            by: Actor::system().user,
+            reason,
+        };
+    }
+
+    /// While a resume waits for `[hooks.target_step]`: judge a canary value
+    /// of its metric against what the journal's step expects.
+    pub(super) fn check_resume(&mut self, metric: &str, value: f64, out: &mut Vec<Effect>) {
+        let Some(expect) = self.resume_check else {
+            return;
+        };
+        let Some(ts) = self.plan.hooks.target_step.clone() else {
+            return;
+        };
+        if ts.metric != metric {
+            return;
+        }
+        let Some(k) = self.step else {
+            return;
+        };
+        let system = Actor::system();
+        let detail = json!({ "metric": ts.metric, "value": value, "expect": expect });
+        if (value - expect).abs() < 0.5 {
+            self.resume_check = None;
+            self.resume_mismatch = false;
+            let reason = format!(
+                "{} reads {}: the target is at step {} as the journal says",
+                ts.metric,
+                super::gates::fmt_num(value),
+                k + 1
+            );
+            let by_rampdeck = matches!(&self.phase, Phase::Paused { by, .. } if *by == system.user);
+            if by_rampdeck {
+                self.phase = Phase::Promoting { step: k };
+            }
+            self.journal(out, "resume_confirmed", &system, reason, detail);
+            if by_rampdeck {
+                let now = self.handling_at;
+                self.finish_entering(k, now, out);
+            }
+            return;
+        }
+        if !self.resume_mismatch {
+            self.resume_mismatch = true;
+            let reason = format!(
+                "{} reads {} but the journal says step {} (expects {}): check the target, then resume or roll back",
+                ts.metric,
+                super::gates::fmt_num(value),
+                k + 1,
+                super::gates::fmt_num(expect)
+            );
+            if let Phase::Paused { reason: r, .. } = &mut self.phase {
+                *r = reason.clone();
+            }
+            self.journal(out, "resume_mismatch", &system, reason, detail);
+        }
+    }
+}
+
+impl ResumePoint {
+    /// The last `failed` record was a rollback that did not succeed.
+    fn rollback_in_doubt(&self) -> bool {
+        self.failed_reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("ROLLBACK FAILED"))
+    }
+}
+
+fn in_flight_reason(kind: HookKind, weight: u8) -> String {
+    format!(
+        "the driver stopped while the {} hook ran: the real weight is unknown ({} % was the last confirmed); check the target, then resume or roll back",
+        kind.as_str(),
+        weight
+    )
+}
