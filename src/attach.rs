@@ -90,6 +90,11 @@ fn listing_json(r: &RolloutListing) -> serde_json::Value {
 /// shell. Journaled with this shell's identity (from the socket's peer
 /// credentials) like any other command.
 pub async fn rollback_cmd(rollout: Option<&str>, reason: &str) -> i32 {
+    // Refused here, before anything is sent or journaled.
+    if let Err(why) = crate::engine::reason::check_reason(reason) {
+        eprintln!("rampdeck rollback: {why}");
+        return EXIT_CONFIG;
+    }
     let socket = match choose(rollout) {
         Ok(s) => s,
         Err(e) => {
@@ -128,7 +133,19 @@ pub async fn rollback_cmd(rollout: Option<&str>, reason: &str) -> i32 {
             _ => {}
         }
         tokio::select! {
-            _ = client.snapshots.changed() => {}
+            changed = client.snapshots.changed() => {
+                if changed.is_err() {
+                    // The driver closed the connection: say why, never spin.
+                    while let Ok(n) = client.notices.try_recv() {
+                        if n.starts_with("refused") {
+                            eprintln!("rampdeck rollback: {n}");
+                            return EXIT_STOPPED;
+                        }
+                    }
+                    eprintln!("rampdeck rollback: the driver closed the connection: {}", client.close_reason());
+                    return EXIT_STOPPED;
+                }
+            }
             Some(n) = client.notices.recv() => {
                 if n.starts_with("refused") {
                     eprintln!("rampdeck rollback: {n}");

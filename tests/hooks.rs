@@ -454,7 +454,9 @@ async fn invalid_names_are_refused_before_anything_runs() {
             ..vars()
         },
         HookVars {
-            actor: "alice; rm -rf ~".into(),
+            // Any identity is data (one argv element); only control
+            // characters, which would reach terminals, are refused.
+            actor: "alice\u{1b}]0;pwned\u{7}".into(),
             ..vars()
         },
         HookVars {

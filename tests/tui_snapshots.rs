@@ -177,6 +177,29 @@ fn confirm_dialog_requires_a_reason_for_rollback() {
     assert!(ui.dialog.is_none());
 }
 
+/// A person typing (or pasting, key by key) 5,000 characters: the dialog
+/// stops at the engine's limit and says so; the rollback is still sent
+/// with what fits.
+#[test]
+fn a_5000_character_reason_stops_at_the_limit_and_the_rollback_still_goes() {
+    let snap = snapshot(Scenario::BreachCountdown);
+    let mut ui = ui();
+    ui.on_key(key('r'), &snap);
+    for _ in 0..5000 {
+        ui.on_key(key('x'), &snap);
+    }
+    let s = screen(&snap, &ui, W, H);
+    assert!(s.contains("a reason is at most 4096 bytes"), "{s}");
+    let enter = KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE);
+    match ui.on_key(enter, &snap) {
+        Some(UiCommand::Engine { command, reason }) => {
+            assert_eq!(command, Command::Rollback);
+            assert_eq!(reason.len(), rampdeck::engine::reason::MAX_REASON_BYTES);
+        }
+        other => panic!("no rollback sent: {other:?}"),
+    }
+}
+
 #[test]
 fn esc_cancels_and_promote_needs_no_reason_by_default() {
     let snap = snapshot(Scenario::Progressing);

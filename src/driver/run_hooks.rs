@@ -51,7 +51,9 @@ impl Driver {
             step: call.step + 1,
             weight: call.weight,
             actor: call.actor.user.clone(),
-            reason: call.reason.clone(),
+            // Cut to what a hook can take, never refused: a reason's
+            // size must not stop a rollback.
+            reason: crate::engine::reason::reason_for_hooks(&call.reason),
         };
         let cancel = self.cancel_tx.subscribe();
         tokio::spawn(async move {

@@ -101,6 +101,12 @@ impl Driver {
                 self.presence_changed(actor)
             }
             ClientMsg::Command { command, reason } => {
+                // A reason that cannot be kept as is is refused to its
+                // sender, before anything is journaled.
+                if let Err(why) = crate::engine::reason::check_reason(&reason) {
+                    self.tell(Some(client_id), format!("refused: {why}"));
+                    return Ok(());
+                }
                 self.command(command, actor, reason, Some(client_id))
             }
             ClientMsg::TakeControl => {

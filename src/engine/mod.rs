@@ -107,6 +107,7 @@ mod commands;
 pub mod decision;
 pub mod gates;
 mod next;
+pub mod reason;
 pub mod resume;
 pub mod rollout;
 pub mod series;

@@ -136,7 +136,11 @@ impl Engine {
                 command,
                 actor,
                 reason,
-            } => self.on_command(command, actor, reason, now, &mut out),
+            } => {
+                // Checked where it was typed; made safe here whatever came.
+                let reason = super::reason::clean_reason(reason);
+                self.on_command(command, actor, reason, now, &mut out)
+            }
             Input::HookResult { id, outcome } => self.on_hook_result(id, outcome, now, &mut out),
             Input::OperatorPresence { attached, actor } => {
                 self.on_presence(attached, actor, &mut out)

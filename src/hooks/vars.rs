@@ -15,10 +15,6 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::HookError;
 
-/// Longest accepted reason, in bytes. Reasons are typed by humans into a
-/// confirm dialog; anything longer is a paste accident.
-pub const MAX_REASON_BYTES: usize = 4096;
-
 /// Longest accepted rollout id. Ids become file and socket names.
 pub const MAX_ROLLOUT_ID_LEN: usize = 128;
 
@@ -40,12 +36,16 @@ pub struct HookVars {
     pub step: usize,
     /// Traffic weight in percent, 0..=100.
     pub weight: u8,
-    /// User name of who caused the action (`rampdeck` for automatic ones):
-    /// `[A-Za-z0-9_]` first, then `[A-Za-z0-9._-]`, at most 64.
+    /// Who caused the action (`rampdeck` for automatic ones), as the kernel
+    /// and the passwd database give it: `alice`, `uid:12345` (no passwd
+    /// entry), `alice@corp.example` (SSO). Data like the reason: one argv
+    /// element, percent-encoded in URLs, JSON-escaped in bodies; only empty
+    /// or control characters are refused.
     pub actor: String,
     /// Free text. Never interpreted: one argv element, percent-encoded in
     /// URLs, JSON-escaped in bodies. Must not contain NUL (an argv element
-    /// cannot) and is at most [`MAX_REASON_BYTES`] long.
+    /// cannot); the driver gives hooks a reason already cut to size
+    /// ([`crate::engine::reason::reason_for_hooks`]).
     pub reason: String,
 }
 
@@ -98,13 +98,6 @@ impl HookVars {
                 field: "reason",
                 value: self.reason.replace('\0', "\\0"),
                 why: "a reason cannot contain a NUL byte; retype it".into(),
-            });
-        }
-        if self.reason.len() > MAX_REASON_BYTES {
-            return Err(HookError::InvalidValue {
-                field: "reason",
-                value: format!("{} bytes", self.reason.len()),
-                why: format!("a reason is at most {MAX_REASON_BYTES} bytes; shorten it"),
             });
         }
         Ok(())
@@ -246,21 +239,15 @@ fn check_rollout_id(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Longest actor, in bytes (a long SSO principal fits).
+const MAX_ACTOR_BYTES: usize = 256;
+
 fn check_user_name(s: &str) -> Result<(), String> {
-    if s.is_empty() || s.len() > 64 {
-        return Err("a user name has 1 to 64 characters".into());
+    if s.is_empty() || s.len() > MAX_ACTOR_BYTES {
+        return Err(format!("an identity has 1 to {MAX_ACTOR_BYTES} bytes"));
     }
-    let first_ok = s
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_');
-    let rest_ok = s
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if !first_ok || !rest_ok {
-        return Err(
-            "use letters, digits, '.', '_' and '-', starting with a letter, digit or '_'".into(),
-        );
+    if s.chars().any(char::is_control) {
+        return Err("an identity cannot hold control characters".into());
     }
     Ok(())
 }
@@ -329,6 +316,12 @@ mod tests {
             url.map(|u| u.to_string()).ok().as_deref(),
             Some("http://127.0.0.1/x/checkout?why=a%2Fb%3Fc%3Dd%23e%20f")
         );
+        v.actor = "alice@corp.example/x?y".into();
+        let url = expand_url("http://127.0.0.1/by/{actor}", &v);
+        assert_eq!(
+            url.map(|u| u.to_string()).ok().as_deref(),
+            Some("http://127.0.0.1/by/alice%40corp.example%2Fx%3Fy")
+        );
     }
 
     #[test]
@@ -357,12 +350,26 @@ mod tests {
             };
             assert!(v.validate().is_err(), "rollout id {bad:?} accepted");
         }
-        for bad in ["", "-alice", "al ice", "a;b", "$(id)"] {
+        for bad in ["", "a\0b", "a\u{1b}[2J", &"a".repeat(257)] {
             let v = HookVars {
                 actor: bad.into(),
                 ..vars()
             };
             assert!(v.validate().is_err(), "actor {bad:?} accepted");
+        }
+        // Whatever identity the kernel and passwd give is data (issue 9).
+        for good in [
+            "uid:12345",
+            "alice@corp.example",
+            "a.b-c_d",
+            "DOMAIN\\bob",
+            "$(id)",
+        ] {
+            let v = HookVars {
+                actor: good.into(),
+                ..vars()
+            };
+            assert!(v.validate().is_ok(), "actor {good:?} refused");
         }
         assert!(
             HookVars {

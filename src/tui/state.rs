@@ -166,9 +166,18 @@ impl UiState {
         if let Some(Dialog::Confirm(d)) = &mut self.dialog
             && !matches!(action, Some(Action::Confirm | Action::Back))
         {
-            // Everything else is typing in the reason field.
+            // Everything else is typing in the reason field, up to the
+            // engine's limit: a key that would pass it is undone and said.
             d.reason.input(ev);
             d.error = None;
+            let typed: usize = d.reason.lines().iter().map(|l| l.len() + 1).sum();
+            if typed.saturating_sub(1) > crate::engine::reason::MAX_REASON_BYTES {
+                d.reason.undo();
+                d.error = Some(format!(
+                    "a reason is at most {} bytes: shorten it (a ticket link says more)",
+                    crate::engine::reason::MAX_REASON_BYTES
+                ));
+            }
             return None;
         }
         self.apply(action?, snap)
@@ -305,12 +314,17 @@ impl UiState {
             Dialog::Quit => Some(UiCommand::Quit),
             Dialog::Confirm(d) => {
                 let reason = d.reason.lines().join(" ").trim().to_string();
-                if d.required && reason.is_empty() {
-                    let mut d = d;
-                    d.error = Some(format!(
+                let problem = if d.required && reason.is_empty() {
+                    Some(format!(
                         "a reason is required for {}: type why, then confirm",
                         d.action.command().as_str()
-                    ));
+                    ))
+                } else {
+                    crate::engine::reason::check_reason(&reason).err()
+                };
+                if let Some(problem) = problem {
+                    let mut d = d;
+                    d.error = Some(problem);
                     self.dialog = Some(Dialog::Confirm(d));
                     return None;
                 }
