@@ -16,6 +16,7 @@ pub mod hooks;
 pub mod identity;
 pub mod journal;
 pub mod plan;
+pub mod proc;
 pub mod run;
 pub mod session;
 pub mod snapshot;

@@ -266,6 +266,24 @@ pub struct Source {
     pub interval: Duration,
     #[serde(with = "duration_ms")]
     pub timeout: Duration,
+    /// The largest answer read from the source, in bytes: an HTTP body or a
+    /// command's stdout. A larger one is refused as a provider error that
+    /// names this cap. Range queries (chart backfill) may take
+    /// [`RANGE_ANSWER_FACTOR`] times as much.
+    #[serde(default = "default_max_response")]
+    pub max_response: usize,
+}
+
+/// The default of [`Source::max_response`]: 1 MiB, far above any sane
+/// instant-query answer and small enough that a hostile one costs nothing.
+pub const DEFAULT_MAX_RESPONSE: usize = 1 << 20;
+
+/// A range query's answer may be this many times a source's
+/// [`Source::max_response`]: hours of points at a few seconds' step.
+pub const RANGE_ANSWER_FACTOR: usize = 16;
+
+fn default_max_response() -> usize {
+    DEFAULT_MAX_RESPONSE
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

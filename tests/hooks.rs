@@ -506,3 +506,41 @@ fn read_argv(path: &PathBuf) -> Vec<String> {
         .map(|s| String::from_utf8_lossy(s).into_owned())
         .collect()
 }
+
+/// A hook whose daemon left its group and session (`setsid`) but kept
+/// stdout open is over when the hook exits: its output is kept, the daemon
+/// is killed, and the hook is not reported as timed out (issue 9, item 10).
+#[tokio::test]
+async fn a_daemon_holding_a_hooks_output_is_killed_when_the_hook_exits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pidfile = dir.path().join("daemon");
+    let body = format!(
+        "echo switched; setsid sh -c 'echo $$ > {p}.tmp; mv {p}.tmp {p}; exec sleep 300' & \
+         while [ ! -s {p} ]; do sleep 0.01; done; exit 0",
+        p = pidfile.display()
+    );
+    let hook = command_hook(&["sh", "-c", &body], Duration::from_secs(20), false, 0);
+    let (_tx, rx) = no_cancel();
+    let started = std::time::Instant::now();
+    let outcome = hooks::run(&hook, &vars(), rx).await;
+    assert!(outcome.ok, "{}", outcome.summary);
+    assert!(outcome.stdout.contains("switched"), "{}", outcome.stdout);
+    assert!(
+        outcome.summary.contains("killed 1 leftover process"),
+        "{}",
+        outcome.summary
+    );
+    // The grace after exit, not the 20 s timeout.
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .expect("daemon pid")
+        .trim()
+        .parse()
+        .expect("pid");
+    let mut tries = 0;
+    while !gone(pid) && tries < 500 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        tries += 1;
+    }
+    assert!(gone(pid), "the daemon {pid} outlived its hook");
+}

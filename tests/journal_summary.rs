@@ -74,6 +74,7 @@ fn plan() -> Plan {
             kind: SourceKind::Prometheus(HttpTarget::default()),
             interval: Duration::from_secs(5),
             timeout: Duration::from_secs(2),
+            max_response: rampdeck::plan::DEFAULT_MAX_RESPONSE,
         }],
         hooks: Hooks::default(),
         notify: Notify::default(),

@@ -77,6 +77,7 @@ pub fn plan(rollout_id: &str, metrics: usize) -> Plan {
             }),
             interval: Duration::from_secs(1),
             timeout: Duration::from_secs(2),
+            max_response: rampdeck::plan::DEFAULT_MAX_RESPONSE,
         }],
         hooks: Hooks::default(),
         notify: Notify::default(),

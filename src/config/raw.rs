@@ -140,6 +140,7 @@ pub struct RawSource {
     pub insecure_skip_verify: Option<S<bool>>,
     pub expect_status: Option<S<i64>>,
     pub body_contains: Option<S<String>>,
+    pub max_response: Option<S<Value>>,
     // Refused: literal secrets.
     pub token: Option<S<Value>>,
     pub bearer: Option<S<Value>>,

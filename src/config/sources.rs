@@ -14,6 +14,10 @@ use crate::plan::{Auth, HttpTarget, Source, SourceKind};
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// Bounds of `max_response`: an answer must fit a number, and must not
+/// cost the driver's host more than a little memory per poll.
+const MIN_MAX_RESPONSE: u64 = 1024;
+const MAX_MAX_RESPONSE: u64 = 64 << 20;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -102,6 +106,14 @@ fn build_source(ctx: &Ctx, name: &str, s: &Spanned<RawSource>) -> R<Source> {
         ));
     }
 
+    let max_response = match &r.max_response {
+        Some(v) => {
+            let n = ctx.size_in("max_response", v, MIN_MAX_RESPONSE, MAX_MAX_RESPONSE)?;
+            usize::try_from(n).unwrap_or(usize::MAX)
+        }
+        None => crate::plan::DEFAULT_MAX_RESPONSE,
+    };
+
     let kind = if kind == Kind::Command {
         for (key, present) in [
             ("url", r.url.as_ref().map(Spanned::span)),
@@ -164,6 +176,7 @@ fn build_source(ctx: &Ctx, name: &str, s: &Spanned<RawSource>) -> R<Source> {
         kind,
         interval,
         timeout,
+        max_response,
     })
 }
 

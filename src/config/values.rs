@@ -46,6 +46,50 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// A size in bytes: `"1MiB"`, `"512 KiB"`, `"4MB"` or an integer number
+    /// of bytes, within `lo..=hi`.
+    pub fn size_in(&self, key: &str, v: &Spanned<Value>, lo: u64, hi: u64) -> R<u64> {
+        let help = || {
+            format!(
+                "write `{key} = \"1MiB\"` (units: B, KiB, MiB, GiB, KB, MB) or an integer number of bytes, from {} to {}",
+                bytesize::ByteSize::b(lo).display().iec(),
+                bytesize::ByteSize::b(hi).display().iec()
+            )
+        };
+        let n = match v.get_ref() {
+            Value::String(s) => s
+                .trim()
+                .parse::<bytesize::ByteSize>()
+                .map_err(|e| {
+                    self.err(
+                        v.span(),
+                        format!("`{key}` is not a size: \"{s}\" ({e})"),
+                        help(),
+                    )
+                })?
+                .as_u64(),
+            Value::Integer(n) if *n >= 0 => n.unsigned_abs(),
+            other => {
+                return Err(self.err(
+                    v.span(),
+                    format!("`{key}` must be a size, found {other}"),
+                    help(),
+                ));
+            }
+        };
+        if n < lo || n > hi {
+            return Err(self.err(
+                v.span(),
+                format!(
+                    "`{key}` is {}, out of range",
+                    bytesize::ByteSize::b(n).display().iec()
+                ),
+                help(),
+            ));
+        }
+        Ok(n)
+    }
+
     /// One of a fixed set of words (strategy, gate, bad, ...).
     pub fn pick<T: Copy>(&self, key: &str, v: &Spanned<String>, options: &[(&str, T)]) -> R<T> {
         options

@@ -22,7 +22,7 @@ fn prometheus_for(plan: &Plan, metric_source: &str) -> Option<Result<Prometheus,
     };
     Some(
         HttpEndpoint::new(&source.name, target, source.timeout)
-            .map(Prometheus::new)
+            .map(|ep| Prometheus::new(ep.with_max_response(source.max_response)))
             .map_err(|e| Reading::ProviderError {
                 message: e.to_string(),
                 code: Some("config".into()),

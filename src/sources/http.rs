@@ -38,6 +38,8 @@ pub struct HttpEndpoint {
     /// Base URL as configured, without a trailing slash.
     pub url: String,
     pub timeout: Duration,
+    /// The largest body read; a larger one is refused (see [`read_body`]).
+    pub max_response: usize,
     client: reqwest::Client,
     auth: ResolvedAuth,
 }
@@ -117,9 +119,16 @@ impl HttpEndpoint {
             source: source.to_string(),
             url: target.url.trim_end_matches('/').to_string(),
             timeout,
+            max_response: crate::plan::DEFAULT_MAX_RESPONSE,
             client,
             auth,
         })
+    }
+
+    /// The same endpoint with another cap on the bodies it reads.
+    pub fn with_max_response(mut self, max: usize) -> Self {
+        self.max_response = max;
+        self
     }
 
     /// A request to `url` with the source's credentials.
@@ -153,6 +162,79 @@ impl HttpEndpoint {
             code: Some("transport".into()),
         }
     }
+}
+
+/// Reads a response's body, refusing one over `max` bytes as soon as it
+/// is known to be too big (from its Content-Length, else while reading), so
+/// a huge or endless answer costs at most `max` bytes of memory.
+pub async fn read_body(
+    ep: &HttpEndpoint,
+    what: &str,
+    mut resp: reqwest::Response,
+    max: usize,
+) -> Result<Vec<u8>, Reading> {
+    let cap = u64::try_from(max).unwrap_or(u64::MAX);
+    if resp.content_length().is_some_and(|len| len > cap) {
+        return Err(too_large_reading(what, &ep.url, max));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| ep.transport_error(what, &e))?
+    {
+        if body.len().saturating_add(chunk.len()) > max {
+            // Dropping the response closes the connection: the rest of the
+            // answer is never read.
+            return Err(too_large_reading(what, &ep.url, max));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The reading for an answer larger than the source's `max_response`.
+pub fn too_large_reading(what: &str, url: &str, max: usize) -> Reading {
+    Reading::ProviderError {
+        message: format!(
+            "{what} at {url} sent more than {} (the source's max_response cap); the answer was refused: aggregate the query, or raise `max_response`",
+            size_words(max)
+        ),
+        code: Some("too_large".into()),
+    }
+}
+
+/// A byte count as people read it: "1 MiB", "512 KiB", "1.5 MiB".
+pub fn size_words(bytes: usize) -> String {
+    let n = u64::try_from(bytes).unwrap_or(u64::MAX);
+    for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if n >= size && n % size == 0 {
+            return format!("{} {unit}", n / size);
+        }
+    }
+    bytesize::ByteSize::b(n).display().iec().to_string()
+}
+
+/// Answers bigger than this are parsed on the blocking pool.
+const PARSE_INLINE_MAX: usize = 64 * 1024;
+
+/// Parses an answer off the runtime's worker threads when it is big, so
+/// that parsing a large (or hostile) answer never holds up the workers the
+/// driver, the socket server and the signal handlers share.
+pub async fn parse_off_path<T, F>(body: Vec<u8>, parse: F) -> Result<T, Reading>
+where
+    T: Send + 'static,
+    F: FnOnce(&[u8]) -> T + Send + 'static,
+{
+    if body.len() <= PARSE_INLINE_MAX {
+        return Ok(parse(&body));
+    }
+    tokio::task::spawn_blocking(move || parse(&body))
+        .await
+        .map_err(|e| Reading::ProviderError {
+            message: format!("parsing the answer failed: {e}"),
+            code: Some("bad_response".into()),
+        })
 }
 
 /// The reading for a request that did not finish within the timeout.

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::http::{HttpEndpoint, snippet, timeout_reading};
+use super::http::{HttpEndpoint, parse_off_path, read_body, snippet, timeout_reading};
 use crate::engine::Reading;
 
 const WHAT: &str = "HTTP JSON source";
@@ -81,11 +81,10 @@ pub async fn fetch(ep: &HttpEndpoint) -> (Document, u64) {
             .await
             .map_err(|e| ep.transport_error(WHAT, &e))?;
         let status = resp.status().as_u16();
-        let body = resp
-            .bytes()
+        let body = read_body(ep, WHAT, resp, ep.max_response).await?;
+        parse_off_path(body, move |b| document_from_response(status, b))
             .await
-            .map_err(|e| ep.transport_error(WHAT, &e))?;
-        document_from_response(status, &body)
+            .and_then(|d| d)
     };
     let doc = match tokio::time::timeout(ep.timeout, fut).await {
         Ok(d) => d,

@@ -144,13 +144,16 @@ enum Client {
         expect_status: u16,
         body_contains: Option<String>,
     },
-    Command(Duration),
+    Command(command::Limits),
 }
 
 /// Builds a source's client, resolving its secrets. Errors name the source
 /// and what to fix (e.g. the missing environment variable).
 fn client_for(source: &Source) -> Result<Client, super::SourceError> {
-    let ep = |t| HttpEndpoint::new(&source.name, t, source.timeout);
+    let ep = |t| {
+        HttpEndpoint::new(&source.name, t, source.timeout)
+            .map(|ep| ep.with_max_response(source.max_response))
+    };
     Ok(match &source.kind {
         SourceKind::Prometheus(t) => Client::Prometheus(Prometheus::new(ep(t)?)),
         SourceKind::HttpJson(t) => Client::HttpJson(ep(t)?),
@@ -163,7 +166,7 @@ fn client_for(source: &Source) -> Result<Client, super::SourceError> {
             expect_status: *expect_status,
             body_contains: body_contains.clone(),
         },
-        SourceKind::Command => Client::Command(source.timeout),
+        SourceKind::Command => Client::Command(command::Limits::for_source(source)),
     })
 }
 
@@ -339,7 +342,7 @@ fn start_round(
                 running.spawn(async move {
                     let (reading, ms) = match (&client, &job.query) {
                         (Client::Prometheus(p), Query::Promql(q)) => p.query(q).await,
-                        (Client::Command(t), Query::Argv(a)) => command::run(a, *t).await,
+                        (Client::Command(l), Query::Argv(a)) => command::run(a, l).await,
                         _ => (mismatch(&name), 0),
                     };
                     let _ = tx.send(sample(&name, seq, &job, reading, at, ms)).await;

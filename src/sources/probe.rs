@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::http::HttpEndpoint;
+use super::http::{HttpEndpoint, read_body};
 use crate::engine::Reading;
 use crate::plan::ProbeField;
 
@@ -68,10 +68,14 @@ pub async fn probe(
 ) -> ProbeOutcome {
     let started = Instant::now();
     let fut = async {
-        let resp = ep.request(reqwest::Method::GET, &ep.url).send().await?;
+        let resp = ep
+            .request(reqwest::Method::GET, &ep.url)
+            .send()
+            .await
+            .map_err(|e| ep.transport_error("probe", &e))?;
         let status = resp.status().as_u16();
-        let body = resp.bytes().await?;
-        Ok::<_, reqwest::Error>((status, body))
+        let body = read_body(ep, "probe", resp, ep.max_response).await?;
+        Ok::<_, Reading>((status, body))
     };
     match tokio::time::timeout(ep.timeout, fut).await {
         Ok(Ok((status, body))) => {
@@ -83,10 +87,11 @@ pub async fn probe(
                 why,
             }
         }
-        Ok(Err(e)) => {
-            let why = match ep.transport_error("probe", &e) {
+        Ok(Err(reading)) => {
+            let why = match reading {
                 Reading::ProviderError { message, .. } => message,
-                _ => e.to_string(),
+                Reading::NoData { why } => why,
+                Reading::Value { .. } => "probe failed".into(),
             };
             ProbeOutcome {
                 up: false,

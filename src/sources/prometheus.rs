@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
-use super::http::{HttpEndpoint, snippet, timeout_reading};
+use super::http::{HttpEndpoint, parse_off_path, read_body, snippet, timeout_reading};
 use crate::engine::{Reading, Timestamp};
 
 const WHAT: &str = "Prometheus";
@@ -254,12 +254,16 @@ impl Prometheus {
     pub async fn query(&self, promql: &str) -> (Reading, u64) {
         let url = format!("{}/api/v1/query", self.endpoint.url);
         let started = Instant::now();
-        let reading = self.post(&url, &[("query", promql)]).await;
+        let max = self.endpoint.max_response;
+        let reading = self.post(&url, &[("query", promql)], max).await;
         let ms = started.elapsed().as_millis() as u64;
-        (
-            reading.map_or_else(|r| r, |(h, b)| reading_from_response(h, &b)),
-            ms,
-        )
+        let reading = match reading {
+            Ok((http, body)) => parse_off_path(body, move |b| reading_from_response(http, b))
+                .await
+                .unwrap_or_else(|r| r),
+            Err(r) => r,
+        };
+        (reading, ms)
     }
 
     /// Runs a range query from `start` to `end` (inclusive) every `step_s`
@@ -280,13 +284,25 @@ impl Prometheus {
             ("end", end.as_str()),
             ("step", step.as_str()),
         ];
-        let (http, body) = self.post(&url, &form).await?;
-        range_from_response(http, &body)
+        let max = self
+            .endpoint
+            .max_response
+            .saturating_mul(crate::plan::RANGE_ANSWER_FACTOR);
+        let (http, body) = self.post(&url, &form, max).await?;
+        parse_off_path(body, move |b| range_from_response(http, b))
+            .await
+            .and_then(|r| r)
     }
 
     /// POSTs a form and reads the whole body, bounded by the source timeout
-    /// (reqwest's timeout covers the body too; the outer one is a backstop).
-    async fn post(&self, url: &str, form: &[(&str, &str)]) -> Result<(u16, Vec<u8>), Reading> {
+    /// (reqwest's timeout covers the body too; the outer one is a backstop)
+    /// and by `max` bytes.
+    async fn post(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        max: usize,
+    ) -> Result<(u16, Vec<u8>), Reading> {
         let ep = &self.endpoint;
         let fut = async {
             let resp = ep
@@ -296,11 +312,8 @@ impl Prometheus {
                 .await
                 .map_err(|e| ep.transport_error(WHAT, &e))?;
             let status = resp.status().as_u16();
-            let body = resp
-                .bytes()
-                .await
-                .map_err(|e| ep.transport_error(WHAT, &e))?;
-            Ok((status, body.to_vec()))
+            let body = read_body(ep, WHAT, resp, max).await?;
+            Ok((status, body))
         };
         match tokio::time::timeout(ep.timeout, fut).await {
             Ok(r) => r,

@@ -68,6 +68,7 @@ pub fn plan() -> Plan {
         kind,
         interval: Duration::from_secs(5),
         timeout: Duration::from_secs(2),
+        max_response: crate::plan::DEFAULT_MAX_RESPONSE,
     };
     Plan {
         rollout: RolloutInfo {

@@ -291,6 +291,7 @@ pub fn build_plan(p: &PlanSpec) -> Result<Plan, String> {
             kind: SourceKind::Command,
             interval: Duration::from_secs(p.interval),
             timeout: Duration::from_secs(2),
+            max_response: rampdeck::plan::DEFAULT_MAX_RESPONSE,
         }],
         hooks,
         notify: Notify::default(),

@@ -57,6 +57,7 @@ pub fn source(name: &str, kind: SourceKind, interval_ms: u64, timeout_ms: u64) -
         kind,
         interval: Duration::from_millis(interval_ms),
         timeout: Duration::from_millis(timeout_ms),
+        max_response: rampdeck::plan::DEFAULT_MAX_RESPONSE,
     }
 }
 
