@@ -86,6 +86,18 @@ pub struct RolloutInfo {
     /// default only the user who started the driver can attach.
     #[serde(default)]
     pub session_group: Option<String>,
+    /// Views connected at once to this rollout's socket (attach, `ls`, the
+    /// kill switch from another shell). People in `drivers` may open a few
+    /// more, so a flood of viewers never locks them out.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+}
+
+/// The default of [`RolloutInfo::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
+
+fn default_max_connections() -> usize {
+    DEFAULT_MAX_CONNECTIONS
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

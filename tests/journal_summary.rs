@@ -37,6 +37,7 @@ fn plan() -> Plan {
             checklist: vec![],
             journal_dir: None,
             session_group: None,
+            max_connections: rampdeck::plan::DEFAULT_MAX_CONNECTIONS,
         },
         steps: vec![
             step("canary-10", 10, GateKind::Auto),

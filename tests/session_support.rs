@@ -34,6 +34,7 @@ pub fn plan(rollout_id: &str, metrics: usize) -> Plan {
             checklist: vec![],
             journal_dir: None,
             session_group: None,
+            max_connections: rampdeck::plan::DEFAULT_MAX_CONNECTIONS,
         },
         steps: [5u8, 25, 50, 100]
             .iter()

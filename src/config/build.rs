@@ -13,8 +13,8 @@ use super::raw::{RawPlan, RawRollout, RawStep, RawWindow};
 use super::sources::build_sources;
 use super::values::{ACTIONS, R};
 use crate::plan::{
-    ChangeWindow, GateKind, Notify, Plan, RolloutInfo, Step, Strategy, Ticket, UiSettings,
-    Unattended,
+    ChangeWindow, DEFAULT_MAX_CONNECTIONS, GateKind, Notify, Plan, RolloutInfo, Step, Strategy,
+    Ticket, UiSettings, Unattended,
 };
 
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -166,6 +166,11 @@ fn rollout(ctx: &Ctx, r: &Spanned<RawRollout>) -> R<RolloutInfo> {
         checklist: names("checklist", &r.checklist)?,
         journal_dir: r.journal_dir.as_ref().map(|d| d.get_ref().clone()),
         session_group: r.session_group.as_ref().map(|g| g.get_ref().clone()),
+        max_connections: match &r.max_connections {
+            Some(n) => usize::try_from(ctx.int_in("max_connections", n, 1, 4096)?)
+                .unwrap_or(DEFAULT_MAX_CONNECTIONS),
+            None => DEFAULT_MAX_CONNECTIONS,
+        },
     })
 }
 

@@ -47,6 +47,7 @@ pub struct RawRollout {
     pub checklist: Vec<S<String>>,
     pub journal_dir: Option<S<String>>,
     pub session_group: Option<S<String>>,
+    pub max_connections: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -193,12 +193,16 @@ pub async fn start(setup: DriverSetup) -> color_eyre::Result<DriverHandle> {
         sources: first_sources,
         dirty: true,
         started: now,
+        flood: session::flood::Flood::new(),
+        connections_said: (0, now),
     };
     let (request_tx, request_rx) = mpsc::channel(256);
     let server = match &driver.setup.socket {
         Some(path) => {
             let config = session::ServerConfig {
                 group: driver.setup.plan.rollout.session_group.clone(),
+                max_connections: driver.setup.plan.rollout.max_connections,
+                drivers: driver.access.drivers().to_vec(),
                 ..session::ServerConfig::default()
             };
             Some(
@@ -275,6 +279,11 @@ struct Driver {
     dirty: bool,
     /// When this driver started (staleness of sources that never answered).
     started: Timestamp,
+    /// What attached views may make the driver journal (see `session::flood`).
+    flood: session::flood::Flood,
+    /// Connections refused over the caps that a record already counts, and
+    /// when it was written.
+    connections_said: (u64, Timestamp),
 }
 
 /// Where the journal at `path` left its rollout: `None` when there is no
@@ -290,20 +299,38 @@ pub fn resume_point(
     if !exists {
         return Ok(None);
     }
-    let records = crate::journal::read_records(path).map_err(|e| {
+    let cannot = |e: crate::journal::JournalError| {
         format!(
             "the journal {} of rollout {rollout_id} cannot be resumed: {e}; `rampdeck verify {}` says more",
             path.display(),
             path.display()
         )
-    })?;
-    let Some(point) = ResumePoint::from_decisions(records.iter().map(|r| &r.decision)) else {
+    };
+    // One record at a time: a long journal costs no memory to resume.
+    let mut failure = None;
+    let mut last_ts = None;
+    let decisions = crate::journal::records(path)
+        .map_err(cannot)?
+        .map_while(|r| match r {
+            Ok(r) => {
+                last_ts = Some(r.ts);
+                Some(r.decision)
+            }
+            Err(e) => {
+                failure = Some(e);
+                None
+            }
+        });
+    let point = ResumePoint::from_decisions(decisions);
+    if let Some(e) = failure {
+        return Err(cannot(e));
+    }
+    let Some(point) = point else {
         return Ok(None);
     };
     if point.ended() {
-        let when = records
-            .last()
-            .and_then(|r| crate::journal::format_ts(r.ts))
+        let when = last_ts
+            .and_then(crate::journal::format_ts)
             .unwrap_or_default();
         return Err(format!(
             "the journal {} holds rollout {rollout_id}, which already ended ({} at {when}); a journal holds one rollout.\n  help: to roll out again, give this rollout a new id: set `id = \"{rollout_id}-2\"` under [rollout] in the plan (or remove `id` for a dated one)",
@@ -395,18 +422,23 @@ impl Driver {
                     self.refresh_staleness(now);
                     self.expire_seconds(now)?;
                     self.admit_settled(now)?;
+                    self.say_held_back(now, false)?;
                 }
             }
             let ended = self.engine.is_over() && self.hooks_running.is_empty();
             if ended && self.summary_path.is_none() {
+                // Counts held back so far belong in the summary.
+                self.say_held_back(wall_now(), true)?;
                 self.finish();
             }
             self.publish(wall_now());
             if let Some((actor, why)) = stop.take() {
+                self.say_held_back(wall_now(), true)?;
                 self.record_stop(&actor, &why)?;
                 break;
             }
             if ended && self.setup.exit_when_done {
+                self.say_held_back(wall_now(), true)?;
                 break;
             }
         }

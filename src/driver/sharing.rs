@@ -15,7 +15,11 @@ use super::{Driver, wall_now};
 const PEEK: Duration = Duration::from_millis(400);
 use crate::engine::{Actor, Command, Input, Timestamp};
 use crate::session::access::person;
+use crate::session::flood::{self, Kind};
 use crate::session::{AccessDecision, ClientMsg, Request};
+
+/// At most one record a window says how many connections were refused.
+const CONNECTIONS_SAID_EVERY: Duration = flood::WINDOW;
 
 impl Driver {
     /// A command from a view (`client` is None for the local terminal).
@@ -28,16 +32,34 @@ impl Driver {
     ) -> color_eyre::Result<()> {
         let now = wall_now();
         let who = person(&actor);
+        // An attached view's commands past the limit are not carried out;
+        // a rollback always is (the kill switch never waits for a count).
+        if client.is_some()
+            && command != Command::Rollback
+            && !self.flood.pass(&who, Kind::Command, now)
+        {
+            self.tell(
+                client,
+                format!(
+                    "refused: more than {} commands from {who} in {} s; this one was not carried out",
+                    flood::COMMANDS_PER_WINDOW,
+                    flood::WINDOW.as_secs()
+                ),
+            );
+            return Ok(());
+        }
         match self.access.check(&who, command, now) {
-            AccessDecision::Allow => self.engine_command(command, actor, reason),
+            AccessDecision::Allow => self.engine_command(command, actor, reason, client),
             AccessDecision::Confirmed { first } => {
                 let reason =
                     format!("{reason} (two-person rule: asked by {first}, confirmed by {who})");
-                self.engine_command(command, actor, reason)
+                self.engine_command(command, actor, reason, client)
             }
             AccessDecision::Refuse(r) => {
-                let detail = json!({"command": command.as_str(), "their_reason": reason});
-                self.record("refused", &actor, &r.0, detail)?;
+                if client.is_none() || self.flood.pass(&who, Kind::Refused, now) {
+                    let detail = json!({"command": command.as_str(), "their_reason": reason});
+                    self.record("refused", &actor, &r.0, detail)?;
+                }
                 self.tell(client, format!("refused: {r}"));
                 Ok(())
             }
@@ -59,7 +81,18 @@ impl Driver {
         command: Command,
         actor: Actor,
         reason: String,
+        client: Option<u64>,
     ) -> color_eyre::Result<()> {
+        let now = wall_now();
+        if client.is_some()
+            && let Err(why) = self.engine.allowed(command, now)
+            && !self.flood.pass(&person(&actor), Kind::Refused, now)
+        {
+            // The engine would journal this refusal; past the allowance it
+            // is counted instead (and said once the window ends).
+            self.tell(client, format!("refused: {why}"));
+            return Ok(());
+        }
         if command == Command::Rollback {
             // A new rollback supersedes the retries of an old one.
             self.cancel_tx.send_replace(true);
@@ -96,8 +129,10 @@ impl Driver {
                     return Ok(());
                 }
                 self.views.remove(&client_id);
-                let detail = json!({"client": client_id});
-                self.record("viewer_detached", &actor, &reason, detail)?;
+                if self.flood.pass(&person(&actor), Kind::Presence, wall_now()) {
+                    let detail = json!({"client": client_id});
+                    self.record("viewer_detached", &actor, &reason, detail)?;
+                }
                 self.presence_changed(actor)
             }
             ClientMsg::Command { command, reason } => {
@@ -123,8 +158,10 @@ impl Driver {
                         self.presence_changed(actor)
                     }
                     Err(r) => {
-                        let detail = json!({"command": "take_control"});
-                        self.record("refused", &actor, &r.0, detail)?;
+                        if self.flood.pass(&who, Kind::Refused, wall_now()) {
+                            let detail = json!({"command": "take_control"});
+                            self.record("refused", &actor, &r.0, detail)?;
+                        }
                         self.tell(Some(client_id), format!("refused: {r}"));
                         Ok(())
                     }
@@ -158,9 +195,56 @@ impl Driver {
         } else {
             "viewer"
         };
-        let detail = json!({"client": client_id, "role": role});
-        self.record("viewer_attached", &actor, "", detail)?;
+        if self.flood.pass(&person(&actor), Kind::Presence, wall_now()) {
+            let detail = json!({"client": client_id, "role": role});
+            self.record("viewer_attached", &actor, "", detail)?;
+        }
         self.presence_changed(actor)
+    }
+
+    /// Journals what the flood limits held back in windows that ended, and
+    /// connections refused over the caps (at most one record a window).
+    pub(super) fn say_held_back(
+        &mut self,
+        now: Timestamp,
+        stopping: bool,
+    ) -> color_eyre::Result<()> {
+        let held = if stopping {
+            self.flood.all(now)
+        } else {
+            self.flood.ended(now)
+        };
+        for held in held {
+            let kind = match held.kind {
+                Kind::Refused => "refused",
+                Kind::Presence => "presence",
+                Kind::Command => "command",
+            };
+            let detail = json!({
+                "person": held.person,
+                "kind": kind,
+                "count": held.count,
+                "since": held.since,
+            });
+            self.record("held_back", &Actor::system(), &held.text, detail)?;
+        }
+        let refused = self.server.as_ref().map_or(0, |s| s.refused_connections());
+        let (said, at) = self.connections_said;
+        if refused > said && (stopping || now.since(at) >= CONNECTIONS_SAID_EVERY) {
+            let n = refused - said;
+            let why = format!(
+                "refused {} {} over the connection caps ({} in all, {} per person) since {}",
+                flood::thousands(n),
+                if n == 1 { "connection" } else { "connections" },
+                self.setup.plan.rollout.max_connections,
+                crate::session::server::PER_PERSON_CONNECTIONS,
+                crate::journal::format_ts(at).unwrap_or_default()
+            );
+            let detail = json!({"count": n, "since": at});
+            self.record("connections_refused", &Actor::system(), &why, detail)?;
+            self.connections_said = (refused, now);
+        }
+        Ok(())
     }
 
     /// Recomputes whether anyone is driving: the local terminal, or an

@@ -12,196 +12,69 @@ use super::rollout::Engine;
 use super::types::{Actor, Command, Effect, Phase, Timestamp};
 
 impl Engine {
-    pub(super) fn on_command(
-        &mut self,
-        command: Command,
-        actor: Actor,
-        reason: String,
-        now: Timestamp,
-        out: &mut Vec<Effect>,
-    ) {
-        let refusal = match command {
-            Command::Pause => self.pause(&actor, &reason, now, out),
-            Command::Resume => self.resume(&actor, &reason, now, out),
-            Command::Promote | Command::PromoteFull => {
-                self.promote(command, &actor, &reason, now, out)
-            }
-            Command::Approve => self.approve(&actor, &reason, now, out),
-            Command::Rollback => self.rollback(&actor, &reason, now, out),
-        };
-        if let Err(why) = refusal {
-            let detail = json!({ "command": command.as_str(), "reason": reason });
-            self.journal(out, "refused", &actor, why, detail);
+    /// Whether `command` would be carried out now, or why it would be
+    /// refused (the words journaled with the refusal). Changes nothing:
+    /// views and the driver ask it before sending; [`Engine::handle`]
+    /// applies the same rule.
+    pub fn allowed(&self, command: Command, now: Timestamp) -> Result<(), String> {
+        if command == Command::Rollback {
+            // The kill switch: accepted before the start too (abort the
+            // canary the deploy tool already created) and after a failure.
+            return match &self.phase {
+                Phase::RollingBack | Phase::RolledBack | Phase::Promoted => Err(self
+                    .closed(command)
+                    .unwrap_or_else(|| "cannot roll back now".into())),
+                _ => Ok(()),
+            };
         }
-    }
-
-    /// Why a command cannot run in a phase where nothing but rollback is
-    /// possible, or `None` when the phase accepts commands.
-    fn closed(&self, command: Command) -> Option<String> {
-        match &self.phase {
-            Phase::Pending => Some("rollout not started yet".into()),
-            Phase::RollingBack => Some("rollback in progress".into()),
-            Phase::RolledBack => Some("already rolled back".into()),
-            Phase::Promoted if command == Command::Rollback => {
-                Some("already promoted; roll back with your deploy tool".into())
-            }
-            Phase::Promoted => Some("already promoted".into()),
-            Phase::Failed { reason } => Some(format!(
-                "rollout failed ({reason}); only rollback is accepted"
-            )),
-            _ => None,
-        }
-    }
-
-    fn pause(
-        &mut self,
-        actor: &Actor,
-        reason: &str,
-        now: Timestamp,
-        out: &mut Vec<Effect>,
-    ) -> Result<(), String> {
-        if let Some(why) = self.closed(Command::Pause) {
-            return Err(why);
-        }
-        let step = match &self.phase {
-            Phase::Paused { by, reason, .. } => {
-                return Err(format!("already paused by {by}: {reason}"));
-            }
-            Phase::Promoting { .. } if self.chain.as_ref().map(|c| c.goal) == Some(Goal::Full) => {
-                return Err("full promotion in progress; roll back to stop it".into());
-            }
-            Phase::Promoting { step }
-            | Phase::Holding { step }
-            | Phase::AwaitingApproval { step } => *step,
-            other => return Err(format!("cannot pause while {}", other.name())),
-        };
-        let from = self.phase.name();
-        self.phase = Phase::Paused {
-            step,
-            by: actor.user.clone(),
-            reason: reason.to_string(),
-        };
-        self.pause_from_check = false;
-        self.journal(
-            out,
-            "pause",
-            actor,
-            reason.to_string(),
-            json!({ "from": from }),
-        );
-        self.run_side(HookKind::Pause, actor, reason.to_string(), now, out);
-        Ok(())
-    }
-
-    fn resume(
-        &mut self,
-        actor: &Actor,
-        reason: &str,
-        now: Timestamp,
-        out: &mut Vec<Effect>,
-    ) -> Result<(), String> {
-        if let Some(why) = self.closed(Command::Resume) {
-            return Err(why);
-        }
-        let Phase::Paused { step, .. } = self.phase else {
-            return Err(format!("not paused (phase: {})", self.phase.name()));
-        };
-        let restart = self.pause_from_check;
-        if self.entering() {
-            self.phase = Phase::Promoting { step };
-        } else {
-            self.phase = Phase::Holding { step };
-            if restart || self.hold_started_at.is_none() {
-                // The step's checks failed: a human overrides them, and the
-                // step's hold (and its gate samples) start now.
-                self.hold_started_at = Some(now);
-                for g in &mut self.gates {
-                    g.reset_step();
-                }
-            }
-        }
-        self.pause_from_check = false;
-        // A person resuming overrides a resume's wait for the target.
-        self.resume_check = None;
-        let detail = json!({ "hold_restarted": restart, "overrides_failed_check": restart });
-        self.journal(out, "resume", actor, reason.to_string(), detail);
-        self.run_side(HookKind::Resume, actor, reason.to_string(), now, out);
-        Ok(())
-    }
-
-    fn promote(
-        &mut self,
-        command: Command,
-        actor: &Actor,
-        reason: &str,
-        now: Timestamp,
-        out: &mut Vec<Effect>,
-    ) -> Result<(), String> {
         if let Some(why) = self.closed(command) {
             return Err(why);
         }
-        let k = match &self.phase {
-            Phase::Holding { step }
-            | Phase::AwaitingApproval { step }
-            | Phase::Paused { step, .. } => *step,
-            Phase::Promoting { step } => {
-                let hook = self.chain_hook().map(|k| k.as_str()).unwrap_or("hooks");
-                return Err(format!(
-                    "step {} is still being entered ({hook} running); wait, or roll back",
-                    step + 1
-                ));
-            }
-            other => return Err(format!("cannot promote while {}", other.name())),
-        };
-        let blocking = self.blocking();
-        let hold_left = self.hold_left(now).map(|d| d.as_millis() as u64);
-        let mut detail = json!({ "from": self.phase.name() });
-        if !blocking.is_empty() {
-            // Recorded so the audit trail shows a human overrode the gates.
-            detail["overrides"] = json!(blocking);
+        match command {
+            Command::Pause => match &self.phase {
+                Phase::Paused { by, reason, .. } => {
+                    Err(format!("already paused by {by}: {reason}"))
+                }
+                Phase::Promoting { .. }
+                    if self.chain.as_ref().map(|c| c.goal) == Some(Goal::Full) =>
+                {
+                    Err("full promotion in progress; roll back to stop it".into())
+                }
+                Phase::Promoting { .. }
+                | Phase::Holding { .. }
+                | Phase::AwaitingApproval { .. } => Ok(()),
+                other => Err(format!("cannot pause while {}", other.name())),
+            },
+            Command::Resume => match &self.phase {
+                Phase::Paused { .. } => Ok(()),
+                other => Err(format!("not paused (phase: {})", other.name())),
+            },
+            Command::Promote | Command::PromoteFull => match &self.phase {
+                Phase::Holding { .. } | Phase::AwaitingApproval { .. } | Phase::Paused { .. } => {
+                    Ok(())
+                }
+                Phase::Promoting { step } => {
+                    let hook = self.chain_hook().map(|k| k.as_str()).unwrap_or("hooks");
+                    Err(format!(
+                        "step {} is still being entered ({hook} running); wait, or roll back",
+                        step + 1
+                    ))
+                }
+                other => Err(format!("cannot promote while {}", other.name())),
+            },
+            Command::Approve => self.approvable(now),
+            Command::Rollback => Ok(()),
         }
-        if let Some(ms) = hold_left.filter(|ms| *ms > 0) {
-            detail["hold_skipped_ms"] = json!(ms);
-        }
-        if command == Command::PromoteFull {
-            self.begin_full("promote_full", actor, reason.to_string(), detail, now, out);
-        } else {
-            self.advance_from(k, "promote", actor, reason.to_string(), detail, now, out);
-        }
-        Ok(())
     }
 
-    fn approve(
-        &mut self,
-        actor: &Actor,
-        reason: &str,
-        now: Timestamp,
-        out: &mut Vec<Effect>,
-    ) -> Result<(), String> {
-        if let Some(why) = self.closed(Command::Approve) {
-            return Err(why);
-        }
+    fn approvable(&self, now: Timestamp) -> Result<(), String> {
         let blocking = self.blocking();
         match &self.phase {
-            Phase::AwaitingApproval { step } => {
-                if !blocking.is_empty() {
-                    return Err(format!(
-                        "gates not passing: {}; use promote to override",
-                        blocking.join(", ")
-                    ));
-                }
-                let k = *step;
-                self.advance_from(
-                    k,
-                    "approve",
-                    actor,
-                    reason.to_string(),
-                    json!(null),
-                    now,
-                    out,
-                );
-                Ok(())
-            }
+            Phase::AwaitingApproval { .. } if blocking.is_empty() => Ok(()),
+            Phase::AwaitingApproval { .. } => Err(format!(
+                "gates not passing: {}; use promote to override",
+                blocking.join(", ")
+            )),
             Phase::Holding { .. } => {
                 let left = self.hold_left(now).unwrap_or_default();
                 if !left.is_zero() {
@@ -229,25 +102,148 @@ impl Engine {
         }
     }
 
-    fn rollback(
+    pub(super) fn on_command(
         &mut self,
+        command: Command,
+        actor: Actor,
+        reason: String,
+        now: Timestamp,
+        out: &mut Vec<Effect>,
+    ) {
+        if let Err(why) = self.allowed(command, now) {
+            let detail = json!({ "command": command.as_str(), "reason": reason });
+            self.journal(out, "refused", &actor, why, detail);
+            return;
+        }
+        match command {
+            Command::Pause => self.pause(&actor, &reason, now, out),
+            Command::Resume => self.resume(&actor, &reason, now, out),
+            Command::Promote | Command::PromoteFull => {
+                self.promote(command, &actor, &reason, now, out)
+            }
+            Command::Approve => self.approve(&actor, &reason, now, out),
+            Command::Rollback => self.rollback(&actor, &reason, now, out),
+        }
+    }
+
+    /// Why a command cannot run in a phase where nothing but rollback is
+    /// possible, or `None` when the phase accepts commands.
+    fn closed(&self, command: Command) -> Option<String> {
+        match &self.phase {
+            Phase::Pending => Some("rollout not started yet".into()),
+            Phase::RollingBack => Some("rollback in progress".into()),
+            Phase::RolledBack => Some("already rolled back".into()),
+            Phase::Promoted if command == Command::Rollback => {
+                Some("already promoted; roll back with your deploy tool".into())
+            }
+            Phase::Promoted => Some("already promoted".into()),
+            Phase::Failed { reason } => Some(format!(
+                "rollout failed ({reason}); only rollback is accepted"
+            )),
+            _ => None,
+        }
+    }
+
+    // The handlers below run only once `allowed` said yes.
+
+    fn pause(&mut self, actor: &Actor, reason: &str, now: Timestamp, out: &mut Vec<Effect>) {
+        let (Phase::Promoting { step }
+        | Phase::Holding { step }
+        | Phase::AwaitingApproval { step }) = self.phase
+        else {
+            return;
+        };
+        let from = self.phase.name();
+        self.phase = Phase::Paused {
+            step,
+            by: actor.user.clone(),
+            reason: reason.to_string(),
+        };
+        self.pause_from_check = false;
+        self.journal(
+            out,
+            "pause",
+            actor,
+            reason.to_string(),
+            json!({ "from": from }),
+        );
+        self.run_side(HookKind::Pause, actor, reason.to_string(), now, out);
+    }
+
+    fn resume(&mut self, actor: &Actor, reason: &str, now: Timestamp, out: &mut Vec<Effect>) {
+        let Phase::Paused { step, .. } = self.phase else {
+            return;
+        };
+        let restart = self.pause_from_check;
+        if self.entering() {
+            self.phase = Phase::Promoting { step };
+        } else {
+            self.phase = Phase::Holding { step };
+            if restart || self.hold_started_at.is_none() {
+                // The step's checks failed: a human overrides them, and the
+                // step's hold (and its gate samples) start now.
+                self.hold_started_at = Some(now);
+                for g in &mut self.gates {
+                    g.reset_step();
+                }
+            }
+        }
+        self.pause_from_check = false;
+        // A person resuming overrides a resume's wait for the target.
+        self.resume_check = None;
+        let detail = json!({ "hold_restarted": restart, "overrides_failed_check": restart });
+        self.journal(out, "resume", actor, reason.to_string(), detail);
+        self.run_side(HookKind::Resume, actor, reason.to_string(), now, out);
+    }
+
+    fn promote(
+        &mut self,
+        command: Command,
         actor: &Actor,
         reason: &str,
         now: Timestamp,
         out: &mut Vec<Effect>,
-    ) -> Result<(), String> {
-        // The kill switch: accepted before the start too (abort the canary
-        // the deploy tool already created) and after a failure.
-        match &self.phase {
-            Phase::RollingBack | Phase::RolledBack | Phase::Promoted => {
-                return Err(self
-                    .closed(Command::Rollback)
-                    .unwrap_or_else(|| "cannot roll back now".into()));
-            }
-            _ => {}
+    ) {
+        let (Phase::Holding { step: k }
+        | Phase::AwaitingApproval { step: k }
+        | Phase::Paused { step: k, .. }) = self.phase
+        else {
+            return;
+        };
+        let blocking = self.blocking();
+        let hold_left = self.hold_left(now).map(|d| d.as_millis() as u64);
+        let mut detail = json!({ "from": self.phase.name() });
+        if !blocking.is_empty() {
+            // Recorded so the audit trail shows a human overrode the gates.
+            detail["overrides"] = json!(blocking);
         }
+        if let Some(ms) = hold_left.filter(|ms| *ms > 0) {
+            detail["hold_skipped_ms"] = json!(ms);
+        }
+        if command == Command::PromoteFull {
+            self.begin_full("promote_full", actor, reason.to_string(), detail, now, out);
+        } else {
+            self.advance_from(k, "promote", actor, reason.to_string(), detail, now, out);
+        }
+    }
+
+    fn approve(&mut self, actor: &Actor, reason: &str, now: Timestamp, out: &mut Vec<Effect>) {
+        let Phase::AwaitingApproval { step: k } = self.phase else {
+            return;
+        };
+        self.advance_from(
+            k,
+            "approve",
+            actor,
+            reason.to_string(),
+            json!(null),
+            now,
+            out,
+        );
+    }
+
+    fn rollback(&mut self, actor: &Actor, reason: &str, now: Timestamp, out: &mut Vec<Effect>) {
         let detail = json!({ "from": self.phase.name(), "retry": self.rollback_failed });
         self.begin_rollback("rollback", actor, reason.to_string(), detail, now, out);
-        Ok(())
     }
 }

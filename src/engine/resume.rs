@@ -57,9 +57,12 @@ pub struct ResumePoint {
 impl ResumePoint {
     /// Reads the decisions of one journal, in order. `None` when they hold
     /// no `rollout_started` (nothing to resume).
-    pub fn from_decisions<'a>(decisions: impl IntoIterator<Item = &'a Decision>) -> Option<Self> {
+    pub fn from_decisions<D: std::borrow::Borrow<Decision>>(
+        decisions: impl IntoIterator<Item = D>,
+    ) -> Option<Self> {
         let mut p: Option<ResumePoint> = None;
         for d in decisions {
+            let d = d.borrow();
             let p = match (&mut p, d.action.as_str()) {
                 (None, "rollout_started") => p.insert(ResumePoint {
                     started_at: d.at,

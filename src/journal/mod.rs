@@ -25,8 +25,8 @@ pub mod writer;
 pub use record::{GENESIS, Record, format_ts, parse_ts};
 pub use render::{render_json, render_markdown, summary_cli, write_summary_next_to};
 pub use summary::{CheckState, Summary, summarize};
-pub use verify::{Problem, ProblemKind, VerifyReport, verify, verify_cli};
-pub use writer::{JournalWriter, Recovery, read_records};
+pub use verify::{Problem, ProblemKind, VerifyReport, verify, verify_cli, verify_with};
+pub use writer::{JournalWriter, Records, Recovery, read_records, records};
 
 /// Everything that can go wrong with a journal.
 #[derive(Debug, thiserror::Error)]

@@ -87,8 +87,10 @@ mod rfc3339_ms {
     }
 }
 
-/// Builds the full line (with its trailing newline) and its hash.
-pub(crate) fn seal(
+/// Builds the full line (with its trailing newline) and its hash: what
+/// [`super::JournalWriter::append`] writes, for tools and tests that build
+/// journals in bulk.
+pub fn seal(
     seq: u64,
     ts: Timestamp,
     rollout: &str,

@@ -5,8 +5,8 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::summary::{CheckState, GateLine, Summary, summarize};
-use super::{JournalError, read_records, verify};
+use super::summary::{CheckState, GateLine, Keeper, LISTED_PER_PERSON, Summary, summarize_kept};
+use super::{JournalError, records, verify};
 
 /// "1h 02m 03s", "4m 10s", "2.5s".
 fn dur(ms: Option<u64>) -> String {
@@ -203,6 +203,26 @@ pub fn render_markdown(s: &Summary) -> String {
             cell(&numbers.join("; "))
         );
     }
+    if !s.repeated.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nRepeated records past the first {LISTED_PER_PERSON} of each person, counted here \
+             rather than listed (the journal has each one):\n"
+        );
+        let _ = writeln!(o, "| Action | Who | Count | From | To |");
+        let _ = writeln!(o, "|---|---|---|---|---|");
+        for r in &s.repeated {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} |",
+                r.action,
+                cell(&r.who),
+                r.count,
+                r.first_at,
+                r.last_at
+            );
+        }
+    }
 
     let _ = writeln!(o, "\n## Journal integrity\n");
     let _ = writeln!(
@@ -220,10 +240,16 @@ pub fn render_json(s: &Summary) -> String {
     })
 }
 
+/// Streams the journal twice (every complete record, then the chain
+/// check), keeping only what the summary shows.
 fn build(journal: &Path) -> Result<Summary, JournalError> {
-    let records = read_records(journal)?;
+    let mut keeper = Keeper::default();
+    for r in records(journal)? {
+        keeper.push(r?);
+    }
     let report = verify(journal)?;
-    Ok(summarize(&records, &report))
+    let (records, repeated) = keeper.finish();
+    Ok(summarize_kept(&records, repeated, &report))
 }
 
 /// `rampdeck summary JOURNAL [--format markdown|json]`: prints the summary.

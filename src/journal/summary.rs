@@ -34,6 +34,76 @@ pub struct Summary {
     pub breach_to_rollback: Option<BreachToRollback>,
     pub chain: ChainStatus,
     pub checklist: Vec<CheckItem>,
+    /// Repeated records (refusals, views coming and going) past the first
+    /// few of each person, counted rather than listed in `decisions`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repeated: Vec<Repeated>,
+}
+
+/// Records of one action by one person that the summary counts instead of
+/// listing: a flood must not bury the decisions that matter.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Repeated {
+    pub action: String,
+    pub who: String,
+    pub count: u64,
+    pub first_at: String,
+    pub last_at: String,
+}
+
+/// Records of one noisy action by one person listed one by one; the rest
+/// are counted.
+pub const LISTED_PER_PERSON: usize = 25;
+
+/// Actions a flood of attached views can repeat without end.
+fn is_noise(action: &str) -> bool {
+    matches!(
+        action,
+        "refused" | "viewer_attached" | "viewer_detached" | "held_back" | "connections_refused"
+    )
+}
+
+/// Keeps a journal's records for the summary, one at a time, counting
+/// repeated noise (see [`LISTED_PER_PERSON`]) instead of keeping it: memory
+/// follows the decisions that matter, not the size of the journal.
+#[derive(Debug, Default)]
+pub struct Keeper {
+    pub records: Vec<Record>,
+    listed: BTreeMap<(String, String), usize>,
+    repeated: BTreeMap<(String, String), (u64, Timestamp, Timestamp)>,
+}
+
+impl Keeper {
+    pub fn push(&mut self, r: Record) {
+        if is_noise(&r.decision.action) {
+            let key = (r.decision.action.clone(), r.decision.actor.user.clone());
+            let n = self.listed.entry(key.clone()).or_insert(0);
+            if *n >= LISTED_PER_PERSON {
+                let e = self.repeated.entry(key).or_insert((0, r.ts, r.ts));
+                e.0 += 1;
+                e.2 = r.ts;
+                return;
+            }
+            *n += 1;
+        }
+        self.records.push(r);
+    }
+
+    /// The records kept, and what was counted instead.
+    pub fn finish(self) -> (Vec<Record>, Vec<Repeated>) {
+        let repeated = self
+            .repeated
+            .into_iter()
+            .map(|((action, who), (count, first, last))| Repeated {
+                action,
+                who,
+                count,
+                first_at: ts(first),
+                last_at: ts(last),
+            })
+            .collect();
+        (self.records, repeated)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -251,6 +321,15 @@ fn push_unique(list: &mut Vec<String>, item: String) {
 
 /// Builds the summary of a journal's records and its verify report.
 pub fn summarize(records: &[Record], verify: &VerifyReport) -> Summary {
+    summarize_kept(records, Vec::new(), verify)
+}
+
+/// [`summarize`] of records a [`Keeper`] kept, with what it counted.
+pub fn summarize_kept(
+    records: &[Record],
+    repeated: Vec<Repeated>,
+    verify: &VerifyReport,
+) -> Summary {
     let plan = plan_of(records);
     let ticket = str_at(plan, "/rollout/ticket/id").map(|id| TicketRef {
         id,
@@ -296,6 +375,7 @@ pub fn summarize(records: &[Record], verify: &VerifyReport) -> Summary {
             message: verify.one_line(),
         },
         checklist: super::checklist::checklist(records, verify),
+        repeated,
     }
 }
 

@@ -6,6 +6,7 @@
 //! record, or a torn last line left by a crash mid-write.
 
 use std::fmt;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -141,106 +142,143 @@ impl VerifyReport {
     }
 }
 
-/// A journal's bytes, scanned.
+/// A journal, scanned.
 pub(crate) struct Scan {
-    /// Records that verified, in order.
-    pub records: Vec<Record>,
+    /// Records that verified, from the first line up to the first problem.
+    pub count: usize,
+    /// The first and last records that verified.
+    pub first: Option<Record>,
+    pub last: Option<Record>,
     pub problem: Option<Problem>,
-    /// Byte length of the complete lines (where a torn line starts).
+    /// Byte length of the lines that verified (where a torn line starts).
     pub complete_len: u64,
 }
 
-/// One line of the file: its bytes (without newline) and whether it ended
-/// with a newline.
-struct Line<'a> {
-    bytes: &'a [u8],
-    complete: bool,
+/// Lines read after the first problem to say what it is (a record moved
+/// further than this is reported as removed or edited, not as reordered).
+const LOOKAHEAD_LINES: usize = 10_000;
+
+/// One line of a journal: its bytes (without newline) and whether it ended
+/// with a newline (only the last line may not).
+struct Lines<R> {
+    reader: R,
 }
 
-fn split_lines(bytes: &[u8]) -> (Vec<Line<'_>>, u64) {
-    let mut lines = Vec::new();
-    let mut start = 0;
-    for (i, b) in bytes.iter().enumerate() {
-        if *b == b'\n' {
-            lines.push(Line {
-                bytes: &bytes[start..i],
-                complete: true,
-            });
-            start = i + 1;
+impl<R: BufRead> Lines<R> {
+    fn next_line(&mut self) -> std::io::Result<Option<(Vec<u8>, bool)>> {
+        let mut buf = Vec::new();
+        if self.reader.read_until(b'\n', &mut buf)? == 0 {
+            return Ok(None);
         }
+        let complete = buf.last() == Some(&b'\n');
+        if complete {
+            buf.pop();
+        }
+        Ok(Some((buf, complete)))
     }
-    let complete_len = start as u64;
-    if start < bytes.len() {
-        lines.push(Line {
-            bytes: &bytes[start..],
-            complete: false,
-        });
-    }
-    (lines, complete_len)
 }
 
-/// Checks every line; stops at the first problem.
-pub(crate) fn scan(bytes: &[u8]) -> Scan {
-    let (lines, complete_len) = split_lines(bytes);
-    // Parse only complete lines; a torn one is judged by position.
-    let parsed: Vec<Option<Result<Parsed, String>>> = lines
-        .iter()
-        .map(|l| l.complete.then(|| parse_line(l.bytes)))
-        .collect();
-    let mut records: Vec<Record> = Vec::new();
+/// The line's record, parsed, or `None` for a torn (incomplete) line.
+type Slot = Option<Result<Parsed, String>>;
+
+fn parse_slot((bytes, complete): &(Vec<u8>, bool)) -> Slot {
+    complete.then(|| parse_line(bytes))
+}
+
+/// Checks a journal line by line, calling `visit` with each record that
+/// continues the chain, and stops at the first problem. Memory stays small
+/// whatever the journal's size: one line at a time and 32 bytes per
+/// record, plus a bounded look-ahead once a problem is found.
+pub(crate) fn scan<R: BufRead>(reader: R, visit: &mut dyn FnMut(&Record)) -> std::io::Result<Scan> {
+    let mut lines = Lines { reader };
+    let mut hashes: Vec<[u8; 32]> = Vec::new();
+    let mut first: Option<Record> = None;
+    let mut last: Option<Record> = None;
+    let mut complete_len = 0u64;
     let mut problem = None;
-    for (i, line) in lines.iter().enumerate() {
-        let prev_hash = records.last().map(|r| r.hash.as_str()).unwrap_or(GENESIS);
-        let expect = records.len() as u64 + 1;
-        let rollout = records.first().map(|r| r.rollout.as_str());
-        let Some(result) = &parsed[i] else {
-            problem = Some(Problem {
-                line: i + 1,
-                seq: expect,
-                kind: ProblemKind::TornLastLine,
-                detail: format!(
-                    "{} bytes without a newline: a record cut off by a crash mid-write",
-                    line.bytes.len()
-                ),
-            });
-            break;
-        };
-        let links_here = |j: usize| -> bool {
-            matches!(parsed.get(j), Some(Some(Ok(p)))
-                if p.hash_ok && p.record.prev == prev_hash && p.record.seq == expect)
-        };
-        match result {
-            Err(why) => {
-                let kind = if links_here(i + 1) {
-                    ProblemKind::Inserted
-                } else {
-                    ProblemKind::Malformed
-                };
-                problem = Some(Problem {
-                    line: i + 1,
-                    seq: expect,
-                    kind,
-                    detail: why.clone(),
-                });
-                break;
-            }
-            Ok(p) => {
-                let r = &p.record;
-                let same_rollout = rollout.is_none_or(|id| id == r.rollout);
-                if p.hash_ok && r.prev == prev_hash && r.seq == expect && same_rollout {
-                    records.push(r.clone());
-                    continue;
+    let mut current = lines.next_line()?;
+    while let Some(line) = current.take() {
+        let i = hashes.len();
+        let prev_hash = last.as_ref().map_or(GENESIS, |r| r.hash.as_str());
+        let expect = i as u64 + 1;
+        let parsed = parse_slot(&line);
+        if let Some(Ok(p)) = &parsed {
+            let r = &p.record;
+            let same_rollout = first.as_ref().is_none_or(|f| f.rollout == r.rollout);
+            let mut raw = [0u8; 32];
+            if p.hash_ok
+                && r.prev == prev_hash
+                && r.seq == expect
+                && same_rollout
+                && hex::decode_to_slice(&r.hash, &mut raw).is_ok()
+            {
+                visit(r);
+                hashes.push(raw);
+                complete_len += line.0.len() as u64 + 1;
+                if first.is_none() {
+                    first = Some(r.clone());
                 }
-                let next_links = links_here(i + 1);
-                problem = Some(classify(i, p, &records, &parsed, next_links));
-                break;
+                last = parsed.and_then(Result::ok).map(|p| p.record);
+                current = lines.next_line()?;
+                continue;
             }
         }
+        // The first problem: read a bounded window after it to say what
+        // happened.
+        let mut window = vec![parsed];
+        while window.len() <= LOOKAHEAD_LINES {
+            match lines.next_line()? {
+                Some(l) => window.push(parse_slot(&l)),
+                None => break,
+            }
+        }
+        problem = Some(judge(i, &line, &window, &hashes, prev_hash));
+        break;
     }
-    Scan {
-        records,
+    Ok(Scan {
+        count: hashes.len(),
+        first,
+        last,
         problem,
         complete_len,
+    })
+}
+
+/// What is wrong at line `i` (0-based): `window[0]` is that line, the rest
+/// follow it.
+fn judge(
+    i: usize,
+    line: &(Vec<u8>, bool),
+    window: &[Slot],
+    hashes: &[[u8; 32]],
+    prev_hash: &str,
+) -> Problem {
+    let expect = hashes.len() as u64 + 1;
+    let links_here = |j: usize| -> bool {
+        matches!(window.get(j), Some(Some(Ok(p)))
+            if p.hash_ok && p.record.prev == prev_hash && p.record.seq == expect)
+    };
+    match &window[0] {
+        None => Problem {
+            line: i + 1,
+            seq: expect,
+            kind: ProblemKind::TornLastLine,
+            detail: format!(
+                "{} bytes without a newline: a record cut off by a crash mid-write",
+                line.0.len()
+            ),
+        },
+        Some(Err(why)) => Problem {
+            line: i + 1,
+            seq: expect,
+            kind: if links_here(1) {
+                ProblemKind::Inserted
+            } else {
+                ProblemKind::Malformed
+            },
+            detail: why.clone(),
+        },
+        Some(Ok(p)) => classify(i, p, hashes, window, links_here(1)),
     }
 }
 
@@ -249,13 +287,16 @@ pub(crate) fn scan(bytes: &[u8]) -> Scan {
 fn classify(
     i: usize,
     p: &Parsed,
-    records: &[Record],
-    parsed: &[Option<Result<Parsed, String>>],
+    hashes: &[[u8; 32]],
+    window: &[Slot],
     next_links_here: bool,
 ) -> Problem {
     let r = &p.record;
-    let expect = records.len() as u64 + 1;
-    let prev_hash = records.last().map(|r| r.hash.as_str()).unwrap_or(GENESIS);
+    let expect = hashes.len() as u64 + 1;
+    let prev_hash = hashes
+        .last()
+        .map_or_else(|| GENESIS.to_string(), hex::encode);
+    let prev_hash = prev_hash.as_str();
     let line = i + 1;
     let at = |seq: u64, kind: ProblemKind, detail: String| Problem {
         line,
@@ -265,12 +306,12 @@ fn classify(
     };
     // A record whose own predecessor sits later in the file was moved up.
     let predecessor_later = if p.hash_ok && r.seq > expect {
-        parsed
+        window
             .iter()
             .enumerate()
-            .skip(i + 1)
+            .skip(1)
             .find_map(|(j, x)| match x {
-                Some(Ok(q)) if q.hash_ok && q.record.hash == r.prev => Some(j),
+                Some(Ok(q)) if q.hash_ok && q.record.hash == r.prev => Some(i + j),
                 _ => None,
             })
     } else {
@@ -319,12 +360,12 @@ fn classify(
         // the one accepted earlier is the intruder.
         let idx = (r.seq as usize).saturating_sub(1);
         let parent = match idx {
-            0 => Some(GENESIS),
-            n => records.get(n - 1).map(|x| x.hash.as_str()),
+            0 => Some(GENESIS.to_string()),
+            n => hashes.get(n - 1).map(hex::encode),
         };
         let continues =
-            matches!(parsed.get(i + 1), Some(Some(Ok(q))) if q.hash_ok && q.record.prev == r.hash);
-        if r.seq >= 1 && parent == Some(r.prev.as_str()) && continues {
+            matches!(window.get(1), Some(Some(Ok(q))) if q.hash_ok && q.record.prev == r.hash);
+        if r.seq >= 1 && parent.as_deref() == Some(r.prev.as_str()) && continues {
             return Problem {
                 line: idx + 1,
                 seq: r.seq,
@@ -345,13 +386,13 @@ fn classify(
             ),
         );
     }
-    let found_later = parsed
+    let found_later = window
         .iter()
         .enumerate()
-        .skip(i + 1)
+        .skip(1)
         .find_map(|(j, x)| match x {
             Some(Ok(q)) if q.hash_ok && q.record.seq == expect && q.record.prev == prev_hash => {
-                Some(j)
+                Some(i + j)
             }
             _ => None,
         });
@@ -405,17 +446,28 @@ fn classify(
 /// `Err` only when the file cannot be read; every problem with its content
 /// is in the report.
 pub fn verify(path: &Path) -> Result<VerifyReport, JournalError> {
-    let bytes = std::fs::read(path).map_err(|e| JournalError::io(path, "read", e))?;
-    Ok(report_of(path, &scan(&bytes)))
+    verify_with(path, &mut |_| {})
+}
+
+/// [`verify`], calling `visit` with each record that verifies, in order:
+/// one pass over the file for both.
+pub fn verify_with(
+    path: &Path,
+    visit: &mut dyn FnMut(&Record),
+) -> Result<VerifyReport, JournalError> {
+    let file = std::fs::File::open(path).map_err(|e| JournalError::io(path, "read", e))?;
+    let scanned = scan(std::io::BufReader::with_capacity(1 << 16, file), visit)
+        .map_err(|e| JournalError::io(path, "read", e))?;
+    Ok(report_of(path, &scanned))
 }
 
 pub(crate) fn report_of(path: &Path, scan: &Scan) -> VerifyReport {
     VerifyReport {
         path: path.to_path_buf(),
-        records: scan.records.len(),
-        rollout: scan.records.first().map(|r| r.rollout.clone()),
-        first_ts: scan.records.first().map(|r| r.ts),
-        last_ts: scan.records.last().map(|r| r.ts),
+        records: scan.count,
+        rollout: scan.first.as_ref().map(|r| r.rollout.clone()),
+        first_ts: scan.first.as_ref().map(|r| r.ts),
+        last_ts: scan.last.as_ref().map(|r| r.ts),
         problem: scan.problem.clone(),
     }
 }

@@ -118,8 +118,8 @@ impl JournalWriter {
             .map_err(|e| JournalError::io(path, "open", e))?;
         // Lock before reading so nobody appends between the check and us.
         let file = lock(file, path)?;
-        let bytes = fs::read(path).map_err(|e| JournalError::io(path, "read", e))?;
-        let scanned = scan(&bytes);
+        let reader = std::io::BufReader::with_capacity(1 << 16, &*file);
+        let scanned = scan(reader, &mut |_| {}).map_err(|e| JournalError::io(path, "read", e))?;
         let mut torn = None;
         if let Some(problem) = &scanned.problem {
             if problem.kind != ProblemKind::TornLastLine {
@@ -127,13 +127,17 @@ impl JournalWriter {
                     report: Box::new(report_of(path, &scanned)),
                 });
             }
-            let cut = bytes.len() as u64 - scanned.complete_len;
+            let size = file
+                .metadata()
+                .map_err(|e| JournalError::io(path, "read", e))?
+                .len();
+            let cut = size - scanned.complete_len;
             file.set_len(scanned.complete_len)
                 .and_then(|()| file.sync_all())
                 .map_err(|e| JournalError::io(path, "truncate the torn last line of", e))?;
             torn = Some((problem.line, problem.seq, cut));
         }
-        let Some(last) = scanned.records.last() else {
+        let Some(last) = scanned.last.as_ref() else {
             return Err(JournalError::Empty {
                 path: path.to_path_buf(),
             });
@@ -230,20 +234,65 @@ impl JournalWriter {
 /// checking the chain (run [`super::verify`] for that). A torn last line is
 /// skipped; a complete line that is not a record is an error naming it.
 pub fn read_records(path: &Path) -> Result<Vec<Record>, JournalError> {
-    let bytes = fs::read(path).map_err(|e| JournalError::io(path, "read", e))?;
-    let mut out = Vec::new();
-    let mut lines = bytes.split(|b| *b == b'\n').enumerate().peekable();
-    while let Some((i, line)) = lines.next() {
-        // The piece after the last newline is empty or a torn line.
-        if lines.peek().is_none() {
-            break;
+    records(path)?.collect()
+}
+
+/// The complete records of a journal one at a time, in file order, without
+/// checking the chain: memory stays one line whatever the journal's size.
+/// A torn last line is skipped; a complete line that is not a record is an
+/// error naming it (and ends the iteration).
+pub fn records(path: &Path) -> Result<Records, JournalError> {
+    let file = fs::File::open(path).map_err(|e| JournalError::io(path, "read", e))?;
+    Ok(Records {
+        reader: std::io::BufReader::with_capacity(1 << 16, file),
+        path: path.to_path_buf(),
+        line: 0,
+        done: false,
+    })
+}
+
+/// See [`records`].
+pub struct Records {
+    reader: std::io::BufReader<fs::File>,
+    path: std::path::PathBuf,
+    line: usize,
+    done: bool,
+}
+
+impl Iterator for Records {
+    type Item = Result<Record, JournalError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        use std::io::BufRead;
+        if self.done {
+            return None;
         }
-        let parsed = parse_line(line).map_err(|why| JournalError::Parse {
-            path: path.to_path_buf(),
-            line: i + 1,
-            why,
-        })?;
-        out.push(parsed.record);
+        let mut buf = Vec::new();
+        let read = self.reader.read_until(b'\n', &mut buf);
+        self.line += 1;
+        let n = match read {
+            Ok(n) => n,
+            Err(e) => {
+                self.done = true;
+                return Some(Err(JournalError::io(&self.path, "read", e)));
+            }
+        };
+        // The end, or a torn last line (no newline).
+        if n == 0 || buf.last() != Some(&b'\n') {
+            self.done = true;
+            return None;
+        }
+        buf.pop();
+        match parse_line(&buf) {
+            Ok(p) => Some(Ok(p.record)),
+            Err(why) => {
+                self.done = true;
+                Some(Err(JournalError::Parse {
+                    path: self.path.clone(),
+                    line: self.line,
+                    why,
+                }))
+            }
+        }
     }
-    Ok(out)
 }

@@ -11,6 +11,7 @@
 
 pub mod access;
 pub mod client;
+pub mod flood;
 mod hub;
 pub mod lock;
 pub mod paths;

@@ -43,6 +43,16 @@ pub struct Request {
     pub msg: ClientMsg,
 }
 
+/// Connections at once from one person.
+pub const PER_PERSON_CONNECTIONS: usize = 16;
+/// Connections over the total that people who may drive can still open, so
+/// that a flood of viewers never locks them (and their kill switch) out.
+pub const DRIVER_RESERVE: usize = 8;
+/// Messages a connection may send in a burst, and per second after it; a
+/// view past that is not a person at a keyboard and is closed.
+const MESSAGE_BURST: f64 = 100.0;
+const MESSAGES_PER_SECOND: f64 = 50.0;
+
 /// Options for [`serve_with`].
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -50,6 +60,12 @@ pub struct ServerConfig {
     pub group: Option<String>,
     /// Per-view queue length.
     pub queue_len: usize,
+    /// Connections at once (see [`PER_PERSON_CONNECTIONS`] and
+    /// [`DRIVER_RESERVE`]).
+    pub max_connections: usize,
+    /// People who may drive (`session::access::person` names): they get
+    /// the reserve.
+    pub drivers: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +73,81 @@ impl Default for ServerConfig {
         ServerConfig {
             group: None,
             queue_len: DEFAULT_QUEUE,
+            max_connections: crate::plan::DEFAULT_MAX_CONNECTIONS,
+            drivers: Vec::new(),
+        }
+    }
+}
+
+/// Who is connected, to enforce the caps.
+#[derive(Debug, Default)]
+struct Seats {
+    total: usize,
+    by_person: BTreeMap<String, usize>,
+}
+
+/// Limits on connections; shared by the accept loop and every connection.
+#[derive(Debug)]
+struct Admission {
+    seats: Mutex<Seats>,
+    max: usize,
+    drivers: Vec<String>,
+    refused: AtomicU64,
+}
+
+/// A connection's place; given back when dropped.
+struct Seat {
+    admission: Arc<Admission>,
+    person: String,
+}
+
+impl Admission {
+    fn take(self: &Arc<Self>, person: &str) -> Result<Seat, String> {
+        let mut seats = self.seats.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = seats.by_person.get(person).copied().unwrap_or(0);
+        let cap = if self.drivers.iter().any(|d| d == person) {
+            self.max + DRIVER_RESERVE
+        } else {
+            self.max
+        };
+        let refusal = if mine >= PER_PERSON_CONNECTIONS {
+            Some(format!(
+                "too many connections from {person} ({PER_PERSON_CONNECTIONS}); close one and try again"
+            ))
+        } else if seats.total >= cap {
+            Some(format!(
+                "too many connections to this rollout ({}); close a view and try again",
+                seats.total
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = refusal {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(why);
+        }
+        seats.total += 1;
+        *seats.by_person.entry(person.to_string()).or_insert(0) += 1;
+        Ok(Seat {
+            admission: self.clone(),
+            person: person.to_string(),
+        })
+    }
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        let mut seats = self
+            .admission
+            .seats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        seats.total = seats.total.saturating_sub(1);
+        if let Some(n) = seats.by_person.get_mut(&self.person) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                seats.by_person.remove(&self.person);
+            }
         }
     }
 }
@@ -74,11 +165,16 @@ pub struct ServerHandle {
     hub: mpsc::UnboundedSender<HubCmd>,
     views: Arc<Mutex<BTreeMap<u64, Actor>>>,
     count: Arc<AtomicUsize>,
+    admission: Arc<Admission>,
     tasks: Vec<JoinHandle<()>>,
     path: PathBuf,
 }
 
 impl ServerHandle {
+    /// Connections refused over the caps since the server started.
+    pub fn refused_connections(&self) -> u64 {
+        self.admission.refused.load(Ordering::Relaxed)
+    }
     /// How many views are attached (the snapshot's `watchers`).
     pub fn clients(&self) -> usize {
         self.count.load(Ordering::Relaxed)
@@ -183,18 +279,28 @@ pub async fn serve_with(
         count.clone(),
     );
     let hub_task = tokio::spawn(hub.run());
+    let admission = Arc::new(Admission {
+        seats: Mutex::new(Seats::default()),
+        max: config.max_connections.max(1),
+        drivers: config.drivers.clone(),
+        refused: AtomicU64::new(0),
+    });
     let accept_task = tokio::spawn(accept_loop(
         listener,
         path.clone(),
-        hub_tx.clone(),
-        requests,
+        Shared {
+            hub: hub_tx.clone(),
+            requests,
+            queue_len: config.queue_len.max(4),
+            admission: admission.clone(),
+        },
         shutdown,
-        config.queue_len.max(4),
     ));
     Ok(ServerHandle {
         hub: hub_tx,
         views,
         count,
+        admission,
         tasks: vec![accept_task, hub_task],
         path,
     })
@@ -240,13 +346,20 @@ pub(crate) async fn shutdown_requested(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
+/// What every connection task needs from the server.
+#[derive(Clone)]
+struct Shared {
+    hub: mpsc::UnboundedSender<HubCmd>,
+    requests: mpsc::Sender<Request>,
+    queue_len: usize,
+    admission: Arc<Admission>,
+}
+
 async fn accept_loop(
     listener: UnixListener,
     path: PathBuf,
-    hub: mpsc::UnboundedSender<HubCmd>,
-    requests: mpsc::Sender<Request>,
+    shared: Shared,
     mut shutdown: watch::Receiver<bool>,
-    queue_len: usize,
 ) {
     let next_id = AtomicU64::new(1);
     loop {
@@ -255,7 +368,7 @@ async fn accept_loop(
             r = listener.accept() => match r {
                 Ok((stream, _)) => {
                     let id = next_id.fetch_add(1, Ordering::Relaxed);
-                    tokio::spawn(connection(stream, id, hub.clone(), requests.clone(), queue_len));
+                    tokio::spawn(connection(stream, id, shared.clone()));
                 }
                 // Out of file descriptors and the like: back off instead of
                 // spinning; the views already attached carry on.
@@ -267,13 +380,13 @@ async fn accept_loop(
     let _ = std::fs::remove_file(&path);
 }
 
-async fn connection(
-    stream: UnixStream,
-    id: u64,
-    hub: mpsc::UnboundedSender<HubCmd>,
-    requests: mpsc::Sender<Request>,
-    queue_len: usize,
-) {
+async fn connection(mut stream: UnixStream, id: u64, shared: Shared) {
+    let Shared {
+        hub,
+        requests,
+        queue_len,
+        admission,
+    } = shared;
     // Identity comes from the kernel, never from what the view sends.
     let Ok(cred) = stream.peer_cred() else {
         return;
@@ -282,6 +395,18 @@ async fn connection(
         .pid()
         .and_then(|p| crate::identity::read_login_uid(&p.to_string()));
     let actor = crate::identity::actor_for_uid(cred.uid(), login_uid, None);
+    // Over the caps: a Bye that says why, and nothing reaches the driver
+    // (it journals the count, not each connection).
+    let _seat = match admission.take(&crate::session::access::person(&actor)) {
+        Ok(seat) => seat,
+        Err(reason) => {
+            if let Ok(bye) = protocol::encode(&ServerMsg::Bye { reason }) {
+                let _ = tokio::time::timeout(BYE_TIMEOUT, stream.write_all(&bye)).await;
+            }
+            let _ = tokio::time::timeout(BYE_TIMEOUT, stream.shutdown()).await;
+            return;
+        }
+    };
     let (rd, wr) = stream.into_split();
     let (q_tx, q_rx) = mpsc::channel::<Line>(queue_len);
     let (close_tx, close_rx) = watch::channel::<Option<String>>(None);
@@ -327,6 +452,7 @@ async fn read_loop(
 ) -> String {
     let mut reader = BufReader::new(rd);
     let mut buf = Vec::new();
+    let mut bucket = TokenBucket::new(MESSAGE_BURST, MESSAGES_PER_SECOND);
     loop {
         buf.clear();
         let read = tokio::select! {
@@ -339,6 +465,11 @@ async fn read_loop(
         match read {
             Ok(0) => return "the view closed the connection".into(),
             Ok(_) if buf.trim_ascii().is_empty() => continue,
+            Ok(_) if !bucket.take(std::time::Instant::now()) => {
+                return format!(
+                    "protocol error: more than {MESSAGES_PER_SECOND} messages a second"
+                );
+            }
             Ok(_) => match protocol::decode_client(&buf) {
                 Ok(ClientMsg::Ping) => {
                     if let Ok(pong) = protocol::encode(&ServerMsg::Pong) {
@@ -353,6 +484,37 @@ async fn read_loop(
                 Err(e) => return format!("protocol error: {e}"),
             },
             Err(e) => return e,
+        }
+    }
+}
+
+/// A token bucket: `burst` messages at once, then `rate` a second.
+struct TokenBucket {
+    tokens: f64,
+    burst: f64,
+    rate: f64,
+    at: std::time::Instant,
+}
+
+impl TokenBucket {
+    fn new(burst: f64, rate: f64) -> Self {
+        TokenBucket {
+            tokens: burst,
+            burst,
+            rate,
+            at: std::time::Instant::now(),
+        }
+    }
+
+    fn take(&mut self, now: std::time::Instant) -> bool {
+        let refill = now.saturating_duration_since(self.at).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.burst);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
         }
     }
 }

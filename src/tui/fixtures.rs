@@ -87,6 +87,7 @@ pub fn plan() -> Plan {
             checklist: vec![],
             journal_dir: None,
             session_group: None,
+            max_connections: crate::plan::DEFAULT_MAX_CONNECTIONS,
         },
         steps: vec![
             step("smoke", 0, 60, GateKind::Auto, None),

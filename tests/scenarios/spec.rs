@@ -282,6 +282,7 @@ pub fn build_plan(p: &PlanSpec) -> Result<Plan, String> {
             checklist: vec![],
             journal_dir: None,
             session_group: None,
+            max_connections: rampdeck::plan::DEFAULT_MAX_CONNECTIONS,
         },
         steps,
         metrics,

@@ -27,6 +27,7 @@ pub fn plan(sources: Vec<Source>, metrics: Vec<Metric>) -> Plan {
             checklist: vec![],
             journal_dir: None,
             session_group: None,
+            max_connections: rampdeck::plan::DEFAULT_MAX_CONNECTIONS,
         },
         steps: vec![Step {
             name: "all".into(),
