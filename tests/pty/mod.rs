@@ -29,6 +29,18 @@ impl Term {
     /// in `cwd`, with `env` on top of this process's environment (minus
     /// `NO_COLOR`, with `TERM=xterm-256color`).
     pub fn start(args: &[&str], cols: u16, rows: u16, env: &[(&str, &str)], cwd: &Path) -> Term {
+        Term::start_program(env!("CARGO_BIN_EXE_rampdeck"), args, cols, rows, env, cwd)
+    }
+
+    /// Like [`Term::start`] for any program (`ssh`, say).
+    pub fn start_program(
+        program: &str,
+        args: &[&str],
+        cols: u16,
+        rows: u16,
+        env: &[(&str, &str)],
+        cwd: &Path,
+    ) -> Term {
         let pty = native_pty_system();
         let pair = pty
             .openpty(PtySize {
@@ -38,7 +50,7 @@ impl Term {
                 pixel_height: 0,
             })
             .expect("openpty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_rampdeck"));
+        let mut cmd = CommandBuilder::new(program);
         cmd.args(args);
         cmd.cwd(cwd);
         cmd.env("TERM", "xterm-256color");
@@ -47,7 +59,10 @@ impl Term {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let child = pair.slave.spawn_command(cmd).expect("spawn rampdeck");
+        let child = pair
+            .slave
+            .spawn_command(cmd)
+            .unwrap_or_else(|e| panic!("spawn {program}: {e}"));
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader().expect("reader");
         let writer = pair.master.take_writer().expect("writer");
