@@ -9,11 +9,9 @@
 
 mod field;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use field::{Field, RECORD_ARGV, peak_rss_kib, processes_with, wait_with_timeout};
+use field::{Field, RECORD_ARGV, hostile_http, peak_rss_kib, processes_with, wait_with_timeout};
 
 /// A plan holding at 10 %: a well-behaved command source `good` whose value
 /// (`err`, read from a file) rolls back on a breach, beside the hostile
@@ -176,38 +174,6 @@ fn an_endless_stdout_is_cut_at_the_cap_and_a_breach_still_rolls_back() {
     assert!(rss < 64 * 1024, "peak RSS {rss} KiB");
     assert_eq!(f.count("trigger_rollback"), 1, "{}", f.text());
     f.verify();
-}
-
-/// Serves HTTP on loopback: every request gets `head` and then `body`
-/// chunks written until the client goes away (or `chunks` of them).
-fn hostile_http(head: &'static str, chunk: &'static [u8], pause: Duration) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(conn.try_clone().unwrap());
-                let mut line = String::new();
-                // The request's head ends with an empty line.
-                while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
-                    if line == "\r\n" {
-                        break;
-                    }
-                    line.clear();
-                }
-                if conn.write_all(head.as_bytes()).is_err() {
-                    return;
-                }
-                while conn.write_all(chunk).is_ok() {
-                    if !pause.is_zero() {
-                        std::thread::sleep(pause);
-                    }
-                }
-            });
-        }
-    });
-    format!("http://{addr}/metrics")
 }
 
 /// A 200 MB answer took the driver to 610 MB. Now: refused at the cap,

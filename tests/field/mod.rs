@@ -4,6 +4,8 @@
 //! nothing sleeps and hopes.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -191,4 +193,51 @@ pub fn processes_with(needle: &str) -> Vec<u32> {
         }
     }
     out
+}
+
+/// Serves HTTP on loopback as a hostile source does: every request gets
+/// `head`, then `chunk` written again and again (with `pause` between)
+/// until the client goes away. Returns the URL.
+pub fn hostile_http(head: &'static str, chunk: &'static [u8], pause: Duration) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                // The request's head ends with an empty line.
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                    if line == "\r\n" {
+                        break;
+                    }
+                    line.clear();
+                }
+                if conn.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                while conn.write_all(chunk).is_ok() {
+                    if !pause.is_zero() {
+                        std::thread::sleep(pause);
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}/metrics")
+}
+
+/// Serves HTTP on loopback as a hung source does: it accepts, reads the
+/// request, and never answers. Returns the URL.
+pub fn silent_http() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    format!("http://{addr}/api")
 }
