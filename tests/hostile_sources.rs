@@ -171,6 +171,7 @@ fn an_endless_stdout_is_cut_at_the_cap_and_a_breach_still_rolls_back() {
         stdout.contains("printed more than 256 KiB") && stdout.contains("max_response"),
         "{stdout}"
     );
+    println!("driver peak RSS: {rss} KiB");
     assert!(rss < 64 * 1024, "peak RSS {rss} KiB");
     assert_eq!(f.count("trigger_rollback"), 1, "{}", f.text());
     f.verify();
@@ -219,6 +220,7 @@ fn a_200_mb_http_answer_is_refused_at_the_cap_and_the_kill_switch_works() {
         stdout.matches("sent more than 1 MiB").count() >= 2,
         "both sources refused at the cap:\n{stdout}"
     );
+    println!("driver peak RSS: {rss} KiB");
     assert!(rss < 64 * 1024, "peak RSS {rss} KiB");
     f.verify();
 }

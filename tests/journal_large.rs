@@ -107,6 +107,7 @@ fn verify_and_summary_stream_a_100_mb_journal() {
     let usage =
         nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap();
     let peak_kib = usage.max_rss();
+    println!("peak RSS of verify and summary: {peak_kib} KiB for {size} bytes");
     assert!(
         peak_kib < 64 * 1024,
         "peak RSS {peak_kib} KiB for a {size} byte journal"
