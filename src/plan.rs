@@ -39,6 +39,40 @@ impl Plan {
             .map(|s| s.interval)
             .unwrap_or(Duration::from_secs(5))
     }
+
+    /// Whether metric `m` gates step `k` (see [`Step::gated_by`]); every
+    /// metric gates outside the steps (before the start, full promotion).
+    pub fn gates_step(&self, m: &Metric, k: usize) -> bool {
+        self.steps.get(k).is_none_or(|s| s.gated_by(m))
+    }
+}
+
+impl Step {
+    /// Whether metric `m` gates this step: it is in the step's `gates`
+    /// list, or the step lists none and its weight reaches the metric's
+    /// [`Metric::lowest_gated_weight`]. A metric that does not gate a step
+    /// is still polled, shown and judged, and its triggers still act on a
+    /// breach; only its verdict and its no-data policy do not hold the step.
+    pub fn gated_by(&self, m: &Metric) -> bool {
+        match &self.gates {
+            Some(ids) => ids.contains(&m.id),
+            None => self.weight >= m.lowest_gated_weight(),
+        }
+    }
+}
+
+impl Metric {
+    /// Whether the metric measures the canary's traffic, so it has nothing
+    /// to say while the canary takes none: every metric but a health probe.
+    pub fn needs_traffic(&self) -> bool {
+        !matches!(self.query, MetricQuery::Probe(_))
+    }
+
+    /// The lowest step weight the metric gates (see [`Metric::from_weight`]).
+    pub fn lowest_gated_weight(&self) -> u8 {
+        self.from_weight
+            .unwrap_or(if self.needs_traffic() { 1 } else { 0 })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,6 +176,11 @@ pub struct Step {
     pub hold: Duration,
     pub gate: GateKind,
     pub owner: Option<String>,
+    /// The metrics that gate this step, by id. `None`: every metric whose
+    /// [`Metric::from_weight`] this step's weight reaches (see
+    /// [`Plan::gates_step`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gates: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,6 +250,42 @@ pub struct Metric {
     /// Verdict is `NoData` while the canary's traffic is below this.
     pub min_traffic: Option<MinTraffic>,
     pub no_data: NoDataPolicy,
+    /// The lowest step weight this metric gates. `None`: 0 for a health
+    /// probe, which needs no canary traffic, and 1 for every other metric,
+    /// which has nothing to measure while the canary takes no traffic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_weight: Option<u8>,
+    /// What the gate compares with once the baseline cohort is empty (the
+    /// canary at 100 %): see [`BaselineWhenEmpty`].
+    #[serde(default)]
+    pub baseline_when_empty: BaselineWhenEmpty,
+}
+
+/// What a gate whose baseline is another cohort (`cohort` or `query`)
+/// does once that cohort takes no traffic (the canary at 100 %).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BaselineWhenEmpty {
+    /// Keep judging against the baseline as it was when the canary reached
+    /// 100 %, labelled "frozen" wherever it is shown.
+    #[default]
+    Frozen,
+    /// Ratio and delta limits say NoData (with the reason); an absolute
+    /// limit still judges.
+    NoData,
+}
+
+/// Whether an answer that came with warnings (Prometheus' partial data)
+/// may pass a gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DegradedPolicy {
+    /// A degraded answer may breach (and so trigger a rollback) but never
+    /// passes: it does not advance a step.
+    #[default]
+    Hold,
+    /// A degraded answer is judged like any other.
+    Pass,
 }
 
 /// Limits that make a sample a breach. All that are set apply; a sample is a
@@ -284,6 +359,9 @@ pub struct Source {
     /// [`RANGE_ANSWER_FACTOR`] times as much.
     #[serde(default = "default_max_response")]
     pub max_response: usize,
+    /// Whether an answer with warnings may pass a gate.
+    #[serde(default)]
+    pub degraded: DegradedPolicy,
 }
 
 /// The default of [`Source::max_response`]: 1 MiB, far above any sane

@@ -38,6 +38,9 @@ pub struct SourceHealth {
     pub latency_ms: Option<u64>,
     /// The latest answer carried warnings.
     pub degraded: bool,
+    /// What those warnings said ("partial data: store-1 unreachable").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 /// One published state of a rollout.

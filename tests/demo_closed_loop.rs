@@ -76,10 +76,7 @@ fn run(sc: Scenario) -> (&'static str, f64, Option<f64>) {
                             message: f.as_str().into(),
                             code: Some(f.as_str().into()),
                         },
-                        (None, Some(value)) => Reading::Value {
-                            value,
-                            degraded: false,
-                        },
+                        (None, Some(value)) => Reading::value(value),
                         (None, None) => Reading::NoData {
                             why: "empty vector".into(),
                         },

@@ -19,6 +19,7 @@ fn plan() -> Plan {
         hold: Duration::from_secs(60),
         gate,
         owner: Some("alice".into()),
+        gates: None,
     };
     Plan {
         rollout: RolloutInfo {
@@ -63,6 +64,8 @@ fn plan() -> Plan {
                 action: NoDataAction::Hold,
                 after: 3,
             },
+            from_weight: None,
+            baseline_when_empty: rampdeck::plan::BaselineWhenEmpty::Frozen,
         }],
         triggers: vec![Trigger {
             name: "errors".into(),
@@ -76,6 +79,7 @@ fn plan() -> Plan {
             interval: Duration::from_secs(5),
             timeout: Duration::from_secs(2),
             max_response: rampdeck::plan::DEFAULT_MAX_RESPONSE,
+            degraded: rampdeck::plan::DegradedPolicy::Hold,
         }],
         hooks: Hooks::default(),
         notify: Notify::default(),
@@ -95,6 +99,9 @@ fn gate(verdict: Verdict, canary: f64, breaches: u32) -> GateStatus {
         no_data_polls: 0,
         samples: 4,
         degraded: false,
+        warnings: Vec::new(),
+        gating: true,
+        baseline_frozen_at: None,
     }
 }
 

@@ -232,7 +232,10 @@ async fn wait_value(prom: &Prometheus, q: &str) -> f64 {
     let start = Instant::now();
     loop {
         let (r, _) = prom.query(q).await;
-        if let Reading::Value { value, degraded } = r {
+        if let Reading::Value {
+            value, degraded, ..
+        } = r
+        {
             assert!(!degraded, "no warnings expected");
             return value;
         }
@@ -371,4 +374,220 @@ async fn reads_error_ratio_and_p95_from_real_prometheus() {
         matches!(&r, Reading::ProviderError { code: Some(c), message } if c == "unreachable" && message.contains(&url)),
         "a new connection is refused: {r:?}"
     );
+}
+
+mod field;
+
+/// The journal's records, parsed.
+fn records(f: &field::Field) -> Vec<serde_json::Value> {
+    f.text()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// Waits (without blocking the runtime) until a record matches `pred`.
+async fn wait_record(
+    f: &field::Field,
+    what: &str,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        if let Some(r) = records(f).into_iter().find(|r| pred(r)) {
+            return r;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "no {what} in time; journal:\n{}",
+            f.text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One line per record: time, action, reason, first gate.
+fn compact(f: &field::Field) -> String {
+    records(f)
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {} | {} {}",
+                r["at"],
+                r["action"],
+                r["reason"],
+                r["gates"][0]["verdict"],
+                r["gates"][0]["detail"]
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn ms(r: &serde_json::Value) -> i64 {
+    r["at"].as_i64().expect("record time")
+}
+
+/// A 12 s Prometheus outage during a step's hold, end to end with a real
+/// Prometheus and a real headless driver (issue 10, items 4, 6 and 7): the
+/// journal says when the source went down and came back (with the error)
+/// and when the step waited for data; and once data is back, the step
+/// advances only on `min_samples` fresh samples, not on evidence from
+/// before the outage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_is_journaled_and_the_step_waits_for_fresh_evidence() {
+    let healthy = |version| Profile {
+        version,
+        rps: 100.0,
+        error_ratio: 0.01,
+        cumulative: [0.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+        mean_s: 0.075,
+    };
+    let exporter = start_exporter(vec![healthy("baseline"), healthy("canary")]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut guard, url) = start_prometheus(dir.path(), &exporter);
+    wait_ready(&mut guard, &url).await;
+    let ep = HttpEndpoint::new("prom", &target(&url), Duration::from_secs(2)).expect("endpoint");
+    let prom = Prometheus::new(ep);
+    wait_value(
+        &prom,
+        &render_query(ERROR_RATIO, "checkout", Cohort::Canary),
+    )
+    .await;
+
+    let f = field::Field::new("checkout-outage");
+    let config = f.plan(&format!(
+        r#"
+[rollout]
+service = "checkout"
+strategy = "canary"
+id = "{id}"
+
+[sources.prom]
+kind = "prometheus"
+url = "{url}"
+interval = "1s"
+timeout = "500ms"
+
+[[metrics]]
+id = "error_rate"
+source = "prom"
+query = '{ERROR_RATIO}'
+baseline = "cohort"
+bad = "up"
+threshold = {{ limit = 0.05 }}
+min_samples = 3
+no_data = {{ action = "hold", after = 1000 }}
+
+[[steps]]
+name = "canary"
+weight = 10
+hold = "15s"
+
+[[steps]]
+name = "full"
+weight = 100
+hold = "1h"
+"#,
+        id = f.id,
+    ));
+    let driver = f
+        .rampdeck(&["run", "--headless", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("driver");
+    // The first state of the source counts: it is journaled as up.
+    let up = wait_record(&f, "source up", |r| {
+        r["action"] == "source_state" && r["detail"]["to"] == "up"
+    })
+    .await;
+    assert_eq!(up["detail"]["from"], "unknown", "{up}");
+    // Three passing samples (min_samples) while the 15 s hold runs.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
+    // Prometheus goes down during the step's hold, for 14 s: past its end.
+    guard.stop();
+    let down = wait_record(&f, "source down", |r| {
+        r["action"] == "source_state" && r["detail"]["to"] == "erroring"
+    })
+    .await;
+    assert!(
+        down["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("unreachable"),
+        "the error text is kept: {down}"
+    );
+    let waiting = wait_record(&f, "data_hold_started", |r| {
+        r["action"] == "data_hold_started"
+    })
+    .await;
+    assert!(
+        waiting["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("error_rate")
+    );
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert!(
+        !records(&f).iter().any(|r| r["action"] == "auto_advance"),
+        "no advance without data:\n{}",
+        compact(&f)
+    );
+
+    // Back on the same port and data: rate() has its history at once.
+    let port = url.rsplit(':').next().expect("port").to_string();
+    let config_file = dir.path().join("prometheus.yml");
+    let log = dir.path().join("prometheus2.log");
+    let logfile = std::fs::File::create(&log).expect("log");
+    let child = Command::new(prometheus_binary())
+        .arg(format!("--config.file={}", config_file.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdin(Stdio::null())
+        .stdout(logfile.try_clone().expect("fd"))
+        .stderr(logfile)
+        .spawn()
+        .expect("restart prometheus");
+    let mut guard = PromGuard { child, log };
+    wait_ready(&mut guard, &url).await;
+
+    let back = wait_record(&f, "data_hold_ended", |r| r["action"] == "data_hold_ended").await;
+    let advanced = wait_record(&f, "auto_advance", |r| r["action"] == "auto_advance").await;
+    let after_back = ms(&advanced) - ms(&back);
+    // The first fresh sample ends the wait; two more are needed (1 s apart).
+    assert!(
+        after_back >= 1_500,
+        "advanced {after_back} ms after data came back, on stale evidence"
+    );
+    let gate = &advanced["gates"][0];
+    assert_eq!(gate["verdict"], "pass", "{advanced}");
+    assert!(gate["samples"].as_u64().unwrap_or(0) >= 3, "{advanced}");
+    wait_record(&f, "source back up", |r| {
+        r["action"] == "source_state"
+            && r["detail"]["from"] == "erroring"
+            && r["detail"]["to"] == "up"
+    })
+    .await;
+    let hold = back["detail"]["duration_ms"].as_u64().unwrap_or(0);
+    assert!(hold >= 10_000, "the wait lasted the outage: {back}");
+
+    let out = f.rollback("end of the outage test");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        field::wait_with_timeout(driver, Duration::from_secs(20))
+    })
+    .await
+    .expect("join");
+    assert_eq!(out.status.code(), Some(3));
+    f.verify();
 }

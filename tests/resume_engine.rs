@@ -144,10 +144,7 @@ fn argo(value: f64) -> Input {
     Input::Sample {
         metric: "argo_step".into(),
         cohort: Cohort::Canary,
-        reading: Reading::Value {
-            value,
-            degraded: false,
-        },
+        reading: Reading::value(value),
     }
 }
 

@@ -19,7 +19,11 @@
 //! `rollback_failed`, `hook_running` (`"none"` for none), `step_states`,
 //! `notify` (substring of a notification), `hold_left`, `started_at`,
 //! `step_entered_at` (seconds), `step_left_at` (seconds per step, -1 for
-//! none), `series_capacity` (metric → points).
+//! none), `series_capacity` (metric → points), `gating` (metric → whether
+//! it gates the current step), `baseline` (metric → the gate's baseline).
+//!
+//! Sample values may also be `-inf` or `nan`, and `VALUE!WARNING` is a
+//! value that came with a warning (a degraded answer).
 
 #[path = "scenarios/spec.rs"]
 mod spec;
@@ -114,6 +118,22 @@ fn check_event(engine: &Engine, e: &Event, effects: &[Effect], now: Timestamp) -
             .map(|g| g.breaches);
         if got != Some(*want) {
             errs.push(format!("breaches {m}: want {want}, got {got:?}"));
+        }
+    }
+    for (m, want) in e.gating.iter().flatten() {
+        let got = view.gates.iter().find(|g| &g.metric == m).map(|g| g.gating);
+        if got != Some(*want) {
+            errs.push(format!("gating {m}: want {want}, got {got:?}"));
+        }
+    }
+    for (m, want) in e.baseline.iter().flatten() {
+        let got = view
+            .gates
+            .iter()
+            .find(|g| &g.metric == m)
+            .map(|g| g.baseline);
+        if got != Some(Some(*want)) {
+            errs.push(format!("baseline {m}: want {want:?}, got {got:?}"));
         }
     }
     for (m, want) in e.no_data_polls.iter().flatten() {
@@ -473,8 +493,8 @@ proptest::proptest! {
                     let reading = match v {
                         0 => rampdeck::engine::Reading::NoData { why: "empty".into() },
                         1 => rampdeck::engine::Reading::ProviderError { message: "503".into(), code: None },
-                        2 => rampdeck::engine::Reading::Value { value: f64::INFINITY, degraded: false },
-                        n => rampdeck::engine::Reading::Value { value: f64::from(n) * 0.02, degraded: false },
+                        2 => rampdeck::engine::Reading::value(f64::INFINITY),
+                        n => rampdeck::engine::Reading::value(f64::from(n) * 0.02),
                     };
                     let cohort = if v == 6 { rampdeck::engine::Cohort::Baseline } else { rampdeck::engine::Cohort::Canary };
                     Input::Sample { metric: metrics[m % metrics.len()].clone(), cohort, reading }

@@ -44,6 +44,7 @@ pub fn plan(rollout_id: &str, metrics: usize) -> Plan {
                 hold: Duration::from_secs(300),
                 gate: GateKind::Auto,
                 owner: None,
+                gates: None,
             })
             .collect(),
         metrics: (0..metrics)
@@ -66,6 +67,8 @@ pub fn plan(rollout_id: &str, metrics: usize) -> Plan {
                     action: NoDataAction::Hold,
                     after: 3,
                 },
+                from_weight: None,
+                baseline_when_empty: rampdeck::plan::BaselineWhenEmpty::Frozen,
             })
             .collect(),
         triggers: vec![],
@@ -79,6 +82,7 @@ pub fn plan(rollout_id: &str, metrics: usize) -> Plan {
             interval: Duration::from_secs(1),
             timeout: Duration::from_secs(2),
             max_response: rampdeck::plan::DEFAULT_MAX_RESPONSE,
+            degraded: rampdeck::plan::DegradedPolicy::Hold,
         }],
         hooks: Hooks::default(),
         notify: Notify::default(),
@@ -124,6 +128,9 @@ pub fn snapshot(plan: &Arc<Plan>, points: usize, capacity: usize) -> Snapshot {
             no_data_polls: 0,
             samples: points as u32,
             degraded: false,
+            warnings: Vec::new(),
+            gating: true,
+            baseline_frozen_at: None,
         })
         .collect();
     Snapshot {
@@ -175,6 +182,7 @@ pub fn snapshot(plan: &Arc<Plan>, points: usize, capacity: usize) -> Snapshot {
             last_error: None,
             latency_ms: Some(12),
             degraded: false,
+            warning: None,
         }],
         driver: Some("alice".into()),
         watchers: 0,

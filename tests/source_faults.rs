@@ -141,7 +141,16 @@ fn assert_error(r: &Reading, code: &str, words: &[&str]) {
 #[tokio::test]
 async fn each_fault_maps_to_its_reading() {
     let base = fault_server().await;
-    let value = |v: f64, degraded: bool| Reading::Value { value: v, degraded };
+    // A degraded value keeps what the warnings said (issue 10, item 3).
+    let value = |v: f64, degraded: bool| Reading::Value {
+        value: v,
+        degraded,
+        warnings: if degraded {
+            vec!["partial response: store-2 unreachable".to_string()]
+        } else {
+            Vec::new()
+        },
+    };
     assert_eq!(read(&base, "ok").await, value(0.25, false));
     assert_error(
         &read(&base, "http500").await,
@@ -338,13 +347,7 @@ async fn a_hung_source_does_not_delay_another_and_its_schedule_goes_on() {
         "nothing from the hung source yet"
     );
     for m in &got {
-        assert_eq!(
-            m.reading,
-            Reading::Value {
-                value: 0.25,
-                degraded: false
-            }
-        );
+        assert_eq!(m.reading, Reading::value(0.25));
     }
     // The hung source's rounds keep starting every interval although each
     // one takes its full 5 s timeout: round 2 started ~1 s after round 1.
@@ -477,12 +480,7 @@ async fn json_probe_and_command_sources_poll_through_the_same_loop() {
             .find(|m| m.metric == id && m.cohort == c)
             .map(|m| m.reading.clone())
     };
-    let v = |value: f64| {
-        Some(Reading::Value {
-            value,
-            degraded: false,
-        })
-    };
+    let v = |value: f64| Some(Reading::value(value));
     assert_eq!(find("json_err", Cohort::Canary), v(0.02));
     assert!(matches!(
         find("json_missing", Cohort::Canary),

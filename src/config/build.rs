@@ -13,8 +13,8 @@ use super::raw::{RawPlan, RawRollout, RawStep, RawWindow};
 use super::sources::build_sources;
 use super::values::{ACTIONS, R};
 use crate::plan::{
-    ChangeWindow, DEFAULT_MAX_CONNECTIONS, GateKind, Notify, Plan, RolloutInfo, Step, Strategy,
-    Ticket, UiSettings, Unattended,
+    ChangeWindow, DEFAULT_MAX_CONNECTIONS, GateKind, Metric, Notify, Plan, RolloutInfo, Step,
+    Strategy, Ticket, UiSettings, Unattended,
 };
 
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -24,6 +24,7 @@ pub(crate) fn build(ctx: &Ctx, raw: &RawPlan) -> R<Plan> {
     let steps = steps(ctx, raw)?;
     let sources = build_sources(ctx, &raw.sources)?;
     let metrics = build_metrics(ctx, &raw.metrics, &sources)?;
+    check_step_gates(ctx, raw, &steps, &metrics)?;
     let triggers = build_triggers(ctx, &raw.triggers, &metrics)?;
     let hooks = build_hooks(ctx, &raw.hooks, &metrics)?;
     let notify = match &raw.notify {
@@ -89,6 +90,73 @@ pub(crate) fn build(ctx: &Ctx, raw: &RawPlan) -> R<Plan> {
         notify,
         ui,
     })
+}
+
+/// Each step's `gates` names metrics that exist, and no step is gated by a
+/// metric that cannot pass at its weight: at 0 % the canary takes no
+/// traffic, so a metric measuring it has nothing to judge and the step
+/// would wait forever.
+fn check_step_gates(ctx: &Ctx, raw: &RawPlan, steps: &[Step], metrics: &[Metric]) -> R<()> {
+    let ids = || {
+        metrics
+            .iter()
+            .map(|m| format!("\"{}\"", m.id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let raw_steps: &[Spanned<RawStep>] = raw.steps.as_ref().map_or(&[], |s| s.get_ref());
+    for (step, raw_step) in steps.iter().zip(raw_steps) {
+        let raw_step = raw_step.get_ref();
+        if let Some(list) = &raw_step.gates {
+            for id in list.get_ref() {
+                if !metrics.iter().any(|m| m.id == *id.get_ref()) {
+                    return Err(ctx.err(
+                        id.span(),
+                        format!(
+                            "step \"{}\" is gated by unknown metric \"{}\"",
+                            step.name,
+                            id.get_ref()
+                        ),
+                        format!("use one of the metric ids: {}", ids()),
+                    ));
+                }
+            }
+        }
+        if step.weight > 0 {
+            continue;
+        }
+        for m in metrics.iter().filter(|m| step.gated_by(m)) {
+            let span = raw_step
+                .gates
+                .as_ref()
+                .and_then(|g| g.get_ref().iter().find(|id| *id.get_ref() == m.id))
+                .map_or(raw_step.weight.span(), |id| id.span());
+            if m.min_traffic.is_some() {
+                return Err(ctx.err(
+                    span,
+                    format!(
+                        "step \"{}\" at 0 % is gated by \"{}\", whose min_traffic needs canary traffic: at 0 % there is none, so the step can never pass",
+                        step.name, m.id
+                    ),
+                    "leave it out of this step's `gates` (by default a metric that measures canary traffic gates only steps above 0 %)",
+                ));
+            }
+            if m.needs_traffic() && m.from_weight != Some(0) {
+                return Err(ctx.err(
+                    span,
+                    format!(
+                        "step \"{}\" at 0 % is gated by \"{}\", which measures the canary's traffic: at 0 % there is none, so its query has no data and the step can never pass",
+                        step.name, m.id
+                    ),
+                    format!(
+                        "remove \"{}\" from this step's `gates`, or set `from_weight = 0` on the metric if its source reports data without canary traffic",
+                        m.id
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn rollout(ctx: &Ctx, r: &Spanned<RawRollout>) -> R<RolloutInfo> {
@@ -295,7 +363,14 @@ fn steps(ctx: &Ctx, raw: &RawPlan) -> R<Vec<Step>> {
                 ));
             }
         }
+        let gates = r.gates.as_ref().map(|g| {
+            g.get_ref()
+                .iter()
+                .map(|id| id.get_ref().clone())
+                .collect::<Vec<_>>()
+        });
         out.push(Step {
+            gates,
             name,
             weight,
             hold: ctx.duration("hold", &r.hold)?,

@@ -158,11 +158,12 @@ fn document(plan: &Plan) -> Vec<Block> {
                     GateKind::Manual => "manual approval".into(),
                 },
                 s.owner.clone().unwrap_or_else(|| "-".into()),
+                gated_by(plan, s),
             ]
         })
         .collect();
     doc.push(Block::Table(
-        vec!["#", "step", "weight", "hold", "gate", "owner"],
+        vec!["#", "step", "weight", "hold", "gate", "owner", "gated by"],
         rows,
     ));
     let total: Duration = plan.steps.iter().map(|s| s.hold).sum();
@@ -331,6 +332,23 @@ fn document(plan: &Plan) -> Vec<Block> {
     doc
 }
 
+/// The metrics that gate a step, as the engine applies them.
+fn gated_by(plan: &Plan, s: &crate::plan::Step) -> String {
+    let ids: Vec<&str> = plan
+        .metrics
+        .iter()
+        .filter(|m| s.gated_by(m))
+        .map(|m| m.id.as_str())
+        .collect();
+    if ids.is_empty() {
+        "nothing (hold only)".into()
+    } else if ids.len() == plan.metrics.len() {
+        "every metric".into()
+    } else {
+        ids.join(", ")
+    }
+}
+
 fn metric_fields(plan: &Plan, m: &Metric) -> Vec<(String, String)> {
     let val = |x: f64| with_unit(x * m.display_scale, &m.unit);
     let (above, worse) = match m.bad {
@@ -371,7 +389,10 @@ fn metric_fields(plan: &Plan, m: &Metric) -> Vec<(String, String)> {
     if let Some(d) = t.delta {
         breach.push(format!("more than {} {above} baseline", val(d.abs())));
     }
-    let mut verdict = format!("after {} sample(s) in the step", m.min_samples);
+    let mut verdict = format!(
+        "after {} sample(s) in the step, counted afresh after a poll without data",
+        m.min_samples
+    );
     if let Some(mt) = &m.min_traffic {
         let traffic = plan.metric(&mt.metric);
         let at_least = traffic.map_or(num(mt.at_least), |tm| {
@@ -412,6 +433,33 @@ fn metric_fields(plan: &Plan, m: &Metric) -> Vec<(String, String)> {
     ];
     if let Some(s) = t.slo {
         f.push(("SLO line".into(), val(s)));
+    }
+    if matches!(m.baseline, Baseline::Cohort | Baseline::Query(_))
+        && (t.ratio.is_some() || t.delta.is_some())
+    {
+        f.push((
+            "At 100 %".into(),
+            match m.baseline_when_empty {
+                crate::plan::BaselineWhenEmpty::Frozen => "the baseline cohort takes no traffic: ratio and delta compare with the baseline frozen when the canary reached 100 % (baseline_when_empty = \"frozen\")".into(),
+                crate::plan::BaselineWhenEmpty::NoData => "the baseline cohort takes no traffic: ratio and delta say NoData; the absolute limit still judges (baseline_when_empty = \"no_data\")".into(),
+            },
+        ));
+    }
+    let gates_from = match (m.from_weight, m.needs_traffic()) {
+        (Some(w), _) => format!("steps at {w} % and above (from_weight)"),
+        (None, true) => {
+            "steps above 0 % (it measures canary traffic, which there is none of at 0 %)".into()
+        }
+        (None, false) => "every step".into(),
+    };
+    f.push(("Gates".into(), gates_from));
+    if plan
+        .source(&m.source)
+        .is_some_and(|s| s.degraded == crate::plan::DegradedPolicy::Pass)
+    {
+        verdict.push_str("; an answer with warnings (partial data) may pass");
+    } else {
+        verdict.push_str("; an answer with warnings (partial data) may breach but never passes");
     }
     f.push(("Verdict".into(), verdict));
     f.push(("No data".into(), no_data));

@@ -10,8 +10,8 @@ use super::error::Ctx;
 use super::raw::{RawMetric, RawTrigger};
 use super::values::R;
 use crate::plan::{
-    BadDirection, Baseline, Metric, MetricQuery, MinTraffic, NoDataAction, NoDataPolicy,
-    ProbeField, Source, SourceKind, Threshold, Trigger, TriggerAction,
+    BadDirection, Baseline, BaselineWhenEmpty, Metric, MetricQuery, MinTraffic, NoDataAction,
+    NoDataPolicy, ProbeField, Source, SourceKind, Threshold, Trigger, TriggerAction,
 };
 
 /// Defaults documented in config.example.toml.
@@ -226,6 +226,23 @@ fn build_metric(ctx: &Ctx, m: &Spanned<RawMetric>, sources: &[Source]) -> R<Metr
         min_samples,
         min_traffic,
         no_data,
+        from_weight: r
+            .from_weight
+            .as_ref()
+            .map(|w| ctx.int_in("from_weight", w, 0, 100))
+            .transpose()?
+            .map(|w| u8::try_from(w).unwrap_or(0)),
+        baseline_when_empty: match &r.baseline_when_empty {
+            Some(b) => ctx.pick(
+                "baseline_when_empty",
+                b,
+                &[
+                    ("frozen", BaselineWhenEmpty::Frozen),
+                    ("no_data", BaselineWhenEmpty::NoData),
+                ],
+            )?,
+            None => BaselineWhenEmpty::default(),
+        },
     })
 }
 

@@ -73,6 +73,7 @@ pub struct RawStep {
     pub hold: S<Value>,
     pub gate: Option<S<String>>,
     pub owner: Option<S<String>>,
+    pub gates: Option<S<Vec<S<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,6 +94,8 @@ pub struct RawMetric {
     pub min_samples: Option<S<i64>>,
     pub min_traffic: Option<S<RawMinTraffic>>,
     pub no_data: Option<S<RawNoData>>,
+    pub from_weight: Option<S<i64>>,
+    pub baseline_when_empty: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -142,6 +145,7 @@ pub struct RawSource {
     pub expect_status: Option<S<i64>>,
     pub body_contains: Option<S<String>>,
     pub max_response: Option<S<Value>>,
+    pub degraded: Option<S<String>>,
     // Refused: literal secrets.
     pub token: Option<S<Value>>,
     pub bearer: Option<S<Value>>,

@@ -8,7 +8,7 @@ use toml::Spanned;
 use super::error::Ctx;
 use super::raw::{RawAuth, RawSource};
 use super::values::R;
-use crate::plan::{Auth, HttpTarget, Source, SourceKind};
+use crate::plan::{Auth, DegradedPolicy, HttpTarget, Source, SourceKind};
 
 /// Default poll interval and timeout of a source.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
@@ -177,6 +177,17 @@ fn build_source(ctx: &Ctx, name: &str, s: &Spanned<RawSource>) -> R<Source> {
         interval,
         timeout,
         max_response,
+        degraded: match &r.degraded {
+            Some(d) => ctx.pick(
+                "degraded",
+                d,
+                &[
+                    ("hold", DegradedPolicy::Hold),
+                    ("pass", DegradedPolicy::Pass),
+                ],
+            )?,
+            None => DegradedPolicy::default(),
+        },
     })
 }
 

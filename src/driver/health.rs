@@ -1,19 +1,130 @@
-//! The data-health lane: what each source's latest poll said, and which
-//! sources went quiet for longer than two intervals.
+//! The data-health lane: the health of every query (metric × cohort) of
+//! every source, debounced, summed up per source; and the record of it.
+//!
+//! A query's state changes only when the new state held for
+//! [`DEBOUNCE_POLLS`] polls in a row (its very first state counts at once),
+//! so one query returning no data while another returns data never makes
+//! a source flip every poll. A source is as healthy as its least healthy
+//! query. Each change of a source's state (the first one too) is emitted to
+//! views and headless output and journaled as `source_state`, with the
+//! query and the error text, so an outage leaves a trace in the journal.
+
+use std::collections::HashMap;
+
+use serde_json::json;
 
 use super::words::state_word;
 use super::{Driver, wall_now};
-use crate::engine::{Input, Timestamp};
-use crate::snapshot::SourceState;
+use crate::engine::{Actor, Cohort, Input, Reading, Timestamp};
+use crate::snapshot::{SourceHealth, SourceState};
 use crate::sources::SampleMsg;
+
+/// Polls in a row a query's new state must hold before it counts.
+pub const DEBOUNCE_POLLS: u32 = 2;
+
+/// What one poll of a query said.
+#[derive(Debug, Clone, PartialEq)]
+struct Seen {
+    state: SourceState,
+    degraded: bool,
+    /// The error, the reason for no data, or the warnings.
+    text: Option<String>,
+}
+
+impl Seen {
+    fn of(reading: &Reading) -> Seen {
+        match reading {
+            Reading::Value { warnings, .. } => Seen {
+                state: SourceState::Up,
+                degraded: !warnings.is_empty(),
+                text: (!warnings.is_empty()).then(|| warnings.join("; ")),
+            },
+            Reading::NoData { why } => Seen {
+                state: SourceState::NoData,
+                degraded: false,
+                text: Some(why.clone()),
+            },
+            Reading::ProviderError { message, .. } => Seen {
+                state: SourceState::Erroring,
+                degraded: false,
+                text: Some(message.clone()),
+            },
+        }
+    }
+
+    /// Worse first: an error, then no data, then degraded, then up.
+    fn rank(&self) -> u8 {
+        match (self.state, self.degraded) {
+            (SourceState::Erroring | SourceState::Stale, _) => 4,
+            (SourceState::NoData, _) => 3,
+            (_, true) => 2,
+            (SourceState::Up, false) => 1,
+            (SourceState::Unknown, false) => 0,
+        }
+    }
+
+    /// The same state as far as the record goes (the text may vary).
+    fn same(&self, other: &Seen) -> bool {
+        self.state == other.state && self.degraded == other.degraded
+    }
+}
+
+/// One query's debounced health.
+#[derive(Debug, Clone, Default)]
+pub(super) struct QueryHealth {
+    committed: Option<Seen>,
+    pending: Option<(Seen, u32)>,
+}
+
+impl QueryHealth {
+    /// Takes one poll's state; true when the committed state changed.
+    fn observe(&mut self, seen: Seen) -> bool {
+        match &self.committed {
+            None => {
+                self.committed = Some(seen);
+                self.pending = None;
+                return true;
+            }
+            Some(c) if c.same(&seen) => {
+                // Same state: keep the newest words, forget a pending change.
+                self.committed = Some(seen);
+                self.pending = None;
+                return false;
+            }
+            Some(_) => {}
+        }
+        let count = match &self.pending {
+            Some((p, n)) if p.same(&seen) => n + 1,
+            _ => 1,
+        };
+        if count >= DEBOUNCE_POLLS {
+            self.committed = Some(seen);
+            self.pending = None;
+            true
+        } else {
+            self.pending = Some((seen, count));
+            false
+        }
+    }
+}
+
+/// Per source, per (metric, cohort): the health of each query.
+pub(super) type Queries = HashMap<String, HashMap<(String, Cohort), QueryHealth>>;
+
+fn query_name(metric: &str, cohort: Cohort) -> String {
+    match cohort {
+        Cohort::Canary => metric.to_string(),
+        Cohort::Baseline => format!("{metric} (baseline)"),
+    }
+}
 
 impl Driver {
     pub(super) fn on_sample(&mut self, msg: SampleMsg) -> color_eyre::Result<()> {
         self.last_poll.insert(msg.source.clone(), msg.at);
-        self.update_health(&msg);
         if !self.filter.accept_msg(&msg) {
             return Ok(());
         }
+        self.update_health(&msg)?;
         self.series_dirty = true;
         self.apply(
             Input::Sample {
@@ -25,48 +136,106 @@ impl Driver {
         )
     }
 
-    fn update_health(&mut self, msg: &SampleMsg) {
-        use crate::engine::Reading;
+    fn update_health(&mut self, msg: &SampleMsg) -> color_eyre::Result<()> {
         self.dirty = true;
-        let Some(h) = self.sources.iter_mut().find(|h| h.name == msg.source) else {
-            return;
-        };
-        let before = h.state;
-        h.latency_ms = Some(msg.latency_ms);
-        match &msg.reading {
-            Reading::Value { degraded, .. } => {
-                h.state = SourceState::Up;
+        let seen = Seen::of(&msg.reading);
+        let queries = self.queries.entry(msg.source.clone()).or_default();
+        let changed = queries
+            .entry((msg.metric.clone(), msg.cohort))
+            .or_default()
+            .observe(seen);
+        if let Some(h) = self.sources.iter_mut().find(|h| h.name == msg.source) {
+            h.latency_ms = Some(msg.latency_ms);
+            if matches!(msg.reading, Reading::Value { .. } | Reading::NoData { .. }) {
                 h.last_ok = Some(msg.at);
-                h.degraded = *degraded;
-                h.last_error = None;
-            }
-            Reading::NoData { why } => {
-                h.state = SourceState::NoData;
-                h.last_ok = Some(msg.at);
-                h.last_error = Some(why.clone());
-            }
-            Reading::ProviderError { message, .. } => {
-                h.state = SourceState::Erroring;
-                h.last_error = Some(message.clone());
             }
         }
-        if before != h.state && before != SourceState::Unknown {
-            let text = format!(
-                "source {}: {} → {}{}",
-                h.name,
-                state_word(before),
-                state_word(h.state),
-                h.last_error
-                    .as_deref()
-                    .map(|e| format!(" ({e})"))
-                    .unwrap_or_default()
-            );
-            self.emit(msg.at, "source", text, serde_json::Value::Null);
+        if changed {
+            self.summarize_source(&msg.source, msg.at)?;
         }
+        Ok(())
     }
 
-    pub(super) fn refresh_staleness(&mut self, now: Timestamp) {
+    /// Recomputes a source's lane entry from its queries; a change of its
+    /// state is emitted and journaled.
+    fn summarize_source(&mut self, source: &str, at: Timestamp) -> color_eyre::Result<()> {
+        let Some(queries) = self.queries.get(source) else {
+            return Ok(());
+        };
+        let mut committed: Vec<(String, &Seen)> = queries
+            .iter()
+            .filter_map(|((m, c), q)| q.committed.as_ref().map(|s| (query_name(m, *c), s)))
+            .collect();
+        committed.sort_by(|a, b| b.1.rank().cmp(&a.1.rank()).then(a.0.cmp(&b.0)));
+        let Some((worst_query, worst)) = committed.first() else {
+            return Ok(());
+        };
+        let bad = committed.iter().filter(|(_, s)| s.rank() > 1).count();
+        let total = committed.len();
+        let (state, degraded) = (worst.state, worst.degraded);
+        let problem = worst.text.as_ref().map(|t| {
+            if total > 1 && bad < total {
+                format!("{worst_query}: {t} ({bad} of {total} queries)")
+            } else if total > 1 {
+                format!("{worst_query}: {t}")
+            } else {
+                t.clone()
+            }
+        });
+        let Some(h) = self.sources.iter_mut().find(|h| h.name == source) else {
+            return Ok(());
+        };
+        let before = (h.state, h.degraded);
+        h.state = state;
+        h.degraded = degraded;
+        h.warning = degraded.then(|| problem.clone()).flatten();
+        h.last_error = match state {
+            SourceState::Up => None,
+            _ => problem.clone(),
+        };
+        if before == (state, degraded) {
+            return Ok(());
+        }
+        self.source_changed(source, before, (state, degraded), problem, at)
+    }
+
+    /// Emits and journals a change of a source's state.
+    fn source_changed(
+        &mut self,
+        source: &str,
+        (from, from_degraded): (SourceState, bool),
+        (to, to_degraded): (SourceState, bool),
+        problem: Option<String>,
+        at: Timestamp,
+    ) -> color_eyre::Result<()> {
+        let word = |s: SourceState, d: bool| {
+            if d && s == SourceState::Up {
+                "degraded"
+            } else {
+                state_word(s)
+            }
+        };
+        let (from_w, to_w) = (word(from, from_degraded), word(to, to_degraded));
+        let text = format!(
+            "source {source}: {from_w} → {to_w}{}",
+            problem
+                .as_deref()
+                .map(|p| format!(" ({p})"))
+                .unwrap_or_default()
+        );
+        let detail = json!({
+            "source": source,
+            "from": from_w,
+            "to": to_w,
+            "problem": problem,
+        });
+        self.emit(at, "source", text.clone(), detail.clone());
+        self.record("source_state", &Actor::system(), &text, detail)
+    }
+
+    pub(super) fn refresh_staleness(&mut self, now: Timestamp) -> color_eyre::Result<()> {
         let plan = self.setup.plan.clone();
+        let mut stale = Vec::new();
         for h in self.sources.iter_mut() {
             let Some(src) = plan.source(&h.name) else {
                 continue;
@@ -75,10 +244,71 @@ impl Driver {
             let last = self.last_poll.get(&h.name).copied();
             let since = now.since(last.unwrap_or(self.started));
             if since > limit && h.state != SourceState::Stale {
+                let before = (h.state, h.degraded);
                 h.state = SourceState::Stale;
-                h.last_error = Some(format!("no answer for {} s", since.as_secs()));
+                h.degraded = false;
+                let why = format!("no answer for {} s", since.as_secs());
+                h.last_error = Some(why.clone());
                 self.dirty = true;
+                stale.push((h.name.clone(), before, why));
             }
         }
+        for (name, before, why) in stale {
+            // The queries start over: the next answer is a change again.
+            self.queries.remove(&name);
+            self.source_changed(&name, before, (SourceState::Stale, false), Some(why), now)?;
+        }
+        Ok(())
+    }
+}
+
+/// A fresh lane entry for a source.
+pub(super) fn unknown(name: &str, kind: &str) -> SourceHealth {
+    SourceHealth {
+        name: name.to_string(),
+        kind: kind.to_string(),
+        state: SourceState::Unknown,
+        last_ok: None,
+        last_error: None,
+        latency_ms: None,
+        degraded: false,
+        warning: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn up() -> Seen {
+        Seen::of(&Reading::value(1.0))
+    }
+
+    fn err() -> Seen {
+        Seen::of(&Reading::ProviderError {
+            message: "down".into(),
+            code: None,
+        })
+    }
+
+    #[test]
+    fn the_first_state_counts_and_a_change_must_hold_two_polls() {
+        let mut q = QueryHealth::default();
+        assert!(q.observe(err()), "the first state is a change");
+        assert!(!q.observe(up()), "one poll is not enough");
+        assert!(!q.observe(err()), "back: the pending change is dropped");
+        assert!(!q.observe(up()));
+        assert!(q.observe(up()), "two polls in a row");
+        assert!(!q.observe(up()));
+    }
+
+    #[test]
+    fn flapping_every_poll_never_changes_the_state() {
+        let mut q = QueryHealth::default();
+        q.observe(up());
+        let changes = (0..100)
+            .filter(|i| q.observe(if i % 2 == 0 { err() } else { up() }))
+            .count();
+        assert_eq!(changes, 0);
     }
 }

@@ -23,7 +23,7 @@ use crate::engine::{
 use crate::journal::JournalWriter;
 use crate::plan::{HookKind, Plan, SourceKind};
 use crate::session::{self, Access};
-use crate::snapshot::{Snapshot, SourceHealth, SourceState};
+use crate::snapshot::{Snapshot, SourceHealth};
 use crate::sources::{self, LatestFilter, SampleMsg};
 
 mod health;
@@ -113,15 +113,7 @@ pub fn initial_snapshot(setup: &DriverSetup, engine: &Engine, now: Timestamp) ->
         .plan
         .sources
         .iter()
-        .map(|s| SourceHealth {
-            name: s.name.clone(),
-            kind: source_kind_name(&s.kind).into(),
-            state: SourceState::Unknown,
-            last_ok: None,
-            last_error: None,
-            latency_ms: None,
-            degraded: false,
-        })
+        .map(|s| health::unknown(&s.name, source_kind_name(&s.kind)))
         .collect();
     Snapshot {
         version: 0,
@@ -194,6 +186,7 @@ pub async fn start(setup: DriverSetup) -> color_eyre::Result<DriverHandle> {
         dirty: true,
         started: now,
         flood: session::flood::Flood::new(),
+        queries: health::Queries::new(),
         connections_said: (0, now),
     };
     let (request_tx, request_rx) = mpsc::channel(256);
@@ -279,6 +272,8 @@ struct Driver {
     dirty: bool,
     /// When this driver started (staleness of sources that never answered).
     started: Timestamp,
+    /// The debounced health of every query of every source.
+    queries: health::Queries,
     /// What attached views may make the driver journal (see `session::flood`).
     flood: session::flood::Flood,
     /// Connections refused over the caps that a record already counts, and
@@ -419,7 +414,7 @@ impl Driver {
                 _ = tick.tick() => {
                     let now = wall_now();
                     self.apply(Input::Tick, now)?;
-                    self.refresh_staleness(now);
+                    self.refresh_staleness(now)?;
                     self.expire_seconds(now)?;
                     self.admit_settled(now)?;
                     self.say_held_back(now, false)?;

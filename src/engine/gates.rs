@@ -9,14 +9,22 @@
 //!   `delta`. `bad = down` mirrors it: below `limit`, `baseline / value`
 //!   above `ratio` (a value of 0 is infinitely far below), or
 //!   `baseline - value` above `delta`. Equal to a limit is a pass.
-//! - `+Inf` is always a breach (a latency quantile of +Inf means every
-//!   request landed in the last bucket).
+//! - Values that are not finite are their own case: infinity on the bad
+//!   side (`+Inf` when bad = up: a latency quantile of +Inf means every
+//!   request landed in the last bucket) is a breach of any limit; on the
+//!   good side it is never a pass; and a metric with no limit cannot
+//!   breach, so an infinity there is no data for the gate either. An
+//!   unjudged infinity counts as a poll without data.
 //! - A ratio or delta with no baseline value yet is `NoData("no baseline
 //!   yet")`, unless the absolute limit is already crossed.
+//! - After a poll without data, the samples are counted afresh: evidence
+//!   from before an outage never counts toward `min_samples` after it.
+//! - An answer that came with warnings (degraded) may breach but, unless
+//!   its source says `degraded = "pass"`, never passes.
 
-use crate::plan::{BadDirection, Baseline, Metric, Threshold};
+use crate::plan::{BadDirection, Baseline, BaselineWhenEmpty, DegradedPolicy, Metric, Threshold};
 
-use super::types::{GateStatus, Verdict};
+use super::types::{GateStatus, Timestamp, Verdict};
 
 /// The verdict of one value against a metric's thresholds.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,12 +101,8 @@ pub fn judge_in(
             detail: "no data: NaN".into(),
         };
     }
-    if value == f64::INFINITY {
-        return Judgement {
-            verdict: Verdict::Breach,
-            limit: threshold.limit,
-            detail: "+Inf (always a breach)".into(),
-        };
+    if value.is_infinite() {
+        return judge_infinite(bad, threshold, use_baseline, value);
     }
     let v = fmt_num(value);
     let mut passes: Vec<String> = Vec::new();
@@ -182,6 +186,34 @@ pub fn judge_in(
     }
 }
 
+/// An infinite value: beyond every limit on the bad side, never a pass on
+/// the good side, and nothing to judge without a limit.
+fn judge_infinite(bad: BadDirection, t: &Threshold, use_baseline: bool, value: f64) -> Judgement {
+    let word = super::types::number::word(value);
+    let bad_side = match bad {
+        BadDirection::Up => value > 0.0,
+        BadDirection::Down => value < 0.0,
+    };
+    let relative = use_baseline && (t.ratio.is_some() || t.delta.is_some());
+    let has_limits = t.limit.is_some() || relative;
+    let (verdict, detail) = match (bad_side, has_limits) {
+        (true, true) => (Verdict::Breach, format!("{word} (beyond every limit)")),
+        (false, true) => (
+            Verdict::NoData,
+            format!("{word} is not a value this gate can pass"),
+        ),
+        (_, false) => (
+            Verdict::NoData,
+            format!("{word} is not judged: the metric has no limits"),
+        ),
+    };
+    Judgement {
+        verdict,
+        limit: t.limit,
+        detail,
+    }
+}
+
 fn breach(limit: f64, detail: String) -> Judgement {
     Judgement {
         verdict: Verdict::Breach,
@@ -237,8 +269,19 @@ pub struct GateState {
     pub breaches: u32,
     /// Consecutive polls without data or with a provider error.
     pub no_data_polls: u32,
-    /// Values received in the current step.
+    /// Values received in the current step, counted afresh after a poll
+    /// without data.
     pub samples: u32,
+    /// `samples` restarted after a poll without data in this step.
+    pub since_gap: bool,
+    /// What the warnings of the latest value said.
+    pub warnings: Vec<String>,
+    /// The baseline stays at its value from this moment (its cohort takes
+    /// no traffic any more); baseline samples no longer change it.
+    pub frozen_at: Option<Timestamp>,
+    /// The baseline cohort takes no traffic and the metric says
+    /// `baseline_when_empty = "no_data"`: ratio and delta cannot be judged.
+    pub baseline_empty: bool,
 }
 
 impl GateState {
@@ -257,37 +300,90 @@ impl GateState {
             breaches: 0,
             no_data_polls: 0,
             samples: 0,
+            since_gap: false,
+            warnings: Vec::new(),
+            frozen_at: None,
+            baseline_empty: false,
         }
     }
 
     /// A new step: its gates are judged on its own samples only.
     pub fn reset_step(&mut self) {
         self.samples = 0;
+        self.since_gap = false;
         self.verdict = Verdict::NoData;
         self.detail = "waiting for samples in this step".into();
     }
 
-    /// A canary value arrived. `traffic_block` says why the canary's traffic
-    /// is too low to judge (min_traffic), if it is.
+    /// The baseline cohort takes no traffic from `now` on (the canary at
+    /// 100 %): freeze the baseline, or stop judging against it, as the
+    /// metric says. Only for baselines that are another cohort.
+    pub fn baseline_emptied(&mut self, metric: &Metric, now: Timestamp) {
+        if !matches!(metric.baseline, Baseline::Cohort | Baseline::Query(_)) {
+            return;
+        }
+        match metric.baseline_when_empty {
+            BaselineWhenEmpty::Frozen => {
+                self.frozen_at.get_or_insert(now);
+            }
+            BaselineWhenEmpty::NoData => {
+                self.baseline_empty = true;
+                self.baseline = None;
+            }
+        }
+    }
+
+    /// A baseline value arrived: it counts unless the baseline is frozen or
+    /// its cohort is known to be empty.
+    pub fn on_baseline_value(&mut self, value: f64) {
+        if self.frozen_at.is_none() && !self.baseline_empty {
+            self.baseline = Some(value);
+        }
+    }
+
+    /// A canary value arrived, possibly with warnings (`degraded`).
+    /// `traffic_block` says why the canary's traffic is too low to judge
+    /// (min_traffic), if it is; `policy` is its source's word on degraded
+    /// answers.
     pub fn on_canary_value(
         &mut self,
         metric: &Metric,
         value: f64,
-        degraded: bool,
+        warnings: &[String],
+        policy: DegradedPolicy,
         traffic_block: Option<String>,
     ) {
+        let use_baseline = !matches!(metric.baseline, Baseline::None);
+        if value.is_infinite() {
+            let j = judge_infinite(metric.bad, &metric.threshold, use_baseline, value);
+            if j.verdict != Verdict::Breach {
+                // Nothing this gate can judge: a poll without data, with the
+                // value kept so everyone sees what came.
+                self.on_canary_missing(Verdict::NoData, j.detail);
+                self.canary = Some(value);
+                return;
+            }
+        }
         self.canary = Some(value);
-        self.degraded = degraded;
+        self.degraded = !warnings.is_empty();
+        self.warnings = warnings.to_vec();
         self.no_data_polls = 0;
         self.samples = self.samples.saturating_add(1);
         // Too few samples or too little traffic: not judged. Neither a
         // breach nor a pass, so the breach streak is left as it is.
         if self.samples < metric.min_samples {
             self.verdict = Verdict::NoData;
-            self.detail = format!(
-                "{} of {} samples in this step (min_samples)",
-                self.samples, metric.min_samples
-            );
+            self.detail = if self.since_gap {
+                format!(
+                    "{} of {} samples since data came back (min_samples)",
+                    self.samples, metric.min_samples
+                )
+            } else {
+                format!(
+                    "{} of {} samples in this step (min_samples)",
+                    self.samples, metric.min_samples
+                )
+            };
             return;
         }
         if let Some(why) = traffic_block {
@@ -295,19 +391,20 @@ impl GateState {
             self.detail = why;
             return;
         }
-        let use_baseline = !matches!(metric.baseline, Baseline::None);
         let units = Units {
             scale: metric.display_scale,
             unit: &metric.unit,
         };
-        let j = judge_in(
-            metric.bad,
-            &metric.threshold,
-            use_baseline,
-            value,
-            self.baseline,
-            &units,
-        );
+        let mut j = self.judge_against_baseline(metric, use_baseline, value, &units);
+        if j.verdict == Verdict::Pass && self.degraded && policy == DegradedPolicy::Hold {
+            // Partial data may show a breach, never a pass.
+            j.verdict = Verdict::NoData;
+            j.detail = format!(
+                "{}; degraded answer ({}): it may breach but not pass (degraded = \"hold\")",
+                j.detail,
+                self.warnings.join("; ")
+            );
+        }
         match j.verdict {
             Verdict::Breach => self.breaches = self.breaches.saturating_add(1),
             Verdict::Pass => self.breaches = 0,
@@ -318,17 +415,57 @@ impl GateState {
         self.detail = j.detail;
     }
 
+    /// The judgement with the baseline as it stands: live, frozen (said in
+    /// the detail), or gone (relative limits say NoData, an absolute limit
+    /// still judges).
+    fn judge_against_baseline(
+        &self,
+        metric: &Metric,
+        use_baseline: bool,
+        value: f64,
+        units: &Units<'_>,
+    ) -> Judgement {
+        let t = &metric.threshold;
+        let relative = t.ratio.is_some() || t.delta.is_some();
+        if self.baseline_empty && use_baseline && relative {
+            let abs = judge_in(metric.bad, t, false, value, None, units);
+            if abs.verdict == Verdict::Breach {
+                return abs;
+            }
+            return Judgement {
+                verdict: Verdict::NoData,
+                limit: abs.limit,
+                detail: "no baseline: the baseline cohort takes no traffic at 100 % (baseline_when_empty = \"no_data\")".into(),
+            };
+        }
+        let mut j = judge_in(metric.bad, t, use_baseline, value, self.baseline, units);
+        if self.frozen_at.is_some() && use_baseline && relative {
+            j.detail
+                .push_str(" (baseline frozen: its cohort takes no traffic at 100 %)");
+        }
+        j
+    }
+
     /// A canary poll without a value: `NoData` or `ProviderError`. Counts
-    /// toward the no-data policy; leaves the breach streak as it is.
+    /// toward the no-data policy; leaves the breach streak as it is; the
+    /// samples of the step start over, so evidence from before the gap
+    /// never counts after it.
     pub fn on_canary_missing(&mut self, verdict: Verdict, detail: String) {
         self.canary = None;
         self.degraded = false;
+        self.warnings.clear();
         self.no_data_polls = self.no_data_polls.saturating_add(1);
+        if self.samples > 0 {
+            self.since_gap = true;
+        }
+        self.samples = 0;
         self.verdict = verdict;
         self.detail = detail;
     }
 
-    pub fn status(&self, metric: &str) -> GateStatus {
+    /// The status views and the journal see; `gating` is whether the
+    /// metric gates the current step.
+    pub fn status(&self, metric: &str, gating: bool) -> GateStatus {
         GateStatus {
             metric: metric.to_string(),
             verdict: self.verdict,
@@ -340,6 +477,9 @@ impl GateState {
             no_data_polls: self.no_data_polls,
             samples: self.samples,
             degraded: self.degraded,
+            warnings: self.warnings.clone(),
+            gating,
+            baseline_frozen_at: self.frozen_at,
         }
     }
 }
@@ -444,24 +584,49 @@ mod tests {
     }
 
     #[test]
-    fn infinity_always_breaches() {
-        let j = judge(
-            BadDirection::Up,
-            &t(None, None, None),
-            false,
-            f64::INFINITY,
-            None,
-        );
+    fn infinities_breach_only_on_the_bad_side_of_a_limit() {
+        let limit = t(Some(0.5), None, None);
+        let j = judge(BadDirection::Up, &limit, false, f64::INFINITY, None);
         assert_eq!(j.verdict, Verdict::Breach);
-        assert_eq!(j.detail, "+Inf (always a breach)");
-        let j = judge(
-            BadDirection::Down,
-            &t(None, None, None),
-            false,
-            f64::INFINITY,
-            None,
-        );
+        assert_eq!(j.detail, "+Inf (beyond every limit)");
+        let j = judge(BadDirection::Up, &limit, false, f64::NEG_INFINITY, None);
+        assert_eq!(j.verdict, Verdict::NoData, "-Inf is never a pass");
+        let j = judge(BadDirection::Down, &limit, false, f64::NEG_INFINITY, None);
         assert_eq!(j.verdict, Verdict::Breach);
+        let j = judge(BadDirection::Down, &limit, false, f64::INFINITY, None);
+        assert_eq!(j.verdict, Verdict::NoData);
+        // No limits: nothing can breach, and an infinity is not a pass.
+        let none = t(None, None, None);
+        let j = judge(BadDirection::Up, &none, false, f64::INFINITY, None);
+        assert_eq!(j.verdict, Verdict::NoData);
+        assert_eq!(j.detail, "+Inf is not judged: the metric has no limits");
+        // A ratio alone is a limit when there is a baseline to use.
+        let ratio = t(None, Some(2.0), None);
+        let j = judge(BadDirection::Up, &ratio, true, f64::INFINITY, Some(0.1));
+        assert_eq!(j.verdict, Verdict::Breach);
+        let j = judge(BadDirection::Up, &ratio, false, f64::INFINITY, None);
+        assert_eq!(j.verdict, Verdict::NoData);
+    }
+
+    #[test]
+    fn infinities_are_written_as_words_and_read_back() {
+        use crate::engine::types::number;
+        let g = GateState {
+            canary: Some(f64::INFINITY),
+            baseline: Some(f64::NEG_INFINITY),
+            limit: Some(f64::NAN),
+            ..GateState::new(&crate::tui::fixtures::plan().metrics[0])
+        };
+        let json = serde_json::to_value(g.status("p95", true)).expect("json");
+        assert_eq!(json["canary"], "+Inf");
+        assert_eq!(json["baseline"], "-Inf");
+        assert_eq!(json["limit"], "NaN");
+        let back: GateStatus = serde_json::from_value(json).expect("back");
+        assert_eq!(back.canary, Some(f64::INFINITY));
+        assert_eq!(back.baseline, Some(f64::NEG_INFINITY));
+        assert!(back.limit.is_some_and(f64::is_nan));
+        assert_eq!(number::json(Some(0.5)), serde_json::json!(0.5));
+        assert_eq!(number::json(None), serde_json::Value::Null);
     }
 
     #[test]

@@ -197,8 +197,11 @@ impl Engine {
             .metrics
             .iter()
             .zip(&self.gates)
-            .filter(|(m, g)| m.no_data.action == action && g.no_data_polls > 0)
-            .filter_map(|(m, g)| {
+            .enumerate()
+            .filter(|(i, (m, g))| {
+                m.no_data.action == action && g.no_data_polls > 0 && self.gating(*i)
+            })
+            .filter_map(|(_, (m, g))| {
                 let need = m.no_data.after.max(1);
                 (g.no_data_polls < need).then(|| (need - g.no_data_polls, m.id.clone()))
             })

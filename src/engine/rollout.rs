@@ -71,7 +71,26 @@ pub struct Engine {
     /// starts the step's hold afresh.
     pub(super) pause_from_check: bool,
     pub(super) recent: VecDeque<Decision>,
+    /// The baseline cohort was seen empty (the canary reached 100 %) and
+    /// the gates were told.
+    pub(super) baseline_gone: bool,
+    /// The step waits because gating metrics have had no data for a while
+    /// (an outage): since when, and which.
+    pub(super) data_hold: Option<DataHold>,
 }
+
+/// A wait for data: the step cannot advance because gating metrics keep
+/// getting no data (NoData or ProviderError). Its start and end are
+/// journaled, so an outage shows in the record of the step it delayed.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct DataHold {
+    pub since: Timestamp,
+    pub metrics: Vec<String>,
+}
+
+/// Polls in a row without data before a gating metric holds its step for
+/// want of data (one missed poll is noise, not an outage).
+pub const DATA_HOLD_POLLS: u32 = 2;
 
 impl Engine {
     /// A pending engine for `plan`. Each metric's series keeps
@@ -110,6 +129,8 @@ impl Engine {
             rollback_retry_at: None,
             pause_from_check: false,
             recent: VecDeque::new(),
+            baseline_gone: false,
+            data_hold: None,
         }
     }
 
@@ -126,6 +147,8 @@ impl Engine {
                 reading,
             } => {
                 self.on_sample(&metric, cohort, reading, now, &mut out);
+                // Data coming back is said before the step it frees moves.
+                self.update_data_hold(now, &mut out);
                 self.auto_advance(now, &mut out);
             }
             Input::Tick => {
@@ -146,7 +169,89 @@ impl Engine {
                 self.on_presence(attached, actor, &mut out)
             }
         }
+        self.after_input(now, &mut out);
         out
+    }
+
+    /// What follows from any input: the baseline cohort emptying once the
+    /// canary takes all traffic, and waits for data starting or ending.
+    fn after_input(&mut self, now: Timestamp, out: &mut Vec<Effect>) {
+        if self.weight == 100 && !self.baseline_gone {
+            self.baseline_gone = true;
+            let plan = Arc::clone(&self.plan);
+            for (g, m) in self.gates.iter_mut().zip(&plan.metrics) {
+                g.baseline_emptied(m, now);
+            }
+        }
+        self.update_data_hold(now, out);
+    }
+
+    /// Journals the start and the end of a wait for data: the step holds
+    /// (its gates cannot pass) because gating metrics had no data for
+    /// [`DATA_HOLD_POLLS`] polls in a row.
+    fn update_data_hold(&mut self, now: Timestamp, out: &mut Vec<Effect>) {
+        let waiting = matches!(
+            self.phase,
+            Phase::Holding { .. } | Phase::AwaitingApproval { .. }
+        );
+        let missing: Vec<(String, String)> = if waiting {
+            self.plan
+                .metrics
+                .iter()
+                .zip(&self.gates)
+                .enumerate()
+                .filter(|(i, (_, g))| g.no_data_polls >= DATA_HOLD_POLLS && self.gating(*i))
+                .map(|(_, (m, g))| (m.id.clone(), g.detail.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let system = Actor::system();
+        match (&self.data_hold, missing.is_empty()) {
+            (None, false) => {
+                let step = self.step.map_or(0, |k| k + 1);
+                let why: Vec<String> = missing.iter().map(|(m, d)| format!("{m}: {d}")).collect();
+                let metrics: Vec<String> = missing.into_iter().map(|(m, _)| m).collect();
+                let reason = format!("step {step} waits for data: {}", why.join("; "));
+                let detail = json!({ "metrics": metrics });
+                self.data_hold = Some(DataHold {
+                    since: now,
+                    metrics,
+                });
+                self.journal(out, "data_hold_started", &system, reason, detail);
+            }
+            (Some(hold), true) => {
+                let secs = now.since(hold.since).as_secs();
+                let reason = if waiting {
+                    format!("data is back after {secs} s: {}", hold.metrics.join(", "))
+                } else {
+                    format!(
+                        "no longer waiting for data after {secs} s: the rollout is {}",
+                        self.phase.name()
+                    )
+                };
+                let detail = json!({
+                    "metrics": hold.metrics,
+                    "since": hold.since,
+                    "duration_ms": now.since(hold.since).as_millis() as u64,
+                });
+                self.data_hold = None;
+                self.journal(out, "data_hold_ended", &system, reason, detail);
+            }
+            (Some(hold), false) => {
+                // Still waiting; keep the names of every metric it waited on.
+                let mut all = hold.metrics.clone();
+                for (m, _) in missing {
+                    if !all.contains(&m) {
+                        all.push(m);
+                    }
+                }
+                if let Some(h) = self.data_hold.as_mut() {
+                    h.metrics = all;
+                }
+            }
+            (None, true) => {}
+        }
     }
 
     /// The current phase.
@@ -191,19 +296,31 @@ impl Engine {
         self.plan
             .metrics
             .iter()
+            .enumerate()
             .zip(&self.gates)
-            .map(|(m, g)| g.status(&m.id))
+            .map(|((i, m), g)| g.status(&m.id, self.gating(i)))
             .collect()
     }
 
-    /// Gates that are not `Pass`, as "error_rate is Breach".
+    /// Whether metric `idx` gates the current step (every metric does
+    /// outside the steps).
+    pub(super) fn gating(&self, idx: usize) -> bool {
+        match (self.step, self.plan.metrics.get(idx)) {
+            (Some(k), Some(m)) => self.plan.gates_step(m, k),
+            _ => true,
+        }
+    }
+
+    /// Gates of the current step that are not `Pass`, as "error_rate is
+    /// Breach".
     pub(super) fn blocking(&self) -> Vec<String> {
         self.plan
             .metrics
             .iter()
             .zip(&self.gates)
-            .filter(|(_, g)| g.verdict != Verdict::Pass)
-            .map(|(m, g)| format!("{} is {}", m.id, g.verdict.as_str()))
+            .enumerate()
+            .filter(|(i, (_, g))| g.verdict != Verdict::Pass && self.gating(*i))
+            .map(|(_, (m, g))| format!("{} is {}", m.id, g.verdict.as_str()))
             .collect()
     }
 
@@ -274,16 +391,22 @@ impl Engine {
             Cohort::Baseline => {
                 self.series[idx].baseline.push(now, value);
                 if let Some(v) = value {
-                    self.gates[idx].baseline = Some(v);
+                    self.gates[idx].on_baseline_value(v);
                 }
                 return;
             }
             Cohort::Canary => self.series[idx].canary.push(now, value),
         }
         match reading {
-            Reading::Value { value, degraded } if !value.is_nan() => {
+            Reading::Value {
+                value, warnings, ..
+            } if !value.is_nan() => {
                 let block = self.traffic_block(idx, value);
-                self.gates[idx].on_canary_value(m, value, degraded, block);
+                let policy = plan
+                    .source(&m.source)
+                    .map(|s| s.degraded)
+                    .unwrap_or_default();
+                self.gates[idx].on_canary_value(m, value, &warnings, policy, block);
                 self.check_resume(metric, value, out);
             }
             Reading::Value { .. } => {
@@ -299,6 +422,12 @@ impl Engine {
                 };
                 self.gates[idx].on_canary_missing(Verdict::ProviderError, detail)
             }
+        }
+        if !self.gating(idx) {
+            // Missing data of a metric that does not gate this step (the
+            // error ratio at 0 %) is expected, not a streak toward its
+            // no-data policy once it gates.
+            self.gates[idx].no_data_polls = 0;
         }
         if self.armed() {
             self.check_triggers(idx, now, out);
@@ -344,9 +473,11 @@ impl Engine {
             })
         };
         let g = &self.gates[idx];
+        use super::types::number;
         let numbers = json!({
-            "metric": m.id, "breaches": breaches, "value": g.canary,
-            "baseline": g.baseline, "limit": g.limit, "detail": g.detail,
+            "metric": m.id, "breaches": breaches, "value": number::json(g.canary),
+            "baseline": number::json(g.baseline), "limit": number::json(g.limit),
+            "detail": g.detail,
         });
         if let Some(t) = fired(TriggerAction::Rollback) {
             let reason = format!(
@@ -380,11 +511,12 @@ impl Engine {
         }
     }
 
-    /// Apply metric `idx`'s no-data policy once its count is reached.
+    /// Apply metric `idx`'s no-data policy once its count is reached; a
+    /// metric that does not gate the current step has no data to miss.
     fn check_no_data(&mut self, idx: usize, now: Timestamp, out: &mut Vec<Effect>) {
         let m = &self.plan.metrics[idx];
         let polls = self.gates[idx].no_data_polls;
-        if polls == 0 || polls < m.no_data.after.max(1) {
+        if polls == 0 || polls < m.no_data.after.max(1) || !self.gating(idx) {
             return;
         }
         let reason = format!(

@@ -12,6 +12,8 @@ use super::types::Timestamp;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Point {
     pub at: Timestamp,
+    /// `+Inf` and `-Inf` travel as words (see [`super::types::number`]).
+    #[serde(with = "super::types::number")]
     pub value: Option<f64>,
 }
 

@@ -85,6 +85,10 @@ pub enum Reading {
         /// The source returned warnings; the value is shown as degraded.
         #[serde(default)]
         degraded: bool,
+        /// What the warnings said (Prometheus' `warnings`), for the
+        /// data-health lane, headless output and the journal.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        warnings: Vec<String>,
     },
     /// The source answered but had no data (empty vector, NaN, no traffic).
     NoData { why: String },
@@ -95,6 +99,17 @@ pub enum Reading {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         code: Option<String>,
     },
+}
+
+impl Reading {
+    /// A plain value: no warnings.
+    pub fn value(value: f64) -> Self {
+        Reading::Value {
+            value,
+            degraded: false,
+            warnings: Vec::new(),
+        }
+    }
 }
 
 /// Operator commands. Every one carries an actor and a reason.
@@ -227,16 +242,81 @@ impl Verdict {
     }
 }
 
+/// Numbers that may be `+Inf`, `-Inf` or NaN, which JSON cannot hold: they
+/// are written as the strings "+Inf", "-Inf" and "NaN" (as Prometheus
+/// writes them) and read back from either form, so the journal, the
+/// summary and attached views keep the value that decided a verdict.
+pub mod number {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// The JSON for a number that may not be finite.
+    pub fn json(v: Option<f64>) -> serde_json::Value {
+        match v {
+            None => serde_json::Value::Null,
+            Some(x) if x.is_finite() => serde_json::json!(x),
+            Some(x) => serde_json::Value::String(word(x).into()),
+        }
+    }
+
+    /// "+Inf", "-Inf" or "NaN" for a number that is not finite.
+    pub fn word(x: f64) -> &'static str {
+        if x.is_nan() {
+            "NaN"
+        } else if x > 0.0 {
+            "+Inf"
+        } else {
+            "-Inf"
+        }
+    }
+
+    /// A number from its JSON: a number, one of the words, or null.
+    pub fn from_json(v: &serde_json::Value) -> Option<f64> {
+        match v {
+            serde_json::Value::Number(n) => n.as_f64(),
+            serde_json::Value::String(s) => match s.as_str() {
+                "+Inf" | "Inf" => Some(f64::INFINITY),
+                "-Inf" => Some(f64::NEG_INFINITY),
+                "NaN" => Some(f64::NAN),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            None => s.serialize_none(),
+            Some(x) if x.is_finite() => s.serialize_f64(*x),
+            Some(x) => s.serialize_str(word(*x)),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        match &v {
+            serde_json::Value::Null => Ok(None),
+            other => from_json(other).map(Some).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "{other} is not a number, \"+Inf\", \"-Inf\" or \"NaN\""
+                ))
+            }),
+        }
+    }
+}
+
 /// A gate's verdict with the numbers behind it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateStatus {
     pub metric: String,
     pub verdict: Verdict,
     /// Latest canary value (raw units).
+    #[serde(with = "number", default)]
     pub canary: Option<f64>,
     /// Latest baseline value (raw units).
+    #[serde(with = "number", default)]
     pub baseline: Option<f64>,
     /// The limit that was crossed, or the tightest one that applies.
+    #[serde(with = "number", default)]
     pub limit: Option<f64>,
     /// Human explanation: "0.081 > 0.05 (limit)", "no data: empty vector",
     /// "2 of 3 samples", "Prometheus: 503 unavailable".
@@ -249,6 +329,26 @@ pub struct GateStatus {
     pub samples: u32,
     /// The source returned warnings for the latest value.
     pub degraded: bool,
+    /// What those warnings said.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// Whether this metric gates the current step (see
+    /// [`crate::plan::Step::gated_by`]); one that does not is shown and
+    /// judged but never holds the step.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub gating: bool,
+    /// The baseline is frozen at its value from this moment: its cohort
+    /// takes no traffic any more (the canary at 100 %).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_frozen_at: Option<Timestamp>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// One journal-worthy decision. The journal adds sequence, timestamp,

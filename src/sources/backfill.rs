@@ -120,10 +120,7 @@ pub async fn pre_deploy_baseline(
             let reading = match prom.query_range(&promql, from, start, step_s).await {
                 Err(r) => r,
                 Ok(points) => match mean(&points) {
-                    Some(value) => Reading::Value {
-                        value,
-                        degraded: false,
-                    },
+                    Some(value) => Reading::value(value),
                     None => Reading::NoData {
                         why: format!("no data in the {w} s before the rollout started"),
                     },

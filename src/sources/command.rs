@@ -161,10 +161,7 @@ async fn run_inner(argv: &[String], limits: &Limits) -> Reading {
             let out = finished.stdout.bytes();
             parse_off_path(out, move |out| {
                 match first_number(&String::from_utf8_lossy(out)) {
-                    Some(value) => Reading::Value {
-                        value,
-                        degraded: false,
-                    },
+                    Some(value) => Reading::value(value),
                     None => Reading::NoData {
                         why: format!(
                             "command {program:?} printed no number: {}",
@@ -218,10 +215,7 @@ mod tests {
         let t = &limits(Duration::from_secs(5));
         assert_eq!(
             run(&argv(&["echo", "latency 42.5 ms"]), t).await.0,
-            Reading::Value {
-                value: 42.5,
-                degraded: false
-            }
+            Reading::value(42.5)
         );
         assert!(matches!(
             run(&argv(&["echo", "nothing"]), t).await.0,

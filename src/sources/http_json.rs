@@ -57,10 +57,7 @@ pub fn reading_at(doc: &serde_json::Value, pointer: &str) -> Reading {
         _ => None,
     };
     match parsed {
-        Some(value) => Reading::Value {
-            value,
-            degraded: false,
-        },
+        Some(value) => Reading::value(value),
         None => Reading::ProviderError {
             message: format!(
                 "value at {pointer} is not a number: {}",
@@ -101,20 +98,8 @@ mod tests {
     #[test]
     fn numbers_and_numeric_strings_are_values() {
         let doc = json!({"data": {"a": 0.5, "b": "1.5", "c": "NaN", "d": null, "e": {"x": 1}}});
-        assert_eq!(
-            reading_at(&doc, "/data/a"),
-            Reading::Value {
-                value: 0.5,
-                degraded: false
-            }
-        );
-        assert_eq!(
-            reading_at(&doc, "/data/b"),
-            Reading::Value {
-                value: 1.5,
-                degraded: false
-            }
-        );
+        assert_eq!(reading_at(&doc, "/data/a"), Reading::value(0.5));
+        assert_eq!(reading_at(&doc, "/data/b"), Reading::value(1.5));
         assert!(matches!(
             reading_at(&doc, "/data/c"),
             Reading::NoData { .. }

@@ -22,15 +22,9 @@ impl ProbeOutcome {
     /// The reading for one probe field.
     pub fn reading(&self, field: ProbeField) -> Reading {
         match field {
-            ProbeField::Up => Reading::Value {
-                value: if self.up { 1.0 } else { 0.0 },
-                degraded: false,
-            },
+            ProbeField::Up => Reading::value(if self.up { 1.0 } else { 0.0 }),
             ProbeField::LatencyMs => match self.latency_ms {
-                Some(ms) => Reading::Value {
-                    value: ms,
-                    degraded: false,
-                },
+                Some(ms) => Reading::value(ms),
                 None => Reading::NoData {
                     why: self
                         .why
@@ -125,13 +119,7 @@ mod tests {
             latency_ms: None,
             why: Some("refused".into()),
         };
-        assert_eq!(
-            o.reading(ProbeField::Up),
-            Reading::Value {
-                value: 0.0,
-                degraded: false
-            }
-        );
+        assert_eq!(o.reading(ProbeField::Up), Reading::value(0.0));
         assert!(matches!(
             o.reading(ProbeField::LatencyMs),
             Reading::NoData { .. }

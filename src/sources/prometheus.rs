@@ -123,13 +123,13 @@ pub fn reading_from_response(http: u16, body: &[u8]) -> Reading {
     if env.status != "success" || !(200..300).contains(&http) {
         return error_reading(http, &env);
     }
-    let degraded = !env.warnings.is_empty();
+    let warnings = &env.warnings;
     match env.data {
         None => Reading::ProviderError {
             message: format!("{WHAT} replied success without a `data` field"),
             code: Some("bad_response".into()),
         },
-        Some(QueryData::Scalar((_, v))) => value_reading(&v, degraded, "scalar"),
+        Some(QueryData::Scalar((_, v))) => value_reading(&v, warnings, "scalar"),
         Some(QueryData::String((_, s))) => Reading::ProviderError {
             message: format!("the query returned the string {s:?}, not a number"),
             code: Some("bad_query".into()),
@@ -148,7 +148,7 @@ pub fn reading_from_response(http: u16, body: &[u8]) -> Reading {
                     .into(),
             },
             [one] => match &one.value {
-                Some((_, v)) => value_reading(v, degraded, "sample"),
+                Some((_, v)) => value_reading(v, warnings, "sample"),
                 None => Reading::ProviderError {
                     message: format!(
                         "series {} has no float value (native histogram?): use histogram_quantile(...)",
@@ -178,9 +178,22 @@ pub fn reading_from_response(http: u16, body: &[u8]) -> Reading {
     }
 }
 
-fn value_reading(v: &str, degraded: bool, what: &str) -> Reading {
+/// At most this many warnings, each at most this many characters, are
+/// kept of an answer (a hostile server may send thousands).
+const WARNINGS_KEPT: usize = 3;
+const WARNING_CHARS: usize = 200;
+
+fn value_reading(v: &str, warnings: &[String], what: &str) -> Reading {
     match parse_value(v) {
-        Ok(Some(value)) => Reading::Value { value, degraded },
+        Ok(Some(value)) => Reading::Value {
+            value,
+            degraded: !warnings.is_empty(),
+            warnings: warnings
+                .iter()
+                .take(WARNINGS_KEPT)
+                .map(|w| snippet(w.as_bytes(), WARNING_CHARS))
+                .collect(),
+        },
         Ok(None) => Reading::NoData {
             why: format!("the {what} is NaN (e.g. 0/0: no requests in the window)"),
         },

@@ -48,6 +48,8 @@ fn metric(id: &str, name: &str, unit: &str, scale: f64, bad: BadDirection, t: Th
             action: NoDataAction::Pause,
             after: 6,
         },
+        from_weight: None,
+        baseline_when_empty: BaselineWhenEmpty::Frozen,
     }
 }
 
@@ -58,6 +60,7 @@ fn step(name: &str, weight: u8, hold_s: u64, gate: GateKind, owner: Option<&str>
         hold: Duration::from_secs(hold_s),
         gate,
         owner: owner.map(str::to_string),
+        gates: None,
     }
 }
 
@@ -69,6 +72,7 @@ pub fn plan() -> Plan {
         interval: Duration::from_secs(5),
         timeout: Duration::from_secs(2),
         max_response: crate::plan::DEFAULT_MAX_RESPONSE,
+        degraded: DegradedPolicy::Hold,
     };
     Plan {
         rollout: RolloutInfo {
@@ -194,6 +198,9 @@ fn gate(m: &str, v: Verdict, c: f64, b: f64, limit: f64, detail: &str) -> GateSt
         no_data_polls: if v == Verdict::ProviderError { 3 } else { 0 },
         samples: 40,
         degraded: false,
+        warnings: Vec::new(),
+        gating: true,
+        baseline_frozen_at: None,
     }
 }
 
@@ -526,6 +533,7 @@ fn build(scenario: Scenario, points: Option<usize>) -> Snapshot {
             last_error: down.then(|| "connection refused".to_string()),
             latency_ms: Some(12),
             degraded: false,
+            warning: None,
         },
         SourceHealth {
             name: "health".into(),
@@ -535,6 +543,7 @@ fn build(scenario: Scenario, points: Option<usize>) -> Snapshot {
             last_error: None,
             latency_ms: Some(3),
             degraded: false,
+            warning: None,
         },
     ];
     let ended = matches!(scenario, S::RolledBack | S::Promoted);

@@ -38,6 +38,9 @@ pub struct PlanSpec {
     pub metrics: Vec<MetricSpec>,
     #[serde(default)]
     pub triggers: Vec<TriggerSpec>,
+    /// The source's policy for answers with warnings: "hold" (default) or "pass".
+    #[serde(default)]
+    pub degraded: Option<String>,
 }
 
 pub fn five() -> u64 {
@@ -55,6 +58,9 @@ pub struct StepSpec {
     pub gate: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
+    /// The metric ids that gate this step (default: by `from_weight`).
+    #[serde(default)]
+    pub gates: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,6 +87,14 @@ pub struct MetricSpec {
     /// "hold:3", "pause:2", "rollback:3"; default "hold:3".
     #[serde(default)]
     pub no_data: Option<String>,
+    /// A health probe (needs no canary traffic) instead of a query.
+    #[serde(default)]
+    pub probe: bool,
+    #[serde(default)]
+    pub from_weight: Option<u8>,
+    /// "frozen" (default) or "no_data".
+    #[serde(default)]
+    pub baseline_when_empty: Option<String>,
 }
 
 pub fn one() -> u32 {
@@ -144,6 +158,8 @@ pub struct Event {
     pub step_entered_at: Option<f64>,
     pub step_left_at: Option<Vec<f64>>,
     pub series_capacity: Option<BTreeMap<String, usize>>,
+    pub gating: Option<BTreeMap<String, bool>>,
+    pub baseline: Option<BTreeMap<String, f64>>,
 }
 
 pub fn hook_kind(s: &str) -> Result<HookKind, String> {
@@ -195,6 +211,7 @@ pub fn build_plan(p: &PlanSpec) -> Result<Plan, String> {
                     Some(o) => return Err(format!("bad gate {o:?}")),
                 },
                 owner: None,
+                gates: s.gates.clone(),
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
@@ -221,7 +238,11 @@ pub fn build_plan(p: &PlanSpec) -> Result<Plan, String> {
                 id: m.id.clone(),
                 name: m.id.clone(),
                 source: "src".into(),
-                query: MetricQuery::Promql("x".into()),
+                query: if m.probe {
+                    MetricQuery::Probe(rampdeck::plan::ProbeField::Up)
+                } else {
+                    MetricQuery::Promql("x".into())
+                },
                 baseline,
                 unit: "ratio".into(),
                 display_scale: 1.0,
@@ -244,6 +265,12 @@ pub fn build_plan(p: &PlanSpec) -> Result<Plan, String> {
                 no_data: NoDataPolicy {
                     action,
                     after: n.parse().map_err(|e| format!("no_data count: {e}"))?,
+                },
+                from_weight: m.from_weight,
+                baseline_when_empty: match m.baseline_when_empty.as_deref() {
+                    None | Some("frozen") => rampdeck::plan::BaselineWhenEmpty::Frozen,
+                    Some("no_data") => rampdeck::plan::BaselineWhenEmpty::NoData,
+                    Some(o) => return Err(format!("bad baseline_when_empty {o:?}")),
                 },
             })
         })
@@ -293,6 +320,11 @@ pub fn build_plan(p: &PlanSpec) -> Result<Plan, String> {
             interval: Duration::from_secs(p.interval),
             timeout: Duration::from_secs(2),
             max_response: rampdeck::plan::DEFAULT_MAX_RESPONSE,
+            degraded: match p.degraded.as_deref() {
+                None | Some("hold") => rampdeck::plan::DegradedPolicy::Hold,
+                Some("pass") => rampdeck::plan::DegradedPolicy::Pass,
+                Some(o) => return Err(format!("bad degraded {o:?}")),
+            },
         }],
         hooks,
         notify: Notify::default(),
@@ -308,6 +340,16 @@ pub fn parse_sample(s: &str) -> Result<Input, String> {
     let (metric, v) = rest
         .split_once('=')
         .ok_or_else(|| format!("sample {s:?} is not METRIC=VALUE"))?;
+    // "0.01!partial data: store-1 unreachable" is a value with a warning.
+    let (v, warning) = match v.split_once('!') {
+        Some((v, w)) => (v, Some(w.to_string())),
+        None => (v, None),
+    };
+    let value = |value: f64| Reading::Value {
+        value,
+        degraded: warning.is_some(),
+        warnings: warning.iter().cloned().collect(),
+    };
     let reading = match v {
         "nodata" => Reading::NoData {
             why: "empty vector".into(),
@@ -316,14 +358,10 @@ pub fn parse_sample(s: &str) -> Result<Input, String> {
             message: "Prometheus unreachable".into(),
             code: Some("503".into()),
         },
-        "inf" => Reading::Value {
-            value: f64::INFINITY,
-            degraded: false,
-        },
-        n => Reading::Value {
-            value: n.parse().map_err(|e| format!("sample value {n:?}: {e}"))?,
-            degraded: false,
-        },
+        "inf" | "+inf" => value(f64::INFINITY),
+        "-inf" => value(f64::NEG_INFINITY),
+        "nan" => value(f64::NAN),
+        n => value(n.parse().map_err(|e| format!("sample value {n:?}: {e}"))?),
     };
     Ok(Input::Sample {
         metric: metric.into(),

@@ -35,6 +35,7 @@ pub fn plan(sources: Vec<Source>, metrics: Vec<Metric>) -> Plan {
             hold: Duration::from_secs(60),
             gate: GateKind::Auto,
             owner: None,
+            gates: None,
         }],
         metrics,
         triggers: vec![],
@@ -59,6 +60,7 @@ pub fn source(name: &str, kind: SourceKind, interval_ms: u64, timeout_ms: u64) -
         interval: Duration::from_millis(interval_ms),
         timeout: Duration::from_millis(timeout_ms),
         max_response: rampdeck::plan::DEFAULT_MAX_RESPONSE,
+        degraded: rampdeck::plan::DegradedPolicy::Hold,
     }
 }
 
@@ -88,6 +90,8 @@ pub fn metric(id: &str, source: &str, query: MetricQuery, baseline: Baseline) ->
             action: NoDataAction::Hold,
             after: 3,
         },
+        from_weight: None,
+        baseline_when_empty: rampdeck::plan::BaselineWhenEmpty::Frozen,
     }
 }
 

@@ -243,6 +243,11 @@ fn values(
     if baseline.is_some() {
         spans.push(Span::styled(b, t.baseline()));
         spans.push(Span::raw(opt_value(metric, baseline)));
+        // At 100 % the baseline cohort is empty: the gate compares with
+        // the baseline as it was, and says so.
+        if gate.is_some_and(|g| g.baseline_frozen_at.is_some()) {
+            spans.push(Span::styled(if short { "*" } else { " (frozen)" }, t.dim()));
+        }
     }
     if let Some(limit) = metric.threshold.limit {
         spans.push(Span::styled(l, t.threshold()));

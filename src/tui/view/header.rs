@@ -119,8 +119,12 @@ pub fn data_lane(snap: &Snapshot, t: &Theme, detailed: bool) -> Vec<Span<'static
         ));
         if detailed {
             match (&s.last_error, s.state) {
-                (Some(err), SourceState::Erroring | SourceState::Stale) => {
+                (Some(err), SourceState::Erroring | SourceState::Stale | SourceState::NoData) => {
                     spans.push(Span::styled(format!(": {err}"), style));
+                }
+                (_, SourceState::Up) if s.warning.is_some() => {
+                    let w = s.warning.as_deref().unwrap_or_default();
+                    spans.push(Span::styled(format!(": {w}"), t.warning()));
                 }
                 _ => {
                     if let Some(ms) = s.latency_ms {

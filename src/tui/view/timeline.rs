@@ -80,14 +80,25 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
 }
 
 /// "✖ Breach  Error ratio   8.10 % > 5.00 %  1/2".
+/// A metric that does not gate this step (the error ratio at 0 %) reads
+/// "· not gating", dimmed: it is watched, not waited on.
 pub fn gate_line(plan: &Plan, g: &GateStatus, t: &Theme, width: usize) -> Line<'static> {
-    let style = t.verdict(g.verdict);
+    let style = if g.gating {
+        t.verdict(g.verdict)
+    } else {
+        t.dim()
+    };
     let name = plan
         .metric(&g.metric)
         .map_or(g.metric.as_str(), |m| &m.name);
+    let (symbol, word) = if g.gating {
+        (t.verdict_symbol(g.verdict), g.verdict.as_str())
+    } else {
+        ("·", "not gating")
+    };
     let head = vec![
-        Span::styled(format!("{} ", t.verdict_symbol(g.verdict)), style),
-        Span::styled(fit(g.verdict.as_str(), 13), style),
+        Span::styled(format!("{symbol} "), style),
+        Span::styled(fit(word, 13), style),
         Span::raw(format!(" {} ", fit(name, 13))),
     ];
     let used = 2 + 13 + 15;
