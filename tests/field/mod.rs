@@ -20,6 +20,22 @@ pub struct Field {
     pub id: String,
 }
 
+impl Drop for Field {
+    /// A test that fails half-way must not leave its driver running (a
+    /// hang-up or a lost test harness does not stop a driver, by design).
+    fn drop(&mut self) {
+        let dir = self.path().display().to_string();
+        for pid in processes_with(&dir) {
+            if let Ok(pid) = i32::try_from(pid) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+}
+
 impl Field {
     pub fn new(id: &str) -> Self {
         Field {

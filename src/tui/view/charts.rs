@@ -56,15 +56,18 @@ fn chart(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, i: usize,
     let name = format!("{}{} ", if focused { " *" } else { " " }, metric.name);
     let mut block = panel(t, Span::styled(name, t.title()));
     if let Some(g) = gate {
-        block = block.title_top(
+        let title = if g.gating {
             Line::from(format!(
                 " {} {} ",
                 t.verdict_symbol(g.verdict),
                 g.verdict.as_str()
             ))
             .style(t.verdict(g.verdict))
-            .right_aligned(),
-        );
+        } else {
+            // Watched, not waited on (the error ratio at 0 %).
+            Line::from(format!(" · {}, not gating this step ", g.verdict.as_str())).style(t.dim())
+        };
+        block = block.title_top(title.right_aligned());
     }
     if focused {
         block = block.border_style(t.focus_border());
@@ -246,7 +249,10 @@ fn values(
         // At 100 % the baseline cohort is empty: the gate compares with
         // the baseline as it was, and says so.
         if gate.is_some_and(|g| g.baseline_frozen_at.is_some()) {
-            spans.push(Span::styled(if short { "*" } else { " (frozen)" }, t.dim()));
+            spans.push(Span::styled(
+                if short { " frozen" } else { " (frozen)" },
+                t.dim(),
+            ));
         }
     }
     if let Some(limit) = metric.threshold.limit {
