@@ -92,7 +92,8 @@ fn block_on(f: impl std::future::Future<Output = i32>) -> i32 {
 }
 
 fn plan(config: Option<&std::path::Path>, format: PlanFormat) -> i32 {
-    let loaded = rampdeck::config::discover(config).and_then(|p| rampdeck::config::load(&p));
+    let loaded =
+        rampdeck::config::discover(config).and_then(|p| rampdeck::config::load_on_host(&p));
     match loaded {
         Ok(plan) => {
             let f = match format {
