@@ -1,5 +1,6 @@
 //! `rampdeck attach`, `rampdeck ls`, `rampdeck rollback` and `run --detach`:
-//! views and commands that reach a driver through its Unix socket.
+//! views and commands that reach a driver through its Unix socket (the
+//! other verbs from a shell are in [`crate::act`]).
 
 use std::io::Write;
 use std::path::Path;
@@ -15,7 +16,7 @@ use crate::snapshot::Snapshot;
 use crate::tui::{TuiOptions, UiCommand};
 
 /// Picks the rollout to talk to: the one named, or the only one running.
-fn choose(rollout: Option<&str>) -> Result<std::path::PathBuf, String> {
+pub(crate) fn choose(rollout: Option<&str>) -> Result<std::path::PathBuf, String> {
     if let Some(id) = rollout {
         let path = session::socket_path(id);
         if !path.exists() {
@@ -109,6 +110,11 @@ pub async fn rollback_cmd(rollout: Option<&str>, reason: &str) -> i32 {
             return EXIT_INTERNAL;
         }
     };
+    let required = client.snapshots.borrow().plan.ui.reason_required.clone();
+    if let Some(why) = crate::act::missing_reason(&required, Command::Rollback, reason) {
+        eprintln!("rampdeck rollback: {why}");
+        return EXIT_CONFIG;
+    }
     let msg = ClientMsg::Command {
         command: Command::Rollback,
         reason: reason.to_string(),
@@ -234,6 +240,10 @@ async fn bridge(
                 }
             }
             Some(n) = client.notices.recv() => {
+                // The cockpit shows what an accepted command did.
+                if n.starts_with(crate::act::ACCEPTED) {
+                    continue;
+                }
                 notices.push((tokio::time::Instant::now(), n));
             }
             _ = expire.tick() => {

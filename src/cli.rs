@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -13,6 +13,29 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Cmd,
+}
+
+/// Said under `--help` and in the man page of each verb from a shell.
+const ACT_AFTER_HELP: &str = "Sent on the rollout's socket like a key in the cockpit: journaled with \
+your identity (from the socket's peer credentials), and subject to the plan's `drivers`, \
+`require_second` and `reason_required`.\n\nExit status: 0 when the rollout took it; 4 when it \
+was refused (the reason is printed, e.g. \"hold not over yet: 01:20 left; use promote to skip\") \
+or waits for a second driver; 2 when nothing was sent (no such rollout, a reason missing or \
+malformed); 1 when the socket failed.";
+
+/// What `pause`, `resume`, `promote` and `approve` take.
+#[derive(Debug, Clone, Args)]
+pub struct ActArgs {
+    /// Rollout id (default: the only one running).
+    pub rollout: Option<String>,
+    /// Why; goes to the journal with your identity (required for the
+    /// actions in the plan's `reason_required`).
+    #[arg(long, short)]
+    pub reason: Option<String>,
+    /// Take control first (journaled), as `c` does in the cockpit: needed by
+    /// a driver who is not the one in control, except for pause.
+    #[arg(long)]
+    pub take_control: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -70,6 +93,7 @@ pub enum Cmd {
         json: bool,
     },
     /// Roll a running rollout back from another shell (the kill switch).
+    #[command(after_help = ACT_AFTER_HELP)]
     Rollback {
         /// Rollout id (default: the only one running).
         rollout: Option<String>,
@@ -77,6 +101,33 @@ pub enum Cmd {
         #[arg(long, short)]
         reason: String,
     },
+    /// Pause a running rollout from another shell; triggers stay armed.
+    #[command(after_help = ACT_AFTER_HELP)]
+    Pause(ActArgs),
+    /// Resume a paused rollout from another shell.
+    #[command(after_help = ACT_AFTER_HELP)]
+    Resume(ActArgs),
+    /// Advance a running rollout to its next step now, whatever the gates
+    /// say; with --full, go to 100 % (the `promote_full` action).
+    #[command(after_help = ACT_AFTER_HELP)]
+    Promote {
+        #[command(flatten)]
+        act: ActArgs,
+        /// Go to 100 % now instead of the next step (`promote_full` in
+        /// `reason_required` and `require_second`).
+        #[arg(long)]
+        full: bool,
+    },
+    /// Approve a manual step whose hold is over, from another shell.
+    #[command(after_help = ACT_AFTER_HELP)]
+    Approve(ActArgs),
+    /// Print a shell completion script: `rampdeck completions bash > /etc/bash_completion.d/rampdeck`.
+    Completions {
+        /// bash | zsh | fish | elvish | powershell
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to stdout: `rampdeck man | man -l -`.
+    Man,
     /// Run the whole loop against a built-in simulated service.
     Demo {
         /// healthy | bad-canary | flaky-source | slow-burn

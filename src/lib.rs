@@ -5,6 +5,7 @@
 //! samples from `sources` and commands from views, and runs its effects
 //! (`journal`, `hooks`); views draw [`snapshot::Snapshot`]s.
 
+pub mod act;
 pub mod attach;
 pub mod cli;
 pub mod config;

@@ -1,7 +1,8 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-use rampdeck::cli::{Cli, Cmd, PlanFormat, SummaryFormat};
+use clap::{CommandFactory, Parser};
+use rampdeck::cli::{ActArgs, Cli, Cmd, PlanFormat, SummaryFormat};
+use rampdeck::engine::Command;
 use rampdeck::run::ViewOptions;
 
 fn main() -> ExitCode {
@@ -58,6 +59,23 @@ fn main() -> ExitCode {
                 async move { rampdeck::attach::rollback_cmd(rollout.as_deref(), &reason).await },
             )
         }
+        Cmd::Pause(a) => act(Command::Pause, a),
+        Cmd::Resume(a) => act(Command::Resume, a),
+        Cmd::Promote { act: a, full } => act(
+            if full {
+                Command::PromoteFull
+            } else {
+                Command::Promote
+            },
+            a,
+        ),
+        Cmd::Approve(a) => act(Command::Approve, a),
+        Cmd::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "rampdeck", &mut std::io::stdout());
+            0
+        }
+        Cmd::Man => man(),
         Cmd::Demo {
             scenario,
             speed,
@@ -77,6 +95,38 @@ fn main() -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
+fn act(command: Command, a: ActArgs) -> i32 {
+    block_on(async move {
+        let reason = a.reason.unwrap_or_default();
+        rampdeck::act::act_cmd(command, a.rollout.as_deref(), &reason, a.take_control).await
+    })
+}
+
+/// `rampdeck man`: the page for rampdeck and one section per subcommand,
+/// from the same definitions as `--help`.
+fn man() -> i32 {
+    let cmd = Cli::command();
+    let mut out = Vec::new();
+    let mut render = || -> std::io::Result<()> {
+        clap_mangen::Man::new(cmd.clone()).render(&mut out)?;
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            let name = format!("rampdeck-{}", sub.get_name());
+            let page = sub.clone().display_name(name.clone()).bin_name(name);
+            clap_mangen::Man::new(page)
+                .source(concat!("rampdeck ", env!("CARGO_PKG_VERSION")))
+                .render(&mut out)?;
+        }
+        Ok(())
+    };
+    match render().and_then(|()| std::io::Write::write_all(&mut std::io::stdout(), &out)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("rampdeck man: {e}");
+            1
+        }
+    }
+}
+
 fn block_on(f: impl std::future::Future<Output = i32>) -> i32 {
     match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -92,7 +142,8 @@ fn block_on(f: impl std::future::Future<Output = i32>) -> i32 {
 }
 
 fn plan(config: Option<&std::path::Path>, format: PlanFormat) -> i32 {
-    let loaded = rampdeck::config::discover(config).and_then(|p| rampdeck::config::load(&p));
+    let loaded =
+        rampdeck::config::discover(config).and_then(|p| rampdeck::config::load_on_host(&p));
     match loaded {
         Ok(plan) => {
             let f = match format {

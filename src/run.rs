@@ -69,7 +69,7 @@ pub async fn run_cmd(config: Option<&Path>, view: ViewOptions) -> i32 {
             return EXIT_CONFIG;
         }
     };
-    let plan = match crate::config::load(&path) {
+    let plan = match crate::config::load_on_host(&path) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{e}");
@@ -96,6 +96,21 @@ pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
         .clone()
         .or_else(|| unfinished_rollout(&plan, &journal_dir))
         .unwrap_or_else(|| rollout_id(&plan, chrono::Utc::now()));
+    // Where the journal and the socket go must work before anything runs
+    // (`run` checked the plan's own values with their line; the demo's
+    // journal dir comes from the environment).
+    if let Err(why) = crate::config::journal_dir_usable(&journal_dir) {
+        eprintln!(
+            "rampdeck: the journal directory cannot be used: {why}\n  help: set `journal_dir` in the plan (or XDG_DATA_HOME) to a directory you can write"
+        );
+        return EXIT_CONFIG;
+    }
+    if let Some(group) = plan.rollout.session_group.as_deref()
+        && let Err((why, help)) = crate::config::session_group_usable(group)
+    {
+        eprintln!("rampdeck: {why}\n  help: {help}");
+        return EXIT_CONFIG;
+    }
     let journal_path = journal_dir.join(format!("{id}.jsonl"));
     let headless = view.headless || view.serve_only || !std::io::stdout().is_terminal();
     // A source that cannot start (a secret's variable is not set) is a

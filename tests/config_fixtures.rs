@@ -45,7 +45,8 @@ fn invalid_configs_are_refused_with_location_and_help() {
             .split_once(": ")
             .unwrap_or_else(|| panic!("{}: want `FILE:LINE:COL: phrase`", expected_path.display()));
         let src = std::fs::read_to_string(path).expect("read fixture");
-        match config::parse(&src, &origin) {
+        // With the host checks `plan` and `run` make (journal_dir, session_group).
+        match config::parse_on_host(&src, &origin) {
             Ok(_) => failures.push(format!("{origin}: accepted, expected `{expected}`")),
             Err(e) => {
                 assert_eq!(e.exit_code(), 2);

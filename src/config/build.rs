@@ -7,7 +7,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::error::Ctx;
-use super::hooks::build_hooks;
+use super::hooks::{build_hooks, samples};
 use super::metrics::{build_metrics, build_triggers};
 use super::raw::{RawPlan, RawRollout, RawStep, RawWindow};
 use super::sources::build_sources;
@@ -16,6 +16,12 @@ use crate::plan::{
     ChangeWindow, DEFAULT_MAX_CONNECTIONS, GateKind, Metric, Notify, Plan, RolloutInfo, Step,
     Strategy, Ticket, UiSettings, Unattended,
 };
+
+/// A step that must bake longer than a week is a manual gate's job.
+pub(crate) const MAX_HOLD: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Chart points are kept in memory: at least a minute, at most a week.
+const MIN_RETENTION: Duration = Duration::from_secs(60);
+const MAX_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
@@ -26,7 +32,17 @@ pub(crate) fn build(ctx: &Ctx, raw: &RawPlan) -> R<Plan> {
     let metrics = build_metrics(ctx, &raw.metrics, &sources)?;
     check_step_gates(ctx, raw, &steps, &metrics)?;
     let triggers = build_triggers(ctx, &raw.triggers, &metrics)?;
-    let hooks = build_hooks(ctx, &raw.hooks, &metrics)?;
+    let weights: Vec<u8> = steps.iter().map(|s| s.weight).collect();
+    let sample_id = rollout
+        .id
+        .clone()
+        .unwrap_or_else(|| format!("{}-20260101-000000", rollout.service));
+    let hooks = build_hooks(
+        ctx,
+        &raw.hooks,
+        &metrics,
+        &samples(&rollout.service, &sample_id, &weights),
+    )?;
     let notify = match &raw.notify {
         Some(n) => {
             let n = n.get_ref();
@@ -52,17 +68,7 @@ pub(crate) fn build(ctx: &Ctx, raw: &RawPlan) -> R<Plan> {
             let u = u.get_ref();
             let d = UiSettings::default();
             let retention = match &u.retention {
-                Some(v) => {
-                    let r = ctx.duration("retention", v)?;
-                    if r < Duration::from_secs(60) {
-                        return Err(ctx.err(
-                            v.span(),
-                            "`retention` is under 1m",
-                            "keep at least \"1m\" of points; the default is \"6h\"",
-                        ));
-                    }
-                    r
-                }
+                Some(v) => ctx.duration_in("retention", v, MIN_RETENTION, MAX_RETENTION)?,
                 None => d.retention,
             };
             UiSettings {
@@ -71,11 +77,7 @@ pub(crate) fn build(ctx: &Ctx, raw: &RawPlan) -> R<Plan> {
                     Some(list) => actions(ctx, "reason_required", list)?,
                     None => d.reason_required,
                 },
-                keys: u
-                    .keys
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.get_ref().clone()))
-                    .collect(),
+                keys: keys(ctx, &u.keys)?,
             }
         }
         None => UiSettings::default(),
@@ -159,6 +161,42 @@ fn check_step_gates(ctx: &Ctx, raw: &RawPlan, steps: &[Step], metrics: &[Metric]
     Ok(())
 }
 
+/// `[ui] keys`, checked as the cockpit will merge them, in file order, so
+/// a keymap the cockpit cannot use is refused before traffic moves.
+fn keys(
+    ctx: &Ctx,
+    raw: &std::collections::BTreeMap<Spanned<String>, Spanned<String>>,
+) -> R<std::collections::BTreeMap<String, String>> {
+    let mut entries: Vec<(&Spanned<String>, &Spanned<String>)> = raw.iter().collect();
+    entries.sort_by_key(|(k, _)| k.span().start);
+    let pairs: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|(k, v)| (k.get_ref().as_str(), v.get_ref().as_str()))
+        .collect();
+    if let Err((i, e)) = crate::tui::Keymap::check_overrides(&pairs) {
+        let (k, v) = entries[i];
+        use crate::tui::keymap::KeymapError as K;
+        let span = match e {
+            K::BadAction { .. } | K::DialogAction(_) => v.span(),
+            _ => k.span(),
+        };
+        let what = e.to_string();
+        let (what, help) = match what.split_once(": ") {
+            Some((w, h)) if !matches!(e, K::Conflict { .. }) => (w.to_string(), h.to_string()),
+            _ => (
+                what.clone(),
+                "each key may be bound once per mode; see assets/keymap.toml for the defaults"
+                    .to_string(),
+            ),
+        };
+        return Err(ctx.err(span, what, help));
+    }
+    Ok(raw
+        .iter()
+        .map(|(k, v)| (k.get_ref().clone(), v.get_ref().clone()))
+        .collect())
+}
+
 fn rollout(ctx: &Ctx, r: &Spanned<RawRollout>) -> R<RolloutInfo> {
     let r = r.get_ref();
     let service = ctx.dns_label("service", &r.service)?;
@@ -190,7 +228,13 @@ fn rollout(ctx: &Ctx, r: &Spanned<RawRollout>) -> R<RolloutInfo> {
                 url: t
                     .url
                     .as_ref()
-                    .map(|u| ctx.url("ticket url", u))
+                    .map(|u| {
+                        ctx.url(
+                            "ticket url",
+                            u,
+                            "link the ticket without them: a reviewer's browser signs in on its own",
+                        )
+                    })
                     .transpose()?,
             })
         }
@@ -232,7 +276,11 @@ fn rollout(ctx: &Ctx, r: &Spanned<RawRollout>) -> R<RolloutInfo> {
         },
         window: r.window.as_ref().map(|w| window(ctx, w)).transpose()?,
         checklist: names("checklist", &r.checklist)?,
-        journal_dir: r.journal_dir.as_ref().map(|d| d.get_ref().clone()),
+        journal_dir: r
+            .journal_dir
+            .as_ref()
+            .map(|d| super::host::journal_dir_form(ctx, d))
+            .transpose()?,
         session_group: r.session_group.as_ref().map(|g| g.get_ref().clone()),
         max_connections: match &r.max_connections {
             Some(n) => usize::try_from(ctx.int_in("max_connections", n, 1, 4096)?)
@@ -373,7 +421,7 @@ fn steps(ctx: &Ctx, raw: &RawPlan) -> R<Vec<Step>> {
             gates,
             name,
             weight,
-            hold: ctx.duration("hold", &r.hold)?,
+            hold: ctx.duration_in("hold", &r.hold, Duration::ZERO, MAX_HOLD)?,
             gate: match &r.gate {
                 Some(g) => ctx.pick(
                     "gate",

@@ -7,17 +7,32 @@ use toml::Spanned;
 
 use super::error::Ctx;
 use super::raw::{RawHook, RawHooks, RawTargetStep};
-use super::values::{R, placeholder_names};
+use super::values::R;
+use crate::hooks::HookError;
+use crate::hooks::vars::{Encoding, HookVars, expand, expand_json_body, expand_url};
 use crate::plan::{Hook, HookAction, Hooks, Metric, TargetStep, Webhook};
 
 /// Defaults documented in config.example.toml.
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_ROLLBACK_RETRIES: u32 = 5;
+/// A hook that needs more than an hour is a job to start, not to wait on.
+const MIN_HOOK_TIMEOUT: Duration = Duration::from_millis(100);
+const MAX_HOOK_TIMEOUT: Duration = Duration::from_secs(3600);
+/// A hook that failed this many times in a row needs a person.
+const MAX_RETRIES: i64 = 20;
 pub const DEFAULT_EXPECT_STATUS: [u16; 4] = [200, 201, 202, 204];
 
-pub(crate) fn build_hooks(ctx: &Ctx, raw: &RawHooks, metrics: &[Metric]) -> R<Hooks> {
+/// `samples` are the values hooks are tried with (see [`samples`]).
+pub(crate) fn build_hooks(
+    ctx: &Ctx,
+    raw: &RawHooks,
+    metrics: &[Metric],
+    samples: &[HookVars],
+) -> R<Hooks> {
     let one = |key: &str, h: &Option<Spanned<RawHook>>| {
-        h.as_ref().map(|h| build_hook(ctx, key, h)).transpose()
+        h.as_ref()
+            .map(|h| build_hook(ctx, key, h, samples))
+            .transpose()
     };
     Ok(Hooks {
         set_weight: one("set_weight", &raw.set_weight)?,
@@ -28,21 +43,17 @@ pub(crate) fn build_hooks(ctx: &Ctx, raw: &RawHooks, metrics: &[Metric]) -> R<Ho
         on_step_enter: raw
             .on_step_enter
             .iter()
-            .map(|h| build_hook(ctx, "on_step_enter", h))
+            .map(|h| build_hook(ctx, "on_step_enter", h, samples))
             .collect::<R<_>>()?,
         on_finish: one("on_finish", &raw.on_finish)?,
         rollback_retry: match &raw.rollback_retry {
-            Some(v) => {
-                let d = ctx.duration("rollback_retry", v)?;
-                if d < Duration::from_secs(1) || d > Duration::from_secs(3600) {
-                    return Err(ctx.err(
-                        v.span(),
-                        format!("hooks.rollback_retry is {} ms", d.as_millis()),
-                        "give a wait between 1s and 1h, e.g. \"30s\": a failed rollback is retried at most this long apart",
-                    ));
-                }
-                Some(d)
-            }
+            // A failed rollback is retried at most this long apart.
+            Some(v) => Some(ctx.duration_in(
+                "rollback_retry",
+                v,
+                Duration::from_secs(1),
+                Duration::from_secs(3600),
+            )?),
             None => None,
         },
         target_step: raw
@@ -77,7 +88,7 @@ fn target_step(ctx: &Ctx, t: &RawTargetStep, metrics: &[Metric]) -> R<TargetStep
     })
 }
 
-fn build_hook(ctx: &Ctx, key: &str, h: &Spanned<RawHook>) -> R<Hook> {
+fn build_hook(ctx: &Ctx, key: &str, h: &Spanned<RawHook>, samples: &[HookVars]) -> R<Hook> {
     let r = h.get_ref();
     let action = match (&r.command, &r.webhook) {
         (Some(c), None) => {
@@ -96,7 +107,11 @@ fn build_hook(ctx: &Ctx, key: &str, h: &Spanned<RawHook>) -> R<Hook> {
         }
         (None, Some(w)) => {
             let w = w.get_ref();
-            let url = ctx.url("webhook url", &w.url)?;
+            let url = ctx.url(
+                "webhook url",
+                &w.url,
+                "send them in a header taken from the environment: `headers_env = { \"Authorization\" = \"HOOK_AUTH\" }`, with HOOK_AUTH=\"Basic <base64 of user:password>\" (or \"Bearer <token>\")",
+            )?;
             ctx.placeholders(&format!("hooks.{key}.webhook.url"), &url, w.url.span())?;
             let method = match &w.method {
                 Some(m) => {
@@ -112,20 +127,37 @@ fn build_hook(ctx: &Ctx, key: &str, h: &Spanned<RawHook>) -> R<Hook> {
                 }
                 None => "POST".into(),
             };
+            // Filled in with sample values, hostile ones included, as the
+            // hook will be: a template that breaks only for some values
+            // would fail at rollback time.
+            for vars in samples {
+                if let Err(e) = expand_url(&url, vars) {
+                    return Err(ctx.err(
+                        w.url.span(),
+                        format!("webhook url of hook `{key}` is not a URL once filled in: {e}"),
+                        "put placeholders in the path or the query (`https://deploy.example.com/{service}?by={actor}`), where any value fits",
+                    ));
+                }
+            }
             if let Some(b) = &w.body {
                 ctx.placeholders(&format!("hooks.{key}.webhook.body"), b.get_ref(), b.span())?;
-                // Placeholders become JSON-escaped text; with a stand-in digit,
-                // both "{service}" in quotes and a bare {weight} stay valid JSON.
-                let mut probe = b.get_ref().clone();
-                for name in placeholder_names(b.get_ref()) {
-                    probe = probe.replace(&format!("{{{name}}}"), "0");
-                }
-                if let Err(e) = serde_json::from_str::<serde_json::Value>(&probe) {
-                    return Err(ctx.err(
-                        b.span(),
-                        format!("webhook body of hook `{key}` is not valid JSON: {e}"),
-                        "write a JSON template in single quotes, e.g. body = '{\"service\":\"{service}\",\"weight\":{weight}}'",
-                    ));
+                for vars in samples {
+                    if let Err(e) = expand_json_body(b.get_ref(), vars) {
+                        let why = match &e {
+                            HookError::BodyNotJson { why, .. } => why.clone(),
+                            other => other.to_string(),
+                        };
+                        let filled =
+                            expand(b.get_ref(), vars, Encoding::JsonString).unwrap_or_default();
+                        return Err(ctx.err(
+                            b.span(),
+                            format!(
+                                "webhook body of hook `{key}` is not valid JSON once filled in: {why}, in {}",
+                                shorten(&filled)
+                            ),
+                            "put text placeholders in quotes, e.g. body = '{\"service\":\"{service}\",\"reason\":\"{reason}\",\"weight\":{weight}}'; only {step} and {weight} are numbers that may stand bare",
+                        ));
+                    }
                 }
             }
             let mut headers = BTreeMap::new();
@@ -190,23 +222,15 @@ fn build_hook(ctx: &Ctx, key: &str, h: &Spanned<RawHook>) -> R<Hook> {
         }
     };
     let timeout = match &r.timeout {
-        Some(t) => ctx.duration("timeout", t)?,
+        Some(t) => ctx.duration_in("timeout", t, MIN_HOOK_TIMEOUT, MAX_HOOK_TIMEOUT)?,
         None => DEFAULT_HOOK_TIMEOUT,
     };
-    if timeout.is_zero() {
-        let span = r.timeout.as_ref().map_or(h.span(), Spanned::span);
-        return Err(ctx.err(
-            span,
-            format!("hook `{key}` has a zero timeout"),
-            "use a timeout such as \"30s\"",
-        ));
-    }
     // Rollback must be safe to repeat, so it is idempotent and retried by default.
     let is_rollback = key == "rollback";
     let idempotent = r.idempotent.as_ref().map_or(is_rollback, |b| *b.get_ref());
     let retries = match &r.retries {
         Some(v) => {
-            let n = u32::try_from(ctx.int_in("retries", v, 0, 100)?).unwrap_or(0);
+            let n = u32::try_from(ctx.int_in("retries", v, 0, MAX_RETRIES)?).unwrap_or(0);
             if n > 0 && !idempotent {
                 return Err(ctx.err(
                     v.span(),
@@ -225,4 +249,45 @@ fn build_hook(ctx: &Ctx, key: &str, h: &Spanned<RawHook>) -> R<Hook> {
         retries,
         idempotent,
     })
+}
+
+/// The values a hook template is tried with at plan time: this plan's
+/// service, rollout id, steps and weights, with actors and reasons as
+/// people and the kernel give them (quotes, backslashes, newlines, braces,
+/// digits only, empty).
+pub(crate) fn samples(service: &str, rollout_id: &str, weights: &[u8]) -> Vec<HookVars> {
+    let actors = [
+        "rampdeck",
+        "uid:65534",
+        "DOMAIN\\bob \"the builder\" {service}",
+    ];
+    let reasons = [
+        "p95 looks fine",
+        "",
+        "0",
+        "\"quoted\", a back\\slash,\na newline\tand {weight} $(id)",
+    ];
+    let mut out = Vec::new();
+    for (i, reason) in reasons.iter().enumerate() {
+        let step = i % weights.len().max(1);
+        out.push(HookVars {
+            service: service.to_string(),
+            rollout_id: rollout_id.to_string(),
+            step,
+            weight: weights.get(step).copied().unwrap_or(100),
+            actor: actors[i % actors.len()].to_string(),
+            reason: (*reason).to_string(),
+        });
+    }
+    out
+}
+
+/// At most 120 characters of a filled-in template, for a message.
+fn shorten(s: &str) -> String {
+    let one_line = s.replace('\n', "\\n");
+    if one_line.chars().count() <= 120 {
+        one_line
+    } else {
+        format!("{}…", one_line.chars().take(120).collect::<String>())
+    }
 }

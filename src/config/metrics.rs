@@ -20,6 +20,10 @@ pub const DEFAULT_NO_DATA: NoDataPolicy = NoDataPolicy {
     after: 3,
 };
 pub const DEFAULT_CONSECUTIVE: u32 = 3;
+/// Most polls `min_samples`, `no_data.after` and `consecutive` may count: a
+/// thousand polls is over 16 minutes at the fastest interval; a count
+/// beyond that is a typo, and a rule that never fires.
+const MAX_COUNT: i64 = 1000;
 
 pub(crate) fn build_metrics(
     ctx: &Ctx,
@@ -166,9 +170,7 @@ fn build_metric(ctx: &Ctx, m: &Spanned<RawMetric>, sources: &[Source]) -> R<Metr
         None => 1.0,
     };
     let min_samples = match &r.min_samples {
-        Some(v) => {
-            u32::try_from(ctx.int_in("min_samples", v, 1, i64::from(u32::MAX))?).unwrap_or(1)
-        }
+        Some(v) => u32::try_from(ctx.int_in("min_samples", v, 1, MAX_COUNT)?).unwrap_or(1),
         None => 1,
     };
     let min_traffic = match &r.min_traffic {
@@ -198,7 +200,7 @@ fn build_metric(ctx: &Ctx, m: &Spanned<RawMetric>, sources: &[Source]) -> R<Metr
                     None => DEFAULT_NO_DATA.action,
                 },
                 after: match &nd.after {
-                    Some(v) => u32::try_from(ctx.int_in("after", v, 1, 10_000)?)
+                    Some(v) => u32::try_from(ctx.int_in("after", v, 1, MAX_COUNT)?)
                         .unwrap_or(DEFAULT_NO_DATA.after),
                     None => DEFAULT_NO_DATA.after,
                 },
@@ -292,7 +294,11 @@ fn query(ctx: &Ctx, r: &RawMetric, source: &Source) -> R<MetricQuery> {
         )
     };
     Ok(match wanted {
-        "query" => MetricQuery::Promql(r.query.as_ref().ok_or_else(missing)?.get_ref().clone()),
+        "query" => {
+            let q = r.query.as_ref().ok_or_else(missing)?;
+            ctx.query_placeholders("query", q.get_ref(), q.span())?;
+            MetricQuery::Promql(q.get_ref().clone())
+        }
         "pointer" => {
             let p = r.pointer.as_ref().ok_or_else(missing)?;
             if !(p.get_ref().is_empty() || p.get_ref().starts_with('/')) {
@@ -302,6 +308,7 @@ fn query(ctx: &Ctx, r: &RawMetric, source: &Source) -> R<MetricQuery> {
                     "write e.g. \"/data/error_rate\"",
                 ));
             }
+            ctx.query_placeholders("pointer", p.get_ref(), p.span())?;
             MetricQuery::JsonPointer(p.get_ref().clone())
         }
         "field" => MetricQuery::Probe(ctx.pick(
@@ -320,6 +327,9 @@ fn query(ctx: &Ctx, r: &RawMetric, source: &Source) -> R<MetricQuery> {
                     "empty `command`",
                     "give the program and its arguments: [\"./metric.sh\", \"arg\"]",
                 ));
+            }
+            for a in c.get_ref() {
+                ctx.query_placeholders("command", a.get_ref(), a.span())?;
             }
             MetricQuery::Command(c.get_ref().iter().map(|a| a.get_ref().clone()).collect())
         }
@@ -345,20 +355,18 @@ fn baseline(ctx: &Ctx, b: &Spanned<Value>, is_prom: bool) -> R<Baseline> {
                 .map(|(k, v)| (k.as_str(), v))
                 .unwrap_or(("", v_dummy()));
             match (key, v) {
-                ("query", Value::String(q)) => Baseline::Query(q.clone()),
+                ("query", Value::String(q)) => {
+                    ctx.query_placeholders("baseline query", q, b.span())?;
+                    Baseline::Query(q.clone())
+                }
                 ("value", Value::Float(x)) if x.is_finite() => Baseline::Value(*x),
                 ("value", Value::Integer(n)) => Baseline::Value(*n as f64),
-                ("pre_deploy", v) => {
-                    let d = ctx.duration("pre_deploy", &Spanned::new(b.span(), v.clone()))?;
-                    if d < Duration::from_secs(60) {
-                        return Err(ctx.err(
-                            b.span(),
-                            "pre_deploy window is under 1m",
-                            "use a window such as \"15m\"",
-                        ));
-                    }
-                    Baseline::PreDeploy(d)
-                }
+                ("pre_deploy", v) => Baseline::PreDeploy(ctx.duration_in(
+                    "pre_deploy",
+                    &Spanned::new(b.span(), v.clone()),
+                    Duration::from_secs(60),
+                    Duration::from_secs(24 * 3600),
+                )?),
                 _ => {
                     return Err(ctx.err(
                         b.span(),
@@ -428,7 +436,7 @@ pub(crate) fn build_triggers(
             name,
             metric: metric.id.clone(),
             consecutive: match &r.consecutive {
-                Some(v) => u32::try_from(ctx.int_in("consecutive", v, 1, 10_000)?)
+                Some(v) => u32::try_from(ctx.int_in("consecutive", v, 1, MAX_COUNT)?)
                     .unwrap_or(DEFAULT_CONSECUTIVE),
                 None => DEFAULT_CONSECUTIVE,
             },

@@ -11,6 +11,7 @@ mod build;
 mod error;
 mod explain;
 mod hooks;
+mod host;
 mod metrics;
 mod raw;
 mod sources;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 pub use error::ConfigError;
 pub use explain::{ExplainFormat, explain, worst_case_to_rollback};
 pub use hooks::{DEFAULT_EXPECT_STATUS, DEFAULT_HOOK_TIMEOUT, DEFAULT_ROLLBACK_RETRIES};
+pub use host::{expand_home, journal_dir_usable, session_group_usable};
 pub use metrics::{DEFAULT_CONSECUTIVE, DEFAULT_NO_DATA};
 pub use sources::{DEFAULT_INTERVAL, DEFAULT_TIMEOUT};
 pub use values::{ACTIONS, HOOK_PLACEHOLDERS, is_dns_label};
@@ -41,7 +43,28 @@ pub fn parse(src: &str, origin: &str) -> Result<Plan, ConfigError> {
     build::build(&ctx, &raw)
 }
 
-/// Reads and parses a plan file.
+/// [`parse`], then the checks against this host that `plan` and `run`
+/// make before anything runs: `journal_dir` can be written, and
+/// `session_group` exists with this user in it.
+pub fn parse_on_host(src: &str, origin: &str) -> Result<Plan, ConfigError> {
+    let plan = parse(src, origin)?;
+    let ctx = error::Ctx { src, origin };
+    // Parsed once already: this cannot fail, but a failure is still reported.
+    let raw: raw::RawPlan = toml::from_str(src).map_err(|e| ctx.schema_error(&e))?;
+    host::check(&ctx, &raw)?;
+    Ok(plan)
+}
+
+/// Reads a plan file and checks it with [`parse_on_host`].
+pub fn load_on_host(path: &Path) -> Result<Plan, ConfigError> {
+    let src = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    parse_on_host(&src, &path.display().to_string())
+}
+
+/// Reads and parses a plan file (no host checks: see [`load_on_host`]).
 pub fn load(path: &Path) -> Result<Plan, ConfigError> {
     let src = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
         path: path.to_path_buf(),
@@ -82,12 +105,13 @@ pub fn default_journal_dir() -> PathBuf {
     )
 }
 
-/// Where this plan's journals go: `rollout.journal_dir` or the default.
+/// Where this plan's journals go: `rollout.journal_dir` (`~/` is the home
+/// directory) or the default.
 pub fn journal_dir(plan: &Plan) -> PathBuf {
     plan.rollout
         .journal_dir
-        .as_ref()
-        .map_or_else(default_journal_dir, PathBuf::from)
+        .as_deref()
+        .map_or_else(default_journal_dir, expand_home)
 }
 
 /// Allowed but risky: shown by `rampdeck plan` and at start.

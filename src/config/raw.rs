@@ -238,6 +238,7 @@ pub struct RawNotify {
 pub struct RawUi {
     pub retention: Option<S<Value>>,
     pub reason_required: Option<Vec<S<String>>>,
+    /// Key spans too: a bad key is reported where it is written.
     #[serde(default)]
-    pub keys: Map,
+    pub keys: BTreeMap<S<String>, S<String>>,
 }

@@ -14,6 +14,9 @@ use crate::plan::{Auth, DegradedPolicy, HttpTarget, Source, SourceKind};
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// A source polled less than hourly cannot guard a rollout.
+const MAX_INTERVAL: Duration = Duration::from_secs(3600);
+const MIN_TIMEOUT: Duration = Duration::from_millis(10);
 /// Bounds of `max_response`: an answer must fit a number, and must not
 /// cost the driver's host more than a little memory per poll.
 const MIN_MAX_RESPONSE: u64 = 1024;
@@ -73,7 +76,7 @@ fn build_source(ctx: &Ctx, name: &str, s: &Spanned<RawSource>) -> R<Source> {
     }
 
     let interval = match &r.interval {
-        Some(v) => ctx.duration("interval", v)?,
+        Some(v) => ctx.duration("interval", v, Some((MIN_INTERVAL, MAX_INTERVAL)))?,
         None => DEFAULT_INTERVAL,
     };
     if interval < MIN_INTERVAL {
@@ -87,8 +90,11 @@ fn build_source(ctx: &Ctx, name: &str, s: &Spanned<RawSource>) -> R<Source> {
             "set `interval` to \"1s\" or more; faster polling only adds load and noise",
         ));
     }
+    if let Some(v) = &r.interval {
+        ctx.duration_range("interval", v, interval, MIN_INTERVAL, MAX_INTERVAL)?;
+    }
     let timeout = match &r.timeout {
-        Some(v) => ctx.duration("timeout", v)?,
+        Some(v) => ctx.duration_in("timeout", v, MIN_TIMEOUT, MAX_INTERVAL)?,
         // The default must fit under short intervals too.
         None if DEFAULT_TIMEOUT < interval => DEFAULT_TIMEOUT,
         None => interval / 2,
@@ -200,7 +206,11 @@ fn http_target(ctx: &Ctx, name: &str, s: &Spanned<RawSource>) -> R<HttpTarget> {
             format!("add `url = \"http://...\"` to [sources.{name}]"),
         )
     })?;
-    let url = ctx.url("url", url)?;
+    let url = ctx.url(
+        "url",
+        url,
+        "use `auth = { basic = { user_env = \"USER_VAR\", password_env = \"PASSWORD_VAR\" } }` (or `auth = { bearer = { token_env = \"TOKEN_VAR\" } }` for a token), exporting the values in those variables",
+    )?;
     let auth = match &r.auth {
         Some(a) => auth(ctx, a)?,
         None => Auth::None,

@@ -205,3 +205,192 @@ fn change_window_is_checked_in_utc_and_may_cross_midnight() {
     );
     assert_eq!(outside_window(&plan(""), at(5, 3, 0)), None);
 }
+
+// Issue 10, item 12: credentials in URLs.
+
+#[test]
+fn credentials_in_urls_are_refused_and_never_echoed() {
+    for (extra, key) in [
+        (
+            "[sources.p]\nkind = \"prometheus\"\nurl = \"http://admin:s3cret@prom.example\"\n",
+            "auth = { basic = { user_env",
+        ),
+        (
+            "[sources.p]\nkind = \"prometheus\"\nurl = \"https://s3cret@prom.example\"\n",
+            "auth = { basic = { user_env",
+        ),
+        (
+            "[hooks.rollback]\nwebhook = { url = \"https://ci:s3cret@ci.example/rb\" }\n",
+            "headers_env",
+        ),
+        (
+            "[rollout.ticket]\nid = \"CHG-1\"\nurl = \"https://me:s3cret@tickets.example/CHG-1\"\n",
+            "without them",
+        ),
+    ] {
+        let msg = refused(extra);
+        assert!(msg.contains("before the host"), "{msg}");
+        assert!(msg.contains(key), "{key}: {msg}");
+        assert!(!msg.contains("s3cret"), "the secret is echoed: {msg}");
+    }
+    // Without credentials the same URLs are fine.
+    plan("[sources.p]\nkind = \"prometheus\"\nurl = \"http://prom.example:9090/x?a=b@c\"\n");
+}
+
+// Item 13: hooks, keys and the journal dir are checked at plan time.
+
+#[test]
+fn hook_bodies_and_urls_are_tried_with_hostile_values() {
+    let hook = |body: &str| {
+        format!(
+            "[hooks.rollback]\nwebhook = {{ url = \"https://d.example/rb\", body = '{body}' }}\n"
+        )
+    };
+    plan(&hook(
+        r#"{"r":"{reason}","a":"{actor}","w":{weight},"s":{step},"id":"{rollout_id}"}"#,
+    ));
+    for bare in [
+        r#"{"r": {reason}}"#,
+        r#"{"a": {actor}}"#,
+        r#"{"s": {service}}"#,
+        r#"{"r": "{reason}" "#,
+    ] {
+        let msg = refused(&hook(bare));
+        assert!(
+            msg.contains("is not valid JSON once filled in"),
+            "{bare}: {msg}"
+        );
+    }
+    let msg = refused("[hooks.pause]\nwebhook = { url = \"https://{actor}.deploy.example/p\" }\n");
+    assert!(msg.contains("is not a URL once filled in"), "{msg}");
+}
+
+#[test]
+fn ui_keys_are_checked_as_the_cockpit_merges_them() {
+    let p = plan("[ui.keys]\n\"ctrl-r\" = \"rollback\"\n\"r\" = \"none\"\n\"log:g\" = \"top\"\n");
+    assert_eq!(p.ui.keys.len(), 3);
+    for (keys, phrase) in [
+        ("\"lgo:g\" = \"top\"", "unknown mode \"lgo\""),
+        (
+            "\"q\" = \"none\"\n\"ctrl-c\" = \"none\"",
+            "leave quit without a key",
+        ),
+        (
+            "\"dialog:esc\" = \"none\"\n\"dialog:ctrl-c\" = \"none\"",
+            "leave back without a key in the dialog mode",
+        ),
+        (
+            "\"dialog:f2\" = \"rollback\"",
+            "does nothing in the reason dialog",
+        ),
+    ] {
+        let msg = refused(&format!("[ui.keys]\n{keys}\n"));
+        assert!(msg.contains(phrase), "{keys}: {msg}");
+    }
+}
+
+#[test]
+fn journal_dir_is_absolute_or_in_home_and_is_probed_without_leaving_traces() {
+    let p = plan("journal_dir = \"~/rampdeck/journals\"\n");
+    let dir = journal_dir(&p);
+    assert!(
+        dir.is_absolute() && dir.ends_with("rampdeck/journals"),
+        "{dir:?}"
+    );
+    assert!(refused("journal_dir = \"./journals\"\n").contains("is a relative path"));
+    assert!(refused("journal_dir = \"\"\n").contains("`journal_dir` is empty"));
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let deep = tmp.path().join("a/b/c");
+    assert_eq!(journal_dir_usable(&deep), Ok(()));
+    assert!(
+        !tmp.path().join("a").exists(),
+        "the probe left its directories"
+    );
+    assert_eq!(journal_dir_usable(tmp.path()), Ok(()));
+    assert_eq!(std::fs::read_dir(tmp.path()).expect("read").count(), 0);
+    let file = tmp.path().join("file");
+    std::fs::write(&file, "").expect("write");
+    assert!(journal_dir_usable(&file.join("j")).is_err());
+    assert!(session_group_usable("no-such-group-rampdeck").is_err());
+}
+
+// Item 14: placeholders in queries, and ranges.
+
+#[test]
+fn metric_placeholders_are_only_service_and_cohort() {
+    let metric = |source: &str, field: &str| {
+        format!("{source}[[metrics]]\nid = \"e\"\nsource = \"p\"\n{field}\nbad = \"up\"\n")
+    };
+    let json = "[sources.p]\nkind = \"http_json\"\nurl = \"http://127.0.0.1/s\"\n";
+    let cmd = "[sources.p]\nkind = \"command\"\n";
+    // A PromQL regex repetition is not a placeholder.
+    plan(&metric(
+        PROM,
+        "query = 'sum(rate(x{code=~\"5[0-9]{2}\",service=\"{service}\",v=\"{cohort}\"}[1m]))'",
+    ));
+    plan(&metric(json, "pointer = \"/data/{service}/{cohort}\""));
+    plan(&metric(
+        cmd,
+        "command = [\"./m.sh\", \"{service}\", \"{cohort}\"]",
+    ));
+    for (source, field, name) in [
+        (PROM, "query = 'x{service=\"{Service}\"}'", "{Service}"),
+        (json, "pointer = \"/data/{env}\"", "{env}"),
+        (
+            cmd,
+            "command = [\"./m.sh\", \"--weight={weight}\"]",
+            "{weight}",
+        ),
+        (
+            PROM,
+            "query = 'x'\nbaseline = { query = 'x{job=\"{svc}\"}' }",
+            "{svc}",
+        ),
+    ] {
+        let msg = refused(&metric(source, field));
+        assert!(
+            msg.contains(&format!("unknown placeholder {name}")),
+            "{msg}"
+        );
+        assert!(msg.contains("{service} {cohort}"), "{msg}");
+    }
+}
+
+#[test]
+fn durations_and_counts_are_bounded_with_the_range_in_the_help() {
+    plan("[[steps]]\nname = \"bake\"\nweight = 50\nhold = \"7d\"\n");
+    let step = |hold: &str| format!("[[steps]]\nname = \"s\"\nweight = 5\nhold = {hold}\n");
+    let msg = refused(&step("999999999999"));
+    assert!(msg.contains("out of range (from 0s to 7days)"), "{msg}");
+    let m = "[[metrics]]\nid = \"e\"\nsource = \"p\"\nquery = \"q\"\nbad = \"up\"\nthreshold = { limit = 1 }\n";
+    for (extra, phrase) in [
+        (format!("{PROM}interval = \"61m\"\n"), "from 1s to 1h"),
+        (format!("{PROM}timeout = \"5ms\"\n"), "from 10ms to 1h"),
+        ("[ui]\nretention = \"8d\"\n".to_string(), "from 1m to 7days"),
+        (
+            "[hooks.pause]\ncommand = [\"p\"]\ntimeout = \"2h\"\n".to_string(),
+            "from 100ms to 1h",
+        ),
+        (
+            "[hooks.pause]\ncommand = [\"p\"]\ntimeout = 0\n".to_string(),
+            "from 100ms to 1h",
+        ),
+        (format!("{PROM}{m}min_samples = 1001\n"), "from 1 to 1000"),
+        (
+            format!("{PROM}{m}no_data = {{ after = 1001 }}\n"),
+            "from 1 to 1000",
+        ),
+        (
+            format!("{PROM}{m}baseline = {{ pre_deploy = \"2d\" }}\n"),
+            "from 1m to 1day",
+        ),
+        (
+            "[hooks.rollback]\ncommand = [\"rb\"]\nretries = 21\n".to_string(),
+            "from 0 to 20",
+        ),
+    ] {
+        let msg = refused(&extra);
+        assert!(msg.contains(phrase), "{extra}: {msg}");
+    }
+}

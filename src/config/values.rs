@@ -11,6 +11,9 @@ use super::error::{ConfigError, Ctx};
 pub const HOOK_PLACEHOLDERS: [&str; 6] =
     ["service", "rollout_id", "step", "weight", "actor", "reason"];
 
+/// Placeholders a metric's query, pointer or argv may use.
+pub const QUERY_PLACEHOLDERS: [&str; 2] = ["service", "cohort"];
+
 /// Operator actions, as named in `reason_required` and `require_second`.
 pub const ACTIONS: [&str; 6] = [
     "pause",
@@ -24,10 +27,28 @@ pub const ACTIONS: [&str; 6] = [
 pub(crate) type R<T> = Result<T, ConfigError>;
 
 impl<'a> Ctx<'a> {
-    /// A duration given as "30s" / "5m" / "1h30m", or an integer of seconds.
-    pub fn duration(&self, key: &str, v: &Spanned<Value>) -> R<Duration> {
-        let help =
-            format!("write `{key} = \"30s\"` (units: ms, s, m, h) or an integer number of seconds");
+    /// A duration given as "30s" / "5m" / "1h30m", or an integer of
+    /// seconds, within `lo..=hi` (the range is said in the help).
+    pub fn duration_in(
+        &self,
+        key: &str,
+        v: &Spanned<Value>,
+        lo: Duration,
+        hi: Duration,
+    ) -> R<Duration> {
+        let d = self.duration(key, v, Some((lo, hi)))?;
+        self.duration_range(key, v, d, lo, hi)?;
+        Ok(d)
+    }
+
+    /// A duration, unchecked but for its form; `range` goes in the help.
+    pub fn duration(
+        &self,
+        key: &str,
+        v: &Spanned<Value>,
+        range: Option<(Duration, Duration)>,
+    ) -> R<Duration> {
+        let help = duration_help(key, range);
         match v.get_ref() {
             Value::String(s) => humantime::parse_duration(s.trim()).map_err(|e| {
                 self.err(
@@ -44,6 +65,30 @@ impl<'a> Ctx<'a> {
                 help,
             )),
         }
+    }
+
+    /// Refuses `d` outside `lo..=hi`, saying the range.
+    pub fn duration_range(
+        &self,
+        key: &str,
+        v: &Spanned<Value>,
+        d: Duration,
+        lo: Duration,
+        hi: Duration,
+    ) -> R<()> {
+        if d < lo || d > hi {
+            return Err(self.err(
+                v.span(),
+                format!(
+                    "`{key}` is {}, out of range (from {} to {})",
+                    fmt_duration(d),
+                    fmt_duration(lo),
+                    fmt_duration(hi)
+                ),
+                duration_help(key, Some((lo, hi))),
+            ));
+        }
+        Ok(())
     }
 
     /// A size in bytes: `"1MiB"`, `"512 KiB"`, `"4MB"` or an integer number
@@ -172,10 +217,28 @@ impl<'a> Ctx<'a> {
         ))
     }
 
-    /// An http(s) URL.
-    pub fn url(&self, key: &str, v: &Spanned<String>) -> R<String> {
+    /// An http(s) URL without credentials in it. A user or password
+    /// before the host would be copied into the journal and every screen
+    /// that shows the plan; `instead` says where credentials go.
+    pub fn url(&self, key: &str, v: &Spanned<String>, instead: &str) -> R<String> {
         let s = v.get_ref();
         match reqwest::Url::parse(s) {
+            Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+                let what = if u.password().is_some() {
+                    "a user name and password"
+                } else {
+                    // A token is often sent as the user name alone.
+                    "a user name (or a token in its place)"
+                };
+                Err(self.err(
+                    v.span(),
+                    format!(
+                        "`{key}` \"{}\" holds {what} before the host: credentials in a URL are secrets in the plan, copied into the journal",
+                        without_credentials(&u)
+                    ),
+                    format!("remove `...@` from the URL and {instead}"),
+                ))
+            }
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
                 Ok(s.clone())
             }
@@ -209,6 +272,31 @@ impl<'a> Ctx<'a> {
                     format!("hooks may use only {}", known.join(" ")),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// Every `{name}` in a metric's query, JSON pointer or argv must be one
+    /// the poller fills in. Names starting with a digit are left alone:
+    /// `{2}` in a PromQL regex matcher is a repetition, not a placeholder.
+    pub fn query_placeholders(&self, key: &str, text: &str, span: Range<usize>) -> R<()> {
+        let unknown = placeholder_names(text).into_iter().find(|name| {
+            name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && !QUERY_PLACEHOLDERS.contains(name)
+        });
+        if let Some(name) = unknown {
+            let known: Vec<String> = QUERY_PLACEHOLDERS
+                .iter()
+                .map(|p| format!("{{{p}}}"))
+                .collect();
+            return Err(self.err(
+                span,
+                format!("unknown placeholder {{{name}}} in `{key}`: it would reach the source as is"),
+                format!(
+                    "metrics may use only {} (the service, and \"canary\" or \"baseline\"); fix the name or remove the braces",
+                    known.join(" ")
+                ),
+            ));
         }
         Ok(())
     }
@@ -274,6 +362,28 @@ pub fn placeholder_names(text: &str) -> Vec<&str> {
         rest = after;
     }
     out
+}
+
+fn duration_help(key: &str, range: Option<(Duration, Duration)>) -> String {
+    let range = range.map_or_else(String::new, |(lo, hi)| {
+        format!(", from {} to {}", fmt_duration(lo), fmt_duration(hi))
+    });
+    format!(
+        "write `{key} = \"30s\"` (units: ms, s, m, h, d) or an integer number of seconds{range}"
+    )
+}
+
+/// A duration as "5s", "1h 30m", "7days".
+pub(crate) fn fmt_duration(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
+/// The URL with its user and password replaced by `***`, for messages.
+fn without_credentials(u: &reqwest::Url) -> String {
+    let mut shown = u.clone();
+    let _ = shown.set_password(None);
+    let _ = shown.set_username("***");
+    shown.to_string()
 }
 
 /// Show at most a hint of something that may be a secret.

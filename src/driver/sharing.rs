@@ -32,6 +32,26 @@ impl Driver {
     ) -> color_eyre::Result<()> {
         let now = wall_now();
         let who = person(&actor);
+        // `reason_required` holds for every view and `rampdeck VERB`, not
+        // only the cockpit's dialog: refused to its sender, journaled never.
+        if reason.trim().is_empty()
+            && self
+                .setup
+                .plan
+                .ui
+                .reason_required
+                .iter()
+                .any(|a| a == command.as_str())
+        {
+            self.tell(
+                client,
+                format!(
+                    "refused: a reason is required for {} (`reason_required` in the plan); nothing was done",
+                    command.as_str()
+                ),
+            );
+            return Ok(());
+        }
         // An attached view's commands past the limit are not carried out;
         // a rollback always is (the kill switch never waits for a count).
         if client.is_some()
@@ -84,8 +104,11 @@ impl Driver {
         client: Option<u64>,
     ) -> color_eyre::Result<()> {
         let now = wall_now();
+        // Decided and applied at one instant, so what the sender is told is
+        // what the engine did.
+        let verdict = self.engine.allowed(command, now);
         if client.is_some()
-            && let Err(why) = self.engine.allowed(command, now)
+            && let Err(why) = &verdict
             && !self.flood.pass(&person(&actor), Kind::Refused, now)
         {
             // The engine would journal this refusal; past the allowance it
@@ -103,7 +126,16 @@ impl Driver {
             actor,
             reason,
         };
-        self.apply(input, wall_now())
+        self.apply(input, now)?;
+        // The sender learns the engine's answer (`rampdeck VERB` exits on it).
+        self.tell(
+            client,
+            match verdict {
+                Ok(()) => format!("accepted: {}", command.as_str()),
+                Err(why) => format!("refused: {why}"),
+            },
+        );
+        Ok(())
     }
 
     /// A message from an attached view.

@@ -284,6 +284,11 @@ impl Key {
         Ok(Key { code, ctrl, alt })
     }
 
+    /// A key that types a character into a text field.
+    fn is_typing(&self) -> bool {
+        matches!(self.code, KeyCodeOrd::Char(_)) && !self.ctrl && !self.alt
+    }
+
     /// Display preference (lower first).
     fn rank(&self) -> (bool, u8, usize, Key) {
         let (kind, idx) = match self.code {
@@ -348,6 +353,30 @@ pub enum KeymapError {
         action: String,
         known: String,
     },
+    #[error(
+        "unknown mode {mode:?} in [ui] keys entry {spec:?}: modes are normal, zoom, log, help, \
+         dialog and quit (\"log:j\"); a key alone binds the main screen"
+    )]
+    BadMode { spec: String, mode: String },
+    #[error(
+        "[ui] keys {key:?} and {other:?} are the same key bound to different actions: keep one"
+    )]
+    Conflict { key: String, other: String },
+    #[error(
+        "key {0:?} in [ui] keys does nothing in the reason dialog: only confirm and back work \
+         there, every other key types the reason"
+    )]
+    DialogAction(String),
+    #[error(
+        "key {0:?} in [ui] keys is a character the reason dialog needs for typing: bind \
+         enter, esc, a ctrl- or alt- key, or an f-key instead"
+    )]
+    DialogTyping(String),
+    #[error(
+        "[ui] keys leave {action} without a key in the {mode} mode: bind {action} to another \
+         key in the same table before unbinding or rebinding this one"
+    )]
+    Unbound { mode: &'static str, action: String },
     #[error("the built-in keymap is invalid: {0}")]
     Defaults(String),
 }
@@ -375,33 +404,68 @@ impl Keymap {
 
     /// The defaults with `overrides` (the plan's `[ui] keys`) merged over them.
     /// A key is `"p"` (main screen) or `"log:j"` (another mode); an action of
-    /// `"none"` unbinds the key.
+    /// `"none"` unbinds the key. See [`Keymap::check_overrides`].
     pub fn with_overrides(overrides: &BTreeMap<String, String>) -> Result<Keymap, KeymapError> {
-        let mut km = Keymap::defaults()?;
-        for (spec, action) in overrides {
-            let (mode, key_text) = match spec.split_once(':') {
-                Some((m, k)) if !k.is_empty() => match Mode::parse(m) {
-                    Some(mode) => (mode, k),
-                    None => (Mode::Normal, spec.as_str()),
-                },
-                _ => (Mode::Normal, spec.as_str()),
-            };
-            let key = Key::parse(key_text)?;
-            if action == "none" {
-                km.map.remove(&(mode, key));
-                continue;
+        let entries: Vec<(&str, &str)> = overrides
+            .iter()
+            .map(|(k, a)| (k.as_str(), a.as_str()))
+            .collect();
+        Keymap::check_overrides(&entries).map_err(|(_, e)| e)
+    }
+
+    /// Merges `entries` (key spec, action name), in order, over the
+    /// defaults; on a problem, the index of the entry to fix and why. Refused:
+    /// an unknown key, mode or action; two entries binding one key to
+    /// different actions (`"P"` and `"shift-p"`); a letter bound in the
+    /// reason dialog (it could no longer be typed); an action the dialog
+    /// ignores; and a keymap that leaves rollback or quit on the main screen,
+    /// or confirm or back in a dialog, without a key.
+    pub fn check_overrides(entries: &[(&str, &str)]) -> Result<Keymap, (usize, KeymapError)> {
+        let mut km = Keymap::defaults().map_err(|e| (0, e))?;
+        let mut seen: BTreeMap<(Mode, Key), (usize, Option<Action>)> = BTreeMap::new();
+        // Who last took a key away from an action that must keep one.
+        let mut blame: BTreeMap<(Mode, Action), usize> = BTreeMap::new();
+        for (i, (spec, action)) in entries.iter().enumerate() {
+            let (mode, key, action) = parse_override(spec, action).map_err(|e| (i, e))?;
+            if let Some((first, before)) = seen.get(&(mode, key))
+                && *before != action
+            {
+                return Err((
+                    i,
+                    KeymapError::Conflict {
+                        key: spec.to_string(),
+                        other: entries[*first].0.to_string(),
+                    },
+                ));
             }
-            let parsed: Action = serde_json::from_value(serde_json::Value::String(action.clone()))
-                .map_err(|_| KeymapError::BadAction {
-                    key: spec.clone(),
-                    action: action.clone(),
-                    known: Action::ALL
-                        .iter()
-                        .map(|a| action_name(*a))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })?;
-            km.map.insert((mode, key), parsed);
+            seen.insert((mode, key), (i, action));
+            if mode == Mode::Dialog {
+                if action.is_some_and(|a| !matches!(a, Action::Confirm | Action::Back)) {
+                    return Err((i, KeymapError::DialogAction(spec.to_string())));
+                }
+                if action.is_some() && key.is_typing() {
+                    return Err((i, KeymapError::DialogTyping(spec.to_string())));
+                }
+            }
+            if let Some(old) = km.map.get(&(mode, key)) {
+                blame.insert((mode, *old), i);
+            }
+            match action {
+                Some(a) => km.map.insert((mode, key), a),
+                None => km.map.remove(&(mode, key)),
+            };
+        }
+        for (mode, action) in REQUIRED {
+            if km.keys_unsorted(mode, action).is_empty() {
+                let i = blame.get(&(mode, action)).copied().unwrap_or(0);
+                return Err((
+                    i,
+                    KeymapError::Unbound {
+                        mode: mode.as_str(),
+                        action: action_name(action),
+                    },
+                ));
+            }
         }
         Ok(km)
     }
@@ -462,6 +526,52 @@ impl Keymap {
     }
 }
 
+/// Bindings that must keep a key: the kill switch and the way out on the
+/// main screen, and both answers of each dialog.
+const REQUIRED: [(Mode, Action); 6] = [
+    (Mode::Normal, Action::Rollback),
+    (Mode::Normal, Action::Quit),
+    (Mode::Dialog, Action::Confirm),
+    (Mode::Dialog, Action::Back),
+    (Mode::Quit, Action::Confirm),
+    (Mode::Quit, Action::Back),
+];
+
+/// One `[ui] keys` entry: `"p"` or `"log:j"`, and an action name or
+/// `"none"` (unbind: `None`).
+pub fn parse_override(
+    spec: &str,
+    action: &str,
+) -> Result<(Mode, Key, Option<Action>), KeymapError> {
+    let (mode, key_text) = match spec.split_once(':') {
+        Some((m, k)) if !m.is_empty() && !k.is_empty() => match Mode::parse(m) {
+            Some(mode) => (mode, k),
+            None => {
+                return Err(KeymapError::BadMode {
+                    spec: spec.to_string(),
+                    mode: m.to_string(),
+                });
+            }
+        },
+        _ => (Mode::Normal, spec),
+    };
+    let key = Key::parse(key_text)?;
+    if action == "none" {
+        return Ok((mode, key, None));
+    }
+    let parsed: Action = serde_json::from_value(serde_json::Value::String(action.to_string()))
+        .map_err(|_| KeymapError::BadAction {
+            key: spec.to_string(),
+            action: action.to_string(),
+            known: Action::ALL
+                .iter()
+                .map(|a| action_name(*a))
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+    Ok((mode, key, Some(parsed)))
+}
+
 /// The serde name of an action ("pause_resume").
 pub fn action_name(a: Action) -> String {
     serde_json::to_value(a)
@@ -471,108 +581,4 @@ pub fn action_name(a: Action) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    fn ev(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
-        KeyEvent::new(code, mods)
-    }
-
-    #[test]
-    fn defaults_bind_the_documented_keys() {
-        let km = Keymap::defaults().unwrap();
-        let n = KeyModifiers::NONE;
-        let cases = [
-            (KeyCode::Char(' '), n, Action::PauseResume),
-            (KeyCode::Char('p'), n, Action::Promote),
-            (KeyCode::Char('P'), KeyModifiers::SHIFT, Action::PromoteFull),
-            (KeyCode::Char('r'), n, Action::Rollback),
-            (KeyCode::Char('a'), n, Action::Approve),
-            (KeyCode::Char('?'), n, Action::Help),
-            (KeyCode::Tab, n, Action::FocusNext),
-            (KeyCode::Enter, n, Action::Zoom),
-            (KeyCode::Char('l'), n, Action::Log),
-            (KeyCode::Char('q'), n, Action::Quit),
-            (KeyCode::Char('c'), KeyModifiers::CONTROL, Action::Quit),
-        ];
-        for (code, mods, want) in cases {
-            assert_eq!(
-                km.action(Mode::Normal, &ev(code, mods)),
-                Some(want),
-                "{code:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn rollback_reaches_every_screen_but_not_dialogs() {
-        let km = Keymap::defaults().unwrap();
-        let r = ev(KeyCode::Char('r'), KeyModifiers::NONE);
-        for mode in [Mode::Normal, Mode::Zoom, Mode::Log, Mode::Help] {
-            assert_eq!(km.action(mode, &r), Some(Action::Rollback), "{mode:?}");
-        }
-        assert_eq!(km.action(Mode::Dialog, &r), None);
-        // Navigation keys do not leak from the main screen into the log.
-        let tab = ev(KeyCode::Tab, KeyModifiers::NONE);
-        assert_eq!(km.action(Mode::Log, &tab), None);
-    }
-
-    #[test]
-    fn overrides_merge_over_defaults() {
-        let mut o = BTreeMap::new();
-        o.insert("ctrl-r".to_string(), "rollback".to_string());
-        o.insert("r".to_string(), "none".to_string());
-        o.insert("log:g".to_string(), "top".to_string());
-        let km = Keymap::with_overrides(&o).unwrap();
-        let ctrl_r = ev(KeyCode::Char('r'), KeyModifiers::CONTROL);
-        assert_eq!(km.action(Mode::Normal, &ctrl_r), Some(Action::Rollback));
-        let r = ev(KeyCode::Char('r'), KeyModifiers::NONE);
-        assert_eq!(km.action(Mode::Normal, &r), None);
-        let g = ev(KeyCode::Char('g'), KeyModifiers::NONE);
-        assert_eq!(km.action(Mode::Log, &g), Some(Action::Top));
-        // Untouched defaults survive.
-        let p = ev(KeyCode::Char('p'), KeyModifiers::NONE);
-        assert_eq!(km.action(Mode::Normal, &p), Some(Action::Promote));
-        let keys: Vec<String> = km
-            .keys_for(Mode::Normal, Action::Rollback)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        assert_eq!(keys, vec!["ctrl-r"]);
-    }
-
-    #[test]
-    fn bad_overrides_say_what_to_fix() {
-        let mut o = BTreeMap::new();
-        o.insert("x".to_string(), "explode".to_string());
-        let err = Keymap::with_overrides(&o).unwrap_err().to_string();
-        assert!(err.contains("explode") && err.contains("rollback"), "{err}");
-        let mut o = BTreeMap::new();
-        o.insert("ctrl-banana".to_string(), "quit".to_string());
-        let err = Keymap::with_overrides(&o).unwrap_err().to_string();
-        assert!(err.contains("ctrl-banana"), "{err}");
-    }
-
-    #[test]
-    fn keys_parse_and_print_round_trip() {
-        for s in [
-            "p",
-            "P",
-            "space",
-            "ctrl-r",
-            "alt-enter",
-            "f5",
-            "backtab",
-            "?",
-            "-",
-        ] {
-            assert_eq!(Key::parse(s).unwrap().to_string(), s);
-        }
-        assert_eq!(Key::parse("shift-p").unwrap(), Key::parse("P").unwrap());
-        assert_eq!(
-            Key::parse("shift-tab").unwrap(),
-            Key::parse("backtab").unwrap()
-        );
-    }
-}
+mod tests;
