@@ -8,6 +8,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::driver::{DriverHandle, DriverInput, Event, phase_words};
 use crate::engine::{Actor, Phase};
+use crate::journal::escape::line;
 
 /// Exit codes, documented in README.
 pub const EXIT_PROMOTED: i32 = 0;
@@ -118,11 +119,12 @@ pub async fn run(
                 });
                 let _ = writeln!(out, "{line}");
             } else {
-                let _ = writeln!(out, "result: {}", phase_words(&outcome.phase));
+                let _ = writeln!(out, "result: {}", line(&phase_words(&outcome.phase)));
                 if let Some(s) = &summary {
-                    let _ = writeln!(out, "summary: {s}");
+                    let _ = writeln!(out, "summary: {}", line(s));
                 }
-                let _ = writeln!(out, "journal: {}", outcome.journal_path.display());
+                let journal = outcome.journal_path.display().to_string();
+                let _ = writeln!(out, "journal: {}", line(&journal));
             }
             let _ = out.flush();
             if stopping && !outcome.phase.is_terminal() {
@@ -153,12 +155,14 @@ fn print_event(out: &mut impl Write, ev: &Event, json: bool) {
         });
         let _ = writeln!(out, "{line}");
     } else {
+        // One event, one line: a reason or a hook's output can neither
+        // move the cursor nor start a line of its own.
         let _ = writeln!(
             out,
             "{}  {:<8}  {}",
             ts.format("%H:%M:%S"),
             ev.kind,
-            ev.text
+            line(&ev.text)
         );
     }
     let _ = out.flush();

@@ -16,6 +16,7 @@
 use std::path::{Path, PathBuf};
 
 mod checklist;
+pub mod escape;
 pub mod record;
 pub mod render;
 pub mod summary;

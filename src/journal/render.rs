@@ -5,7 +5,10 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::summary::{CheckState, GateLine, Keeper, LISTED_PER_PERSON, Summary, summarize_kept};
+use super::escape::{code, keep_lines, md, md_link};
+use super::summary::{
+    CheckState, DecisionLine, GateLine, Keeper, LISTED_PER_PERSON, Summary, summarize_kept,
+};
 use super::{JournalError, records, verify};
 
 /// "1h 02m 03s", "4m 10s", "2.5s".
@@ -20,20 +23,18 @@ fn dur(ms: Option<u64>) -> String {
     }
 }
 
-/// Makes text safe inside a Markdown table cell.
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
-}
-
 fn gate(g: &GateLine) -> String {
-    g.numbers()
+    md(&g.numbers())
 }
 
-fn opt(s: &Option<String>) -> &str {
-    s.as_deref().unwrap_or("–")
+fn opt(s: &Option<String>) -> String {
+    s.as_deref().map_or_else(|| "–".to_string(), md)
 }
 
-/// The summary as a Markdown document.
+/// The summary as a Markdown document. Every string that came from the
+/// journal (reasons, identities, hook output, names, even actions, which an
+/// edited journal can hold anything in) goes through [`md`] or [`code`]:
+/// it renders as the characters it is and forges no structure.
 pub fn render_markdown(s: &Summary) -> String {
     let mut o = String::new();
     let title = s
@@ -42,15 +43,15 @@ pub fn render_markdown(s: &Summary) -> String {
         .or(s.rollout.as_deref())
         .unwrap_or("unknown service");
     // `write!` to a String cannot fail; the results are ignored on purpose.
-    let _ = writeln!(o, "# Post-deploy summary: {title}\n");
-    let _ = writeln!(o, "- **Outcome:** {}", s.outcome);
+    let _ = writeln!(o, "# Post-deploy summary: {}\n", md(title));
+    let _ = writeln!(o, "- **Outcome:** {}", md(&s.outcome));
     let _ = writeln!(o, "- **Service:** {}", opt(&s.service));
     let _ = writeln!(o, "- **Rollout:** {}", opt(&s.rollout));
     let ticket = match &s.ticket {
         None => "–".to_string(),
         Some(t) => match &t.url {
-            Some(u) => format!("[{}]({u})", t.id),
-            None => t.id.clone(),
+            Some(u) => md_link(&t.id, u),
+            None => md(&t.id),
         },
     };
     let _ = writeln!(o, "- **Change ticket:** {ticket}");
@@ -64,8 +65,8 @@ pub fn render_markdown(s: &Summary) -> String {
     );
     let _ = writeln!(
         o,
-        "- **Journal:** `{}` ({})",
-        s.journal,
+        "- **Journal:** {} ({})",
+        code(&s.journal),
         if s.chain.holds {
             "chain verifies"
         } else {
@@ -78,7 +79,7 @@ pub fn render_markdown(s: &Summary) -> String {
         if v.is_empty() {
             "nobody".to_string()
         } else {
-            v.join(", ")
+            v.iter().map(|p| md(p)).collect::<Vec<_>>().join(", ")
         }
     };
     let _ = writeln!(o, "- **Drove:** {}", list(&s.drove));
@@ -91,7 +92,7 @@ pub fn render_markdown(s: &Summary) -> String {
             CheckState::Fail => "[ ] **FAIL**",
             CheckState::Unknown => "[ ] unknown:",
         };
-        let _ = writeln!(o, "- {mark} {} — {}", c.item, cell(&c.evidence));
+        let _ = writeln!(o, "- {mark} {} — {}", md(&c.item), md(&c.evidence));
     }
 
     let _ = writeln!(o, "\n## Timeline\n");
@@ -105,9 +106,9 @@ pub fn render_markdown(s: &Summary) -> String {
             o,
             "| {} | {} | {} % | {} | {} | {} | {} |",
             st.index + 1,
-            cell(opt(&st.name)),
+            opt(&st.name),
             st.weight,
-            st.entered_at,
+            md(&st.entered_at),
             opt(&st.left_at),
             dur(st.duration_ms),
             opt(&st.ended_by)
@@ -119,7 +120,7 @@ pub fn render_markdown(s: &Summary) -> String {
         let name = st
             .name
             .as_deref()
-            .map(|n| format!(" ({n})"))
+            .map(|n| format!(" ({})", md(n)))
             .unwrap_or_default();
         let _ = writeln!(o, "- Step {}{name}, {} %:", st.index + 1, st.weight);
         if st.gates.is_empty() {
@@ -138,14 +139,14 @@ pub fn render_markdown(s: &Summary) -> String {
         Some(b) => {
             let _ = writeln!(
                 o,
-                "**{}** from the first breach of `{}` ({}, {}) to the rollback starting ({}); decided by {} at {}.",
+                "**{}** from the first breach of {} ({}, {}) to the rollback starting ({}); decided by {} at {}.",
                 dur(Some(b.ms)),
-                b.metric,
-                b.first_breach_at,
-                b.first_breach_basis,
-                b.rollback_started_at,
-                b.decided_by,
-                b.decided_at
+                code(&b.metric),
+                md(&b.first_breach_at),
+                md(&b.first_breach_basis),
+                md(&b.rollback_started_at),
+                md(&b.decided_by),
+                md(&b.decided_at)
             );
         }
     }
@@ -169,11 +170,11 @@ pub fn render_markdown(s: &Summary) -> String {
                 o,
                 "| {} | {} | {} | {} % | {} | {} | {} | {} | {} |",
                 h.id,
-                h.kind,
+                md(&h.kind),
                 h.step.map(|x| (x + 1).to_string()).unwrap_or("–".into()),
                 h.weight,
                 opt(&h.started_at),
-                cell(&result),
+                result,
                 h.code.map(|c| c.to_string()).unwrap_or("–".into()),
                 h.attempts.map(|c| c.to_string()).unwrap_or("–".into()),
                 dur(h.duration_ms)
@@ -182,27 +183,7 @@ pub fn render_markdown(s: &Summary) -> String {
     }
 
     let _ = writeln!(o, "\n## Decisions\n");
-    let _ = writeln!(
-        o,
-        "| Seq | Time | Action | Who | Why | Step | Weight | Phase | Numbers |"
-    );
-    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|");
-    for d in &s.decisions {
-        let numbers: Vec<String> = d.gates.iter().map(gate).collect();
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} | {} | {} | {} | {} % | {} | {} |",
-            d.seq,
-            d.at,
-            d.action,
-            cell(&d.who),
-            cell(&d.why),
-            d.step.map(|x| (x + 1).to_string()).unwrap_or("–".into()),
-            d.weight,
-            d.phase,
-            cell(&numbers.join("; "))
-        );
-    }
+    decisions_table(&mut o, &s.decisions);
     if !s.repeated.is_empty() {
         let _ = writeln!(
             o,
@@ -215,11 +196,11 @@ pub fn render_markdown(s: &Summary) -> String {
             let _ = writeln!(
                 o,
                 "| {} | {} | {} | {} | {} |",
-                r.action,
-                cell(&r.who),
+                md(&r.action),
+                md(&r.who),
                 r.count,
-                r.first_at,
-                r.last_at
+                md(&r.first_at),
+                md(&r.last_at)
             );
         }
     }
@@ -228,9 +209,37 @@ pub fn render_markdown(s: &Summary) -> String {
     let _ = writeln!(
         o,
         "{} (`rampdeck verify` exit code {})",
-        s.chain.message, s.chain.exit_code
+        md(&s.chain.message),
+        s.chain.exit_code
     );
-    o
+    // Every field was escaped; this only makes sure no control byte of a
+    // field somebody forgets to escape ever reaches a terminal.
+    keep_lines(&o).into_owned()
+}
+
+/// The decisions as a Markdown table, one row per record.
+fn decisions_table(o: &mut String, decisions: &[DecisionLine]) {
+    let _ = writeln!(
+        o,
+        "| Seq | Time | Action | Who | Why | Step | Weight | Phase | Numbers |"
+    );
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|");
+    for d in decisions {
+        let numbers: Vec<String> = d.gates.iter().map(gate).collect();
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} % | {} | {} |",
+            d.seq,
+            md(&d.at),
+            md(&d.action),
+            md(&d.who),
+            md(&d.why),
+            d.step.map(|x| (x + 1).to_string()).unwrap_or("–".into()),
+            d.weight,
+            md(&d.phase),
+            numbers.join("; ")
+        );
+    }
 }
 
 /// The summary as pretty-printed JSON.
@@ -268,7 +277,7 @@ pub fn summary_cli(path: &Path, format_markdown: bool) -> i32 {
             if s.chain.exit_code == 1 { 1 } else { 0 }
         }
         Err(e) => {
-            eprintln!("rampdeck summary: {e}");
+            eprintln!("rampdeck summary: {}", super::escape::line(&e.to_string()));
             2
         }
     }

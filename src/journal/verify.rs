@@ -490,11 +490,11 @@ pub(crate) fn report_of(path: &Path, scan: &Scan) -> VerifyReport {
 pub fn verify_cli(path: &Path) -> i32 {
     match verify(path) {
         Ok(report) => {
-            println!("{}", report.one_line());
+            println!("{}", super::escape::line(&report.one_line()));
             report.exit_code()
         }
         Err(e) => {
-            eprintln!("rampdeck verify: {e}");
+            eprintln!("rampdeck verify: {}", super::escape::line(&e.to_string()));
             2
         }
     }
