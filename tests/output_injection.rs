@@ -151,6 +151,7 @@ fn markdown_and_html_in_user_text_cannot_forge_structure() {
     hook.hook = Some(HookRecord {
         id: 1,
         kind: HookKind::Rollback,
+        weight: Some(0),
         outcome: Some(HookOutcome {
             ok: false,
             code: Some(1),

@@ -15,6 +15,7 @@
 
 use std::path::{Path, PathBuf};
 
+mod blame;
 mod checklist;
 pub mod escape;
 pub mod record;

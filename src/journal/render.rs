@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use super::escape::{code, keep_lines, md, md_link};
 use super::summary::{
-    CheckState, DecisionLine, GateLine, Keeper, LISTED_PER_PERSON, Summary, summarize_kept,
+    BreachToRollback, CheckState, DecisionLine, GateLine, Keeper, LISTED_PER_PERSON, Summary,
+    summarize_kept,
 };
 use super::{JournalError, records, verify};
 
@@ -134,21 +135,9 @@ pub fn render_markdown(s: &Summary) -> String {
     let _ = writeln!(o, "\n## Breach to rollback\n");
     match &s.breach_to_rollback {
         None => {
-            let _ = writeln!(o, "No rollback was caused by a breaching gate.");
+            let _ = writeln!(o, "No rollback.");
         }
-        Some(b) => {
-            let _ = writeln!(
-                o,
-                "**{}** from the first breach of {} ({}, {}) to the rollback starting ({}); decided by {} at {}.",
-                dur(Some(b.ms)),
-                code(&b.metric),
-                md(&b.first_breach_at),
-                md(&b.first_breach_basis),
-                md(&b.rollback_started_at),
-                md(&b.decided_by),
-                md(&b.decided_at)
-            );
-        }
+        Some(b) => rollback_cause(&mut o, b),
     }
 
     let _ = writeln!(o, "\n## Hooks\n");
@@ -215,6 +204,73 @@ pub fn render_markdown(s: &Summary) -> String {
     // Every field was escaped; this only makes sure no control byte of a
     // field somebody forgets to escape ever reaches a terminal.
     keep_lines(&o).into_owned()
+}
+
+/// What caused the rollback, in words.
+fn rollback_cause(o: &mut String, b: &BreachToRollback) {
+    let metric = b.metric.as_deref().map(code).unwrap_or_default();
+    let first = format!(
+        "{}, {}",
+        opt(&b.first_breach_at),
+        opt(&b.first_breach_basis)
+    );
+    match b.cause.as_str() {
+        "trigger" => {
+            let trigger = match (&b.trigger, b.streak) {
+                (Some(t), Some(n)) => format!("trigger {}, {n} breaches in a row; ", code(t)),
+                (Some(t), None) => format!("trigger {}; ", code(t)),
+                (None, _) => String::new(),
+            };
+            let _ = writeln!(
+                o,
+                "**{}** from the first breach of {metric} ({trigger}first breach {first}) to the rollback starting ({}); decided by {} at {}: {}.",
+                dur(b.ms),
+                md(&b.rollback_started_at),
+                md(&b.decided_by),
+                md(&b.decided_at),
+                md(&b.reason)
+            );
+        }
+        "no_data" => {
+            let _ = writeln!(
+                o,
+                "**{}** from the first poll of {metric} without data ({first}) to the rollback starting ({}); decided by {} at {} under the metric's no-data policy: {}.",
+                dur(b.ms),
+                md(&b.rollback_started_at),
+                md(&b.decided_by),
+                md(&b.decided_at),
+                md(&b.reason)
+            );
+        }
+        _ => {
+            let who = b
+                .decided_by
+                .split_once(" (")
+                .map_or(b.decided_by.as_str(), |(_, who)| {
+                    who.strip_suffix(')').unwrap_or(who)
+                });
+            let whose = if b.cause == "person" {
+                "a person's decision, "
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                o,
+                "Rolled back by {} at {}: {} — {whose}no trigger fired; the rollback started at {}.",
+                md(who),
+                md(&b.decided_at),
+                md(&b.reason),
+                md(&b.rollback_started_at)
+            );
+        }
+    }
+    if let Some(n) = &b.numbers {
+        let _ = writeln!(o, "\nAt the decision: {}.", md(n));
+    }
+    if !b.not_passing.is_empty() {
+        let gates: Vec<String> = b.not_passing.iter().map(|g| md(g)).collect();
+        let _ = writeln!(o, "\nGates not passing then: {}.", gates.join("; "));
+    }
 }
 
 /// The decisions as a Markdown table, one row per record.
