@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 mod blame;
 mod checklist;
+mod damaged;
 pub mod escape;
 pub mod record;
 pub mod render;

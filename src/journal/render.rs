@@ -5,12 +5,13 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use super::JournalError;
+use super::damaged::{AfterBreak, after_break, collect};
 use super::escape::{code, keep_lines, md, md_link};
 use super::summary::{
-    BreachToRollback, CheckState, DecisionLine, GateLine, Keeper, LISTED_PER_PERSON, Summary,
-    summarize_kept,
+    BreachToRollback, CheckState, DecisionLine, GateLine, LISTED_PER_PERSON, MetricUnits, Repeated,
+    Summary, plan_of, summarize_kept,
 };
-use super::{JournalError, records, verify};
 
 /// "1h 02m 03s", "4m 10s", "2.5s".
 fn dur(ms: Option<u64>) -> String {
@@ -45,7 +46,26 @@ pub fn render_markdown(s: &Summary) -> String {
         .unwrap_or("unknown service");
     // `write!` to a String cannot fail; the results are ignored on purpose.
     let _ = writeln!(o, "# Post-deploy summary: {}\n", md(title));
-    let _ = writeln!(o, "- **Outcome:** {}", md(&s.outcome));
+    if let Some(a) = &s.after_break {
+        let _ = writeln!(
+            o,
+            "> **WARNING: THE JOURNAL'S HASH CHAIN BREAKS AT LINE {} (SEQ {}).** This summary \
+             is built from the {} records before the break, which verify. Everything after \
+             it is listed under \"After the break\" and proves nothing: it may have been \
+             edited, inserted or forged.\n",
+            a.line,
+            a.seq,
+            s.chain.records.min(a.line.saturating_sub(1))
+        );
+    }
+    let claimed = match &s.after_break {
+        Some(a) => format!(
+            " (from the verified records; the unverified part claims: {})",
+            md(&a.claimed_outcome)
+        ),
+        None => String::new(),
+    };
+    let _ = writeln!(o, "- **Outcome:** {}{claimed}", md(&s.outcome));
     let _ = writeln!(o, "- **Service:** {}", opt(&s.service));
     let _ = writeln!(o, "- **Rollout:** {}", opt(&s.rollout));
     let ticket = match &s.ticket {
@@ -173,25 +193,9 @@ pub fn render_markdown(s: &Summary) -> String {
 
     let _ = writeln!(o, "\n## Decisions\n");
     decisions_table(&mut o, &s.decisions);
-    if !s.repeated.is_empty() {
-        let _ = writeln!(
-            o,
-            "\nRepeated records past the first {LISTED_PER_PERSON} of each person, counted here \
-             rather than listed (the journal has each one):\n"
-        );
-        let _ = writeln!(o, "| Action | Who | Count | From | To |");
-        let _ = writeln!(o, "|---|---|---|---|---|");
-        for r in &s.repeated {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} | {} |",
-                md(&r.action),
-                md(&r.who),
-                r.count,
-                md(&r.first_at),
-                md(&r.last_at)
-            );
-        }
+    repeated_table(&mut o, &s.repeated);
+    if let Some(a) = &s.after_break {
+        after_break_section(&mut o, a);
     }
 
     let _ = writeln!(o, "\n## Journal integrity\n");
@@ -204,6 +208,69 @@ pub fn render_markdown(s: &Summary) -> String {
     // Every field was escaped; this only makes sure no control byte of a
     // field somebody forgets to escape ever reaches a terminal.
     keep_lines(&o).into_owned()
+}
+
+/// Records counted rather than listed.
+fn repeated_table(o: &mut String, repeated: &[Repeated]) {
+    if repeated.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "\nRepeated records past the first {LISTED_PER_PERSON} of each person, counted here \
+         rather than listed (the journal has each one):\n"
+    );
+    let _ = writeln!(o, "| Action | Who | Count | From | To |");
+    let _ = writeln!(o, "|---|---|---|---|---|");
+    for r in repeated {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} |",
+            md(&r.action),
+            md(&r.who),
+            r.count,
+            md(&r.first_at),
+            md(&r.last_at)
+        );
+    }
+}
+
+/// Everything after the break of the chain, labelled as unverified.
+fn after_break_section(o: &mut String, a: &AfterBreak) {
+    let _ = writeln!(
+        o,
+        "\n## After the break (line {}, seq {}): NOT VERIFIED\n",
+        a.line, a.seq
+    );
+    let _ = writeln!(
+        o,
+        "**NOT VERIFIED.** The hash chain breaks here ({}: {}). What follows is shown as the \
+         file holds it and proves nothing: any of it may have been edited, inserted or forged. \
+         The unverified records claim the outcome: {}.\n",
+        md(&a.kind),
+        md(&a.detail),
+        md(&a.claimed_outcome)
+    );
+    if a.decisions.is_empty() {
+        let _ = writeln!(o, "No record after the break.");
+    } else {
+        decisions_table(o, &a.decisions);
+    }
+    repeated_table(o, &a.repeated);
+    if a.not_records_total > 0 {
+        let _ = writeln!(
+            o,
+            "\n{} line(s) after the break are not records:\n",
+            a.not_records_total
+        );
+        for n in &a.not_records {
+            let _ = writeln!(o, "- line {}: not a record ({})", n.line, md(&n.why));
+        }
+        let more = a.not_records_total.saturating_sub(a.not_records.len());
+        if more > 0 {
+            let _ = writeln!(o, "- and {more} more");
+        }
+    }
 }
 
 /// What caused the rollback, in words.
@@ -305,16 +372,18 @@ pub fn render_json(s: &Summary) -> String {
     })
 }
 
-/// Streams the journal twice (every complete record, then the chain
-/// check), keeping only what the summary shows.
+/// Streams the journal twice (the chain check, then every line), keeping
+/// only what the summary shows. A broken chain still gives a summary: of
+/// the verified records, with the rest apart as unverified.
 fn build(journal: &Path) -> Result<Summary, JournalError> {
-    let mut keeper = Keeper::default();
-    for r in records(journal)? {
-        keeper.push(r?);
+    let collected = collect(journal)?;
+    let (records, repeated) = collected.verified.finish();
+    let mut s = summarize_kept(&records, repeated, &collected.report);
+    if let Some((kept, not_records, total)) = collected.after {
+        let units = MetricUnits::from_plan(plan_of(&records));
+        s.after_break = after_break(&collected.report, kept, not_records, total, &units);
     }
-    let report = verify(journal)?;
-    let (records, repeated) = keeper.finish();
-    Ok(summarize_kept(&records, repeated, &report))
+    Ok(s)
 }
 
 /// `rampdeck summary JOURNAL [--format markdown|json]`: prints the summary.

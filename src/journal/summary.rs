@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use super::blame::{BreachToRollback, MetricUnits};
+pub use super::damaged::{AfterBreak, NotRecord};
 use super::record::{Record, format_ts};
 use super::verify::VerifyReport;
 use crate::engine::gates::Units;
@@ -40,6 +41,10 @@ pub struct Summary {
     /// few of each person, counted rather than listed in `decisions`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub repeated: Vec<Repeated>,
+    /// When the chain breaks: everything after the break, unverified. The
+    /// rest of the summary is built from the verified records only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_break: Option<AfterBreak>,
 }
 
 /// Records of one action by one person that the summary counts instead of
@@ -289,7 +294,7 @@ pub(crate) fn ts(t: Timestamp) -> String {
 
 /// The plan as journaled on `rollout_started` (`serde_json::to_value(&plan)`,
 /// possibly wrapped as `{"plan": ...}`).
-fn plan_of(records: &[Record]) -> Option<&Value> {
+pub(crate) fn plan_of(records: &[Record]) -> Option<&Value> {
     let d = &records
         .iter()
         .find(|r| r.decision.action == "rollout_started")?
@@ -370,6 +375,7 @@ pub fn summarize_kept(
         },
         checklist: super::checklist::checklist(records, verify, &units),
         repeated,
+        after_break: None,
     }
 }
 
