@@ -116,6 +116,9 @@ pub async fn run(
                     "phase": outcome.phase.name(),
                     "journal": outcome.journal_path.display().to_string(),
                     "summary": summary,
+                    "head": outcome.head,
+                    "records": outcome.records,
+                    "closed": outcome.closed,
                 });
                 let _ = writeln!(out, "{line}");
             } else {
@@ -123,6 +126,14 @@ pub async fn run(
                 if let Some(s) = &summary {
                     let _ = writeln!(out, "summary: {}", line(s));
                 }
+                // The head to keep elsewhere (a ticket, a chat message):
+                // `rampdeck verify --expect-head` checks the journal against it.
+                let state = if outcome.closed { "closed" } else { "open" };
+                let _ = writeln!(
+                    out,
+                    "head: {} ({} records, journal {state})",
+                    outcome.head, outcome.records
+                );
                 let journal = outcome.journal_path.display().to_string();
                 let _ = writeln!(out, "journal: {}", line(&journal));
             }

@@ -80,6 +80,7 @@ fn plan() -> Plan {
         hooks: Hooks::default(),
         notify: Notify::default(),
         ui: UiSettings::default(),
+        journal: Default::default(),
     }
 }
 

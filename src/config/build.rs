@@ -13,8 +13,8 @@ use super::raw::{RawPlan, RawRollout, RawStep, RawWindow};
 use super::sources::build_sources;
 use super::values::{ACTIONS, R};
 use crate::plan::{
-    ChangeWindow, DEFAULT_MAX_CONNECTIONS, GateKind, Notify, Plan, RolloutInfo, Step, Strategy,
-    Ticket, UiSettings, Unattended,
+    ChangeWindow, DEFAULT_MAX_CONNECTIONS, GateKind, JournalSettings, Notify, Plan, RolloutInfo,
+    Step, Strategy, Ticket, UiSettings, Unattended,
 };
 
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -45,6 +45,22 @@ pub(crate) fn build(ctx: &Ctx, raw: &RawPlan) -> R<Plan> {
             }
         }
         None => Notify::default(),
+    };
+    let journal = match &raw.journal {
+        Some(j) => {
+            let j = j.get_ref();
+            if let Some(v) = &j.key {
+                return Err(ctx.secret(v, "key", "`key_env = \"RAMPDECK_JOURNAL_KEY\"`"));
+            }
+            JournalSettings {
+                key_env: j
+                    .key_env
+                    .as_ref()
+                    .map(|e| ctx.env_name("key_env", e))
+                    .transpose()?,
+            }
+        }
+        None => JournalSettings::default(),
     };
     let ui = match &raw.ui {
         Some(u) => {
@@ -88,6 +104,7 @@ pub(crate) fn build(ctx: &Ctx, raw: &RawPlan) -> R<Plan> {
         hooks,
         notify,
         ui,
+        journal,
     })
 }
 

@@ -20,7 +20,7 @@ use crate::engine::series::MetricSeries;
 use crate::engine::{
     Actor, Command, Decision, Effect, Engine, GateStatus, Input, Phase, Timestamp,
 };
-use crate::journal::JournalWriter;
+use crate::journal::{JournalOptions, JournalWriter, ROLLOUT_ENDED};
 use crate::plan::{HookKind, Plan, SourceKind};
 use crate::session::{self, Access};
 use crate::snapshot::{Snapshot, SourceHealth, SourceState};
@@ -93,6 +93,13 @@ pub struct DriverOutcome {
     pub phase: Phase,
     pub journal_path: PathBuf,
     pub summary_path: Option<PathBuf>,
+    /// The hash of the journal's last record, to keep elsewhere for
+    /// `rampdeck verify --expect-head`.
+    pub head: String,
+    /// Records in the journal.
+    pub records: u64,
+    /// A `rollout_ended` record closed the journal.
+    pub closed: bool,
 }
 
 /// Handles to a running driver.
@@ -144,7 +151,7 @@ pub async fn start(setup: DriverSetup) -> color_eyre::Result<DriverHandle> {
     // A source that cannot start (a missing secret) is a clear error now,
     // not a provider error every interval later.
     sources::check_sources(&setup.plan)?;
-    let journal = open_journal(&setup)?;
+    let journal = open_journal(&setup, JournalOptions::from_plan(&setup.plan)?)?;
     let now = wall_now();
     let engine = Engine::new(setup.plan.clone());
     let (sample_tx, sample_rx) = mpsc::channel(1024);
@@ -344,16 +351,16 @@ pub fn resume_point(
 /// A new journal, or the existing one of this rollout id reopened (its
 /// chain verified, a torn last line cut and journaled) when a driver that
 /// died left it behind.
-fn open_journal(setup: &DriverSetup) -> color_eyre::Result<JournalWriter> {
+fn open_journal(setup: &DriverSetup, opts: JournalOptions) -> color_eyre::Result<JournalWriter> {
     let path = &setup.journal_path;
     let exists = std::fs::metadata(path)
         .map(|m| m.len() > 0)
         .unwrap_or(false);
     if exists {
-        let (writer, _recovery) = JournalWriter::open(path)?;
+        let (writer, _recovery) = JournalWriter::open_with(path, None, opts)?;
         return Ok(writer);
     }
-    Ok(JournalWriter::create(path, &setup.rollout_id)?)
+    Ok(JournalWriter::create_with(path, &setup.rollout_id, opts)?)
 }
 
 impl Driver {
@@ -426,10 +433,12 @@ impl Driver {
                 }
             }
             let ended = self.engine.is_over() && self.hooks_running.is_empty();
-            if ended && self.summary_path.is_none() {
+            // A failed rollout gets its summary at once; once it is rolled
+            // back after all, the journal is closed and the summary redone.
+            if ended && (self.summary_path.is_none() || self.closable()) {
                 // Counts held back so far belong in the summary.
                 self.say_held_back(wall_now(), true)?;
-                self.finish();
+                self.finish()?;
             }
             self.publish(wall_now());
             if let Some((actor, why)) = stop.take() {
@@ -454,6 +463,9 @@ impl Driver {
             phase: self.engine.phase().clone(),
             journal_path: self.setup.journal_path.clone(),
             summary_path: self.summary_path.clone(),
+            head: self.journal.head().to_string(),
+            records: self.journal.last_seq(),
+            closed: self.journal.is_closed(),
         })
     }
 
@@ -469,13 +481,18 @@ impl Driver {
         }
         for effect in effects {
             match effect {
-                Effect::Journal(d) => {
-                    // Journal before action: the record is on disk before
-                    // any hook it explains starts. A failed append stops the
-                    // driver rather than act without a record.
-                    let journal = &mut self.journal;
-                    tokio::task::block_in_place(|| journal.append(now, &d))?;
-                    self.on_decision(now, &d);
+                // Journal before action: the record is on disk before any
+                // hook it explains starts. A failed append stops the driver
+                // rather than act without a record.
+                Effect::Journal(d) => self.append(now, &d)?,
+                Effect::RunHook(call) if self.journal.is_closed() => {
+                    // Never reached (an ended rollout runs no hook), and
+                    // never run without its record.
+                    let text = format!(
+                        "{} hook not run: the rollout ended and its journal is closed",
+                        call.kind.as_str()
+                    );
+                    self.emit(now, "warning", text, serde_json::Value::Null);
                 }
                 Effect::RunHook(call) => self.spawn_hook(call),
                 // Notices are for chat: the decision's own line already
@@ -521,7 +538,45 @@ impl Driver {
         });
     }
 
-    fn finish(&mut self) {
+    /// Appends a decision to the journal and tells views. Once the journal
+    /// is closed (`rollout_ended`), nothing more is journaled: a later
+    /// refusal, a viewer or the driver's stop is shown, not kept, so a
+    /// record after the end always means it was added later.
+    fn append(&mut self, now: Timestamp, d: &Decision) -> color_eyre::Result<()> {
+        if !self.journal.is_closed() {
+            let journal = &mut self.journal;
+            tokio::task::block_in_place(|| journal.append(now, d))?;
+        }
+        self.on_decision(now, d);
+        Ok(())
+    }
+
+    /// The rollout is over for good (promoted or rolled back) and its
+    /// journal is not closed yet.
+    fn closable(&self) -> bool {
+        matches!(self.engine.phase(), Phase::Promoted | Phase::RolledBack)
+            && !self.journal.is_closed()
+    }
+
+    /// Closes the journal: `rollout_ended`, with the outcome and the
+    /// record count, is its last record.
+    fn close_journal(&mut self) -> color_eyre::Result<()> {
+        let phase = self.engine.phase().clone();
+        let records = self.journal.last_seq() + 1;
+        let why = format!(
+            "the rollout is over ({}); the journal ends here with {records} records",
+            phase_words(&phase)
+        );
+        let detail = serde_json::json!({ "outcome": phase.name(), "records": records });
+        self.record(ROLLOUT_ENDED, &Actor::system(), &why, detail)
+    }
+
+    /// The rollout is over (or failed and waits for a person): close the
+    /// journal when it is over for good, write the summary, tell chat.
+    fn finish(&mut self) -> color_eyre::Result<()> {
+        if self.closable() {
+            self.close_journal()?;
+        }
         let path = &self.setup.journal_path;
         match crate::journal::write_summary_next_to(path) {
             Ok(p) => self.summary_path = Some(p),
@@ -534,16 +589,23 @@ impl Driver {
         let phase = self.engine.phase().clone();
         let text = format!("rollout ended: {}", phase_words(&phase));
         let summary = self.summary_path.as_ref().map(|p| p.display().to_string());
-        self.notify(format!(
-            "{text}; summary: {}",
-            summary.as_deref().unwrap_or("not written")
-        ));
+        self.notify_head(
+            format!(
+                "{text}; summary: {}",
+                summary.as_deref().unwrap_or("not written")
+            ),
+            true,
+        );
         let data = serde_json::json!({
             "phase": phase.name(),
             "journal": self.setup.journal_path.display().to_string(),
             "summary": self.summary_path.as_ref().map(|p| p.display().to_string()),
+            "head": self.journal.head(),
+            "records": self.journal.last_seq(),
+            "closed": self.journal.is_closed(),
         });
         self.emit(wall_now(), "end", text, data);
+        Ok(())
     }
 
     fn record_stop(&mut self, actor: &Actor, why: &str) -> color_eyre::Result<()> {
@@ -573,9 +635,7 @@ impl Driver {
             detail,
             at: Some(now),
         };
-        let journal = &mut self.journal;
-        tokio::task::block_in_place(|| journal.append(now, &d))?;
-        self.on_decision(now, &d);
+        self.append(now, &d)?;
         if self.own_records.len() == crate::engine::decision::RECENT_DECISIONS {
             self.own_records.pop_front();
         }

@@ -6,7 +6,15 @@ use crate::hooks::{self, HookVars};
 use crate::plan::HookKind;
 
 impl Driver {
+    /// A notice to chat, with the journal's record count and head so far
+    /// (its first 16 hex digits), so a head is kept outside the journal.
     pub(super) fn notify(&self, text: String) {
+        self.notify_head(text, false);
+    }
+
+    /// [`Self::notify`]; `full_head` gives all 64 hex digits (the last
+    /// notice of a rollout: what `rampdeck verify --expect-head` checks).
+    pub(super) fn notify_head(&self, text: String, full_head: bool) {
         let Some(var) = self.setup.plan.notify.slack_webhook_env.clone() else {
             return;
         };
@@ -14,8 +22,23 @@ impl Driver {
             return;
         };
         let service = self.setup.plan.rollout.service.clone();
+        let head = self.journal.head();
+        let head = if full_head {
+            head
+        } else {
+            head.get(..16).unwrap_or(head)
+        };
+        let closed = if self.journal.is_closed() {
+            ", closed"
+        } else {
+            ""
+        };
+        let text = format!(
+            "[{service}] {text} (journal: {} records{closed}, head {head})",
+            self.journal.last_seq()
+        );
         tokio::spawn(async move {
-            let _ = hooks::notify_slack(&url, &format!("[{service}] {text}")).await;
+            let _ = hooks::notify_slack(&url, &text).await;
         });
     }
 

@@ -201,10 +201,21 @@ pub fn render_markdown(s: &Summary) -> String {
     let _ = writeln!(o, "\n## Journal integrity\n");
     let _ = writeln!(
         o,
-        "{} (`rampdeck verify` exit code {})",
+        "{} (`rampdeck verify` exit code {})\n",
         md(&s.chain.message),
         s.chain.exit_code
     );
+    let _ = writeln!(o, "- **Records:** {}", s.chain.records);
+    if let Some(head) = &s.chain.head {
+        let _ = writeln!(
+            o,
+            "- **Head:** {} — keep it with the change; `rampdeck verify --expect-head <head>` shows later whether anything was removed, added or rewritten",
+            code(head)
+        );
+    }
+    for d in s.chain.details.iter().filter(|d| !d.starts_with("head: ")) {
+        let _ = writeln!(o, "- {}", md(d));
+    }
     // Every field was escaped; this only makes sure no control byte of a
     // field somebody forgets to escape ever reaches a terminal.
     keep_lines(&o).into_owned()

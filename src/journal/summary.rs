@@ -243,6 +243,14 @@ pub struct ChainStatus {
     pub records: usize,
     pub exit_code: i32,
     pub message: String,
+    /// The hash of the last record that verifies: keep it elsewhere and
+    /// check it later with `rampdeck verify --expect-head`.
+    pub head: Option<String>,
+    /// A `rollout_ended` record closes the journal.
+    pub closed: bool,
+    /// The head, the seals: what `rampdeck verify` prints after its first
+    /// line.
+    pub details: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -372,6 +380,9 @@ pub fn summarize_kept(
             records: verify.records,
             exit_code: verify.exit_code(),
             message: verify.one_line(),
+            head: verify.head.clone(),
+            closed: verify.closed,
+            details: verify.details(),
         },
         checklist: super::checklist::checklist(records, verify, &units),
         repeated,

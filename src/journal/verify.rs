@@ -6,13 +6,14 @@
 //! record, or a torn last line left by a crash mid-write.
 
 use std::fmt;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::JournalError;
-use super::record::{GENESIS, Parsed, Record, format_ts, parse_line};
+use super::record::{GENESIS, Parsed, Record, Seal, SealKey, check_seal, format_ts, parse_line};
+use super::writer::ROLLOUT_ENDED;
 use crate::engine::Timestamp;
 
 /// What is wrong at the first bad line.
@@ -32,6 +33,12 @@ pub enum ProblemKind {
     Malformed,
     /// The last line has no newline: a crash mid-write. Not tampering.
     TornLastLine,
+    /// A record after `rollout_ended`: nothing is journaled once a rollout
+    /// ended, so it was added later.
+    AfterEnd,
+    /// With the journal key set: a record whose HMAC seal is missing or is
+    /// not the key's seal (forged, or sealed with another key).
+    Seal,
 }
 
 impl ProblemKind {
@@ -43,6 +50,8 @@ impl ProblemKind {
             ProblemKind::Removed => "removed",
             ProblemKind::Malformed => "malformed",
             ProblemKind::TornLastLine => "torn last line",
+            ProblemKind::AfterEnd => "after the end",
+            ProblemKind::Seal => "seal",
         }
     }
 }
@@ -85,7 +94,54 @@ pub struct VerifyReport {
     pub last_ts: Option<Timestamp>,
     /// `None` when the whole chain holds.
     pub problem: Option<Problem>,
+    /// The hash of the last record that verified: the journal's head.
+    pub head: Option<String>,
+    /// The last record that verified is `rollout_ended`.
+    pub closed: bool,
+    pub seals: Seals,
+    /// The head kept elsewhere that it was checked against, if any.
+    pub expected_head: Option<HeadCheck>,
 }
+
+/// What `verify` could say about the records' HMAC seals.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Seals {
+    /// The variable the key came from, when one was set: every record's
+    /// seal was then checked.
+    pub key_env: Option<String>,
+    /// The variables looked at for a key.
+    pub looked_for: Vec<String>,
+    /// Records that verified and carry a seal.
+    pub sealed: usize,
+}
+
+/// The journal's head against one kept elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeadCheck {
+    /// As given (a prefix of at least 12 hex digits, or the whole hash).
+    pub expected: String,
+    pub matches: bool,
+    /// The seq of the verified record whose hash it is, when one is.
+    pub found_at: Option<u64>,
+}
+
+/// The shortest `--expect-head` accepted: 12 hex digits (48 bits).
+pub const MIN_HEAD_PREFIX: usize = 12;
+
+/// What `rampdeck verify` checks beyond the chain.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// The variable holding the journal key; by default the one the
+    /// journal's plan names (`journal.key_env`), then
+    /// `RAMPDECK_JOURNAL_KEY`.
+    pub key_env: Option<String>,
+    /// A head kept elsewhere (a change ticket, a chat message).
+    pub expect_head: Option<String>,
+}
+
+/// The variable `verify` reads a key from when neither `--key-env` nor the
+/// journal's plan names one.
+pub const DEFAULT_KEY_ENV: &str = "RAMPDECK_JOURNAL_KEY";
 
 impl VerifyReport {
     /// The whole chain holds (no problem at all).
@@ -98,12 +154,60 @@ impl VerifyReport {
         matches!(&self.problem, Some(p) if p.kind == ProblemKind::TornLastLine)
     }
 
-    /// 0 chain holds, 3 only a torn last line, 1 anything else.
+    /// See [`verify_cli`]: 0 closed and the chain holds, 1 broken, 5 the
+    /// head is not the expected one, 3 a torn last line, 4 open.
     pub fn exit_code(&self) -> i32 {
         match &self.problem {
+            Some(p) if p.kind != ProblemKind::TornLastLine => 1,
+            _ if self.expected_head.as_ref().is_some_and(|h| !h.matches) => 5,
+            Some(_) => 3,
+            None if !self.closed => 4,
             None => 0,
-            Some(p) if p.kind == ProblemKind::TornLastLine => 3,
-            Some(_) => 1,
+        }
+    }
+
+    /// The lines `rampdeck verify` prints after [`Self::one_line`]: the
+    /// head and record count, the seals, the expected head.
+    pub fn details(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(head) = &self.head {
+            out.push(format!(
+                "head: {head} (seq {}, {} records verified)",
+                self.records, self.records
+            ));
+        }
+        out.push(self.seals_line());
+        if let Some(h) = &self.expected_head {
+            let head = self.head.as_deref().unwrap_or("(none: no record verifies)");
+            out.push(match (h.matches, h.found_at) {
+                (true, _) => format!("expected head {}: matches", h.expected),
+                (false, Some(seq)) => format!(
+                    "HEAD MISMATCH: expected head {} is the hash of seq {seq}, but the journal goes on to seq {} (head {head}): {} records were added after the head that was kept",
+                    h.expected,
+                    self.records,
+                    self.records as u64 - seq
+                ),
+                (false, None) => format!(
+                    "HEAD MISMATCH: expected head {}, but the journal's head is {head} (seq {}) and no record in its chain has the expected hash: records were removed or rewritten since that head was kept",
+                    h.expected, self.records
+                ),
+            });
+        }
+        out
+    }
+
+    fn seals_line(&self) -> String {
+        let s = &self.seals;
+        match &s.key_env {
+            Some(var) => format!(
+                "seals: HMAC-SHA256 seal checked on every record that verifies, with the key in ${var}"
+            ),
+            None if s.sealed > 0 => format!(
+                "seals: {} records carry HMAC-SHA256 seals that could NOT be checked: no key is set (looked for ${}); without it, only the chain is checked",
+                s.sealed,
+                s.looked_for.join(", $")
+            ),
+            None => "seals: none (the plan names no journal key): the chain shows edits, inserts and reorders, but whoever can write the file could rebuild it whole".to_string(),
         }
     }
 
@@ -122,10 +226,17 @@ impl VerifyReport {
             .as_deref()
             .map(|r| format!(", rollout {r}"))
             .unwrap_or_default();
+        let last_seq = self.records;
         match &self.problem {
-            None if self.records == 0 => format!("{path}: OK: empty journal (no records yet)"),
+            None if self.records == 0 => {
+                format!("{path}: OPEN: empty journal (no records yet)")
+            }
+            None if self.closed => format!(
+                "{path}: OK: closed: the chain holds from seq 1 to the rollout_ended record at seq {last_seq}: {} records{rollout}{span}",
+                self.records
+            ),
             None => format!(
-                "{path}: OK: chain holds: {} records{rollout}{span}",
+                "{path}: OPEN (running, or cut after seq {last_seq}): the chain holds over {} records{rollout}{span}, but no rollout_ended record closes it; records removed from the end cannot be told from a rollout still running (or a journal written before rampdeck closed journals)",
                 self.records
             ),
             Some(p) if p.kind == ProblemKind::TornLastLine => format!(
@@ -152,6 +263,8 @@ pub(crate) struct Scan {
     pub problem: Option<Problem>,
     /// Byte length of the lines that verified (where a torn line starts).
     pub complete_len: u64,
+    /// Records that verified and carry a seal.
+    pub sealed: usize,
 }
 
 /// Lines read after the first problem to say what it is (a record moved
@@ -189,12 +302,18 @@ fn parse_slot((bytes, complete): &(Vec<u8>, bool)) -> Slot {
 /// continues the chain, and stops at the first problem. Memory stays small
 /// whatever the journal's size: one line at a time and 32 bytes per
 /// record, plus a bounded look-ahead once a problem is found.
-pub(crate) fn scan<R: BufRead>(reader: R, visit: &mut dyn FnMut(&Record)) -> std::io::Result<Scan> {
+/// With a `key`, every record's HMAC seal must hold too.
+pub(crate) fn scan<R: BufRead>(
+    reader: R,
+    key: Option<&SealKey>,
+    visit: &mut dyn FnMut(&Record),
+) -> std::io::Result<Scan> {
     let mut lines = Lines { reader };
     let mut hashes: Vec<[u8; 32]> = Vec::new();
     let mut first: Option<Record> = None;
     let mut last: Option<Record> = None;
     let mut complete_len = 0u64;
+    let mut sealed = 0usize;
     let mut problem = None;
     let mut current = lines.next_line()?;
     while let Some(line) = current.take() {
@@ -212,6 +331,41 @@ pub(crate) fn scan<R: BufRead>(reader: R, visit: &mut dyn FnMut(&Record)) -> std
                 && same_rollout
                 && hex::decode_to_slice(&r.hash, &mut raw).is_ok()
             {
+                if let Some(end) = last.as_ref().filter(|l| l.decision.action == ROLLOUT_ENDED) {
+                    problem = Some(Problem {
+                        line: i + 1,
+                        seq: r.seq,
+                        kind: ProblemKind::AfterEnd,
+                        detail: format!(
+                            "a record follows the rollout_ended record at seq {}: nothing is journaled after a rollout ends, so it was added later",
+                            end.seq
+                        ),
+                    });
+                    break;
+                }
+                if let Some(key) = key {
+                    let why = match check_seal(&line.0, key) {
+                        Seal::Holds => None,
+                        Seal::Missing => Some(
+                            "the record carries no HMAC seal, yet the journal key is set: it was written without the key, or its seal was stripped",
+                        ),
+                        Seal::Broken => Some(
+                            "the record's HMAC seal is not the key's: it was forged or rewritten by someone without the key (or sealed with another key)",
+                        ),
+                    };
+                    if let Some(why) = why {
+                        problem = Some(Problem {
+                            line: i + 1,
+                            seq: r.seq,
+                            kind: ProblemKind::Seal,
+                            detail: why.into(),
+                        });
+                        break;
+                    }
+                }
+                if r.hmac.is_some() {
+                    sealed += 1;
+                }
                 visit(r);
                 hashes.push(raw);
                 complete_len += line.0.len() as u64 + 1;
@@ -241,6 +395,7 @@ pub(crate) fn scan<R: BufRead>(reader: R, visit: &mut dyn FnMut(&Record)) -> std
         last,
         problem,
         complete_len,
+        sealed,
     })
 }
 
@@ -441,7 +596,7 @@ fn classify(
     )
 }
 
-/// Checks a journal file's hash chain.
+/// Checks a journal file's hash chain (no key, no expected head).
 ///
 /// `Err` only when the file cannot be read; every problem with its content
 /// is in the report.
@@ -456,9 +611,110 @@ pub fn verify_with(
     visit: &mut dyn FnMut(&Record),
 ) -> Result<VerifyReport, JournalError> {
     let file = std::fs::File::open(path).map_err(|e| JournalError::io(path, "read", e))?;
-    let scanned = scan(std::io::BufReader::with_capacity(1 << 16, file), visit)
-        .map_err(|e| JournalError::io(path, "read", e))?;
+    let scanned = scan(
+        std::io::BufReader::with_capacity(1 << 16, file),
+        None,
+        visit,
+    )
+    .map_err(|e| JournalError::io(path, "read", e))?;
     Ok(report_of(path, &scanned))
+}
+
+/// The variable the journal's own plan names for its key
+/// (`journal.key_env` in its `rollout_started` record), if its first line
+/// says so. Unverified: only a place to look, never a reason to skip one.
+fn plan_key_env(path: &Path) -> Option<String> {
+    let file = std::fs::File::open(path).ok()?;
+    let mut first = Vec::new();
+    std::io::BufReader::new(file)
+        .take(64 << 20)
+        .read_until(b'\n', &mut first)
+        .ok()?;
+    let line = first.strip_suffix(b"\n")?;
+    let d = parse_line(line).ok()?.record.decision.detail;
+    let plan = if d.get("rollout").is_some() {
+        &d
+    } else {
+        d.get("plan")?
+    };
+    plan.pointer("/journal/key_env")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// [`verify`] with a journal key (from the environment) and a head kept
+/// elsewhere. `Err` when the file cannot be read or `--expect-head` is not
+/// a hash (prefix).
+pub fn verify_opts(path: &Path, opts: &VerifyOptions) -> Result<VerifyReport, VerifyError> {
+    let expected = match &opts.expect_head {
+        None => None,
+        Some(h) => {
+            let h = h.trim().to_ascii_lowercase();
+            let hex = h.chars().all(|c| c.is_ascii_hexdigit());
+            if !hex || h.len() < MIN_HEAD_PREFIX || h.len() > 64 {
+                return Err(VerifyError::BadHead(h));
+            }
+            Some(h)
+        }
+    };
+    let mut looked_for: Vec<String> = Vec::new();
+    match &opts.key_env {
+        Some(v) => looked_for.push(v.clone()),
+        None => {
+            looked_for.extend(plan_key_env(path));
+            looked_for.push(DEFAULT_KEY_ENV.to_string());
+            looked_for.dedup();
+        }
+    }
+    let mut key = None;
+    for var in &looked_for {
+        if let Ok(value) = std::env::var(var).map(String::into_bytes) {
+            let k =
+                SealKey::new(&value).ok_or_else(|| VerifyError::ShortKey { var: var.clone() })?;
+            key = Some((var.clone(), k));
+            break;
+        }
+    }
+    let unreadable = |e| Box::new(JournalError::io(path, "read", e));
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let mut found_at = None;
+    let mut visit = |r: &Record| {
+        if let Some(h) = &expected
+            && r.hash.starts_with(h.as_str())
+        {
+            found_at = Some(r.seq);
+        }
+    };
+    let reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let scanned = scan(reader, key.as_ref().map(|(_, k)| k), &mut visit).map_err(unreadable)?;
+    let mut report = report_of(path, &scanned);
+    report.seals.key_env = key.map(|(var, _)| var);
+    report.seals.looked_for = looked_for;
+    report.expected_head = expected.map(|expected| HeadCheck {
+        matches: report
+            .head
+            .as_deref()
+            .is_some_and(|h| h.starts_with(expected.as_str())),
+        expected,
+        found_at,
+    });
+    Ok(report)
+}
+
+/// Why `rampdeck verify` could not check at all.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Journal(#[from] Box<JournalError>),
+    #[error(
+        "--expect-head {0:?} is not a record hash: give the head as printed (64 hex digits), or at least its first {MIN_HEAD_PREFIX}"
+    )]
+    BadHead(String),
+    #[error(
+        "${var} holds a key shorter than {min} bytes; a journal key must be at least that long",
+        min = super::record::MIN_KEY_BYTES
+    )]
+    ShortKey { var: String },
 }
 
 pub(crate) fn report_of(path: &Path, scan: &Scan) -> VerifyReport {
@@ -469,28 +725,47 @@ pub(crate) fn report_of(path: &Path, scan: &Scan) -> VerifyReport {
         first_ts: scan.first.as_ref().map(|r| r.ts),
         last_ts: scan.last.as_ref().map(|r| r.ts),
         problem: scan.problem.clone(),
+        head: scan.last.as_ref().map(|r| r.hash.clone()),
+        closed: scan
+            .last
+            .as_ref()
+            .is_some_and(|r| r.decision.action == ROLLOUT_ENDED),
+        seals: Seals {
+            sealed: scan.sealed,
+            ..Seals::default()
+        },
+        expected_head: None,
     }
 }
 
-/// `rampdeck verify JOURNAL`: prints one line and returns the exit code.
+/// `rampdeck verify JOURNAL [--expect-head HASH] [--key-env VAR]`: prints
+/// what holds and returns the exit code.
 ///
 /// Exit codes:
-/// - `0`: the chain holds (an empty journal holds too);
+/// - `0`: closed and the chain holds: it ends with the `rollout_ended`
+///   record rampdeck writes when a rollout is over (and, with a key, every
+///   seal holds; with `--expect-head`, the head matches);
 /// - `1`: tampered or broken: the line names the line number and seq of the
-///   first record that was edited, inserted, reordered or removed, or that
-///   is not a record at all;
+///   first record that was edited, inserted, reordered or removed, that is
+///   not a record at all, that follows `rollout_ended`, or (with the key)
+///   whose seal does not hold;
+/// - `2`: the journal could not be read (missing file, permissions), or
+///   `--expect-head` is not a hash;
 /// - `3`: only the last line is torn (a crash mid-write); everything before
 ///   it holds, and reopening the journal with rampdeck truncates the partial
 ///   line and journals a `recovered` record;
-/// - `2`: the journal could not be read (missing file, permissions).
-///
-/// Removing records from the END cannot be told from a journal that simply
-/// stopped there; the summary's last record and the rollout's end state
-/// show it.
-pub fn verify_cli(path: &Path) -> i32 {
-    match verify(path) {
+/// - `4`: open: the chain holds but no `rollout_ended` closes it: the
+///   rollout is still running, its driver was stopped before it ended, or
+///   records were cut from the end (which the chain alone cannot tell
+///   apart); journals written before rampdeck closed them are open too;
+/// - `5`: the head is not the one `--expect-head` names.
+pub fn verify_cli(path: &Path, opts: &VerifyOptions) -> i32 {
+    match verify_opts(path, opts) {
         Ok(report) => {
             println!("{}", super::escape::line(&report.one_line()));
+            for l in report.details() {
+                println!("{}", super::escape::line(&l));
+            }
             report.exit_code()
         }
         Err(e) => {

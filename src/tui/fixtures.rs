@@ -165,6 +165,7 @@ pub fn plan() -> Plan {
             keys: BTreeMap::new(),
             ..UiSettings::default()
         },
+        journal: Default::default(),
     }
 }
 
