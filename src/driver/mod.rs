@@ -151,7 +151,9 @@ pub async fn start(setup: DriverSetup) -> color_eyre::Result<DriverHandle> {
     // A source that cannot start (a missing secret) is a clear error now,
     // not a provider error every interval later.
     sources::check_sources(&setup.plan)?;
-    let journal = open_journal(&setup, JournalOptions::from_plan(&setup.plan)?)?;
+    let opts = JournalOptions::from_plan(&setup.plan)?;
+    let redactor = opts.redactor.clone();
+    let journal = open_journal(&setup, opts)?;
     let now = wall_now();
     let engine = Engine::new(setup.plan.clone());
     let (sample_tx, sample_rx) = mpsc::channel(1024);
@@ -202,6 +204,7 @@ pub async fn start(setup: DriverSetup) -> color_eyre::Result<DriverHandle> {
         started: now,
         flood: session::flood::Flood::new(),
         connections_said: (0, now),
+        redactor,
     };
     let (request_tx, request_rx) = mpsc::channel(256);
     let server = match &driver.setup.socket {
@@ -291,6 +294,8 @@ struct Driver {
     /// Connections refused over the caps that a record already counts, and
     /// when it was written.
     connections_said: (u64, Timestamp),
+    /// The plan's secrets, kept out of the engine, views, output and chat.
+    redactor: crate::journal::Redactor,
 }
 
 /// Where the journal at `path` left its rollout: `None` when there is no
@@ -416,8 +421,11 @@ impl Driver {
                     None => stop = Some((Actor::system(), "every view closed".into())),
                 },
                 Some(req) = requests.recv() => self.on_request(req)?,
-                Some((id, outcome)) = hook_results.recv() => {
+                Some((id, mut outcome)) = hook_results.recv() => {
                     self.hooks_running.remove(&id);
+                    // A hook that prints its environment (or a webhook
+                    // answer echoing a header) tells nobody a secret.
+                    self.redactor.outcome(&mut outcome);
                     self.apply(Input::HookResult { id, outcome }, wall_now())?;
                 }
                 Some(msg) = samples.recv() => {
@@ -529,7 +537,12 @@ impl Driver {
         self.emit(now, kind, text, data);
     }
 
+    /// Tells headless output (and whoever listens) about an event, with
+    /// every known secret redacted: the one place printed events pass.
     fn emit(&self, at: Timestamp, kind: &'static str, text: String, data: serde_json::Value) {
+        let text = self.redactor.text(&text).into_owned();
+        let mut data = data;
+        self.redactor.value(&mut data);
         let _ = self.events.send(Event {
             at,
             kind,

@@ -37,6 +37,7 @@ impl Driver {
             "[{service}] {text} (journal: {} records{closed}, head {head})",
             self.journal.last_seq()
         );
+        let text = self.redactor.text(&text).into_owned();
         tokio::spawn(async move {
             let _ = hooks::notify_slack(&url, &text).await;
         });

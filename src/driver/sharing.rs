@@ -31,6 +31,8 @@ impl Driver {
         client: Option<u64>,
     ) -> color_eyre::Result<()> {
         let now = wall_now();
+        // A token pasted into a reason goes no further than here.
+        let reason = self.redactor.text(&reason).into_owned();
         let who = person(&actor);
         // An attached view's commands past the limit are not carried out;
         // a rollback always is (the kill switch never waits for a count).

@@ -20,12 +20,14 @@ mod checklist;
 mod damaged;
 pub mod escape;
 pub mod record;
+pub mod redact;
 pub mod render;
 pub mod summary;
 pub mod verify;
 pub mod writer;
 
 pub use record::{GENESIS, MIN_KEY_BYTES, Record, SealKey, format_ts, parse_ts};
+pub use redact::Redactor;
 pub use render::{render_json, render_markdown, summary_cli, write_summary_next_to};
 pub use summary::{CheckState, Summary, summarize};
 pub use verify::{

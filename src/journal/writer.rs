@@ -10,6 +10,7 @@ use nix::fcntl::{Flock, FlockArg};
 
 use super::JournalError;
 use super::record::{GENESIS, Record, SealKey, parse_line, seal_of, seal_with};
+use super::redact::Redactor;
 use super::verify::{ProblemKind, report_of, scan};
 use crate::engine::{Actor, Decision, Timestamp};
 
@@ -31,12 +32,17 @@ pub struct JournalWriter {
     closed: bool,
     /// Seals every record (HMAC-SHA256) when the plan names a key.
     key: Option<SealKey>,
+    /// Known secrets never reach the file.
+    redactor: Redactor,
 }
 
-/// How a journal is written: with a seal key or without.
+/// How a journal is written: with a seal key or without, and which
+/// secrets never reach it.
 #[derive(Debug, Clone, Default)]
 pub struct JournalOptions {
     pub key: Option<SealKey>,
+    /// Applied to every record before it is sealed.
+    pub redactor: Redactor,
 }
 
 impl JournalOptions {
@@ -46,7 +52,10 @@ impl JournalOptions {
     /// runs without them.
     pub fn from_plan(plan: &crate::plan::Plan) -> Result<JournalOptions, JournalError> {
         let Some(var) = &plan.journal.key_env else {
-            return Ok(JournalOptions::default());
+            return Ok(JournalOptions {
+                key: None,
+                redactor: Redactor::from_plan(plan),
+            });
         };
         let value = std::env::var_os(var).ok_or_else(|| JournalError::Key {
             var: var.clone(),
@@ -60,7 +69,10 @@ impl JournalOptions {
                 super::record::MIN_KEY_BYTES
             ),
         })?;
-        Ok(JournalOptions { key: Some(key) })
+        Ok(JournalOptions {
+            key: Some(key),
+            redactor: Redactor::from_plan(plan),
+        })
     }
 }
 
@@ -141,6 +153,7 @@ impl JournalWriter {
             poisoned: false,
             closed: false,
             key: opts.key,
+            redactor: opts.redactor,
         })
     }
 
@@ -207,6 +220,7 @@ impl JournalWriter {
             poisoned: false,
             closed: last.decision.action == ROLLOUT_ENDED,
             key: opts.key,
+            redactor: opts.redactor,
         };
         let recovery = match torn {
             None => None,
@@ -256,6 +270,10 @@ impl JournalWriter {
             });
         }
         let seq = self.last_seq + 1;
+        // The one place on the way in: whatever a record holds, a known
+        // secret is written as `[redacted VAR]`.
+        let d = self.redactor.decision(d);
+        let d = d.as_ref();
         let (line, hash) = seal_with(
             seq,
             now,
