@@ -31,6 +31,9 @@ mod run_hooks;
 mod sharing;
 mod words;
 
+/// The longest a driver waits at its end for chat notices still being sent.
+const NOTICES_AT_EXIT: Duration = Duration::from_secs(10);
+
 /// The wall clock, as engine time. Only the driver and pollers read it.
 pub fn wall_now() -> Timestamp {
     Timestamp(chrono::Utc::now().timestamp_millis())
@@ -205,6 +208,7 @@ pub async fn start(setup: DriverSetup) -> color_eyre::Result<DriverHandle> {
         flood: session::flood::Flood::new(),
         connections_said: (0, now),
         redactor,
+        notifying: Vec::new(),
     };
     let (request_tx, request_rx) = mpsc::channel(256);
     let server = match &driver.setup.socket {
@@ -296,6 +300,8 @@ struct Driver {
     connections_said: (u64, Timestamp),
     /// The plan's secrets, kept out of the engine, views, output and chat.
     redactor: crate::journal::Redactor,
+    /// Chat notices being sent.
+    notifying: Vec<JoinHandle<()>>,
 }
 
 /// Where the journal at `path` left its rollout: `None` when there is no
@@ -467,6 +473,10 @@ impl Driver {
         for p in self.pollers.drain(..) {
             p.abort();
         }
+        // The last notice carries the head to keep: let notices in flight
+        // finish (each is bounded by its own timeout; this bounds them all).
+        let notices = futures_util::future::join_all(std::mem::take(&mut self.notifying));
+        let _ = tokio::time::timeout(NOTICES_AT_EXIT, notices).await;
         Ok(DriverOutcome {
             phase: self.engine.phase().clone(),
             journal_path: self.setup.journal_path.clone(),

@@ -8,13 +8,13 @@ use crate::plan::HookKind;
 impl Driver {
     /// A notice to chat, with the journal's record count and head so far
     /// (its first 16 hex digits), so a head is kept outside the journal.
-    pub(super) fn notify(&self, text: String) {
+    pub(super) fn notify(&mut self, text: String) {
         self.notify_head(text, false);
     }
 
     /// [`Self::notify`]; `full_head` gives all 64 hex digits (the last
     /// notice of a rollout: what `rampdeck verify --expect-head` checks).
-    pub(super) fn notify_head(&self, text: String, full_head: bool) {
+    pub(super) fn notify_head(&mut self, text: String, full_head: bool) {
         let Some(var) = self.setup.plan.notify.slack_webhook_env.clone() else {
             return;
         };
@@ -38,9 +38,12 @@ impl Driver {
             self.journal.last_seq()
         );
         let text = self.redactor.text(&text).into_owned();
-        tokio::spawn(async move {
+        // Kept until sent: the driver waits for notices in flight before
+        // it ends, so the last one (with the whole head) is not lost.
+        self.notifying.retain(|h| !h.is_finished());
+        self.notifying.push(tokio::spawn(async move {
             let _ = hooks::notify_slack(&url, &text).await;
-        });
+        }));
     }
 
     pub(super) fn spawn_hook(&mut self, call: HookCall) {
