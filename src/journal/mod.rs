@@ -16,6 +16,7 @@
 use std::path::{Path, PathBuf};
 
 mod blame;
+mod check;
 mod checklist;
 mod damaged;
 pub mod escape;
