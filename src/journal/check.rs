@@ -49,7 +49,7 @@ fn plan_key_env(path: &Path) -> Option<String> {
         .map(str::to_string)
 }
 
-/// [`verify`] with a journal key (from the environment) and a head kept
+/// `verify` with a journal key (from the environment) and a head kept
 /// elsewhere. `Err` when the file cannot be read or `--expect-head` is not
 /// a hash (prefix).
 pub fn verify_opts(path: &Path, opts: &VerifyOptions) -> Result<VerifyReport, VerifyError> {
@@ -75,9 +75,9 @@ pub fn verify_opts(path: &Path, opts: &VerifyOptions) -> Result<VerifyReport, Ve
     }
     let mut key = None;
     for var in &looked_for {
-        if let Ok(value) = std::env::var(var).map(String::into_bytes) {
-            let k =
-                SealKey::new(&value).ok_or_else(|| VerifyError::ShortKey { var: var.clone() })?;
+        if let Some(value) = std::env::var_os(var) {
+            let k = SealKey::new(value.as_encoded_bytes())
+                .ok_or_else(|| VerifyError::ShortKey { var: var.clone() })?;
             key = Some((var.clone(), k));
             break;
         }
