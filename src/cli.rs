@@ -150,8 +150,26 @@ pub enum Cmd {
         #[arg(long, value_enum, default_value = "text")]
         format: PlanFormat,
     },
-    /// Check a journal's hash chain.
-    Verify { journal: PathBuf },
+    /// Check a journal: its hash chain, that a `rollout_ended` record
+    /// closes it, its HMAC seals (with the key), and its head.
+    ///
+    /// Exit codes: 0 closed and holds, 1 broken, 2 unreadable, 3 torn last
+    /// line, 4 open (running, or cut after its last record), 5 the head is
+    /// not --expect-head.
+    Verify {
+        journal: PathBuf,
+        /// The head (hash of the last record) kept elsewhere, e.g. in the
+        /// change ticket or the final notification: 64 hex digits, or at
+        /// least the first 12.
+        #[arg(long, value_name = "HASH")]
+        expect_head: Option<String>,
+        /// The environment variable holding the journal key (default: the
+        /// one the journal's plan names in `journal.key_env`, then
+        /// RAMPDECK_JOURNAL_KEY). When it is set, every record's seal must
+        /// hold.
+        #[arg(long, value_name = "VAR")]
+        key_env: Option<String>,
+    },
     /// The post-deploy summary of a journal.
     Summary {
         journal: PathBuf,

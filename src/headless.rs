@@ -8,6 +8,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::driver::{DriverHandle, DriverInput, Event, phase_words};
 use crate::engine::{Actor, Phase};
+use crate::journal::escape::line;
 
 /// Exit codes, documented in README.
 pub const EXIT_PROMOTED: i32 = 0;
@@ -115,14 +116,26 @@ pub async fn run(
                     "phase": outcome.phase.name(),
                     "journal": outcome.journal_path.display().to_string(),
                     "summary": summary,
+                    "head": outcome.head,
+                    "records": outcome.records,
+                    "closed": outcome.closed,
                 });
                 let _ = writeln!(out, "{line}");
             } else {
-                let _ = writeln!(out, "result: {}", phase_words(&outcome.phase));
+                let _ = writeln!(out, "result: {}", line(&phase_words(&outcome.phase)));
                 if let Some(s) = &summary {
-                    let _ = writeln!(out, "summary: {s}");
+                    let _ = writeln!(out, "summary: {}", line(s));
                 }
-                let _ = writeln!(out, "journal: {}", outcome.journal_path.display());
+                // The head to keep elsewhere (a ticket, a chat message):
+                // `rampdeck verify --expect-head` checks the journal against it.
+                let state = if outcome.closed { "closed" } else { "open" };
+                let _ = writeln!(
+                    out,
+                    "head: {} ({} records, journal {state})",
+                    outcome.head, outcome.records
+                );
+                let journal = outcome.journal_path.display().to_string();
+                let _ = writeln!(out, "journal: {}", line(&journal));
             }
             let _ = out.flush();
             if stopping && !outcome.phase.is_terminal() {
@@ -153,12 +166,14 @@ fn print_event(out: &mut impl Write, ev: &Event, json: bool) {
         });
         let _ = writeln!(out, "{line}");
     } else {
+        // One event, one line: a reason or a hook's output can neither
+        // move the cursor nor start a line of its own.
         let _ = writeln!(
             out,
             "{}  {:<8}  {}",
             ts.format("%H:%M:%S"),
             ev.kind,
-            ev.text
+            line(&ev.text)
         );
     }
     let _ = out.flush();

@@ -12,7 +12,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Cmd::Plan { config, format } => plan(config.as_deref(), format),
-        Cmd::Verify { journal } => rampdeck::journal::verify_cli(&journal),
+        Cmd::Verify {
+            journal,
+            expect_head,
+            key_env,
+        } => {
+            let opts = rampdeck::journal::VerifyOptions {
+                key_env,
+                expect_head,
+            };
+            rampdeck::journal::verify_cli(&journal, &opts)
+        }
         Cmd::Summary { journal, format } => {
             rampdeck::journal::summary_cli(&journal, format == SummaryFormat::Markdown)
         }

@@ -23,6 +23,9 @@ pub struct Plan {
     pub hooks: Hooks,
     pub notify: Notify,
     pub ui: UiSettings,
+    /// `[journal]`: how the journal is sealed.
+    #[serde(default)]
+    pub journal: JournalSettings,
 }
 
 impl Plan {
@@ -529,6 +532,16 @@ pub struct Webhook {
 pub struct Notify {
     /// Environment variable holding a Slack-compatible incoming-webhook URL.
     pub slack_webhook_env: Option<String>,
+}
+
+/// `[journal]`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct JournalSettings {
+    /// Environment variable holding the key that seals each record with an
+    /// HMAC-SHA256, so that whoever can write the journal file but lacks
+    /// the key cannot forge its chain. Required at `run` when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_env: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

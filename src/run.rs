@@ -119,6 +119,11 @@ pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
         eprintln!("rampdeck: {e}");
         return EXIT_CONFIG;
     }
+    // So is a journal key the plan asks for and the environment lacks.
+    if let Err(e) = crate::journal::JournalOptions::from_plan(&plan) {
+        eprintln!("rampdeck: {e}");
+        return EXIT_CONFIG;
+    }
     let group = plan.rollout.session_group.as_deref();
     if let Err(e) = crate::session::paths::ensure_dir(&crate::session::runtime_dir(), group) {
         eprintln!("rampdeck: {e}");
@@ -353,12 +358,20 @@ async fn screen(
         Ok(Ok(o)) => {
             // stdout may be a terminal that hung up: never panic on it.
             let mut out = std::io::stdout();
+            use crate::journal::escape::line;
             let words = driver::phase_words(&o.phase);
-            let _ = writeln!(out, "rollout {}: {words}", o.phase.name());
+            let _ = writeln!(out, "rollout {}: {}", o.phase.name(), line(&words));
             if let Some(s) = o.summary_path.filter(|p| !p.as_os_str().is_empty()) {
-                let _ = writeln!(out, "summary: {}", s.display());
+                let _ = writeln!(out, "summary: {}", line(&s.display().to_string()));
             }
-            let _ = writeln!(out, "journal: {}", o.journal_path.display());
+            let state = if o.closed { "closed" } else { "open" };
+            let _ = writeln!(
+                out,
+                "head: {} ({} records, journal {state})",
+                o.head, o.records
+            );
+            let journal = o.journal_path.display().to_string();
+            let _ = writeln!(out, "journal: {}", line(&journal));
             if o.phase.is_terminal() {
                 headless::exit_code(&o.phase)
             } else {

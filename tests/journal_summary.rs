@@ -84,6 +84,7 @@ fn plan() -> Plan {
         hooks: Hooks::default(),
         notify: Notify::default(),
         ui: UiSettings::default(),
+        journal: Default::default(),
     }
 }
 
@@ -146,6 +147,7 @@ impl D {
         self.0.hook = Some(HookRecord {
             id,
             kind,
+            weight: None,
             outcome: outcome.map(|(ok, summary)| HookOutcome {
                 ok,
                 code: Some(if ok { 0 } else { 1 }),
@@ -477,11 +479,15 @@ fn breach_to_rollback_runs_from_the_first_breach_to_the_rollback_hook() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = summary_of(&rolled_back_run(dir.path()));
     let b = s.breach_to_rollback.expect("a breach led to the rollback");
-    assert_eq!(b.metric, "error_rate");
-    assert_eq!(b.first_breach_at, "2025-01-01T10:01:50.000Z");
-    assert_eq!(b.first_breach_basis, "journal");
+    assert_eq!(b.cause, "trigger");
+    assert_eq!(b.metric.as_deref(), Some("error_rate"));
+    assert_eq!(
+        b.first_breach_at.as_deref(),
+        Some("2025-01-01T10:01:50.000Z")
+    );
+    assert_eq!(b.first_breach_basis.as_deref(), Some("journal"));
     assert_eq!(b.rollback_started_at, "2025-01-01T10:02:00.500Z");
-    assert_eq!(b.ms, 10_500);
+    assert_eq!(b.ms, Some(10_500));
 }
 
 #[test]
@@ -532,8 +538,9 @@ fn markdown_has_every_section_and_escapes_table_cells() {
         md.contains("**10.5s** from the first breach of `error_rate`"),
         "{md}"
     );
+    // In the plan's display units (display_scale 100, unit %).
     assert!(md.contains(
-        "error_rate Breach: canary 0.09 vs baseline 0.01 (limit 0.05, 3 consecutive breaches)"
+        "error_rate Breach: canary 9 % vs baseline 1 % (limit 5 %, 3 consecutive breaches)"
     ));
     assert!(
         md.contains("dashboards look \\| fine"),
@@ -653,8 +660,8 @@ fn breach_time_is_estimated_from_the_plan_when_no_earlier_record_saw_it() {
     let s = summary_of(&path);
     let b = s.breach_to_rollback.expect("breach");
     // 3 consecutive breaches at a 5 s interval: the first was 10 s earlier.
-    assert_eq!(b.first_breach_basis, "estimated");
-    assert_eq!(b.ms, 10_200);
+    assert_eq!(b.first_breach_basis.as_deref(), Some("estimated"));
+    assert_eq!(b.ms, Some(10_200));
     assert_eq!(s.outcome, "in progress (rolling_back)");
     let rb = s.hooks.iter().find(|h| h.kind == "rollback").expect("hook");
     assert_eq!(rb.ok, None, "no result journaled yet");

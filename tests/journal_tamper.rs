@@ -91,11 +91,15 @@ fn an_untouched_journal_verifies_with_its_summary() {
     assert_eq!(report.rollout.as_deref(), Some("r1"));
     assert_eq!(report.first_ts, Some(Timestamp::from_secs(1_700_000_001)));
     assert_eq!(report.last_ts, Some(Timestamp::from_secs(1_700_000_010)));
-    assert_eq!(report.exit_code(), 0);
+    // No `rollout_ended` closes it: the chain holds, the journal is open.
+    assert_eq!(report.exit_code(), 4);
     let line = report.one_line();
-    assert!(line.contains("OK") && line.contains("10 records"), "{line}");
+    assert!(
+        line.contains("OPEN") && line.contains("10 records"),
+        "{line}"
+    );
     assert!(line.contains("2023-11-14T22:13:21.000Z"), "{line}");
-    assert_eq!(verify_cli(&path), 0);
+    assert_eq!(verify_cli(&path, &Default::default()), 4);
     assert_eq!(read_records(&path).expect("read"), written);
     assert_eq!(written[0].prev, rampdeck::journal::GENESIS);
     assert_eq!(written[1].prev, written[0].hash);
@@ -109,7 +113,7 @@ fn an_edited_middle_record_is_found_at_its_line() {
     l[4] = l[4].replace("reason number 5", "reason number 6");
     write_lines(&path, &l);
     assert_eq!(problem(&path), (5, 5, ProblemKind::Edited));
-    assert_eq!(verify_cli(&path), 1);
+    assert_eq!(verify_cli(&path, &Default::default()), 1);
 }
 
 #[test]
@@ -132,7 +136,7 @@ fn an_inserted_middle_record_is_found_at_its_line() {
     l.insert(5, copy);
     write_lines(&path, &l);
     assert_eq!(problem(&path), (6, 2, ProblemKind::Inserted));
-    assert_eq!(verify_cli(&path), 1);
+    assert_eq!(verify_cli(&path, &Default::default()), 1);
 }
 
 #[test]
@@ -221,7 +225,7 @@ fn a_torn_last_line_is_reported_as_a_crash_with_exit_3() {
         "{}",
         report.one_line()
     );
-    assert_eq!(verify_cli(&path), 3);
+    assert_eq!(verify_cli(&path, &Default::default()), 3);
     // The summary reader skips the partial line.
     assert_eq!(read_records(&path).expect("read").len(), 9);
 }
@@ -308,7 +312,10 @@ fn a_second_writer_on_the_same_journal_is_refused() {
 #[test]
 fn a_missing_journal_exits_2() {
     let dir = tempfile::tempdir().expect("tempdir");
-    assert_eq!(verify_cli(&dir.path().join("nope.jsonl")), 2);
+    assert_eq!(
+        verify_cli(&dir.path().join("nope.jsonl"), &Default::default()),
+        2
+    );
     assert!(matches!(
         verify(&dir.path().join("nope.jsonl")),
         Err(JournalError::Io { .. })
@@ -337,6 +344,6 @@ fn a_cut_at_any_byte_of_the_last_line_is_torn_and_reopening_repairs_it() {
             (cut - last_start) as u64
         );
         let after = verify(&copy).expect("verify");
-        assert_eq!((after.exit_code(), after.records), (0, 4), "cut at {cut}");
+        assert_eq!((after.exit_code(), after.records), (4, 4), "cut at {cut}");
     }
 }

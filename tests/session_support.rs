@@ -87,6 +87,7 @@ pub fn plan(rollout_id: &str, metrics: usize) -> Plan {
         hooks: Hooks::default(),
         notify: Notify::default(),
         ui: UiSettings::default(),
+        journal: Default::default(),
     }
 }
 

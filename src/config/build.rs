@@ -13,8 +13,8 @@ use super::raw::{RawPlan, RawRollout, RawStep, RawWindow};
 use super::sources::build_sources;
 use super::values::{ACTIONS, R};
 use crate::plan::{
-    ChangeWindow, DEFAULT_MAX_CONNECTIONS, GateKind, Metric, Notify, Plan, RolloutInfo, Step,
-    Strategy, Ticket, UiSettings, Unattended,
+    ChangeWindow, DEFAULT_MAX_CONNECTIONS, GateKind, JournalSettings, Metric, Notify, Plan,
+    RolloutInfo, Step, Strategy, Ticket, UiSettings, Unattended,
 };
 
 /// A step that must bake longer than a week is a manual gate's job.
@@ -63,6 +63,22 @@ pub(crate) fn build(ctx: &Ctx, raw: &RawPlan) -> R<Plan> {
         }
         None => Notify::default(),
     };
+    let journal = match &raw.journal {
+        Some(j) => {
+            let j = j.get_ref();
+            if let Some(v) = &j.key {
+                return Err(ctx.secret(v, "key", "`key_env = \"RAMPDECK_JOURNAL_KEY\"`"));
+            }
+            JournalSettings {
+                key_env: j
+                    .key_env
+                    .as_ref()
+                    .map(|e| ctx.env_name("key_env", e))
+                    .transpose()?,
+            }
+        }
+        None => JournalSettings::default(),
+    };
     let ui = match &raw.ui {
         Some(u) => {
             let u = u.get_ref();
@@ -91,6 +107,7 @@ pub(crate) fn build(ctx: &Ctx, raw: &RawPlan) -> R<Plan> {
         hooks,
         notify,
         ui,
+        journal,
     })
 }
 

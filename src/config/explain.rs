@@ -307,7 +307,7 @@ fn document(plan: &Plan) -> Vec<Block> {
     ]));
 
     doc.push(Block::Heading("Notifications and UI".into()));
-    doc.push(Block::Fields(vec![
+    let mut fields = vec![
         (
             "Slack".into(),
             plan.notify
@@ -320,7 +320,16 @@ fn document(plan: &Plan) -> Vec<Block> {
             or_none(&plan.ui.reason_required),
         ),
         ("Chart retention".into(), fmt(plan.ui.retention)),
-    ]));
+    ];
+    if let Some(var) = &plan.journal.key_env {
+        fields.push((
+            "Journal seals".into(),
+            format!(
+                "every record sealed with HMAC-SHA256, key from ${var} (required to run; `rampdeck verify` checks the seals when it is set)"
+            ),
+        ));
+    }
+    doc.push(Block::Fields(fields));
 
     let warns = warnings(plan);
     doc.push(Block::Heading("Warnings".into()));

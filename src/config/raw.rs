@@ -26,6 +26,7 @@ pub struct RawPlan {
     pub hooks: RawHooks,
     pub notify: Option<S<RawNotify>>,
     pub ui: Option<S<RawUi>>,
+    pub journal: Option<S<RawJournal>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -231,6 +232,14 @@ pub struct RawNotify {
     pub slack_webhook_env: Option<S<String>>,
     // Refused: a webhook URL is a secret.
     pub slack_webhook: Option<S<Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJournal {
+    pub key_env: Option<S<String>>,
+    // Refused: a key is a secret.
+    pub key: Option<S<Value>>,
 }
 
 #[derive(Debug, Deserialize)]

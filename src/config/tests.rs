@@ -394,3 +394,17 @@ fn durations_and_counts_are_bounded_with_the_range_in_the_help() {
         assert!(msg.contains(phrase), "{extra}: {msg}");
     }
 }
+
+#[test]
+fn a_journal_key_is_named_by_its_variable_never_written() {
+    let p = plan("[journal]\nkey_env = \"SHOP_JOURNAL_KEY\"\n");
+    assert_eq!(p.journal.key_env.as_deref(), Some("SHOP_JOURNAL_KEY"));
+    assert_eq!(plan("").journal.key_env, None);
+    let msg = refused("[journal]\nkey = \"hunter2hunter2hunter2\"\n");
+    assert!(msg.contains("key_env"), "{msg}");
+    assert!(!msg.contains("hunter2"), "the value is redacted: {msg}");
+    let msg = refused("[journal]\nkey_env = \"not a name\"\n");
+    assert!(msg.contains("must name an environment variable"), "{msg}");
+    let msg = refused("[journal]\nkeyenv = \"X\"\n");
+    assert!(msg.contains("keyenv"), "{msg}");
+}

@@ -20,16 +20,20 @@ use crate::engine::series::MetricSeries;
 use crate::engine::{
     Actor, Command, Decision, Effect, Engine, GateStatus, Input, Phase, Timestamp,
 };
-use crate::journal::JournalWriter;
+use crate::journal::{JournalOptions, JournalWriter};
 use crate::plan::{HookKind, Plan, SourceKind};
 use crate::session::{self, Access};
 use crate::snapshot::{Snapshot, SourceHealth};
 use crate::sources::{self, LatestFilter, SampleMsg};
 
+mod ending;
 mod health;
 mod run_hooks;
 mod sharing;
 mod words;
+
+/// The longest a driver waits at its end for chat notices still being sent.
+const NOTICES_AT_EXIT: Duration = Duration::from_secs(10);
 
 /// The wall clock, as engine time. Only the driver and pollers read it.
 pub fn wall_now() -> Timestamp {
@@ -93,6 +97,13 @@ pub struct DriverOutcome {
     pub phase: Phase,
     pub journal_path: PathBuf,
     pub summary_path: Option<PathBuf>,
+    /// The hash of the journal's last record, to keep elsewhere for
+    /// `rampdeck verify --expect-head`.
+    pub head: String,
+    /// Records in the journal.
+    pub records: u64,
+    /// A `rollout_ended` record closed the journal.
+    pub closed: bool,
 }
 
 /// Handles to a running driver.
@@ -136,7 +147,9 @@ pub async fn start(setup: DriverSetup) -> color_eyre::Result<DriverHandle> {
     // A source that cannot start (a missing secret) is a clear error now,
     // not a provider error every interval later.
     sources::check_sources(&setup.plan)?;
-    let journal = open_journal(&setup)?;
+    let opts = JournalOptions::from_plan(&setup.plan)?;
+    let redactor = opts.redactor.clone();
+    let journal = open_journal(&setup, opts)?;
     let now = wall_now();
     let engine = Engine::new(setup.plan.clone());
     let (sample_tx, sample_rx) = mpsc::channel(1024);
@@ -188,6 +201,8 @@ pub async fn start(setup: DriverSetup) -> color_eyre::Result<DriverHandle> {
         flood: session::flood::Flood::new(),
         queries: health::Queries::new(),
         connections_said: (0, now),
+        redactor,
+        notifying: Vec::new(),
     };
     let (request_tx, request_rx) = mpsc::channel(256);
     let server = match &driver.setup.socket {
@@ -279,6 +294,10 @@ struct Driver {
     /// Connections refused over the caps that a record already counts, and
     /// when it was written.
     connections_said: (u64, Timestamp),
+    /// The plan's secrets, kept out of the engine, views, output and chat.
+    redactor: crate::journal::Redactor,
+    /// Chat notices being sent.
+    notifying: Vec<JoinHandle<()>>,
 }
 
 /// Where the journal at `path` left its rollout: `None` when there is no
@@ -339,16 +358,16 @@ pub fn resume_point(
 /// A new journal, or the existing one of this rollout id reopened (its
 /// chain verified, a torn last line cut and journaled) when a driver that
 /// died left it behind.
-fn open_journal(setup: &DriverSetup) -> color_eyre::Result<JournalWriter> {
+fn open_journal(setup: &DriverSetup, opts: JournalOptions) -> color_eyre::Result<JournalWriter> {
     let path = &setup.journal_path;
     let exists = std::fs::metadata(path)
         .map(|m| m.len() > 0)
         .unwrap_or(false);
     if exists {
-        let (writer, _recovery) = JournalWriter::open(path)?;
+        let (writer, _recovery) = JournalWriter::open_with(path, None, opts)?;
         return Ok(writer);
     }
-    Ok(JournalWriter::create(path, &setup.rollout_id)?)
+    Ok(JournalWriter::create_with(path, &setup.rollout_id, opts)?)
 }
 
 impl Driver {
@@ -404,8 +423,11 @@ impl Driver {
                     None => stop = Some((Actor::system(), "every view closed".into())),
                 },
                 Some(req) = requests.recv() => self.on_request(req)?,
-                Some((id, outcome)) = hook_results.recv() => {
+                Some((id, mut outcome)) = hook_results.recv() => {
                     self.hooks_running.remove(&id);
+                    // A hook that prints its environment (or a webhook
+                    // answer echoing a header) tells nobody a secret.
+                    self.redactor.outcome(&mut outcome);
                     self.apply(Input::HookResult { id, outcome }, wall_now())?;
                 }
                 Some(msg) = samples.recv() => {
@@ -421,10 +443,12 @@ impl Driver {
                 }
             }
             let ended = self.engine.is_over() && self.hooks_running.is_empty();
-            if ended && self.summary_path.is_none() {
+            // A failed rollout gets its summary at once; once it is rolled
+            // back after all, the journal is closed and the summary redone.
+            if ended && (self.summary_path.is_none() || self.closable()) {
                 // Counts held back so far belong in the summary.
                 self.say_held_back(wall_now(), true)?;
-                self.finish();
+                self.finish()?;
             }
             self.publish(wall_now());
             if let Some((actor, why)) = stop.take() {
@@ -445,10 +469,17 @@ impl Driver {
         for p in self.pollers.drain(..) {
             p.abort();
         }
+        // The last notice carries the head to keep: let notices in flight
+        // finish (each is bounded by its own timeout; this bounds them all).
+        let notices = futures_util::future::join_all(std::mem::take(&mut self.notifying));
+        let _ = tokio::time::timeout(NOTICES_AT_EXIT, notices).await;
         Ok(DriverOutcome {
             phase: self.engine.phase().clone(),
             journal_path: self.setup.journal_path.clone(),
             summary_path: self.summary_path.clone(),
+            head: self.journal.head().to_string(),
+            records: self.journal.last_seq(),
+            closed: self.journal.is_closed(),
         })
     }
 
@@ -464,13 +495,18 @@ impl Driver {
         }
         for effect in effects {
             match effect {
-                Effect::Journal(d) => {
-                    // Journal before action: the record is on disk before
-                    // any hook it explains starts. A failed append stops the
-                    // driver rather than act without a record.
-                    let journal = &mut self.journal;
-                    tokio::task::block_in_place(|| journal.append(now, &d))?;
-                    self.on_decision(now, &d);
+                // Journal before action: the record is on disk before any
+                // hook it explains starts. A failed append stops the driver
+                // rather than act without a record.
+                Effect::Journal(d) => self.append(now, &d)?,
+                Effect::RunHook(call) if self.journal.is_closed() => {
+                    // Never reached (an ended rollout runs no hook), and
+                    // never run without its record.
+                    let text = format!(
+                        "{} hook not run: the rollout ended and its journal is closed",
+                        call.kind.as_str()
+                    );
+                    self.emit(now, "warning", text, serde_json::Value::Null);
                 }
                 Effect::RunHook(call) => self.spawn_hook(call),
                 // Notices are for chat: the decision's own line already
@@ -507,76 +543,18 @@ impl Driver {
         self.emit(now, kind, text, data);
     }
 
+    /// Tells headless output (and whoever listens) about an event, with
+    /// every known secret redacted: the one place printed events pass.
     fn emit(&self, at: Timestamp, kind: &'static str, text: String, data: serde_json::Value) {
+        let text = self.redactor.text(&text).into_owned();
+        let mut data = data;
+        self.redactor.value(&mut data);
         let _ = self.events.send(Event {
             at,
             kind,
             text,
             data,
         });
-    }
-
-    fn finish(&mut self) {
-        let path = &self.setup.journal_path;
-        match crate::journal::write_summary_next_to(path) {
-            Ok(p) => self.summary_path = Some(p),
-            Err(e) => {
-                let text = format!("could not write the summary: {e}");
-                self.emit(wall_now(), "warning", text, serde_json::Value::Null);
-                self.summary_path = Some(PathBuf::new());
-            }
-        }
-        let phase = self.engine.phase().clone();
-        let text = format!("rollout ended: {}", phase_words(&phase));
-        let summary = self.summary_path.as_ref().map(|p| p.display().to_string());
-        self.notify(format!(
-            "{text}; summary: {}",
-            summary.as_deref().unwrap_or("not written")
-        ));
-        let data = serde_json::json!({
-            "phase": phase.name(),
-            "journal": self.setup.journal_path.display().to_string(),
-            "summary": self.summary_path.as_ref().map(|p| p.display().to_string()),
-        });
-        self.emit(wall_now(), "end", text, data);
-    }
-
-    fn record_stop(&mut self, actor: &Actor, why: &str) -> color_eyre::Result<()> {
-        self.record("driver_stopped", actor, why, serde_json::Value::Null)
-    }
-
-    /// Journals a decision the driver itself makes (access, views, locks),
-    /// with the engine's step, weight and gates at this moment.
-    fn record(
-        &mut self,
-        action: &str,
-        actor: &Actor,
-        why: &str,
-        detail: serde_json::Value,
-    ) -> color_eyre::Result<()> {
-        let now = wall_now();
-        let view = self.engine.view(now);
-        let d = Decision {
-            action: action.into(),
-            actor: actor.clone(),
-            reason: why.to_string(),
-            step: view.step,
-            weight: view.weight,
-            phase: view.phase.name().into(),
-            gates: view.gates,
-            hook: None,
-            detail,
-            at: Some(now),
-        };
-        let journal = &mut self.journal;
-        tokio::task::block_in_place(|| journal.append(now, &d))?;
-        self.on_decision(now, &d);
-        if self.own_records.len() == crate::engine::decision::RECENT_DECISIONS {
-            self.own_records.pop_front();
-        }
-        self.own_records.push_back(d);
-        self.own_dirty = true;
-        Ok(())
     }
 
     fn publish(&mut self, now: Timestamp) {

@@ -6,7 +6,15 @@ use crate::hooks::{self, HookVars};
 use crate::plan::HookKind;
 
 impl Driver {
-    pub(super) fn notify(&self, text: String) {
+    /// A notice to chat, with the journal's record count and head so far
+    /// (its first 16 hex digits), so a head is kept outside the journal.
+    pub(super) fn notify(&mut self, text: String) {
+        self.notify_head(text, false);
+    }
+
+    /// [`Self::notify`]; `full_head` gives all 64 hex digits (the last
+    /// notice of a rollout: what `rampdeck verify --expect-head` checks).
+    pub(super) fn notify_head(&mut self, text: String, full_head: bool) {
         let Some(var) = self.setup.plan.notify.slack_webhook_env.clone() else {
             return;
         };
@@ -14,9 +22,28 @@ impl Driver {
             return;
         };
         let service = self.setup.plan.rollout.service.clone();
-        tokio::spawn(async move {
-            let _ = hooks::notify_slack(&url, &format!("[{service}] {text}")).await;
-        });
+        let head = self.journal.head();
+        let head = if full_head {
+            head
+        } else {
+            head.get(..16).unwrap_or(head)
+        };
+        let closed = if self.journal.is_closed() {
+            ", closed"
+        } else {
+            ""
+        };
+        let text = format!(
+            "[{service}] {text} (journal: {} records{closed}, head {head})",
+            self.journal.last_seq()
+        );
+        let text = self.redactor.text(&text).into_owned();
+        // Kept until sent: the driver waits for notices in flight before
+        // it ends, so the last one (with the whole head) is not lost.
+        self.notifying.retain(|h| !h.is_finished());
+        self.notifying.push(tokio::spawn(async move {
+            let _ = hooks::notify_slack(&url, &text).await;
+        }));
     }
 
     pub(super) fn spawn_hook(&mut self, call: HookCall) {

@@ -31,6 +31,8 @@ impl Driver {
         client: Option<u64>,
     ) -> color_eyre::Result<()> {
         let now = wall_now();
+        // A token pasted into a reason goes no further than here.
+        let reason = self.redactor.text(&reason).into_owned();
         let who = person(&actor);
         // `reason_required` holds for every view and `rampdeck VERB`, not
         // only the cockpit's dialog: refused to its sender, journaled never.

@@ -300,6 +300,7 @@ impl Engine {
         let record = HookRecord {
             id,
             kind,
+            weight: Some(weight),
             outcome: None,
         };
         self.journal_hook(out, "hook_started", &actor, what, json!(null), Some(record));
@@ -413,6 +414,7 @@ impl Engine {
         let record = Some(HookRecord {
             id,
             kind,
+            weight: Some(f.call.weight),
             outcome: Some(outcome.clone()),
         });
         let is_current = self.chain.as_ref().and_then(|c| c.current) == Some(id);

@@ -52,6 +52,9 @@ pub struct ResumePoint {
     pub last_action: String,
     pub last_at: Option<Timestamp>,
     pub records: usize,
+    /// A `rollout_ended` record closed the journal.
+    #[serde(default)]
+    pub closed: bool,
 }
 
 impl ResumePoint {
@@ -76,11 +79,17 @@ impl ResumePoint {
                     last_action: d.action.clone(),
                     last_at: d.at,
                     records: 0,
+                    closed: false,
                 }),
                 (None, _) => continue,
                 (Some(p), _) => p,
             };
             p.records += 1;
+            if d.action == "rollout_ended" {
+                // The driver closed the journal: whatever the phase says,
+                // nothing more happens to this rollout.
+                p.closed = true;
+            }
             if d.phase == "paused" && p.phase != "paused" {
                 p.paused = Some((d.actor.user.clone(), d.reason.clone()));
             }
@@ -105,10 +114,11 @@ impl ResumePoint {
         p
     }
 
-    /// The rollout is over: promoted or rolled back. A journal holds one
-    /// rollout; a new one needs a new id.
+    /// The rollout is over: a `rollout_ended` record closed its journal,
+    /// or it was promoted or rolled back (journals from before rampdeck
+    /// closed them). A journal holds one rollout; a new one needs a new id.
     pub fn ended(&self) -> bool {
-        matches!(self.phase.as_str(), "promoted" | "rolled_back")
+        self.closed || matches!(self.phase.as_str(), "promoted" | "rolled_back")
     }
 
     /// A traffic hook (set_weight, promote) started and never answered.

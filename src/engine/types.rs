@@ -382,6 +382,10 @@ pub struct Decision {
 pub struct HookRecord {
     pub id: u64,
     pub kind: HookKind,
+    /// The weight the hook was run for (what a `set_weight` sets, 0 for a
+    /// rollback). Absent in journals written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u8>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<HookOutcome>,
 }

@@ -22,7 +22,9 @@ pub async fn notify_slack(url: &str, text: &str) -> Result<(), HookError> {
         .map_err(|e| HookError::Client(error_chain(&e)))?;
     let response = client
         .post(url)
-        .json(&serde_json::json!({ "text": text }))
+        // Slack reads `<!channel>`, `<@user>` and `<url|text>` in a message:
+        // text from a reason or a hook must not ping or link anybody.
+        .json(&serde_json::json!({ "text": crate::journal::escape::slack(text) }))
         .send()
         .await
         .map_err(|e| HookError::Notify(error_chain(&e.without_url())))?;

@@ -2,7 +2,7 @@
 //! the journal: each item is pass, fail or unknown, with its evidence.
 
 use super::record::Record;
-use super::summary::{CheckItem, CheckState, GateLine, HookLine, hooks, outcome};
+use super::summary::{CheckItem, CheckState, GateLine, HookLine, MetricUnits, hooks, outcome};
 use super::verify::VerifyReport;
 use crate::engine::Verdict;
 
@@ -14,7 +14,11 @@ fn check(item: &str, state: CheckState, evidence: String) -> CheckItem {
     }
 }
 
-pub(crate) fn checklist(records: &[Record], verify: &VerifyReport) -> Vec<CheckItem> {
+pub(crate) fn checklist(
+    records: &[Record],
+    verify: &VerifyReport,
+    units: &MetricUnits,
+) -> Vec<CheckItem> {
     use CheckState::{Fail, Pass, Unknown};
     let mut out = Vec::new();
     let outcome = outcome(records);
@@ -45,7 +49,10 @@ pub(crate) fn checklist(records: &[Record], verify: &VerifyReport) -> Vec<CheckI
             } else {
                 Unknown
             };
-            let numbers: Vec<String> = gates.iter().map(|g| GateLine::from(g).numbers()).collect();
+            let numbers: Vec<String> = gates
+                .iter()
+                .map(|g| GateLine::new(g, units).numbers())
+                .collect();
             check(
                 "Metrics stable vs baseline at the end",
                 state,

@@ -15,18 +15,29 @@
 
 use std::path::{Path, PathBuf};
 
+mod blame;
+mod check;
 mod checklist;
+mod damaged;
+pub mod escape;
 pub mod record;
+pub mod redact;
 pub mod render;
 pub mod summary;
 pub mod verify;
 pub mod writer;
 
-pub use record::{GENESIS, Record, format_ts, parse_ts};
+pub use record::{GENESIS, MIN_KEY_BYTES, Record, SealKey, format_ts, parse_ts};
+pub use redact::Redactor;
 pub use render::{render_json, render_markdown, summary_cli, write_summary_next_to};
 pub use summary::{CheckState, Summary, summarize};
-pub use verify::{Problem, ProblemKind, VerifyReport, verify, verify_cli, verify_with};
-pub use writer::{JournalWriter, Records, Recovery, read_records, records};
+pub use verify::{
+    DEFAULT_KEY_ENV, HeadCheck, MIN_HEAD_PREFIX, Problem, ProblemKind, Seals, VerifyError,
+    VerifyOptions, VerifyReport, verify, verify_cli, verify_opts, verify_with,
+};
+pub use writer::{
+    JournalOptions, JournalWriter, ROLLOUT_ENDED, Records, Recovery, read_records, records,
+};
 
 /// Everything that can go wrong with a journal.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +92,18 @@ pub enum JournalError {
     },
     #[error("a journal needs a rollout id; the plan gives none and none was generated")]
     EmptyRolloutId,
+    #[error(
+        "journal {} is closed: its rollout ended at seq {seq} (`rollout_ended`), and nothing \
+         may follow that record",
+        path.display()
+    )]
+    Closed { path: PathBuf, seq: u64 },
+    #[error(
+        "the plan's [journal] key_env names ${var}, which {why}: export the journal key in it \
+         (at least 16 bytes, e.g. from `openssl rand -hex 32`), or remove key_env to run \
+         without seals"
+    )]
+    Key { var: String, why: String },
 }
 
 impl JournalError {

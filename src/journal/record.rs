@@ -6,6 +6,14 @@
 //! no re-serialization: strip that exact suffix, close the brace, hash the
 //! bytes. Any edited byte changes the hash; an edit whose hash was
 //! recomputed breaks the next record's `prev`.
+//!
+//! When the plan names a journal key (`[journal] key_env`), a record is
+//! also sealed: `{...,"prev":"<hex>","hmac":"<hex>","hash":"<hex>"}`, where
+//! `hmac` is the HMAC-SHA256, with that key, of `{...,"prev":"<hex>"}` (the
+//! bytes an unsealed record's hash covers), and `hash` covers the line with
+//! its `hmac`. Without the key nobody can write a record whose seal holds.
+//! Lines without `hmac` (every journal written before seals existed) read
+//! and verify as before.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -31,6 +39,10 @@ pub struct Record {
     pub decision: Decision,
     /// `hash` of the previous record, [`GENESIS`] for the first.
     pub prev: String,
+    /// HMAC-SHA256 (lowercase hex) with the journal key of this line up to
+    /// and including `prev`; absent when the journal has no key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hmac: Option<String>,
     /// SHA-256 (lowercase hex) of this line without its `hash` field.
     pub hash: String,
 }
@@ -50,6 +62,109 @@ struct Unsealed<'a> {
 const HASH_KEY: &[u8] = b",\"hash\":\"";
 /// `,"hash":"` + 64 hex digits + `"}`.
 const SUFFIX_LEN: usize = HASH_KEY.len() + 64 + 2;
+const HMAC_KEY: &[u8] = b",\"hmac\":\"";
+/// `,"hmac":"` + 64 hex digits + `"`.
+const HMAC_SUFFIX_LEN: usize = HMAC_KEY.len() + 64 + 1;
+
+type HmacSha256 = hmac::Hmac<Sha256>;
+
+/// The key that seals a journal's records (HMAC-SHA256). Never printed.
+#[derive(Clone)]
+pub struct SealKey(Vec<u8>);
+
+impl std::fmt::Debug for SealKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealKey(<redacted>)")
+    }
+}
+
+/// The shortest key accepted, in bytes: shorter ones are guessable.
+pub const MIN_KEY_BYTES: usize = 16;
+
+impl SealKey {
+    /// A key from its bytes; `None` when shorter than [`MIN_KEY_BYTES`].
+    pub fn new(bytes: &[u8]) -> Option<SealKey> {
+        (bytes.len() >= MIN_KEY_BYTES).then(|| SealKey(bytes.to_vec()))
+    }
+
+    fn mac(&self) -> Option<HmacSha256> {
+        // HMAC takes a key of any length: this never fails.
+        <HmacSha256 as hmac::Mac>::new_from_slice(&self.0).ok()
+    }
+
+    /// The seal of `body` (`{...,"prev":"<hex>"}`), as lowercase hex.
+    fn seal(&self, body: &[u8]) -> String {
+        use hmac::Mac;
+        match self.mac() {
+            Some(mut m) => {
+                m.update(body);
+                hex::encode(m.finalize().into_bytes())
+            }
+            None => String::new(),
+        }
+    }
+
+    /// Whether `mac_hex` is the seal of `body` (constant time).
+    fn holds(&self, body: &[u8], mac_hex: &[u8]) -> bool {
+        use hmac::Mac;
+        let mut raw = [0u8; 32];
+        if hex::decode_to_slice(mac_hex, &mut raw).is_err() {
+            return false;
+        }
+        match self.mac() {
+            Some(mut m) => {
+                m.update(body);
+                m.verify_slice(&raw).is_ok()
+            }
+            None => false,
+        }
+    }
+}
+
+/// A record's seal, checked with a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Seal {
+    Holds,
+    /// The line carries no `hmac`.
+    Missing,
+    /// The `hmac` is not the key's seal of the record.
+    Broken,
+}
+
+/// The `hmac` at the end of a sealed line (without its newline).
+pub(crate) fn seal_of(line: &[u8]) -> Option<String> {
+    let head = &line[..line.len().checked_sub(SUFFIX_LEN)?];
+    let tail = &head[head.len().checked_sub(HMAC_SUFFIX_LEN)?..];
+    if !tail.starts_with(HMAC_KEY) || !tail.ends_with(b"\"") {
+        return None;
+    }
+    std::str::from_utf8(&tail[HMAC_KEY.len()..HMAC_KEY.len() + 64])
+        .ok()
+        .map(str::to_string)
+}
+
+/// Checks the seal of a complete line (without its newline) whose own hash
+/// holds.
+pub(crate) fn check_seal(line: &[u8], key: &SealKey) -> Seal {
+    let Some(head) = line.len().checked_sub(SUFFIX_LEN).map(|n| &line[..n]) else {
+        return Seal::Missing;
+    };
+    let Some(at) = head.len().checked_sub(HMAC_SUFFIX_LEN) else {
+        return Seal::Missing;
+    };
+    let (body, tail) = head.split_at(at);
+    if !tail.starts_with(HMAC_KEY) || !tail.ends_with(b"\"") {
+        return Seal::Missing;
+    }
+    let mac = &tail[HMAC_KEY.len()..HMAC_KEY.len() + 64];
+    let mut sealed = body.to_vec();
+    sealed.push(b'}');
+    if key.holds(&sealed, mac) {
+        Seal::Holds
+    } else {
+        Seal::Broken
+    }
+}
 
 /// Formats a timestamp as UTC RFC 3339 with milliseconds; `None` when it is
 /// outside chrono's range (hundreds of thousands of years away).
@@ -97,6 +212,19 @@ pub fn seal(
     decision: &Decision,
     prev: &str,
 ) -> Result<(Vec<u8>, String), serde_json::Error> {
+    seal_with(seq, ts, rollout, decision, prev, None)
+}
+
+/// [`seal`], and with a key, the record's HMAC seal too (see the module
+/// doc for the line format).
+pub fn seal_with(
+    seq: u64,
+    ts: Timestamp,
+    rollout: &str,
+    decision: &Decision,
+    prev: &str,
+    key: Option<&SealKey>,
+) -> Result<(Vec<u8>, String), serde_json::Error> {
     let mut line = serde_json::to_vec(&Unsealed {
         seq,
         ts,
@@ -104,6 +232,13 @@ pub fn seal(
         decision,
         prev,
     })?;
+    if let Some(key) = key {
+        let mac = key.seal(&line);
+        line.pop();
+        line.extend_from_slice(HMAC_KEY);
+        line.extend_from_slice(mac.as_bytes());
+        line.extend_from_slice(b"\"}");
+    }
     let hash = hex::encode(Sha256::digest(&line));
     // A struct always serializes to `{...}`; drop the brace to append `hash`.
     line.pop();
@@ -186,6 +321,25 @@ mod tests {
         assert_eq!(parsed.record.decision, decision());
         assert_eq!(parsed.record.ts, Timestamp(1_700_000_000_123));
         assert_eq!(parsed.record.hash, hash);
+    }
+
+    #[test]
+    fn a_sealed_line_holds_only_with_its_key() {
+        let key = SealKey::new(b"0123456789abcdef-key").expect("key");
+        let other = SealKey::new(b"0123456789abcdef-other").expect("key");
+        let (line, hash) =
+            seal_with(1, Timestamp(0), "r", &decision(), GENESIS, Some(&key)).expect("seal");
+        let line = &line[..line.len() - 1];
+        let parsed = parse_line(line).expect("parse");
+        assert!(parsed.hash_ok, "the hash covers the hmac too");
+        assert_eq!(parsed.record.hash, hash);
+        assert!(parsed.record.hmac.is_some());
+        assert_eq!(check_seal(line, &key), Seal::Holds);
+        assert_eq!(check_seal(line, &other), Seal::Broken);
+        let (plain, _) = seal(1, Timestamp(0), "r", &decision(), GENESIS).expect("seal");
+        assert_eq!(check_seal(&plain[..plain.len() - 1], &key), Seal::Missing);
+        assert!(SealKey::new(b"short").is_none());
+        assert_eq!(format!("{key:?}"), "SealKey(<redacted>)");
     }
 
     #[test]

@@ -5,8 +5,13 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::summary::{CheckState, GateLine, Keeper, LISTED_PER_PERSON, Summary, summarize_kept};
-use super::{JournalError, records, verify};
+use super::JournalError;
+use super::damaged::{AfterBreak, after_break, collect};
+use super::escape::{code, keep_lines, md, md_link};
+use super::summary::{
+    BreachToRollback, CheckState, DecisionLine, GateLine, LISTED_PER_PERSON, MetricUnits, Repeated,
+    Summary, plan_of, summarize_kept,
+};
 
 /// "1h 02m 03s", "4m 10s", "2.5s".
 fn dur(ms: Option<u64>) -> String {
@@ -20,20 +25,18 @@ fn dur(ms: Option<u64>) -> String {
     }
 }
 
-/// Makes text safe inside a Markdown table cell.
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
-}
-
 fn gate(g: &GateLine) -> String {
-    g.numbers()
+    md(&g.numbers())
 }
 
-fn opt(s: &Option<String>) -> &str {
-    s.as_deref().unwrap_or("–")
+fn opt(s: &Option<String>) -> String {
+    s.as_deref().map_or_else(|| "–".to_string(), md)
 }
 
-/// The summary as a Markdown document.
+/// The summary as a Markdown document. Every string that came from the
+/// journal (reasons, identities, hook output, names, even actions, which an
+/// edited journal can hold anything in) goes through [`md`] or [`code`]:
+/// it renders as the characters it is and forges no structure.
 pub fn render_markdown(s: &Summary) -> String {
     let mut o = String::new();
     let title = s
@@ -42,15 +45,34 @@ pub fn render_markdown(s: &Summary) -> String {
         .or(s.rollout.as_deref())
         .unwrap_or("unknown service");
     // `write!` to a String cannot fail; the results are ignored on purpose.
-    let _ = writeln!(o, "# Post-deploy summary: {title}\n");
-    let _ = writeln!(o, "- **Outcome:** {}", s.outcome);
+    let _ = writeln!(o, "# Post-deploy summary: {}\n", md(title));
+    if let Some(a) = &s.after_break {
+        let _ = writeln!(
+            o,
+            "> **WARNING: THE JOURNAL'S HASH CHAIN BREAKS AT LINE {} (SEQ {}).** This summary \
+             is built from the {} records before the break, which verify. Everything after \
+             it is listed under \"After the break\" and proves nothing: it may have been \
+             edited, inserted or forged.\n",
+            a.line,
+            a.seq,
+            s.chain.records.min(a.line.saturating_sub(1))
+        );
+    }
+    let claimed = match &s.after_break {
+        Some(a) => format!(
+            " (from the verified records; the unverified part claims: {})",
+            md(&a.claimed_outcome)
+        ),
+        None => String::new(),
+    };
+    let _ = writeln!(o, "- **Outcome:** {}{claimed}", md(&s.outcome));
     let _ = writeln!(o, "- **Service:** {}", opt(&s.service));
     let _ = writeln!(o, "- **Rollout:** {}", opt(&s.rollout));
     let ticket = match &s.ticket {
         None => "–".to_string(),
         Some(t) => match &t.url {
-            Some(u) => format!("[{}]({u})", t.id),
-            None => t.id.clone(),
+            Some(u) => md_link(&t.id, u),
+            None => md(&t.id),
         },
     };
     let _ = writeln!(o, "- **Change ticket:** {ticket}");
@@ -64,8 +86,8 @@ pub fn render_markdown(s: &Summary) -> String {
     );
     let _ = writeln!(
         o,
-        "- **Journal:** `{}` ({})",
-        s.journal,
+        "- **Journal:** {} ({})",
+        code(&s.journal),
         if s.chain.holds {
             "chain verifies"
         } else {
@@ -78,7 +100,7 @@ pub fn render_markdown(s: &Summary) -> String {
         if v.is_empty() {
             "nobody".to_string()
         } else {
-            v.join(", ")
+            v.iter().map(|p| md(p)).collect::<Vec<_>>().join(", ")
         }
     };
     let _ = writeln!(o, "- **Drove:** {}", list(&s.drove));
@@ -91,7 +113,7 @@ pub fn render_markdown(s: &Summary) -> String {
             CheckState::Fail => "[ ] **FAIL**",
             CheckState::Unknown => "[ ] unknown:",
         };
-        let _ = writeln!(o, "- {mark} {} — {}", c.item, cell(&c.evidence));
+        let _ = writeln!(o, "- {mark} {} — {}", md(&c.item), md(&c.evidence));
     }
 
     let _ = writeln!(o, "\n## Timeline\n");
@@ -105,9 +127,9 @@ pub fn render_markdown(s: &Summary) -> String {
             o,
             "| {} | {} | {} % | {} | {} | {} | {} |",
             st.index + 1,
-            cell(opt(&st.name)),
+            opt(&st.name),
             st.weight,
-            st.entered_at,
+            md(&st.entered_at),
             opt(&st.left_at),
             dur(st.duration_ms),
             opt(&st.ended_by)
@@ -119,7 +141,7 @@ pub fn render_markdown(s: &Summary) -> String {
         let name = st
             .name
             .as_deref()
-            .map(|n| format!(" ({n})"))
+            .map(|n| format!(" ({})", md(n)))
             .unwrap_or_default();
         let _ = writeln!(o, "- Step {}{name}, {} %:", st.index + 1, st.weight);
         if st.gates.is_empty() {
@@ -133,21 +155,9 @@ pub fn render_markdown(s: &Summary) -> String {
     let _ = writeln!(o, "\n## Breach to rollback\n");
     match &s.breach_to_rollback {
         None => {
-            let _ = writeln!(o, "No rollback was caused by a breaching gate.");
+            let _ = writeln!(o, "No rollback.");
         }
-        Some(b) => {
-            let _ = writeln!(
-                o,
-                "**{}** from the first breach of `{}` ({}, {}) to the rollback starting ({}); decided by {} at {}.",
-                dur(Some(b.ms)),
-                b.metric,
-                b.first_breach_at,
-                b.first_breach_basis,
-                b.rollback_started_at,
-                b.decided_by,
-                b.decided_at
-            );
-        }
+        Some(b) => rollback_cause(&mut o, b),
     }
 
     let _ = writeln!(o, "\n## Hooks\n");
@@ -169,11 +179,11 @@ pub fn render_markdown(s: &Summary) -> String {
                 o,
                 "| {} | {} | {} | {} % | {} | {} | {} | {} | {} |",
                 h.id,
-                h.kind,
+                md(&h.kind),
                 h.step.map(|x| (x + 1).to_string()).unwrap_or("–".into()),
                 h.weight,
                 opt(&h.started_at),
-                cell(&result),
+                result,
                 h.code.map(|c| c.to_string()).unwrap_or("–".into()),
                 h.attempts.map(|c| c.to_string()).unwrap_or("–".into()),
                 dur(h.duration_ms)
@@ -182,55 +192,188 @@ pub fn render_markdown(s: &Summary) -> String {
     }
 
     let _ = writeln!(o, "\n## Decisions\n");
-    let _ = writeln!(
-        o,
-        "| Seq | Time | Action | Who | Why | Step | Weight | Phase | Numbers |"
-    );
-    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|");
-    for d in &s.decisions {
-        let numbers: Vec<String> = d.gates.iter().map(gate).collect();
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} | {} | {} | {} | {} % | {} | {} |",
-            d.seq,
-            d.at,
-            d.action,
-            cell(&d.who),
-            cell(&d.why),
-            d.step.map(|x| (x + 1).to_string()).unwrap_or("–".into()),
-            d.weight,
-            d.phase,
-            cell(&numbers.join("; "))
-        );
-    }
-    if !s.repeated.is_empty() {
-        let _ = writeln!(
-            o,
-            "\nRepeated records past the first {LISTED_PER_PERSON} of each person, counted here \
-             rather than listed (the journal has each one):\n"
-        );
-        let _ = writeln!(o, "| Action | Who | Count | From | To |");
-        let _ = writeln!(o, "|---|---|---|---|---|");
-        for r in &s.repeated {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} | {} |",
-                r.action,
-                cell(&r.who),
-                r.count,
-                r.first_at,
-                r.last_at
-            );
-        }
+    decisions_table(&mut o, &s.decisions);
+    repeated_table(&mut o, &s.repeated);
+    if let Some(a) = &s.after_break {
+        after_break_section(&mut o, a);
     }
 
     let _ = writeln!(o, "\n## Journal integrity\n");
     let _ = writeln!(
         o,
-        "{} (`rampdeck verify` exit code {})",
-        s.chain.message, s.chain.exit_code
+        "{} (`rampdeck verify` exit code {})\n",
+        md(&s.chain.message),
+        s.chain.exit_code
     );
-    o
+    let _ = writeln!(o, "- **Records:** {}", s.chain.records);
+    if let Some(head) = &s.chain.head {
+        let _ = writeln!(
+            o,
+            "- **Head:** {} — keep it with the change; `rampdeck verify --expect-head <head>` shows later whether anything was removed, added or rewritten",
+            code(head)
+        );
+    }
+    for d in s.chain.details.iter().filter(|d| !d.starts_with("head: ")) {
+        let _ = writeln!(o, "- {}", md(d));
+    }
+    // Every field was escaped; this only makes sure no control byte of a
+    // field somebody forgets to escape ever reaches a terminal.
+    keep_lines(&o).into_owned()
+}
+
+/// Records counted rather than listed.
+fn repeated_table(o: &mut String, repeated: &[Repeated]) {
+    if repeated.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "\nRepeated records past the first {LISTED_PER_PERSON} of each person, counted here \
+         rather than listed (the journal has each one):\n"
+    );
+    let _ = writeln!(o, "| Action | Who | Count | From | To |");
+    let _ = writeln!(o, "|---|---|---|---|---|");
+    for r in repeated {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} |",
+            md(&r.action),
+            md(&r.who),
+            r.count,
+            md(&r.first_at),
+            md(&r.last_at)
+        );
+    }
+}
+
+/// Everything after the break of the chain, labelled as unverified.
+fn after_break_section(o: &mut String, a: &AfterBreak) {
+    let _ = writeln!(
+        o,
+        "\n## After the break (line {}, seq {}): NOT VERIFIED\n",
+        a.line, a.seq
+    );
+    let _ = writeln!(
+        o,
+        "**NOT VERIFIED.** The hash chain breaks here ({}: {}). What follows is shown as the \
+         file holds it and proves nothing: any of it may have been edited, inserted or forged. \
+         The unverified records claim the outcome: {}.\n",
+        md(&a.kind),
+        md(&a.detail),
+        md(&a.claimed_outcome)
+    );
+    if a.decisions.is_empty() {
+        let _ = writeln!(o, "No record after the break.");
+    } else {
+        decisions_table(o, &a.decisions);
+    }
+    repeated_table(o, &a.repeated);
+    if a.not_records_total > 0 {
+        let _ = writeln!(
+            o,
+            "\n{} line(s) after the break are not records:\n",
+            a.not_records_total
+        );
+        for n in &a.not_records {
+            let _ = writeln!(o, "- line {}: not a record ({})", n.line, md(&n.why));
+        }
+        let more = a.not_records_total.saturating_sub(a.not_records.len());
+        if more > 0 {
+            let _ = writeln!(o, "- and {more} more");
+        }
+    }
+}
+
+/// What caused the rollback, in words.
+fn rollback_cause(o: &mut String, b: &BreachToRollback) {
+    let metric = b.metric.as_deref().map(code).unwrap_or_default();
+    let first = format!(
+        "{}, {}",
+        opt(&b.first_breach_at),
+        opt(&b.first_breach_basis)
+    );
+    match b.cause.as_str() {
+        "trigger" => {
+            let trigger = match (&b.trigger, b.streak) {
+                (Some(t), Some(n)) => format!("trigger {}, {n} breaches in a row; ", code(t)),
+                (Some(t), None) => format!("trigger {}; ", code(t)),
+                (None, _) => String::new(),
+            };
+            let _ = writeln!(
+                o,
+                "**{}** from the first breach of {metric} ({trigger}first breach {first}) to the rollback starting ({}); decided by {} at {}: {}.",
+                dur(b.ms),
+                md(&b.rollback_started_at),
+                md(&b.decided_by),
+                md(&b.decided_at),
+                md(&b.reason)
+            );
+        }
+        "no_data" => {
+            let _ = writeln!(
+                o,
+                "**{}** from the first poll of {metric} without data ({first}) to the rollback starting ({}); decided by {} at {} under the metric's no-data policy: {}.",
+                dur(b.ms),
+                md(&b.rollback_started_at),
+                md(&b.decided_by),
+                md(&b.decided_at),
+                md(&b.reason)
+            );
+        }
+        _ => {
+            let who = b
+                .decided_by
+                .split_once(" (")
+                .map_or(b.decided_by.as_str(), |(_, who)| {
+                    who.strip_suffix(')').unwrap_or(who)
+                });
+            let whose = if b.cause == "person" {
+                "a person's decision, "
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                o,
+                "Rolled back by {} at {}: {} — {whose}no trigger fired; the rollback started at {}.",
+                md(who),
+                md(&b.decided_at),
+                md(&b.reason),
+                md(&b.rollback_started_at)
+            );
+        }
+    }
+    if let Some(n) = &b.numbers {
+        let _ = writeln!(o, "\nAt the decision: {}.", md(n));
+    }
+    if !b.not_passing.is_empty() {
+        let gates: Vec<String> = b.not_passing.iter().map(|g| md(g)).collect();
+        let _ = writeln!(o, "\nGates not passing then: {}.", gates.join("; "));
+    }
+}
+
+/// The decisions as a Markdown table, one row per record.
+fn decisions_table(o: &mut String, decisions: &[DecisionLine]) {
+    let _ = writeln!(
+        o,
+        "| Seq | Time | Action | Who | Why | Step | Weight | Phase | Numbers |"
+    );
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|");
+    for d in decisions {
+        let numbers: Vec<String> = d.gates.iter().map(gate).collect();
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} % | {} | {} |",
+            d.seq,
+            md(&d.at),
+            md(&d.action),
+            md(&d.who),
+            md(&d.why),
+            d.step.map(|x| (x + 1).to_string()).unwrap_or("–".into()),
+            d.weight,
+            md(&d.phase),
+            numbers.join("; ")
+        );
+    }
 }
 
 /// The summary as pretty-printed JSON.
@@ -240,16 +383,18 @@ pub fn render_json(s: &Summary) -> String {
     })
 }
 
-/// Streams the journal twice (every complete record, then the chain
-/// check), keeping only what the summary shows.
+/// Streams the journal twice (the chain check, then every line), keeping
+/// only what the summary shows. A broken chain still gives a summary: of
+/// the verified records, with the rest apart as unverified.
 fn build(journal: &Path) -> Result<Summary, JournalError> {
-    let mut keeper = Keeper::default();
-    for r in records(journal)? {
-        keeper.push(r?);
+    let collected = collect(journal)?;
+    let (records, repeated) = collected.verified.finish();
+    let mut s = summarize_kept(&records, repeated, &collected.report);
+    if let Some((kept, not_records, total)) = collected.after {
+        let units = MetricUnits::from_plan(plan_of(&records));
+        s.after_break = after_break(&collected.report, kept, not_records, total, &units);
     }
-    let report = verify(journal)?;
-    let (records, repeated) = keeper.finish();
-    Ok(summarize_kept(&records, repeated, &report))
+    Ok(s)
 }
 
 /// `rampdeck summary JOURNAL [--format markdown|json]`: prints the summary.
@@ -268,7 +413,7 @@ pub fn summary_cli(path: &Path, format_markdown: bool) -> i32 {
             if s.chain.exit_code == 1 { 1 } else { 0 }
         }
         Err(e) => {
-            eprintln!("rampdeck summary: {e}");
+            eprintln!("rampdeck summary: {}", super::escape::line(&e.to_string()));
             2
         }
     }

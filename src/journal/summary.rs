@@ -7,8 +7,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use super::blame::{BreachToRollback, MetricUnits};
+pub use super::damaged::{AfterBreak, NotRecord};
 use super::record::{Record, format_ts};
 use super::verify::VerifyReport;
+use crate::engine::gates::Units;
 use crate::engine::{Actor, GateStatus, Timestamp, Verdict};
 
 /// Everything the summary says.
@@ -38,6 +41,10 @@ pub struct Summary {
     /// few of each person, counted rather than listed in `decisions`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub repeated: Vec<Repeated>,
+    /// When the chain breaks: everything after the break, unverified. The
+    /// rest of the summary is built from the verified records only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_break: Option<AfterBreak>,
 }
 
 /// Records of one action by one person that the summary counts instead of
@@ -133,32 +140,54 @@ pub struct StepSummary {
 pub struct GateLine {
     pub metric: String,
     pub verdict: Verdict,
+    /// Raw values, as journaled.
     pub canary: Option<f64>,
     pub baseline: Option<f64>,
     pub limit: Option<f64>,
     pub breaches: u32,
     pub detail: String,
+    /// How the numbers read: raw × `display_scale`, then `unit` (from the
+    /// plan the journal carries; 1 and "" when it names none).
+    pub display_scale: f64,
+    pub unit: String,
 }
 
 impl GateLine {
-    /// "error_rate Breach: canary 0.09 vs baseline 0.01 (limit 0.05, 3 consecutive breaches)"
+    /// The gate in `metric`'s display units.
+    pub fn new(g: &GateStatus, units: &MetricUnits) -> Self {
+        let u = units.of(&g.metric);
+        GateLine {
+            display_scale: u.scale,
+            unit: u.unit.to_string(),
+            ..GateLine::from(g)
+        }
+    }
+
+    /// "error_rate Breach: canary 9 % vs baseline 1 % (limit 5 %, 3 consecutive breaches)",
+    /// in the metric's display units, as the cockpit shows them.
     pub fn numbers(&self) -> String {
         let breaches = match self.breaches {
             0 => String::new(),
             1 => ", 1 breach".into(),
             n => format!(", {n} consecutive breaches"),
         };
+        let units = Units {
+            scale: self.display_scale,
+            unit: &self.unit,
+        };
+        let show = |v: Option<f64>| v.map_or_else(|| "–".to_string(), |x| units.show(x));
         format!(
             "{} {}: canary {} vs baseline {} (limit {}{breaches})",
             self.metric,
             self.verdict.as_str(),
-            num(self.canary),
-            num(self.baseline),
-            num(self.limit),
+            show(self.canary),
+            show(self.baseline),
+            show(self.limit),
         )
     }
 }
 
+/// Raw numbers, no unit.
 impl From<&GateStatus> for GateLine {
     fn from(g: &GateStatus) -> Self {
         GateLine {
@@ -169,6 +198,8 @@ impl From<&GateStatus> for GateLine {
             limit: g.limit,
             breaches: g.breaches,
             detail: g.detail.clone(),
+            display_scale: 1.0,
+            unit: String::new(),
         }
     }
 }
@@ -193,6 +224,8 @@ pub struct HookLine {
     pub id: u64,
     pub kind: String,
     pub step: Option<usize>,
+    /// The weight the hook was run for: what a set_weight set, 0 for a
+    /// rollback.
     pub weight: u8,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
@@ -204,29 +237,20 @@ pub struct HookLine {
     pub duration_ms: Option<u64>,
 }
 
-/// How long the safety net took: from the first breach of the metric that
-/// caused a rollback to the rollback starting.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BreachToRollback {
-    pub metric: String,
-    pub first_breach_at: String,
-    /// "journal" when a journaled record saw the first breach;
-    /// "estimated" when it was inferred from the breach count and the poll
-    /// interval of the plan.
-    pub first_breach_basis: String,
-    pub decided_by: String,
-    pub decided_at: String,
-    /// When the rollback hook started (or the decision, when no hook ran).
-    pub rollback_started_at: String,
-    pub ms: u64,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChainStatus {
     pub holds: bool,
     pub records: usize,
     pub exit_code: i32,
     pub message: String,
+    /// The hash of the last record that verifies: keep it elsewhere and
+    /// check it later with `rampdeck verify --expect-head`.
+    pub head: Option<String>,
+    /// A `rollout_ended` record closes the journal.
+    pub closed: bool,
+    /// The head, the seals: what `rampdeck verify` prints after its first
+    /// line.
+    pub details: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -243,24 +267,6 @@ pub struct CheckItem {
     pub item: String,
     pub state: CheckState,
     pub evidence: String,
-}
-
-/// Formats a number compactly: 0.081, 12.5, 1234.
-pub(crate) fn num(v: Option<f64>) -> String {
-    match v {
-        None => "–".into(),
-        Some(x) if x.is_infinite() => if x > 0.0 { "+Inf" } else { "-Inf" }.into(),
-        Some(x) if x.abs() >= 100.0 => format!("{x:.1}").trim_end_matches(".0").to_string(),
-        Some(x) => {
-            let s = format!("{x:.4}");
-            let s = s.trim_end_matches('0').trim_end_matches('.');
-            if s.is_empty() || s == "-" {
-                "0".into()
-            } else {
-                s.to_string()
-            }
-        }
-    }
 }
 
 /// Actions that record somebody watching rather than deciding.
@@ -290,13 +296,13 @@ pub fn describe_actor(a: &Actor) -> String {
     }
 }
 
-fn ts(t: Timestamp) -> String {
+pub(crate) fn ts(t: Timestamp) -> String {
     format_ts(t).unwrap_or_else(|| format!("{} ms", t.0))
 }
 
 /// The plan as journaled on `rollout_started` (`serde_json::to_value(&plan)`,
 /// possibly wrapped as `{"plan": ...}`).
-fn plan_of(records: &[Record]) -> Option<&Value> {
+pub(crate) fn plan_of(records: &[Record]) -> Option<&Value> {
     let d = &records
         .iter()
         .find(|r| r.decision.action == "rollout_started")?
@@ -331,6 +337,7 @@ pub fn summarize_kept(
     verify: &VerifyReport,
 ) -> Summary {
     let plan = plan_of(records);
+    let units = MetricUnits::from_plan(plan);
     let ticket = str_at(plan, "/rollout/ticket/id").map(|id| TicketRef {
         id,
         url: str_at(plan, "/rollout/ticket/url"),
@@ -364,18 +371,22 @@ pub fn summarize_kept(
         duration_ms: first.zip(last).map(|(a, b)| b.since(a).as_millis() as u64),
         drove,
         watched,
-        steps: steps(records, plan),
-        decisions: records.iter().map(decision_line).collect(),
+        steps: steps(records, plan, &units),
+        decisions: records.iter().map(|r| decision_line(r, &units)).collect(),
         hooks: hooks(records),
-        breach_to_rollback: breach_to_rollback(records, plan),
+        breach_to_rollback: super::blame::breach_to_rollback(records, plan, &units),
         chain: ChainStatus {
             holds: verify.holds(),
             records: verify.records,
             exit_code: verify.exit_code(),
             message: verify.one_line(),
+            head: verify.head.clone(),
+            closed: verify.closed,
+            details: verify.details(),
         },
-        checklist: super::checklist::checklist(records, verify),
+        checklist: super::checklist::checklist(records, verify, &units),
         repeated,
+        after_break: None,
     }
 }
 
@@ -394,7 +405,7 @@ pub(crate) fn outcome(records: &[Record]) -> String {
     }
 }
 
-fn decision_line(r: &Record) -> DecisionLine {
+pub(crate) fn decision_line(r: &Record, units: &MetricUnits) -> DecisionLine {
     let d = &r.decision;
     DecisionLine {
         seq: r.seq,
@@ -405,7 +416,7 @@ fn decision_line(r: &Record) -> DecisionLine {
         step: d.step,
         weight: d.weight,
         phase: d.phase.clone(),
-        gates: d.gates.iter().map(GateLine::from).collect(),
+        gates: d.gates.iter().map(|g| GateLine::new(g, units)).collect(),
     }
 }
 
@@ -422,7 +433,7 @@ const STEP_ENDERS: &[&str] = &[
     "failed",
 ];
 
-fn steps(records: &[Record], plan: Option<&Value>) -> Vec<StepSummary> {
+fn steps(records: &[Record], plan: Option<&Value>, units: &MetricUnits) -> Vec<StepSummary> {
     let mut out: Vec<StepSummary> = Vec::new();
     // (entered, left) per step, as times, for the durations.
     let mut spans: Vec<(Timestamp, Option<Timestamp>)> = Vec::new();
@@ -446,14 +457,14 @@ fn steps(records: &[Record], plan: Option<&Value>) -> Vec<StepSummary> {
                 left_at: None,
                 duration_ms: None,
                 ended_by: None,
-                gates: d.gates.iter().map(GateLine::from).collect(),
+                gates: d.gates.iter().map(|g| GateLine::new(g, units)).collect(),
             });
             spans.push((r.ts, None));
             continue;
         }
         let Some(cur) = current else { continue };
         if !d.gates.is_empty() {
-            cur.gates = d.gates.iter().map(GateLine::from).collect();
+            cur.gates = d.gates.iter().map(|g| GateLine::new(g, units)).collect();
         }
         if cur.ended_by.is_none() && STEP_ENDERS.contains(&d.action.as_str()) {
             cur.ended_by = Some(d.action.clone());
@@ -486,7 +497,10 @@ pub(crate) fn hooks(records: &[Record]) -> Vec<HookLine> {
                 id: h.id,
                 kind: h.kind.as_str().to_string(),
                 step: r.decision.step,
-                weight: r.decision.weight,
+                // The weight the hook was run for; a journal from before
+                // hooks recorded it gives the weight confirmed when it
+                // started, corrected below by a successful set_weight.
+                weight: h.weight.unwrap_or(r.decision.weight),
                 started_at: None,
                 finished_at: None,
                 ok: None,
@@ -500,6 +514,11 @@ pub(crate) fn hooks(records: &[Record]) -> Vec<HookLine> {
             line.started_at = Some(ts(r.ts));
         }
         if let Some(o) = &h.outcome {
+            if h.weight.is_none() && o.ok && h.kind == crate::plan::HookKind::SetWeight {
+                // The engine confirms a set_weight's weight before it
+                // journals the result.
+                line.weight = r.decision.weight;
+            }
             line.finished_at = Some(ts(r.ts));
             line.ok = Some(o.ok);
             line.code = o.code;
@@ -509,72 +528,4 @@ pub(crate) fn hooks(records: &[Record]) -> Vec<HookLine> {
         }
     }
     order.iter().filter_map(|id| by_id.remove(id)).collect()
-}
-
-fn breach_to_rollback(records: &[Record], plan: Option<&Value>) -> Option<BreachToRollback> {
-    let (k, decided) = records
-        .iter()
-        .enumerate()
-        .find(|(_, r)| matches!(r.decision.action.as_str(), "trigger_rollback" | "rollback"))?;
-    // The metric behind it: the breaching gate with the longest streak.
-    let gate = decided
-        .decision
-        .gates
-        .iter()
-        .filter(|g| g.verdict == Verdict::Breach)
-        .max_by_key(|g| g.breaches)?;
-    // Walk back while the same metric was still breaching.
-    let mut first = decided;
-    for r in records[..k].iter().rev() {
-        match r.decision.gates.iter().find(|g| g.metric == gate.metric) {
-            Some(g) if g.verdict == Verdict::Breach => first = r,
-            Some(_) => break,
-            None => {}
-        }
-    }
-    let mut basis = "journal";
-    let mut first_at = first.ts;
-    if first.seq == decided.seq && gate.breaches > 1 {
-        // No earlier record saw it: infer from the count and the interval.
-        let interval_ms = plan
-            .and_then(|p| {
-                let source =
-                    p.pointer("/metrics")?.as_array()?.iter().find(|m| {
-                        m.get("id").and_then(Value::as_str) == Some(gate.metric.as_str())
-                    })?;
-                let name = source.get("source")?.as_str()?;
-                p.pointer("/sources")?
-                    .as_array()?
-                    .iter()
-                    .find(|s| s.get("name").and_then(Value::as_str) == Some(name))?
-                    .get("interval")?
-                    .as_i64()
-            })
-            .unwrap_or(0);
-        if interval_ms > 0 {
-            basis = "estimated";
-            first_at = Timestamp(first_at.0 - interval_ms * i64::from(gate.breaches - 1));
-        }
-    }
-    let started = records[k..]
-        .iter()
-        .find(|r| {
-            r.decision.action == "hook_started"
-                && r.decision.hook.as_ref().map(|h| h.kind.as_str()) == Some("rollback")
-        })
-        .map(|r| r.ts)
-        .unwrap_or(decided.ts);
-    Some(BreachToRollback {
-        metric: gate.metric.clone(),
-        first_breach_at: ts(first_at),
-        first_breach_basis: basis.into(),
-        decided_by: format!(
-            "{} ({})",
-            decided.decision.action,
-            describe_actor(&decided.decision.actor)
-        ),
-        decided_at: ts(decided.ts),
-        rollback_started_at: ts(started),
-        ms: started.since(first_at).as_millis() as u64,
-    })
 }

@@ -12,7 +12,11 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::JournalError;
-use super::record::{GENESIS, Parsed, Record, format_ts, parse_line};
+pub use super::check::{
+    DEFAULT_KEY_ENV, MIN_HEAD_PREFIX, VerifyError, VerifyOptions, verify_cli, verify_opts,
+};
+use super::record::{GENESIS, Parsed, Record, Seal, SealKey, check_seal, format_ts, parse_line};
+use super::writer::ROLLOUT_ENDED;
 use crate::engine::Timestamp;
 
 /// What is wrong at the first bad line.
@@ -32,6 +36,12 @@ pub enum ProblemKind {
     Malformed,
     /// The last line has no newline: a crash mid-write. Not tampering.
     TornLastLine,
+    /// A record after `rollout_ended`: nothing is journaled once a rollout
+    /// ended, so it was added later.
+    AfterEnd,
+    /// With the journal key set: a record whose HMAC seal is missing or is
+    /// not the key's seal (forged, or sealed with another key).
+    Seal,
 }
 
 impl ProblemKind {
@@ -43,6 +53,8 @@ impl ProblemKind {
             ProblemKind::Removed => "removed",
             ProblemKind::Malformed => "malformed",
             ProblemKind::TornLastLine => "torn last line",
+            ProblemKind::AfterEnd => "after the end",
+            ProblemKind::Seal => "seal",
         }
     }
 }
@@ -85,6 +97,35 @@ pub struct VerifyReport {
     pub last_ts: Option<Timestamp>,
     /// `None` when the whole chain holds.
     pub problem: Option<Problem>,
+    /// The hash of the last record that verified: the journal's head.
+    pub head: Option<String>,
+    /// The last record that verified is `rollout_ended`.
+    pub closed: bool,
+    pub seals: Seals,
+    /// The head kept elsewhere that it was checked against, if any.
+    pub expected_head: Option<HeadCheck>,
+}
+
+/// What `verify` could say about the records' HMAC seals.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Seals {
+    /// The variable the key came from, when one was set: every record's
+    /// seal was then checked.
+    pub key_env: Option<String>,
+    /// The variables looked at for a key.
+    pub looked_for: Vec<String>,
+    /// Records that verified and carry a seal.
+    pub sealed: usize,
+}
+
+/// The journal's head against one kept elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeadCheck {
+    /// As given (a prefix of at least 12 hex digits, or the whole hash).
+    pub expected: String,
+    pub matches: bool,
+    /// The seq of the verified record whose hash it is, when one is.
+    pub found_at: Option<u64>,
 }
 
 impl VerifyReport {
@@ -98,12 +139,15 @@ impl VerifyReport {
         matches!(&self.problem, Some(p) if p.kind == ProblemKind::TornLastLine)
     }
 
-    /// 0 chain holds, 3 only a torn last line, 1 anything else.
+    /// See [`verify_cli`]: 0 closed and the chain holds, 1 broken, 5 the
+    /// head is not the expected one, 3 a torn last line, 4 open.
     pub fn exit_code(&self) -> i32 {
         match &self.problem {
+            Some(p) if p.kind != ProblemKind::TornLastLine => 1,
+            _ if self.expected_head.as_ref().is_some_and(|h| !h.matches) => 5,
+            Some(_) => 3,
+            None if !self.closed => 4,
             None => 0,
-            Some(p) if p.kind == ProblemKind::TornLastLine => 3,
-            Some(_) => 1,
         }
     }
 
@@ -122,10 +166,17 @@ impl VerifyReport {
             .as_deref()
             .map(|r| format!(", rollout {r}"))
             .unwrap_or_default();
+        let last_seq = self.records;
         match &self.problem {
-            None if self.records == 0 => format!("{path}: OK: empty journal (no records yet)"),
+            None if self.records == 0 => {
+                format!("{path}: OPEN: empty journal (no records yet)")
+            }
+            None if self.closed => format!(
+                "{path}: OK: closed: the chain holds from seq 1 to the rollout_ended record at seq {last_seq}: {} records{rollout}{span}",
+                self.records
+            ),
             None => format!(
-                "{path}: OK: chain holds: {} records{rollout}{span}",
+                "{path}: OPEN (running, or cut after seq {last_seq}): the chain holds over {} records{rollout}{span}, but no rollout_ended record closes it; records removed from the end cannot be told from a rollout still running (or a journal written before rampdeck closed journals)",
                 self.records
             ),
             Some(p) if p.kind == ProblemKind::TornLastLine => format!(
@@ -152,6 +203,8 @@ pub(crate) struct Scan {
     pub problem: Option<Problem>,
     /// Byte length of the lines that verified (where a torn line starts).
     pub complete_len: u64,
+    /// Records that verified and carry a seal.
+    pub sealed: usize,
 }
 
 /// Lines read after the first problem to say what it is (a record moved
@@ -189,12 +242,18 @@ fn parse_slot((bytes, complete): &(Vec<u8>, bool)) -> Slot {
 /// continues the chain, and stops at the first problem. Memory stays small
 /// whatever the journal's size: one line at a time and 32 bytes per
 /// record, plus a bounded look-ahead once a problem is found.
-pub(crate) fn scan<R: BufRead>(reader: R, visit: &mut dyn FnMut(&Record)) -> std::io::Result<Scan> {
+/// With a `key`, every record's HMAC seal must hold too.
+pub(crate) fn scan<R: BufRead>(
+    reader: R,
+    key: Option<&SealKey>,
+    visit: &mut dyn FnMut(&Record),
+) -> std::io::Result<Scan> {
     let mut lines = Lines { reader };
     let mut hashes: Vec<[u8; 32]> = Vec::new();
     let mut first: Option<Record> = None;
     let mut last: Option<Record> = None;
     let mut complete_len = 0u64;
+    let mut sealed = 0usize;
     let mut problem = None;
     let mut current = lines.next_line()?;
     while let Some(line) = current.take() {
@@ -212,6 +271,41 @@ pub(crate) fn scan<R: BufRead>(reader: R, visit: &mut dyn FnMut(&Record)) -> std
                 && same_rollout
                 && hex::decode_to_slice(&r.hash, &mut raw).is_ok()
             {
+                if let Some(end) = last.as_ref().filter(|l| l.decision.action == ROLLOUT_ENDED) {
+                    problem = Some(Problem {
+                        line: i + 1,
+                        seq: r.seq,
+                        kind: ProblemKind::AfterEnd,
+                        detail: format!(
+                            "a record follows the rollout_ended record at seq {}: nothing is journaled after a rollout ends, so it was added later",
+                            end.seq
+                        ),
+                    });
+                    break;
+                }
+                if let Some(key) = key {
+                    let why = match check_seal(&line.0, key) {
+                        Seal::Holds => None,
+                        Seal::Missing => Some(
+                            "the record carries no HMAC seal, yet the journal key is set: it was written without the key, or its seal was stripped",
+                        ),
+                        Seal::Broken => Some(
+                            "the record's HMAC seal is not the key's: it was forged or rewritten by someone without the key (or sealed with another key)",
+                        ),
+                    };
+                    if let Some(why) = why {
+                        problem = Some(Problem {
+                            line: i + 1,
+                            seq: r.seq,
+                            kind: ProblemKind::Seal,
+                            detail: why.into(),
+                        });
+                        break;
+                    }
+                }
+                if r.hmac.is_some() {
+                    sealed += 1;
+                }
                 visit(r);
                 hashes.push(raw);
                 complete_len += line.0.len() as u64 + 1;
@@ -241,6 +335,7 @@ pub(crate) fn scan<R: BufRead>(reader: R, visit: &mut dyn FnMut(&Record)) -> std
         last,
         problem,
         complete_len,
+        sealed,
     })
 }
 
@@ -441,7 +536,7 @@ fn classify(
     )
 }
 
-/// Checks a journal file's hash chain.
+/// Checks a journal file's hash chain (no key, no expected head).
 ///
 /// `Err` only when the file cannot be read; every problem with its content
 /// is in the report.
@@ -456,8 +551,12 @@ pub fn verify_with(
     visit: &mut dyn FnMut(&Record),
 ) -> Result<VerifyReport, JournalError> {
     let file = std::fs::File::open(path).map_err(|e| JournalError::io(path, "read", e))?;
-    let scanned = scan(std::io::BufReader::with_capacity(1 << 16, file), visit)
-        .map_err(|e| JournalError::io(path, "read", e))?;
+    let scanned = scan(
+        std::io::BufReader::with_capacity(1 << 16, file),
+        None,
+        visit,
+    )
+    .map_err(|e| JournalError::io(path, "read", e))?;
     Ok(report_of(path, &scanned))
 }
 
@@ -469,33 +568,15 @@ pub(crate) fn report_of(path: &Path, scan: &Scan) -> VerifyReport {
         first_ts: scan.first.as_ref().map(|r| r.ts),
         last_ts: scan.last.as_ref().map(|r| r.ts),
         problem: scan.problem.clone(),
-    }
-}
-
-/// `rampdeck verify JOURNAL`: prints one line and returns the exit code.
-///
-/// Exit codes:
-/// - `0`: the chain holds (an empty journal holds too);
-/// - `1`: tampered or broken: the line names the line number and seq of the
-///   first record that was edited, inserted, reordered or removed, or that
-///   is not a record at all;
-/// - `3`: only the last line is torn (a crash mid-write); everything before
-///   it holds, and reopening the journal with rampdeck truncates the partial
-///   line and journals a `recovered` record;
-/// - `2`: the journal could not be read (missing file, permissions).
-///
-/// Removing records from the END cannot be told from a journal that simply
-/// stopped there; the summary's last record and the rollout's end state
-/// show it.
-pub fn verify_cli(path: &Path) -> i32 {
-    match verify(path) {
-        Ok(report) => {
-            println!("{}", report.one_line());
-            report.exit_code()
-        }
-        Err(e) => {
-            eprintln!("rampdeck verify: {e}");
-            2
-        }
+        head: scan.last.as_ref().map(|r| r.hash.clone()),
+        closed: scan
+            .last
+            .as_ref()
+            .is_some_and(|r| r.decision.action == ROLLOUT_ENDED),
+        seals: Seals {
+            sealed: scan.sealed,
+            ..Seals::default()
+        },
+        expected_head: None,
     }
 }

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{Flock, FlockArg};
 
 use super::JournalError;
-use super::record::{GENESIS, Record, parse_line, seal};
+use super::record::{GENESIS, Record, SealKey, parse_line, seal_of, seal_with};
+use super::redact::Redactor;
 use super::verify::{ProblemKind, report_of, scan};
 use crate::engine::{Actor, Decision, Timestamp};
 
@@ -27,7 +28,58 @@ pub struct JournalWriter {
     /// A write or sync failed: the file may end in a partial line, so no
     /// further record may follow it until the journal is reopened.
     poisoned: bool,
+    /// The last record is `rollout_ended`: nothing may follow it.
+    closed: bool,
+    /// Seals every record (HMAC-SHA256) when the plan names a key.
+    key: Option<SealKey>,
+    /// Known secrets never reach the file.
+    redactor: Redactor,
 }
+
+/// How a journal is written: with a seal key or without, and which
+/// secrets never reach it.
+#[derive(Debug, Clone, Default)]
+pub struct JournalOptions {
+    pub key: Option<SealKey>,
+    /// Applied to every record before it is sealed.
+    pub redactor: Redactor,
+}
+
+impl JournalOptions {
+    /// What `plan` asks for, the key read from the variable its
+    /// `[journal] key_env` names. A variable that is unset or holds too
+    /// short a key is an error naming it: a plan that asks for seals never
+    /// runs without them.
+    pub fn from_plan(plan: &crate::plan::Plan) -> Result<JournalOptions, JournalError> {
+        let Some(var) = &plan.journal.key_env else {
+            return Ok(JournalOptions {
+                key: None,
+                redactor: Redactor::from_plan(plan),
+            });
+        };
+        let value = std::env::var_os(var).ok_or_else(|| JournalError::Key {
+            var: var.clone(),
+            why: "is not set".into(),
+        })?;
+        let key = SealKey::new(value.as_encoded_bytes()).ok_or_else(|| JournalError::Key {
+            var: var.clone(),
+            why: format!(
+                "holds {} bytes, fewer than the {} a key needs",
+                value.len(),
+                super::record::MIN_KEY_BYTES
+            ),
+        })?;
+        Ok(JournalOptions {
+            key: Some(key),
+            redactor: Redactor::from_plan(plan),
+        })
+    }
+}
+
+/// The action of the record that closes a journal: the rollout is over and
+/// nothing is journaled after it, so `verify` can tell a finished journal
+/// from one whose end was cut off.
+pub const ROLLOUT_ENDED: &str = "rollout_ended";
 
 /// What `open` repaired: a torn last line was cut off and a `recovered`
 /// record appended.
@@ -53,6 +105,15 @@ impl JournalWriter {
     /// directories. An existing empty file is reused (a crash right after
     /// creating it); a non-empty one is refused, never overwritten.
     pub fn create(path: &Path, rollout_id: &str) -> Result<Self, JournalError> {
+        Self::create_with(path, rollout_id, JournalOptions::default())
+    }
+
+    /// [`Self::create`], sealing records with `opts.key` when it is set.
+    pub fn create_with(
+        path: &Path,
+        rollout_id: &str,
+        opts: JournalOptions,
+    ) -> Result<Self, JournalError> {
         if rollout_id.is_empty() {
             return Err(JournalError::EmptyRolloutId);
         }
@@ -90,6 +151,9 @@ impl JournalWriter {
             last_hash: GENESIS.to_string(),
             last_ts: Timestamp(0),
             poisoned: false,
+            closed: false,
+            key: opts.key,
+            redactor: opts.redactor,
         })
     }
 
@@ -99,17 +163,20 @@ impl JournalWriter {
     /// truncated and a `recovered` record appended, stamped with the last
     /// record's time (the writer reads no clock; see [`Self::open_at`]).
     pub fn open(path: &Path) -> Result<(Self, Option<Recovery>), JournalError> {
-        Self::open_inner(path, None)
+        Self::open_with(path, None, JournalOptions::default())
     }
 
     /// Like [`Self::open`], stamping a `recovered` record with `now`.
     pub fn open_at(path: &Path, now: Timestamp) -> Result<(Self, Option<Recovery>), JournalError> {
-        Self::open_inner(path, Some(now))
+        Self::open_with(path, Some(now), JournalOptions::default())
     }
 
-    fn open_inner(
+    /// [`Self::open`] with options: with a key, every record's seal is
+    /// checked before the journal is continued, and new records are sealed.
+    pub fn open_with(
         path: &Path,
         now: Option<Timestamp>,
+        opts: JournalOptions,
     ) -> Result<(Self, Option<Recovery>), JournalError> {
         let file = OpenOptions::new()
             .read(true)
@@ -119,7 +186,8 @@ impl JournalWriter {
         // Lock before reading so nobody appends between the check and us.
         let file = lock(file, path)?;
         let reader = std::io::BufReader::with_capacity(1 << 16, &*file);
-        let scanned = scan(reader, &mut |_| {}).map_err(|e| JournalError::io(path, "read", e))?;
+        let scanned = scan(reader, opts.key.as_ref(), &mut |_| {})
+            .map_err(|e| JournalError::io(path, "read", e))?;
         let mut torn = None;
         if let Some(problem) = &scanned.problem {
             if problem.kind != ProblemKind::TornLastLine {
@@ -150,6 +218,9 @@ impl JournalWriter {
             last_hash: last.hash.clone(),
             last_ts: last.ts,
             poisoned: false,
+            closed: last.decision.action == ROLLOUT_ENDED,
+            key: opts.key,
+            redactor: opts.redactor,
         };
         let recovery = match torn {
             None => None,
@@ -192,9 +263,26 @@ impl JournalWriter {
                 path: self.path.clone(),
             });
         }
+        if self.closed {
+            return Err(JournalError::Closed {
+                path: self.path.clone(),
+                seq: self.last_seq,
+            });
+        }
         let seq = self.last_seq + 1;
-        let (line, hash) = seal(seq, now, &self.rollout, d, &self.last_hash)
-            .map_err(|e| JournalError::Encode { seq, source: e })?;
+        // The one place on the way in: whatever a record holds, a known
+        // secret is written as `[redacted VAR]`.
+        let d = self.redactor.decision(d);
+        let d = d.as_ref();
+        let (line, hash) = seal_with(
+            seq,
+            now,
+            &self.rollout,
+            d,
+            &self.last_hash,
+            self.key.as_ref(),
+        )
+        .map_err(|e| JournalError::Encode { seq, source: e })?;
         let written = self
             .file
             .write_all(&line)
@@ -209,11 +297,33 @@ impl JournalWriter {
             rollout: self.rollout.clone(),
             decision: d.clone(),
             prev: std::mem::replace(&mut self.last_hash, hash.clone()),
+            hmac: self
+                .key
+                .as_ref()
+                .and_then(|_| seal_of(&line[..line.len() - 1])),
             hash,
         };
         self.last_seq = seq;
         self.last_ts = now;
+        self.closed = d.action == ROLLOUT_ENDED;
         Ok(record)
+    }
+
+    /// The hash of the last record (the journal's head; [`GENESIS`] when
+    /// it has none). Kept elsewhere, it proves later that nothing was
+    /// removed, added or rewritten (`rampdeck verify --expect-head`).
+    pub fn head(&self) -> &str {
+        &self.last_hash
+    }
+
+    /// A `rollout_ended` record closed the journal: nothing may follow.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Records are sealed with a key.
+    pub fn is_sealed(&self) -> bool {
+        self.key.is_some()
     }
 
     pub fn path(&self) -> &Path {

@@ -169,6 +169,7 @@ pub fn plan() -> Plan {
             keys: BTreeMap::new(),
             ..UiSettings::default()
         },
+        journal: Default::default(),
     }
 }
 

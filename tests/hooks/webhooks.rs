@@ -220,7 +220,10 @@ async fn slack_notification_posts_text() {
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].method, Method::POST);
     let body: serde_json::Value = serde_json::from_slice(&seen[0].body).expect("JSON");
-    assert_eq!(body, serde_json::json!({ "text": text }));
+    // Slack's own escaping of `&`, `<` and `>` (it shows them as written),
+    // so a reason can neither mention `<!channel>` nor forge a link.
+    let sent = "checkout: rolled back by rampdeck — error ratio 8.1 % &gt; 5 % \"limit\"";
+    assert_eq!(body, serde_json::json!({ "text": sent }));
 }
 
 #[tokio::test]

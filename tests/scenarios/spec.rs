@@ -329,6 +329,7 @@ pub fn build_plan(p: &PlanSpec) -> Result<Plan, String> {
         hooks,
         notify: Notify::default(),
         ui: UiSettings::default(),
+        journal: Default::default(),
     })
 }
 

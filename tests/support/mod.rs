@@ -43,6 +43,7 @@ pub fn plan(sources: Vec<Source>, metrics: Vec<Metric>) -> Plan {
         hooks: Hooks::default(),
         notify: Notify::default(),
         ui: UiSettings::default(),
+        journal: Default::default(),
     }
 }
 
