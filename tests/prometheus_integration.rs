@@ -590,4 +590,25 @@ hold = "1h"
     .expect("join");
     assert_eq!(out.status.code(), Some(3));
     f.verify();
+    // The summary lists the outage under the step it delayed.
+    let summary =
+        std::fs::read_to_string(f.path().join(format!("data/rampdeck/{}.summary.md", f.id)))
+            .expect("summary written");
+    let gates = summary
+        .split("## Gate results at each step")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("gate section");
+    let step1 = gates.split("- Step 2").next().unwrap_or("");
+    for words in [
+        "up → erroring",
+        "waits for data",
+        "data is back after",
+        "erroring → up",
+    ] {
+        assert!(
+            step1.contains(words),
+            "{words:?} not under step 1:\n{gates}"
+        );
+    }
 }

@@ -321,3 +321,40 @@ fn a_human_rollback_is_described_as_a_persons_decision() {
     assert!(md.contains("no trigger fired"), "{md}");
     assert!(!md.contains("first breach of `rps`"), "{md}");
 }
+
+/// A +Inf latency (every request in the last bucket) that caused the
+/// rollback reads "+Inf" in the journal, the summary and its JSON, never
+/// "–" or null (issue 10, item 2).
+#[test]
+fn an_infinite_value_that_caused_the_rollback_is_shown_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = Run::new(dir.path());
+    for k in 1..=3 {
+        run.poll(5 * k, 0.21);
+    }
+    for k in 4..=6 {
+        run.value(5 * k, "rps", 42.0);
+        run.value(5 * k, "error_rate", 0.0658);
+        run.value(5 * k, "latency", f64::INFINITY);
+    }
+    run.settle(31);
+    let journal = std::fs::read_to_string(&run.path).unwrap();
+    let trigger = journal
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["action"] == "trigger_rollback")
+        .unwrap();
+    assert_eq!(trigger["detail"]["value"], "+Inf", "{trigger}");
+    let latency = trigger["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["metric"] == "latency")
+        .cloned()
+        .unwrap();
+    assert_eq!(latency["canary"], "+Inf", "{latency}");
+    let (_, md) = summary(&run.path, "markdown");
+    assert!(md.contains("latency Breach: canary +Inf"), "{md}");
+    let (_, json) = summary(&run.path, "json");
+    assert!(json.contains("\"canary\": \"+Inf\""), "{json}");
+}

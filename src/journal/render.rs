@@ -150,6 +150,9 @@ pub fn render_markdown(s: &Summary) -> String {
         for g in &st.gates {
             let _ = writeln!(o, "  - {}", gate(g));
         }
+        for e in &st.data_events {
+            let _ = writeln!(o, "  - {}: {}", e.at, md(&e.text));
+        }
     }
 
     let _ = writeln!(o, "\n## Breach to rollback\n");

@@ -133,6 +133,19 @@ pub struct StepSummary {
     pub ended_by: Option<String>,
     /// Gates as last journaled while in this step.
     pub gates: Vec<GateLine>,
+    /// What the data did meanwhile: sources going down or coming back,
+    /// and the step's waits for data, in order (issue 10, item 7).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub data_events: Vec<DataEvent>,
+}
+
+/// A change of a source's health, or a wait for data, during a step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DataEvent {
+    pub at: String,
+    /// "source_state", "data_hold_started" or "data_hold_ended".
+    pub action: String,
+    pub text: String,
 }
 
 /// A gate's numbers at one moment.
@@ -140,9 +153,12 @@ pub struct StepSummary {
 pub struct GateLine {
     pub metric: String,
     pub verdict: Verdict,
-    /// Raw values, as journaled.
+    /// Raw values, as journaled; `+Inf` and friends as words.
+    #[serde(serialize_with = "crate::engine::types::number::serialize")]
     pub canary: Option<f64>,
+    #[serde(serialize_with = "crate::engine::types::number::serialize")]
     pub baseline: Option<f64>,
+    #[serde(serialize_with = "crate::engine::types::number::serialize")]
     pub limit: Option<f64>,
     pub breaches: u32,
     pub detail: String,
@@ -458,11 +474,22 @@ fn steps(records: &[Record], plan: Option<&Value>, units: &MetricUnits) -> Vec<S
                 duration_ms: None,
                 ended_by: None,
                 gates: d.gates.iter().map(|g| GateLine::new(g, units)).collect(),
+                data_events: Vec::new(),
             });
             spans.push((r.ts, None));
             continue;
         }
         let Some(cur) = current else { continue };
+        if matches!(
+            d.action.as_str(),
+            "source_state" | "data_hold_started" | "data_hold_ended"
+        ) {
+            cur.data_events.push(DataEvent {
+                at: ts(r.ts),
+                action: d.action.clone(),
+                text: d.reason.clone(),
+            });
+        }
         if !d.gates.is_empty() {
             cur.gates = d.gates.iter().map(|g| GateLine::new(g, units)).collect();
         }
