@@ -417,8 +417,11 @@ impl Engine {
             }
             Reading::ProviderError { message, code } => {
                 let detail = match code {
-                    Some(c) => format!("provider error: {message} ({c})"),
-                    None => format!("provider error: {message}"),
+                    // "... within 800 ms (timeout)" already says its code.
+                    Some(c) if !message.ends_with(&format!("({c})")) => {
+                        format!("provider error: {message} ({c})")
+                    }
+                    _ => format!("provider error: {message}"),
                 };
                 self.gates[idx].on_canary_missing(Verdict::ProviderError, detail)
             }
