@@ -56,8 +56,20 @@ pub fn lose_terminal(log: &Path) -> PathBuf {
             PathBuf::from("/dev/null"),
         ),
     };
-    if let Ok(null) = std::fs::File::open("/dev/null") {
-        let _ = nix::unistd::dup2_stdin(&null);
+    // Stdin becomes a pipe that never has data (its write end is kept open
+    // for the life of the process), not /dev/null: the terminal library's
+    // event thread may still be waiting on fd 0, and /dev/null is always
+    // readable (end of file at once), which made it spin a core forever.
+    match nix::unistd::pipe() {
+        Ok((read, write)) => {
+            let _ = nix::unistd::dup2_stdin(&read);
+            std::mem::forget(write);
+        }
+        Err(_) => {
+            if let Ok(null) = std::fs::File::open("/dev/null") {
+                let _ = nix::unistd::dup2_stdin(&null);
+            }
+        }
     }
     if let Some(f) = file {
         let _ = nix::unistd::dup2_stdout(&f);

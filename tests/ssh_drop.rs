@@ -149,10 +149,13 @@ impl Drop for Sshd {
     }
 }
 
-/// The remote command line: this rollout's environment, then rampdeck.
+/// The remote command line: this rollout's environment, then rampdeck, run
+/// by the login shell as a person types it (the shell stays its parent and
+/// the session's leader, which is how a terminal library is left waiting on
+/// a hung-up stdin).
 fn remote(f: &Field, args: &str) -> String {
     format!(
-        "cd '{dir}' && exec env XDG_DATA_HOME='{dir}/data' RAMPDECK_RUNTIME_DIR='{dir}/run' HOME='{dir}' TERM=xterm-256color '{bin}' {args}",
+        "cd '{dir}' && env XDG_DATA_HOME='{dir}/data' RAMPDECK_RUNTIME_DIR='{dir}/run' HOME='{dir}' TERM=xterm-256color '{bin}' {args}; echo \"rampdeck exited with $?\"",
         dir = f.path().display(),
         bin = env!("CARGO_BIN_EXE_rampdeck"),
     )
@@ -167,6 +170,24 @@ fn driver_pid(config: &Path) -> Option<i32> {
         let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
         (cmd.starts_with(env!("CARGO_BIN_EXE_rampdeck")) && cmd.contains(&needle)).then_some(pid)
     })
+}
+
+/// CPU time (user + system) a process has used, in clock ticks.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // utime and stime are fields 14 and 15; 12 and 13 after the name.
+    fields
+        .get(11)
+        .and_then(|u| u.parse::<u64>().ok())
+        .unwrap_or(0)
+        + fields
+            .get(12)
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0)
 }
 
 fn alive(pid: i32) -> bool {
@@ -248,6 +269,15 @@ timeout = "5s"
     // its log file instead.
     std::thread::sleep(Duration::from_secs(2));
     assert!(alive(pid), "the driver died with its terminal");
+    // Nor may the lost terminal keep it busy: an idle driver polling one
+    // source uses a few ticks in 3 s; a spinning event reader uses ~300.
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(3));
+    let used = cpu_ticks(pid) - before;
+    assert!(
+        used < 60,
+        "the detached driver used {used} ticks of CPU in 3 s"
+    );
     let log = f.path().join(format!("data/rampdeck/{}.driver.log", f.id));
     assert!(log.exists(), "output goes to {}", log.display());
     drop(operator);
