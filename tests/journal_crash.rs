@@ -7,6 +7,7 @@
 //! ignored `crash_child` test with `RAMPDECK_JOURNAL_CHILD` naming the
 //! journal, so no extra binary is needed.
 
+use rampdeck::engine::{DecisionKind, PhaseKind};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -22,12 +23,12 @@ const KILLS_PER_FILE: usize = 5;
 
 fn decision(pad: usize) -> Decision {
     Decision {
-        action: "hook_result".into(),
+        action: DecisionKind::HookResult,
         actor: Actor::named("crash"),
         reason: "append until killed".into(),
         step: Some(1),
         weight: 10,
-        phase: "holding".into(),
+        phase: PhaseKind::Holding,
         gates: vec![],
         hook: None,
         // Records of up to a few pages, so a kill can land between pages of

@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use rampdeck::engine::PhaseKind;
 use std::io::Write;
 use std::process::Command;
 
@@ -15,12 +16,12 @@ use rampdeck::journal::record::seal;
 
 fn decision(action: &str, actor: Actor, reason: String) -> Decision {
     Decision {
-        action: action.into(),
+        action: rampdeck::engine::DecisionKind::from_word(action),
         actor,
         reason,
         step: Some(0),
         weight: 10,
-        phase: "holding".into(),
+        phase: PhaseKind::Holding,
         gates: vec![],
         hook: None,
         detail: serde_json::json!({"command": "rollback"}),

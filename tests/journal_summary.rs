@@ -1,6 +1,7 @@
 //! The post-deploy summary of a rolled-back run, built with the real
 //! writer from hand-made decisions, checked section by section.
 
+use rampdeck::engine::DecisionKind;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -127,12 +128,12 @@ impl D {
         phase: &str,
     ) -> Self {
         D(Decision {
-            action: action.into(),
+            action: DecisionKind::from_word(action),
             actor,
             reason: reason.into(),
             step,
             weight,
-            phase: phase.into(),
+            phase: serde_json::from_value(serde_json::json!(phase)).expect("phase"),
             gates: vec![],
             hook: None,
             at: None,

@@ -1,6 +1,7 @@
 //! Tampering with a real journal made by the writer: each kind of change to
 //! a middle record is found at the right line and seq, with the right kind.
 
+use rampdeck::engine::{DecisionKind, PhaseKind};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -13,16 +14,15 @@ use sha2::{Digest, Sha256};
 fn decision(i: u64) -> Decision {
     Decision {
         action: if i % 3 == 0 {
-            "auto_advance"
+            DecisionKind::AutoAdvance
         } else {
-            "hook_result"
-        }
-        .into(),
+            DecisionKind::HookResult
+        },
         actor: Actor::named(&format!("user{i}")),
         reason: format!("reason number {i}"),
         step: Some(i as usize / 3),
         weight: (i * 5).min(100) as u8,
-        phase: "holding".into(),
+        phase: PhaseKind::Holding,
         gates: vec![GateStatus {
             metric: "error_rate".into(),
             verdict: Verdict::Pass,
@@ -247,7 +247,7 @@ fn reopening_after_a_torn_line_truncates_it_and_journals_recovered() {
         .expect("several lines") as u64;
     assert_eq!(recovery.truncated_bytes, last_line_len + 1 - 100);
     assert_eq!(recovery.record.seq, 10);
-    assert_eq!(recovery.record.decision.action, "recovered");
+    assert_eq!(recovery.record.decision.action, DecisionKind::Recovered);
     assert_eq!(recovery.record.prev, written[8].hash);
     assert_eq!(recovery.record.decision.weight, written[8].decision.weight);
     assert_eq!(w.last_seq(), 10);

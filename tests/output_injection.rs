@@ -8,6 +8,7 @@
 
 mod field;
 
+use rampdeck::engine::PhaseKind;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -124,12 +125,12 @@ const T0: i64 = 1_735_725_600_000;
 
 fn decision(action: &str, actor: &str, reason: &str) -> Decision {
     Decision {
-        action: action.into(),
+        action: rampdeck::engine::DecisionKind::from_word(action),
         actor: Actor::named(actor),
         reason: reason.into(),
         step: Some(0),
         weight: 10,
-        phase: "holding".into(),
+        phase: PhaseKind::Holding,
         gates: vec![],
         hook: None,
         at: None,

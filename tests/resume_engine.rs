@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use rampdeck::engine::DecisionKind;
 use std::sync::Arc;
 
 use rampdeck::engine::resume::ResumePoint;
@@ -180,7 +181,10 @@ fn an_idempotent_set_weight_re_asserts_the_confirmed_weight_then_the_hold_restar
         .max();
     assert!(Some(h[0].id) > max_old);
     answer_all(&mut e, 101, &mut j, &mut h);
-    let entered = j.iter().find(|d| d.action == "step_entered").unwrap();
+    let entered = j
+        .iter()
+        .find(|d| d.action == DecisionKind::StepEntered)
+        .unwrap();
     assert_eq!((entered.step, entered.weight), (Some(1), 50));
     let view = e.view(Timestamp::from_secs(101));
     assert_eq!(view.phase.name(), "holding");
@@ -216,7 +220,10 @@ fn a_target_that_disagrees_holds_for_a_person_once() {
         feed(&mut e, argo(6.0), at, &mut j, &mut h);
     }
     assert!(h.is_empty());
-    let mismatches: Vec<&Decision> = j.iter().filter(|d| d.action == "resume_mismatch").collect();
+    let mismatches: Vec<&Decision> = j
+        .iter()
+        .filter(|d| d.action == DecisionKind::ResumeMismatch)
+        .collect();
     assert_eq!(mismatches.len(), 1, "journaled once: {:?}", actions(&j));
     assert!(
         mismatches[0].reason.contains("reads 6"),
@@ -284,7 +291,7 @@ fn a_rollback_in_flight_is_run_again() {
     feed(&mut e, cmd, 5, &mut j, &mut h);
     assert_eq!(e.phase().name(), "rolling_back");
     let (_e2, j2, h2) = resume(&toml, &j, 100);
-    assert_eq!(j2[0].action, "resumed");
+    assert_eq!(j2[0].action, DecisionKind::Resumed);
     assert_eq!(h2.len(), 1, "{h2:?}");
     assert_eq!(h2[0].weight, 0);
 }

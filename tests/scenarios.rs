@@ -28,6 +28,7 @@
 #[path = "scenarios/spec.rs"]
 mod spec;
 
+use rampdeck::engine::DecisionKind;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -52,7 +53,7 @@ fn check_event(engine: &Engine, e: &Event, effects: &[Effect], now: Timestamp) -
     for (i, eff) in effects.iter().enumerate() {
         if let Effect::RunHook(c) = eff {
             let journaled = effects[..i].iter().any(|p| {
-                matches!(p, Effect::Journal(d) if d.action == "hook_started"
+                matches!(p, Effect::Journal(d) if d.action == DecisionKind::HookStarted
                     && d.hook.as_ref().map(|h| h.id) == Some(c.id))
             });
             if !journaled {
@@ -172,7 +173,7 @@ fn check_event(engine: &Engine, e: &Event, effects: &[Effect], now: Timestamp) -
     for (action, want) in e.reasons.iter().flatten() {
         if !decisions
             .iter()
-            .any(|d| &d.action == action && d.reason.contains(want.as_str()))
+            .any(|d| d.action.as_str() == action && d.reason.contains(want.as_str()))
         {
             let got: Vec<_> = decisions.iter().map(|d| (&d.action, &d.reason)).collect();
             errs.push(format!("reason of {action}: want ~{want:?}, got {got:?}"));
@@ -181,7 +182,7 @@ fn check_event(engine: &Engine, e: &Event, effects: &[Effect], now: Timestamp) -
     for (action, want) in e.details.iter().flatten() {
         let found = decisions
             .iter()
-            .any(|d| &d.action == action && d.detail.to_string().contains(want.as_str()));
+            .any(|d| d.action.as_str() == action && d.detail.to_string().contains(want.as_str()));
         if !found {
             errs.push(format!("detail of {action}: want ~{want:?}"));
         }
@@ -395,7 +396,7 @@ fn recent_decisions_are_bounded() {
         rampdeck::engine::decision::RECENT_DECISIONS
     );
     let last = view.recent.last().expect("has decisions");
-    assert_eq!(last.action, "refused");
+    assert_eq!(last.action, DecisionKind::Refused);
     assert_eq!(last.detail["reason"], "try 249");
     assert_eq!(view.recent[0].detail["reason"], "try 50");
 }
@@ -515,7 +516,7 @@ proptest::proptest! {
                 match e {
                     Effect::RunHook(c) => {
                         let journaled = effects[..i].iter().any(|p| matches!(p,
-                            Effect::Journal(d) if d.action == "hook_started"
+                            Effect::Journal(d) if d.action == DecisionKind::HookStarted
                                 && d.hook.as_ref().map(|h| h.id) == Some(c.id)));
                         proptest::prop_assert!(journaled, "RunHook {} without its record", c.id);
                         outstanding.push(c.id);

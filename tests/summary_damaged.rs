@@ -16,12 +16,12 @@ const T0: i64 = 1_735_725_600_000; // 2025-01-01T10:00:00Z
 
 fn decision(action: &str, who: &str, reason: &str, phase: &str) -> Decision {
     Decision {
-        action: action.into(),
+        action: rampdeck::engine::DecisionKind::from_word(action),
         actor: Actor::named(who),
         reason: reason.into(),
         step: Some(0),
         weight: 10,
-        phase: phase.into(),
+        phase: serde_json::from_value(serde_json::json!(phase)).expect("phase"),
         gates: vec![],
         hook: None,
         at: None,

@@ -260,12 +260,12 @@ const T0: i64 = 1_735_725_600_000;
 
 fn decision(action: &str, reason: &str, phase: &str) -> Decision {
     Decision {
-        action: action.into(),
+        action: rampdeck::engine::DecisionKind::from_word(action),
         actor: Actor::named("alice"),
         reason: reason.into(),
         step: Some(0),
         weight: 10,
-        phase: phase.into(),
+        phase: serde_json::from_value(serde_json::json!(phase)).unwrap(),
         gates: vec![],
         hook: None,
         at: None,

@@ -6,8 +6,7 @@
 use std::path::PathBuf;
 
 use super::{Driver, phase_words, wall_now};
-use crate::engine::{Actor, Decision, Phase, Timestamp};
-use crate::journal::ROLLOUT_ENDED;
+use crate::engine::{Actor, Decision, DecisionKind, Phase, Timestamp};
 
 impl Driver {
     /// Appends a decision to the journal and tells views. Once the journal
@@ -40,7 +39,7 @@ impl Driver {
             phase_words(&phase)
         );
         let detail = serde_json::json!({ "outcome": phase.name(), "records": records });
-        self.record(ROLLOUT_ENDED, &Actor::system(), &why, detail)
+        self.record(DecisionKind::RolloutEnded, &Actor::system(), &why, detail)
     }
 
     /// The rollout is over (or failed and waits for a person): close the
@@ -81,14 +80,19 @@ impl Driver {
     }
 
     pub(super) fn record_stop(&mut self, actor: &Actor, why: &str) -> color_eyre::Result<()> {
-        self.record("driver_stopped", actor, why, serde_json::Value::Null)
+        self.record(
+            DecisionKind::DriverStopped,
+            actor,
+            why,
+            serde_json::Value::Null,
+        )
     }
 
     /// Journals a decision the driver itself makes (access, views, locks),
     /// with the engine's step, weight and gates at this moment.
     pub(super) fn record(
         &mut self,
-        action: &str,
+        action: DecisionKind,
         actor: &Actor,
         why: &str,
         detail: serde_json::Value,
@@ -96,12 +100,12 @@ impl Driver {
         let now = wall_now();
         let view = self.engine.view(now);
         let d = Decision {
-            action: action.into(),
+            action,
             actor: actor.clone(),
             reason: why.to_string(),
             step: view.step,
             weight: view.weight,
-            phase: view.phase.name().into(),
+            phase: view.phase.kind(),
             gates: view.gates,
             hook: None,
             detail,

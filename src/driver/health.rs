@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::words::state_word;
 use super::{Driver, wall_now};
-use crate::engine::{Actor, Cohort, Input, Reading, Timestamp};
+use crate::engine::{Actor, Cohort, DecisionKind, Input, Reading, Timestamp};
 use crate::snapshot::{SourceHealth, SourceState};
 use crate::sources::SampleMsg;
 
@@ -234,7 +234,7 @@ impl Driver {
             "problem": problem,
         });
         self.emit(at, "source", text.clone(), detail.clone());
-        self.record("source_state", &Actor::system(), &text, detail)
+        self.record(DecisionKind::SourceState, &Actor::system(), &text, detail)
     }
 
     pub(super) fn refresh_staleness(&mut self, now: Timestamp) -> color_eyre::Result<()> {

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use crate::engine::resume::ResumePoint;
 use crate::engine::series::MetricSeries;
 use crate::engine::{
-    Actor, Command, Decision, Effect, Engine, GateStatus, Input, Phase, Timestamp,
+    Actor, Command, Decision, DecisionKind, Effect, Engine, GateStatus, Input, Phase, Timestamp,
 };
 use crate::journal::{JournalOptions, JournalWriter};
 use crate::plan::{HookKind, Plan, SourceKind};
@@ -380,7 +380,12 @@ impl Driver {
     ) -> color_eyre::Result<DriverOutcome> {
         let starter = self.setup.starter.clone();
         if let Some(prev) = self.setup.took_over.clone() {
-            self.record("lock_taken_over", &starter, &prev, serde_json::Value::Null)?;
+            self.record(
+                DecisionKind::LockTakenOver,
+                &starter,
+                &prev,
+                serde_json::Value::Null,
+            )?;
         }
         let begin = match self.setup.resume.take() {
             Some(point) => Input::Resume {
@@ -535,7 +540,7 @@ impl Driver {
     fn on_decision(&mut self, now: Timestamp, d: &Decision) {
         let text = decision_text(d, self.setup.plan.steps.len());
         let data = serde_json::to_value(d).unwrap_or_default();
-        let kind = if d.action.starts_with("hook") {
+        let kind = if d.action.is_hook() {
             "hook"
         } else {
             "decision"

@@ -13,7 +13,7 @@ use super::{Driver, wall_now};
 
 /// A connection shorter than this is a peek (`rampdeck ls`), not a view.
 const PEEK: Duration = Duration::from_millis(400);
-use crate::engine::{Actor, Command, Input, Timestamp};
+use crate::engine::{Actor, Command, DecisionKind, Input, Timestamp};
 use crate::session::access::person;
 use crate::session::flood::{self, Kind};
 use crate::session::{AccessDecision, ClientMsg, Request};
@@ -80,7 +80,7 @@ impl Driver {
             AccessDecision::Refuse(r) => {
                 if client.is_none() || self.flood.pass(&who, Kind::Refused, now) {
                     let detail = json!({"command": command.as_str(), "their_reason": reason});
-                    self.record("refused", &actor, &r.0, detail)?;
+                    self.record(DecisionKind::Refused, &actor, &r.0, detail)?;
                 }
                 self.tell(client, format!("refused: {r}"));
                 Ok(())
@@ -88,7 +88,7 @@ impl Driver {
             AccessDecision::NeedSecond { deadline } => {
                 let secs = deadline.0.saturating_sub(now.0) / 1000;
                 let detail = json!({"command": command.as_str(), "confirm_within_s": secs});
-                self.record("awaiting_second", &actor, &reason, detail)?;
+                self.record(DecisionKind::AwaitingSecond, &actor, &reason, detail)?;
                 self.tell_all(format!(
                     "{who} asks to {}: a second driver must do the same within {secs} s",
                     command.as_str()
@@ -165,7 +165,7 @@ impl Driver {
                 self.views.remove(&client_id);
                 if self.flood.pass(&person(&actor), Kind::Presence, wall_now()) {
                     let detail = json!({"client": client_id});
-                    self.record("viewer_detached", &actor, &reason, detail)?;
+                    self.record(DecisionKind::ViewerDetached, &actor, &reason, detail)?;
                 }
                 self.presence_changed(actor)
             }
@@ -187,14 +187,14 @@ impl Driver {
                             None => "took control".to_string(),
                         };
                         let detail = json!({"previous": previous});
-                        self.record("control_taken", &actor, &why, detail)?;
+                        self.record(DecisionKind::ControlTaken, &actor, &why, detail)?;
                         self.tell_all(format!("{who} {why}"));
                         self.presence_changed(actor)
                     }
                     Err(r) => {
                         if self.flood.pass(&who, Kind::Refused, wall_now()) {
                             let detail = json!({"command": "take_control"});
-                            self.record("refused", &actor, &r.0, detail)?;
+                            self.record(DecisionKind::Refused, &actor, &r.0, detail)?;
                         }
                         self.tell(Some(client_id), format!("refused: {r}"));
                         Ok(())
@@ -231,7 +231,7 @@ impl Driver {
         };
         if self.flood.pass(&person(&actor), Kind::Presence, wall_now()) {
             let detail = json!({"client": client_id, "role": role});
-            self.record("viewer_attached", &actor, "", detail)?;
+            self.record(DecisionKind::ViewerAttached, &actor, "", detail)?;
         }
         self.presence_changed(actor)
     }
@@ -260,7 +260,7 @@ impl Driver {
                 "count": held.count,
                 "since": held.since,
             });
-            self.record("held_back", &Actor::system(), &held.text, detail)?;
+            self.record(DecisionKind::HeldBack, &Actor::system(), &held.text, detail)?;
         }
         let refused = self.server.as_ref().map_or(0, |s| s.refused_connections());
         let (said, at) = self.connections_said;
@@ -275,7 +275,12 @@ impl Driver {
                 crate::journal::format_ts(at).unwrap_or_default()
             );
             let detail = json!({"count": n, "since": at});
-            self.record("connections_refused", &Actor::system(), &why, detail)?;
+            self.record(
+                DecisionKind::ConnectionsRefused,
+                &Actor::system(),
+                &why,
+                detail,
+            )?;
             self.connections_said = (refused, now);
         }
         Ok(())
@@ -306,7 +311,12 @@ impl Driver {
                 p.command.as_str(),
                 p.first
             );
-            self.record("second_expired", &Actor::system(), &why, json!(null))?;
+            self.record(
+                DecisionKind::SecondExpired,
+                &Actor::system(),
+                &why,
+                json!(null),
+            )?;
             self.tell_all(why);
         }
         Ok(())

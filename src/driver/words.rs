@@ -50,7 +50,7 @@ pub fn decision_text(d: &Decision, steps: usize) -> String {
         .filter(|g| g.verdict != Verdict::Pass)
         .map(|g| format!("{} {} ({})", g.metric, g.verdict.as_str(), g.detail))
         .collect();
-    if !breaches.is_empty() && !d.action.starts_with("hook") {
+    if !breaches.is_empty() && !d.action.is_hook() {
         s.push_str(&format!(" | {}", breaches.join("; ")));
     }
     s

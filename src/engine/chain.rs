@@ -12,7 +12,9 @@ use serde_json::json;
 use crate::plan::HookKind;
 
 use super::rollout::Engine;
-use super::types::{Actor, Effect, HookCall, HookOutcome, HookRecord, Phase, Timestamp};
+use super::types::{
+    Actor, DecisionKind, Effect, HookCall, HookOutcome, HookRecord, Phase, Timestamp,
+};
 
 /// What a chain achieves when all its hooks succeed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +64,7 @@ impl Engine {
     pub(super) fn begin_enter(
         &mut self,
         k: usize,
-        action: Option<&str>,
+        action: Option<DecisionKind>,
         actor: &Actor,
         reason: String,
         detail: serde_json::Value,
@@ -163,7 +165,7 @@ impl Engine {
     /// Start the full promotion: set_weight(100) when below 100, promote.
     pub(super) fn begin_full(
         &mut self,
-        action: &str,
+        action: DecisionKind,
         actor: &Actor,
         reason: String,
         detail: serde_json::Value,
@@ -207,7 +209,7 @@ impl Engine {
     /// running hook is marked superseded and its late result ignored.
     pub(super) fn begin_rollback(
         &mut self,
-        action: &str,
+        action: DecisionKind,
         actor: &Actor,
         reason: String,
         detail: serde_json::Value,
@@ -303,7 +305,14 @@ impl Engine {
             weight: Some(weight),
             outcome: None,
         };
-        self.journal_hook(out, "hook_started", &actor, what, json!(null), Some(record));
+        self.journal_hook(
+            out,
+            DecisionKind::HookStarted,
+            &actor,
+            what,
+            json!(null),
+            Some(record),
+        );
         self.in_flight.insert(
             id,
             InFlight {
@@ -353,7 +362,7 @@ impl Engine {
                     self.weight,
                     super::next::fmt_clock(hold)
                 );
-                self.journal(out, "step_entered", &system, reason, json!(null));
+                self.journal(out, DecisionKind::StepEntered, &system, reason, json!(null));
             }
             Goal::Full => {
                 self.weight = 100;
@@ -365,7 +374,7 @@ impl Engine {
                 }
                 self.journal(
                     out,
-                    "promoted",
+                    DecisionKind::Promoted,
                     &system,
                     "100 % on the new version".into(),
                     json!(null),
@@ -390,7 +399,13 @@ impl Engine {
                 } else {
                     "canary at 0 %"
                 };
-                self.journal(out, "rolled_back", &system, reason.into(), json!(null));
+                self.journal(
+                    out,
+                    DecisionKind::RolledBack,
+                    &system,
+                    reason.into(),
+                    json!(null),
+                );
                 self.run_side(HookKind::OnFinish, &system, "rolled back".into(), now, out);
             }
         }
@@ -407,7 +422,13 @@ impl Engine {
         let Some(f) = self.in_flight.remove(&id) else {
             let detail = json!({ "id": id, "outcome": outcome });
             let reason = format!("result for unknown hook id {id} ignored");
-            self.journal(out, "hook_result_ignored", &system, reason, detail);
+            self.journal(
+                out,
+                DecisionKind::HookResultIgnored,
+                &system,
+                reason,
+                detail,
+            );
             return;
         };
         let kind = f.call.kind;
@@ -426,7 +447,7 @@ impl Engine {
             );
             self.journal_hook(
                 out,
-                "hook_result_ignored",
+                DecisionKind::HookResultIgnored,
                 &system,
                 reason,
                 json!(null),
@@ -437,7 +458,14 @@ impl Engine {
         let verdict = if outcome.ok { "ok" } else { "failed" };
         let what = format!("{} {verdict}: {}", kind.as_str(), outcome.summary);
         if f.role == Role::Side {
-            self.journal_hook(out, "hook_result", &f.call.actor, what, json!(null), record);
+            self.journal_hook(
+                out,
+                DecisionKind::HookResult,
+                &f.call.actor,
+                what,
+                json!(null),
+                record,
+            );
             return;
         }
         // The chain's current hook.
@@ -448,14 +476,28 @@ impl Engine {
             if kind == HookKind::SetWeight {
                 self.weight = f.call.weight;
             }
-            self.journal_hook(out, "hook_result", &f.call.actor, what, json!(null), record);
+            self.journal_hook(
+                out,
+                DecisionKind::HookResult,
+                &f.call.actor,
+                what,
+                json!(null),
+                record,
+            );
             if let Some(c) = self.chain.as_mut() {
                 c.current = None;
             }
             self.pump(now, out);
             return;
         }
-        self.journal_hook(out, "hook_result", &f.call.actor, what, json!(null), record);
+        self.journal_hook(
+            out,
+            DecisionKind::HookResult,
+            &f.call.actor,
+            what,
+            json!(null),
+            record,
+        );
         self.chain = None;
         match (goal, kind) {
             (Goal::Rollback, _) => {
@@ -481,7 +523,7 @@ impl Engine {
                     "attempts": self.rollback_attempts,
                     "retry_in_ms": delay.as_millis() as u64,
                 });
-                self.journal(out, "failed", &system, reason, detail);
+                self.journal(out, DecisionKind::Failed, &system, reason, detail);
             }
             (Goal::Enter(k), HookKind::OnStepEnter) => {
                 let reason = format!(
@@ -497,7 +539,7 @@ impl Engine {
                 self.pause_from_check = true;
                 self.journal(
                     out,
-                    "check_failed_pause",
+                    DecisionKind::CheckFailedPause,
                     &system,
                     reason.clone(),
                     json!(null),
@@ -513,7 +555,7 @@ impl Engine {
                 self.phase = Phase::Failed {
                     reason: reason.clone(),
                 };
-                self.journal(out, "failed", &system, reason, json!(null));
+                self.journal(out, DecisionKind::Failed, &system, reason, json!(null));
             }
         }
     }

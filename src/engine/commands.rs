@@ -9,7 +9,7 @@ use crate::plan::HookKind;
 use super::chain::Goal;
 use super::next::fmt_clock;
 use super::rollout::Engine;
-use super::types::{Actor, Command, Effect, Phase, Timestamp};
+use super::types::{Actor, Command, DecisionKind, Effect, Phase, Timestamp};
 
 impl Engine {
     /// Whether `command` would be carried out now, or why it would be
@@ -112,7 +112,7 @@ impl Engine {
     ) {
         if let Err(why) = self.allowed(command, now) {
             let detail = json!({ "command": command.as_str(), "reason": reason });
-            self.journal(out, "refused", &actor, why, detail);
+            self.journal(out, DecisionKind::Refused, &actor, why, detail);
             return;
         }
         match command {
@@ -162,7 +162,7 @@ impl Engine {
         self.pause_from_check = false;
         self.journal(
             out,
-            "pause",
+            DecisionKind::Pause,
             actor,
             reason.to_string(),
             json!({ "from": from }),
@@ -192,7 +192,7 @@ impl Engine {
         // A person resuming overrides a resume's wait for the target.
         self.resume_check = None;
         let detail = json!({ "hold_restarted": restart, "overrides_failed_check": restart });
-        self.journal(out, "resume", actor, reason.to_string(), detail);
+        self.journal(out, DecisionKind::Resume, actor, reason.to_string(), detail);
         self.run_side(HookKind::Resume, actor, reason.to_string(), now, out);
     }
 
@@ -221,9 +221,24 @@ impl Engine {
             detail["hold_skipped_ms"] = json!(ms);
         }
         if command == Command::PromoteFull {
-            self.begin_full("promote_full", actor, reason.to_string(), detail, now, out);
+            self.begin_full(
+                DecisionKind::PromoteFull,
+                actor,
+                reason.to_string(),
+                detail,
+                now,
+                out,
+            );
         } else {
-            self.advance_from(k, "promote", actor, reason.to_string(), detail, now, out);
+            self.advance_from(
+                k,
+                DecisionKind::Promote,
+                actor,
+                reason.to_string(),
+                detail,
+                now,
+                out,
+            );
         }
     }
 
@@ -233,7 +248,7 @@ impl Engine {
         };
         self.advance_from(
             k,
-            "approve",
+            DecisionKind::Approve,
             actor,
             reason.to_string(),
             json!(null),
@@ -244,6 +259,13 @@ impl Engine {
 
     fn rollback(&mut self, actor: &Actor, reason: &str, now: Timestamp, out: &mut Vec<Effect>) {
         let detail = json!({ "from": self.phase.name(), "retry": self.rollback_failed });
-        self.begin_rollback("rollback", actor, reason.to_string(), detail, now, out);
+        self.begin_rollback(
+            DecisionKind::Rollback,
+            actor,
+            reason.to_string(),
+            detail,
+            now,
+            out,
+        );
     }
 }

@@ -6,33 +6,10 @@ use serde_json::{Value, json};
 use crate::plan::{GateKind, Plan};
 
 use super::rollout::Engine;
-use super::types::{Actor, Decision, Effect, HookRecord, Notice, Phase};
+use super::types::{Actor, Decision, DecisionKind, Effect, HookRecord, Notice, Phase};
 
 /// How many decisions `EngineView::recent` keeps.
 pub const RECENT_DECISIONS: usize = 200;
-
-/// Actions worth a notification (Slack, headless "event" lines). Hook
-/// starts and results are journaled but not announced one by one.
-const NOTIFY: &[&str] = &[
-    "rollout_started",
-    "step_entered",
-    "awaiting_approval",
-    "promote",
-    "promote_full",
-    "approve",
-    "auto_advance",
-    "pause",
-    "trigger_pause",
-    "no_data_pause",
-    "check_failed_pause",
-    "resume",
-    "rollback",
-    "trigger_rollback",
-    "no_data_rollback",
-    "rolled_back",
-    "promoted",
-    "failed",
-];
 
 impl Engine {
     /// Journal a decision taken now (state already updated), and notify
@@ -40,7 +17,7 @@ impl Engine {
     pub(super) fn journal(
         &mut self,
         out: &mut Vec<Effect>,
-        action: &str,
+        action: DecisionKind,
         actor: &Actor,
         reason: String,
         detail: Value,
@@ -52,25 +29,26 @@ impl Engine {
     pub(super) fn journal_hook(
         &mut self,
         out: &mut Vec<Effect>,
-        action: &str,
+        action: DecisionKind,
         actor: &Actor,
         reason: String,
         detail: Value,
         hook: Option<HookRecord>,
     ) {
+        let notify = action.notifies();
         let d = Decision {
-            action: action.to_string(),
+            action,
             actor: actor.clone(),
             reason,
             step: self.step,
             weight: self.weight,
-            phase: self.phase.name().to_string(),
+            phase: self.phase.kind(),
             gates: self.gate_statuses(),
             hook,
             detail,
             at: Some(self.handling_at),
         };
-        if NOTIFY.contains(&action) {
+        if notify {
             let text = notice_text(&self.plan, &d, &self.phase);
             out.push(Effect::Journal(Box::new(d.clone())));
             out.push(Effect::Notify(Notice { text }));

@@ -106,6 +106,7 @@ mod chain;
 mod commands;
 pub mod decision;
 pub mod gates;
+pub mod kind;
 mod next;
 pub mod reason;
 pub mod resume;

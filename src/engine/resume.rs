@@ -27,15 +27,15 @@ use serde_json::json;
 use crate::plan::HookKind;
 
 use super::rollout::Engine;
-use super::types::{Actor, Decision, Effect, Phase, Timestamp};
+use super::types::{Actor, Decision, DecisionKind, Effect, Phase, PhaseKind, Timestamp};
 
 /// Where a journal left its rollout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResumePoint {
     /// When the rollout started (its `rollout_started` record).
     pub started_at: Option<Timestamp>,
-    /// The phase name of the last record ("holding", "paused", ...).
-    pub phase: String,
+    /// The phase of the last record.
+    pub phase: PhaseKind,
     /// Who paused it and why, when it was paused.
     pub paused: Option<(String, String)>,
     /// The reason of the last `failed` record.
@@ -49,7 +49,7 @@ pub struct ResumePoint {
     /// The largest hook id used, so new hooks get new ids.
     pub max_hook_id: u64,
     /// The last record's action and time, for the `resumed` record.
-    pub last_action: String,
+    pub last_action: DecisionKind,
     pub last_at: Option<Timestamp>,
     pub records: usize,
     /// A `rollout_ended` record closed the journal.
@@ -66,10 +66,10 @@ impl ResumePoint {
         let mut p: Option<ResumePoint> = None;
         for d in decisions {
             let d = d.borrow();
-            let p = match (&mut p, d.action.as_str()) {
-                (None, "rollout_started") => p.insert(ResumePoint {
+            let p = match (&mut p, &d.action) {
+                (None, DecisionKind::RolloutStarted) => p.insert(ResumePoint {
                     started_at: d.at,
-                    phase: d.phase.clone(),
+                    phase: d.phase,
                     paused: None,
                     failed_reason: None,
                     step: d.step,
@@ -85,27 +85,27 @@ impl ResumePoint {
                 (Some(p), _) => p,
             };
             p.records += 1;
-            if d.action == "rollout_ended" {
+            if d.action == DecisionKind::RolloutEnded {
                 // The driver closed the journal: whatever the phase says,
                 // nothing more happens to this rollout.
                 p.closed = true;
             }
-            if d.phase == "paused" && p.phase != "paused" {
+            if d.phase == PhaseKind::Paused && p.phase != PhaseKind::Paused {
                 p.paused = Some((d.actor.user.clone(), d.reason.clone()));
             }
-            if d.action == "failed" {
+            if d.action == DecisionKind::Failed {
                 p.failed_reason = Some(d.reason.clone());
             }
             if let Some(h) = &d.hook {
                 p.max_hook_id = p.max_hook_id.max(h.id);
-                match d.action.as_str() {
-                    "hook_started" => p.in_flight.push((h.id, h.kind)),
+                match d.action {
+                    DecisionKind::HookStarted => p.in_flight.push((h.id, h.kind)),
                     _ => p.in_flight.retain(|(id, _)| *id != h.id),
                 }
             }
             // Records of the driver itself (viewers, stops, locks) carry
             // the phase too; only a record's own phase moves the point.
-            p.phase = d.phase.clone();
+            p.phase = d.phase;
             p.step = d.step.or(p.step);
             p.weight = d.weight;
             p.last_action = d.action.clone();
@@ -118,7 +118,7 @@ impl ResumePoint {
     /// or it was promoted or rolled back (journals from before rampdeck
     /// closed them). A journal holds one rollout; a new one needs a new id.
     pub fn ended(&self) -> bool {
-        self.closed || matches!(self.phase.as_str(), "promoted" | "rolled_back")
+        self.closed || matches!(self.phase, PhaseKind::Promoted | PhaseKind::RolledBack)
     }
 
     /// A traffic hook (set_weight, promote) started and never answered.
@@ -173,7 +173,7 @@ impl Engine {
             let why = format!("already started (phase: {})", self.phase.name());
             self.journal(
                 out,
-                "refused",
+                DecisionKind::Refused,
                 &actor,
                 why,
                 json!({ "command": "resume_journal" }),
@@ -208,20 +208,29 @@ impl Engine {
         });
         let hooks = self.plan.hooks.clone();
         // A rollback that was running, or failed: run it again.
-        if p.phase == "rolling_back" || (p.phase == "failed" && p.rollback_in_doubt()) {
+        if p.phase == PhaseKind::RollingBack
+            || (p.phase == PhaseKind::Failed && p.rollback_in_doubt())
+        {
             self.phase = Phase::RollingBack;
-            self.journal(out, "resumed", &actor, found, detail);
+            self.journal(out, DecisionKind::Resumed, &actor, found, detail);
             let why = "resuming the rollback that had not succeeded when the driver stopped";
-            self.begin_rollback("rollback", &system, why.into(), json!(null), now, out);
+            self.begin_rollback(
+                DecisionKind::Rollback,
+                &system,
+                why.into(),
+                json!(null),
+                now,
+                out,
+            );
             return;
         }
-        if p.phase == "failed" {
+        if p.phase == PhaseKind::Failed {
             let reason = p
                 .failed_reason
                 .clone()
                 .unwrap_or_else(|| "a hook failed: a human must act".into());
             self.phase = Phase::Failed { reason };
-            self.journal(out, "resumed", &actor, found, detail);
+            self.journal(out, DecisionKind::Resumed, &actor, found, detail);
             return;
         }
         let Some(k) = k else {
@@ -229,18 +238,18 @@ impl Engine {
             // unless its traffic hook may have run.
             if let Some(kind) = p.traffic_in_flight() {
                 self.pause_for_person(0, in_flight_reason(kind, p.weight));
-                self.journal(out, "resumed", &actor, found, detail);
+                self.journal(out, DecisionKind::Resumed, &actor, found, detail);
                 return;
             }
             self.phase = Phase::Promoting { step: 0 };
-            self.journal(out, "resumed", &actor, found, detail);
+            self.journal(out, DecisionKind::Resumed, &actor, found, detail);
             self.begin_enter(0, None, &system, String::new(), json!(null), now, out);
             return;
         };
-        let was_paused = p.phase == "paused";
+        let was_paused = p.phase == PhaseKind::Paused;
         if let Some(kind) = p.traffic_in_flight() {
             self.pause_for_person(k, in_flight_reason(kind, p.weight));
-            self.journal(out, "resumed", &actor, found, detail);
+            self.journal(out, DecisionKind::Resumed, &actor, found, detail);
             return;
         }
         let set_weight_idempotent = hooks.set_weight.as_ref().is_some_and(|h| h.idempotent);
@@ -254,7 +263,7 @@ impl Engine {
             },
             _ => Phase::Promoting { step: k },
         };
-        self.journal(out, "resumed", &actor, found, detail);
+        self.journal(out, DecisionKind::Resumed, &actor, found, detail);
         if set_weight_idempotent && !promote {
             // Re-assert the confirmed weight, then the hold starts again.
             let why = format!("re-asserting {} % after the resume", p.weight);
@@ -278,7 +287,7 @@ impl Engine {
                     }
                     self.journal(
                         out,
-                        "resume_check",
+                        DecisionKind::ResumeCheck,
                         &system,
                         reason,
                         json!({ "expect": expect }),
@@ -341,7 +350,7 @@ impl Engine {
             if by_rampdeck {
                 self.phase = Phase::Promoting { step: k };
             }
-            self.journal(out, "resume_confirmed", &system, reason, detail);
+            self.journal(out, DecisionKind::ResumeConfirmed, &system, reason, detail);
             if by_rampdeck {
                 let now = self.handling_at;
                 self.finish_entering(k, now, out);
@@ -360,7 +369,7 @@ impl Engine {
             if let Phase::Paused { reason: r, .. } = &mut self.phase {
                 *r = reason.clone();
             }
-            self.journal(out, "resume_mismatch", &system, reason, detail);
+            self.journal(out, DecisionKind::ResumeMismatch, &system, reason, detail);
         }
     }
 }

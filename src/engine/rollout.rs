@@ -15,7 +15,8 @@ use super::decision::{plan_line, plan_summary};
 use super::gates::{GateState, fmt_num};
 use super::series::MetricSeries;
 use super::types::{
-    Actor, Cohort, Decision, Effect, GateStatus, Input, Phase, Reading, Timestamp, Verdict,
+    Actor, Cohort, Decision, DecisionKind, Effect, GateStatus, Input, Phase, Reading, Timestamp,
+    Verdict,
 };
 
 /// Most points one series keeps, whatever retention / interval says.
@@ -218,7 +219,7 @@ impl Engine {
                     since: now,
                     metrics,
                 });
-                self.journal(out, "data_hold_started", &system, reason, detail);
+                self.journal(out, DecisionKind::DataHoldStarted, &system, reason, detail);
             }
             (Some(hold), true) => {
                 let secs = now.since(hold.since).as_secs();
@@ -236,7 +237,7 @@ impl Engine {
                     "duration_ms": now.since(hold.since).as_millis() as u64,
                 });
                 self.data_hold = None;
-                self.journal(out, "data_hold_ended", &system, reason, detail);
+                self.journal(out, DecisionKind::DataHoldEnded, &system, reason, detail);
             }
             (Some(hold), false) => {
                 // Still waiting; keep the names of every metric it waited on.
@@ -278,7 +279,14 @@ impl Engine {
             "retrying the rollback (attempt {attempt}): the last one failed and the canary may still take traffic"
         );
         let detail = json!({ "attempt": attempt, "from": self.phase.name() });
-        self.begin_rollback("rollback_retry", &Actor::system(), reason, detail, now, out);
+        self.begin_rollback(
+            DecisionKind::RollbackRetry,
+            &Actor::system(),
+            reason,
+            detail,
+            now,
+            out,
+        );
     }
 
     /// One series per plan metric, in plan order.
@@ -345,16 +353,22 @@ impl Engine {
     fn on_start(&mut self, actor: Actor, now: Timestamp, out: &mut Vec<Effect>) {
         if self.phase != Phase::Pending {
             let why = format!("already started (phase: {})", self.phase.name());
-            self.journal(out, "refused", &actor, why, json!({ "command": "start" }));
+            self.journal(
+                out,
+                DecisionKind::Refused,
+                &actor,
+                why,
+                json!({ "command": "start" }),
+            );
             return;
         }
         self.started_at = Some(now);
         let reason = plan_line(&self.plan);
         let detail = plan_summary(&self.plan);
         if self.plan.steps.is_empty() {
-            self.journal(out, "rollout_started", &actor, reason, detail);
+            self.journal(out, DecisionKind::RolloutStarted, &actor, reason, detail);
             self.begin_full(
-                "promote_full",
+                DecisionKind::PromoteFull,
                 &actor,
                 "plan has no steps".into(),
                 json!(null),
@@ -364,7 +378,7 @@ impl Engine {
             return;
         }
         self.phase = Phase::Promoting { step: 0 };
-        self.journal(out, "rollout_started", &actor, reason, detail);
+        self.journal(out, DecisionKind::RolloutStarted, &actor, reason, detail);
         self.begin_enter(0, None, &actor, String::new(), json!(null), now, out);
     }
 
@@ -491,7 +505,7 @@ impl Engine {
             detail["trigger"] = json!(t.name);
             detail["consecutive"] = json!(t.consecutive);
             self.begin_rollback(
-                "trigger_rollback",
+                DecisionKind::TriggerRollback,
                 &Actor::system(),
                 reason,
                 detail,
@@ -510,7 +524,7 @@ impl Engine {
             let mut detail = numbers;
             detail["trigger"] = json!(t.name);
             detail["consecutive"] = json!(t.consecutive);
-            self.auto_pause("trigger_pause", reason, detail, now, out);
+            self.auto_pause(DecisionKind::TriggerPause, reason, detail, now, out);
         }
     }
 
@@ -531,11 +545,11 @@ impl Engine {
             NoDataAction::Hold => {}
             NoDataAction::Pause => {
                 if !matches!(self.phase, Phase::Paused { .. }) {
-                    self.auto_pause("no_data_pause", reason, detail, now, out);
+                    self.auto_pause(DecisionKind::NoDataPause, reason, detail, now, out);
                 }
             }
             NoDataAction::Rollback => self.begin_rollback(
-                "no_data_rollback",
+                DecisionKind::NoDataRollback,
                 &Actor::system(),
                 reason,
                 detail,
@@ -548,7 +562,7 @@ impl Engine {
     /// Pause by rampdeck itself; runs the pause hook when configured.
     pub(super) fn auto_pause(
         &mut self,
-        action: &str,
+        action: DecisionKind,
         reason: String,
         detail: serde_json::Value,
         now: Timestamp,
@@ -595,12 +609,26 @@ impl Engine {
         match step.gate {
             GateKind::Auto => {
                 let reason = format!("hold {hold} over and every gate passes");
-                self.advance_from(k, "auto_advance", &system, reason, json!(null), now, out);
+                self.advance_from(
+                    k,
+                    DecisionKind::AutoAdvance,
+                    &system,
+                    reason,
+                    json!(null),
+                    now,
+                    out,
+                );
             }
             GateKind::Manual => {
                 self.phase = Phase::AwaitingApproval { step: k };
                 let reason = format!("hold {hold} over and every gate passes; manual gate");
-                self.journal(out, "awaiting_approval", &system, reason, json!(null));
+                self.journal(
+                    out,
+                    DecisionKind::AwaitingApproval,
+                    &system,
+                    reason,
+                    json!(null),
+                );
             }
         }
     }
@@ -610,7 +638,7 @@ impl Engine {
     pub(super) fn advance_from(
         &mut self,
         k: usize,
-        action: &str,
+        action: DecisionKind,
         actor: &Actor,
         reason: String,
         detail: serde_json::Value,
@@ -632,14 +660,14 @@ impl Engine {
         let hold = self.plan.rollout.unattended == Unattended::Hold;
         let (action, reason) = match (attached, hold) {
             (false, true) => (
-                "operator_detached",
+                DecisionKind::OperatorDetached,
                 "driving view went away; unattended = hold: triggers stay armed, no advance",
             ),
             (false, false) => (
-                "operator_detached",
+                DecisionKind::OperatorDetached,
                 "driving view went away; unattended = continue: carrying on",
             ),
-            (true, _) => ("operator_attached", "driving view is back"),
+            (true, _) => (DecisionKind::OperatorAttached, "driving view is back"),
         };
         self.journal(out, action, &actor, reason.into(), json!(null));
     }

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::HookKind;
 
+pub use super::kind::{DecisionKind, PhaseKind, Severity};
+
 /// Milliseconds since the Unix epoch, UTC. Time always comes into the engine
 /// as a value; the engine never reads a clock.
 #[derive(
@@ -355,18 +357,15 @@ fn is_true(b: &bool) -> bool {
 /// rollout id and hashes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
-    /// "rollout_started", "step_entered", "promote", "promote_full",
-    /// "auto_advance", "approve", "pause", "resume", "rollback",
-    /// "trigger_rollback", "no_data_pause", "refused", "hook_started",
-    /// "hook_result", "promoted", "rolled_back", "failed",
-    /// "operator_detached", "operator_attached", ...
-    pub action: String,
+    /// What was decided (written as its snake_case word).
+    pub action: DecisionKind,
     pub actor: Actor,
     pub reason: String,
     /// Step index (0-based) at the moment of the decision.
     pub step: Option<usize>,
     pub weight: u8,
-    pub phase: String,
+    /// The phase once the decision took effect.
+    pub phase: PhaseKind,
     pub gates: Vec<GateStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook: Option<HookRecord>,
@@ -420,19 +419,24 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// The phase without its data, as records name it.
+    pub fn kind(&self) -> PhaseKind {
+        match self {
+            Phase::Pending => PhaseKind::Pending,
+            Phase::Promoting { .. } => PhaseKind::Promoting,
+            Phase::Holding { .. } => PhaseKind::Holding,
+            Phase::AwaitingApproval { .. } => PhaseKind::AwaitingApproval,
+            Phase::Paused { .. } => PhaseKind::Paused,
+            Phase::Promoted => PhaseKind::Promoted,
+            Phase::RollingBack => PhaseKind::RollingBack,
+            Phase::RolledBack => PhaseKind::RolledBack,
+            Phase::Failed { .. } => PhaseKind::Failed,
+        }
+    }
+
     /// Short name for the journal and headless output.
     pub fn name(&self) -> &'static str {
-        match self {
-            Phase::Pending => "pending",
-            Phase::Promoting { .. } => "promoting",
-            Phase::Holding { .. } => "holding",
-            Phase::AwaitingApproval { .. } => "awaiting_approval",
-            Phase::Paused { .. } => "paused",
-            Phase::Promoted => "promoted",
-            Phase::RollingBack => "rolling_back",
-            Phase::RolledBack => "rolled_back",
-            Phase::Failed { .. } => "failed",
-        }
+        self.kind().as_str()
     }
     /// The rollout has ended (nothing automatic will happen any more).
     pub fn is_terminal(&self) -> bool {

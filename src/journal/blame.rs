@@ -11,7 +11,8 @@ use serde_json::Value;
 use super::record::Record;
 use super::summary::{describe_actor, ts};
 use crate::engine::gates::Units;
-use crate::engine::{GateStatus, Timestamp, Verdict};
+use crate::engine::{DecisionKind, GateStatus, Timestamp, Verdict};
+use crate::plan::HookKind;
 
 /// How the rollback came about, and how long the safety net took: from the
 /// first breach (or first poll without data) of the metric that caused it
@@ -151,16 +152,16 @@ pub(crate) fn breach_to_rollback(
 ) -> Option<BreachToRollback> {
     let (k, decided) = records.iter().enumerate().find(|(_, r)| {
         matches!(
-            r.decision.action.as_str(),
-            "trigger_rollback" | "no_data_rollback" | "rollback"
+            r.decision.action,
+            DecisionKind::TriggerRollback | DecisionKind::NoDataRollback | DecisionKind::Rollback
         )
     })?;
     let d = &decided.decision;
     let started = records[k..]
         .iter()
         .find(|r| {
-            r.decision.action == "hook_started"
-                && r.decision.hook.as_ref().map(|h| h.kind.as_str()) == Some("rollback")
+            r.decision.action == DecisionKind::HookStarted
+                && r.decision.hook.as_ref().map(|h| h.kind) == Some(HookKind::Rollback)
         })
         .map_or(decided.ts, |r| r.ts);
     let gate_line = |g: &GateStatus| super::summary::GateLine::new(g, units).numbers();
@@ -191,50 +192,49 @@ pub(crate) fn breach_to_rollback(
             .and_then(Value::as_u64)
             .and_then(|n| u32::try_from(n).ok())
     };
-    let (metric, counter, at_decision): (String, fn(&GateStatus) -> u32, u32) =
-        match d.action.as_str() {
-            "trigger_rollback" => {
-                out.cause = "trigger".into();
-                out.trigger = detail_str("trigger");
-                // The trigger's own record names its metric; a journal from
-                // before it did falls back to the longest breaching streak.
-                let metric = detail_str("metric").or_else(|| {
-                    d.gates
-                        .iter()
-                        .filter(|g| g.verdict == Verdict::Breach)
-                        .max_by_key(|g| g.breaches)
-                        .map(|g| g.metric.clone())
-                })?;
-                let gate = d.gates.iter().find(|g| g.metric == metric);
-                let n = detail_u32("breaches")
-                    .or(gate.map(|g| g.breaches))
-                    .unwrap_or(1);
-                (metric, |g| g.breaches, n)
-            }
-            "no_data_rollback" => {
-                out.cause = "no_data".into();
-                let metric = detail_str("metric")?;
-                let gate = d.gates.iter().find(|g| g.metric == metric);
-                let n = detail_u32("polls")
-                    .or(gate.map(|g| g.no_data_polls))
-                    .unwrap_or(1);
-                (metric, |g| g.no_data_polls, n)
-            }
-            _ => {
-                out.cause = if d.actor.is_system() {
-                    d.action.clone()
-                } else {
-                    "person".into()
-                };
-                out.not_passing = d
-                    .gates
+    let (metric, counter, at_decision): (String, fn(&GateStatus) -> u32, u32) = match d.action {
+        DecisionKind::TriggerRollback => {
+            out.cause = "trigger".into();
+            out.trigger = detail_str("trigger");
+            // The trigger's own record names its metric; a journal from
+            // before it did falls back to the longest breaching streak.
+            let metric = detail_str("metric").or_else(|| {
+                d.gates
                     .iter()
-                    .filter(|g| g.verdict != Verdict::Pass)
-                    .map(gate_line)
-                    .collect();
-                return Some(out);
-            }
-        };
+                    .filter(|g| g.verdict == Verdict::Breach)
+                    .max_by_key(|g| g.breaches)
+                    .map(|g| g.metric.clone())
+            })?;
+            let gate = d.gates.iter().find(|g| g.metric == metric);
+            let n = detail_u32("breaches")
+                .or(gate.map(|g| g.breaches))
+                .unwrap_or(1);
+            (metric, |g| g.breaches, n)
+        }
+        DecisionKind::NoDataRollback => {
+            out.cause = "no_data".into();
+            let metric = detail_str("metric")?;
+            let gate = d.gates.iter().find(|g| g.metric == metric);
+            let n = detail_u32("polls")
+                .or(gate.map(|g| g.no_data_polls))
+                .unwrap_or(1);
+            (metric, |g| g.no_data_polls, n)
+        }
+        _ => {
+            out.cause = if d.actor.is_system() {
+                d.action.to_string()
+            } else {
+                "person".into()
+            };
+            out.not_passing = d
+                .gates
+                .iter()
+                .filter(|g| g.verdict != Verdict::Pass)
+                .map(gate_line)
+                .collect();
+            return Some(out);
+        }
+    };
     let (first, basis) = streak_start(
         records,
         k,

@@ -285,16 +285,16 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<Parsed, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Actor;
+    use crate::engine::{Actor, DecisionKind};
 
     fn decision() -> Decision {
         Decision {
-            action: "pause".into(),
+            action: DecisionKind::Pause,
             actor: Actor::named("alice"),
             reason: "looks \"odd\"\nhere".into(),
             step: Some(1),
             weight: 10,
-            phase: "holding".into(),
+            phase: crate::engine::PhaseKind::Holding,
             gates: vec![],
             hook: None,
             at: None,

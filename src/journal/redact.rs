@@ -310,12 +310,12 @@ mod tests {
     fn a_decision_is_redacted_in_every_string() {
         let r = r();
         let mut d = Decision {
-            action: "hook_result".into(),
+            action: crate::engine::DecisionKind::HookResult,
             actor: crate::engine::Actor::named("tok\"en-1234"),
             reason: "x".into(),
             step: None,
             weight: 0,
-            phase: "holding".into(),
+            phase: crate::engine::PhaseKind::Holding,
             gates: vec![],
             hook: None,
             at: None,

@@ -12,7 +12,7 @@ pub use super::damaged::{AfterBreak, NotRecord};
 use super::record::{Record, format_ts};
 use super::verify::VerifyReport;
 use crate::engine::gates::Units;
-use crate::engine::{Actor, GateStatus, Timestamp, Verdict};
+use crate::engine::{Actor, DecisionKind, GateStatus, Timestamp, Verdict};
 
 /// Everything the summary says.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -62,14 +62,6 @@ pub struct Repeated {
 /// are counted.
 pub const LISTED_PER_PERSON: usize = 25;
 
-/// Actions a flood of attached views can repeat without end.
-fn is_noise(action: &str) -> bool {
-    matches!(
-        action,
-        "refused" | "viewer_attached" | "viewer_detached" | "held_back" | "connections_refused"
-    )
-}
-
 /// Keeps a journal's records for the summary, one at a time, counting
 /// repeated noise (see [`LISTED_PER_PERSON`]) instead of keeping it: memory
 /// follows the decisions that matter, not the size of the journal.
@@ -82,8 +74,11 @@ pub struct Keeper {
 
 impl Keeper {
     pub fn push(&mut self, r: Record) {
-        if is_noise(&r.decision.action) {
-            let key = (r.decision.action.clone(), r.decision.actor.user.clone());
+        if r.decision.action.is_repeatable_noise() {
+            let key = (
+                r.decision.action.as_str().to_string(),
+                r.decision.actor.user.clone(),
+            );
             let n = self.listed.entry(key.clone()).or_insert(0);
             if *n >= LISTED_PER_PERSON {
                 let e = self.repeated.entry(key).or_insert((0, r.ts, r.ts));
@@ -285,11 +280,6 @@ pub struct CheckItem {
     pub evidence: String,
 }
 
-/// Actions that record somebody watching rather than deciding.
-fn is_presence(action: &str) -> bool {
-    action.starts_with("operator_") || action.starts_with("viewer")
-}
-
 /// "alice (uid 1000, host h1, ssh 10.0.0.5)"
 pub fn describe_actor(a: &Actor) -> String {
     let mut extra = Vec::new();
@@ -321,7 +311,7 @@ pub(crate) fn ts(t: Timestamp) -> String {
 pub(crate) fn plan_of(records: &[Record]) -> Option<&Value> {
     let d = &records
         .iter()
-        .find(|r| r.decision.action == "rollout_started")?
+        .find(|r| r.decision.action == DecisionKind::RolloutStarted)?
         .decision
         .detail;
     if d.get("rollout").is_some() {
@@ -362,8 +352,11 @@ pub fn summarize_kept(
     let mut watched = Vec::new();
     for r in records {
         let d = &r.decision;
-        if is_presence(&d.action) {
-            if d.action.ends_with("attached") && !d.action.ends_with("detached") {
+        if d.action.is_presence() {
+            if matches!(
+                d.action,
+                DecisionKind::OperatorAttached | DecisionKind::ViewerAttached
+            ) {
                 push_unique(&mut watched, describe_actor(&d.actor));
             }
         } else if !d.actor.is_system() {
@@ -410,10 +403,8 @@ pub(crate) fn outcome(records: &[Record]) -> String {
     let ended = records
         .iter()
         .rev()
-        .find_map(|r| match r.decision.action.as_str() {
-            a @ ("promoted" | "rolled_back" | "failed") => Some(a.to_string()),
-            _ => None,
-        });
+        .find(|r| r.decision.action.is_outcome())
+        .map(|r| r.decision.action.to_string());
     match (ended, records.last()) {
         (Some(a), _) => a,
         (None, Some(r)) => format!("in progress ({})", r.decision.phase),
@@ -426,28 +417,15 @@ pub(crate) fn decision_line(r: &Record, units: &MetricUnits) -> DecisionLine {
     DecisionLine {
         seq: r.seq,
         at: ts(r.ts),
-        action: d.action.clone(),
+        action: d.action.to_string(),
         who: describe_actor(&d.actor),
         why: d.reason.clone(),
         step: d.step,
         weight: d.weight,
-        phase: d.phase.clone(),
+        phase: d.phase.to_string(),
         gates: d.gates.iter().map(|g| GateLine::new(g, units)).collect(),
     }
 }
-
-/// Actions that end a step.
-const STEP_ENDERS: &[&str] = &[
-    "auto_advance",
-    "promote",
-    "promote_full",
-    "approve",
-    "trigger_rollback",
-    "rollback",
-    "promoted",
-    "rolled_back",
-    "failed",
-];
 
 fn steps(records: &[Record], plan: Option<&Value>, units: &MetricUnits) -> Vec<StepSummary> {
     let mut out: Vec<StepSummary> = Vec::new();
@@ -456,7 +434,7 @@ fn steps(records: &[Record], plan: Option<&Value>, units: &MetricUnits) -> Vec<S
     for r in records {
         let d = &r.decision;
         let current = out.last_mut().filter(|s| s.left_at.is_none());
-        if d.action == "step_entered" {
+        if d.action == DecisionKind::StepEntered {
             if let Some(cur) = current {
                 cur.left_at = Some(ts(r.ts));
                 cur.ended_by.get_or_insert_with(|| "step_entered".into());
@@ -486,16 +464,16 @@ fn steps(records: &[Record], plan: Option<&Value>, units: &MetricUnits) -> Vec<S
         ) {
             cur.data_events.push(DataEvent {
                 at: ts(r.ts),
-                action: d.action.clone(),
+                action: d.action.to_string(),
                 text: d.reason.clone(),
             });
         }
         if !d.gates.is_empty() {
             cur.gates = d.gates.iter().map(|g| GateLine::new(g, units)).collect();
         }
-        if cur.ended_by.is_none() && STEP_ENDERS.contains(&d.action.as_str()) {
-            cur.ended_by = Some(d.action.clone());
-            if d.action != "promote" && d.action != "approve" && d.action != "auto_advance" {
+        if cur.ended_by.is_none() && d.action.ends_step() {
+            cur.ended_by = Some(d.action.to_string());
+            if !d.action.advances() {
                 // A rollback or the end closes the step at once; an advance
                 // closes it when the next step is entered.
                 cur.left_at = Some(ts(r.ts));
@@ -537,7 +515,7 @@ pub(crate) fn hooks(records: &[Record]) -> Vec<HookLine> {
                 duration_ms: None,
             }
         });
-        if r.decision.action == "hook_started" {
+        if r.decision.action == DecisionKind::HookStarted {
             line.started_at = Some(ts(r.ts));
         }
         if let Some(o) = &h.outcome {

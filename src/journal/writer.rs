@@ -12,7 +12,7 @@ use super::JournalError;
 use super::record::{GENESIS, Record, SealKey, parse_line, seal_of, seal_with};
 use super::redact::Redactor;
 use super::verify::{ProblemKind, report_of, scan};
-use crate::engine::{Actor, Decision, Timestamp};
+use crate::engine::{Actor, Decision, DecisionKind, Timestamp};
 
 /// Appends records to one journal file. Holds an exclusive advisory lock
 /// (`flock`) so two rampdeck processes never write the same journal.
@@ -79,7 +79,7 @@ impl JournalOptions {
 /// The action of the record that closes a journal: the rollout is over and
 /// nothing is journaled after it, so `verify` can tell a finished journal
 /// from one whose end was cut off.
-pub const ROLLOUT_ENDED: &str = "rollout_ended";
+pub const ROLLOUT_ENDED: DecisionKind = DecisionKind::RolloutEnded;
 
 /// What `open` repaired: a torn last line was cut off and a `recovered`
 /// record appended.
@@ -226,7 +226,7 @@ impl JournalWriter {
             None => None,
             Some((line, seq, cut)) => {
                 let d = Decision {
-                    action: "recovered".into(),
+                    action: DecisionKind::Recovered,
                     actor: Actor::system(),
                     reason: format!(
                         "reopened after a crash: cut off a torn last line ({cut} bytes at line {line}); \
@@ -234,7 +234,7 @@ impl JournalWriter {
                     ),
                     step: last.decision.step,
                     weight: last.decision.weight,
-                    phase: last.decision.phase.clone(),
+                    phase: last.decision.phase,
                     gates: Vec::new(),
                     hook: None,
                     at: None,

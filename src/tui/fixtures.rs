@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use crate::engine::series::MetricSeries;
 use crate::engine::{
-    Actor, Decision, EngineView, GateStatus, NextAction, Phase, StepState, StepView, Timestamp,
-    Verdict,
+    Actor, Decision, DecisionKind, EngineView, GateStatus, NextAction, Phase, PhaseKind, StepState,
+    StepView, Timestamp, Verdict,
 };
 use crate::plan::*;
 use crate::snapshot::{Snapshot, SourceHealth, SourceState};
@@ -207,7 +207,7 @@ fn gate(m: &str, v: Verdict, c: f64, b: f64, limit: f64, detail: &str) -> GateSt
 
 fn decision(t: i64, action: &str, who: &str, reason: &str, step: usize, w: u8) -> Decision {
     Decision {
-        action: action.into(),
+        action: DecisionKind::from_word(action),
         actor: if who == "rampdeck" {
             Actor::system()
         } else {
@@ -216,7 +216,7 @@ fn decision(t: i64, action: &str, who: &str, reason: &str, step: usize, w: u8) -
         reason: reason.into(),
         step: Some(step),
         weight: w,
-        phase: String::new(),
+        phase: PhaseKind::Unknown,
         gates: vec![],
         hook: None,
         detail: serde_json::Value::Null,
@@ -550,7 +550,7 @@ fn build(scenario: Scenario, points: Option<usize>) -> Snapshot {
     let ended = matches!(scenario, S::RolledBack | S::Promoted);
     // A decision records the verdicts it was taken on.
     for d in &mut recent {
-        if d.action == "trigger_rollback" {
+        if d.action == DecisionKind::TriggerRollback {
             d.gates = gates.clone();
         }
     }

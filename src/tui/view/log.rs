@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{fit, panel};
-use crate::engine::Decision;
+use crate::engine::{Decision, Severity};
 use crate::snapshot::Snapshot;
 use crate::tui::format::time_of_day;
 use crate::tui::keymap::{Action, Mode};
@@ -76,17 +76,17 @@ fn row(d: &Decision, t: &Theme, wide: bool) -> Line<'static> {
     } else {
         t.bold()
     };
-    let action_style = match d.action.as_str() {
-        "rollback" | "trigger_rollback" | "failed" | "rolled_back" => t.breach(),
-        "pause" | "no_data_pause" | "refused" => t.warning(),
-        _ => super::plain(),
+    let action_style = match d.action.severity() {
+        Severity::Breach => t.breach(),
+        Severity::Warning => t.warning(),
+        Severity::Info => super::plain(),
     };
     let mut spans = vec![
         Span::styled(d.at.map_or_else(|| "--:--:--".into(), time_of_day), t.dim()),
         Span::raw("  "),
         Span::styled(fit(&d.actor.user, 10), who_style),
         Span::raw("  "),
-        Span::styled(fit(&d.action, 18), action_style),
+        Span::styled(fit(d.action.as_str(), 18), action_style),
         Span::raw("  "),
     ];
     if wide {

@@ -111,10 +111,6 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
     }
 }
 
-/// Decisions that start a rollback; their records carry the verdicts that
-/// led to it.
-const ROLLBACK_DECISIONS: [&str; 3] = ["rollback", "trigger_rollback", "no_data_rollback"];
-
 /// The gate verdicts to show, and the time they date from when they are not
 /// live. Once the rollout is rolling or rolled back, the live gates measure
 /// a canary without traffic ("Pass" at 0 %, or "NoData") and would
@@ -127,7 +123,7 @@ pub(crate) fn shown_gates(snap: &Snapshot) -> (&[GateStatus], Option<Timestamp>)
             .recent
             .iter()
             .rev()
-            .find(|d| ROLLBACK_DECISIONS.contains(&d.action.as_str()) && !d.gates.is_empty());
+            .find(|d| d.action.is_rollback() && !d.gates.is_empty());
         if let Some(d) = at_rollback {
             return (&d.gates, d.at);
         }
