@@ -37,11 +37,11 @@ pub fn verb(command: Command) -> &'static str {
 /// When `command` needs a reason under `reason_required` and has none, the
 /// words to refuse it with (the same rule the driver applies).
 pub fn missing_reason(
-    reason_required: &[String],
+    reason_required: &[Command],
     command: Command,
     reason: &str,
 ) -> Option<String> {
-    (reason.trim().is_empty() && reason_required.iter().any(|a| a == command.as_str())).then(|| {
+    (reason.trim().is_empty() && reason_required.contains(&command)).then(|| {
         format!(
             "a reason is required for {} (`reason_required` in the plan): add --reason \"why\"; nothing was sent",
             command.as_str()
@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn a_required_reason_is_missing_only_when_blank() {
-        let required = vec!["approve".to_string(), "promote_full".to_string()];
+        let required = vec![Command::Approve, Command::PromoteFull];
         assert!(missing_reason(&required, Command::Approve, "").is_some());
         assert!(missing_reason(&required, Command::Approve, "  \n").is_some());
         assert!(missing_reason(&required, Command::Approve, "CHG-1 signed off").is_none());

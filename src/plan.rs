@@ -108,8 +108,8 @@ pub struct RolloutInfo {
     pub owners: Vec<String>,
     /// Who may drive (issue 6). Empty means: the user who started it.
     pub drivers: Vec<String>,
-    /// Actions that need a second identity to confirm (issue 6).
-    pub require_second: Vec<String>,
+    /// Commands that need a second identity to confirm (issue 6).
+    pub require_second: Vec<crate::engine::Command>,
     /// What the driver does when no operator is attached.
     pub unattended: Unattended,
     /// Change window in UTC, `HH:MM` to `HH:MM`, if any.
@@ -549,8 +549,9 @@ pub struct UiSettings {
     /// How long series are kept in memory.
     #[serde(with = "duration_ms")]
     pub retention: Duration,
-    /// Actions whose confirm dialog requires a reason.
-    pub reason_required: Vec<String>,
+    /// Commands that need a reason (the cockpit's dialog, the CLI and the
+    /// driver all ask for one).
+    pub reason_required: Vec<crate::engine::Command>,
     /// Key overrides: key name → action name, merged over the defaults.
     pub keys: BTreeMap<String, String>,
 }
@@ -559,7 +560,10 @@ impl Default for UiSettings {
     fn default() -> Self {
         UiSettings {
             retention: Duration::from_secs(6 * 3600),
-            reason_required: vec!["rollback".into(), "promote_full".into()],
+            reason_required: vec![
+                crate::engine::Command::Rollback,
+                crate::engine::Command::PromoteFull,
+            ],
             keys: BTreeMap::new(),
         }
     }

@@ -198,7 +198,7 @@ fn example_config_commented_options_parse_when_uncommented() {
     );
     assert_eq!(
         plan.rollout.require_second,
-        vec!["promote_full".to_string()]
+        vec![rampdeck::engine::Command::PromoteFull]
     );
     assert_eq!(
         plan.notify.slack_webhook_env.as_deref(),

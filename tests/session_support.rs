@@ -173,6 +173,8 @@ pub fn snapshot(plan: &Arc<Plan>, points: usize, capacity: usize) -> Snapshot {
             hook_running: None,
             rollback_failed: false,
             recent: vec![],
+            allowed: rampdeck::engine::Allowed::default(),
+            over: false,
         },
         series: Arc::new(series),
         sources: vec![SourceHealth {

@@ -262,7 +262,7 @@ fn full_log_scrolls() {
     ui.on_key(key('l'), &snap);
     assert_eq!(ui.screen, Screen::Log);
     let s = screen(&snap, &ui, W, H);
-    assert!(s.contains("promote_full") && s.contains("all green for 10 min"));
+    assert!(s.contains("promote_full") && s.contains("all green for 5 min"));
     insta::assert_snapshot!(s);
     ui.on_key(key('j'), &snap);
     let scrolled = screen(&snap, &ui, W, H);
@@ -375,4 +375,123 @@ fn every_size_draws_without_panic() {
     let s = screen(&snapshot(Scenario::BreachCountdown), &ui(), 30, 8);
     assert!(s.contains("rampdeck needs 40x12"), "{s}");
     assert!(s.contains("checkout"), "{s}");
+}
+
+/// The footer offers a command exactly when the engine allows it: a real
+/// engine is walked through every phase (with a traffic hook so Promoting
+/// lasts), and at each one every command is compared.
+#[test]
+fn the_footer_offers_exactly_what_the_engine_allows_in_every_phase() {
+    use rampdeck::engine::kind::PhaseKind;
+    use rampdeck::plan::{Hook, HookAction};
+    use rampdeck::tui::fixtures::{Drive, at, of_engine, plan};
+    use rampdeck::tui::view::footer::entries;
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let mut p = plan();
+    p.hooks.set_weight = Some(Hook {
+        action: HookAction::Command(vec!["./deploy/weight.sh".into(), "{weight}".into()]),
+        timeout: Duration::from_secs(30),
+        retries: 0,
+        idempotent: true,
+    });
+    let p = Arc::new(p);
+    let never = i64::MAX;
+    let ui = ui();
+    let mut phases = BTreeSet::new();
+    let mut check = |d: &Drive, t: i64| {
+        let snap = of_engine(&d.engine, p.clone(), at(t), false);
+        let offered: BTreeSet<&str> = entries(&snap, &ui).into_iter().map(|(_, l)| l).collect();
+        let phase = snap.engine.phase.kind();
+        phases.insert(format!("{phase:?}"));
+        for c in Command::ALL {
+            let label = match c {
+                Command::Pause => "pause",
+                Command::Resume => "resume",
+                Command::Promote => "promote",
+                Command::PromoteFull => Action::PromoteFull.label(),
+                Command::Rollback => "rollback",
+                Command::Approve => "approve",
+            };
+            let allowed = d.engine.allowed(c, at(t)).is_ok();
+            assert_eq!(
+                offered.contains(label),
+                allowed,
+                "{phase:?}: the engine says {c:?} is {}, the footer {} '{label}' ({offered:?})",
+                if allowed { "allowed" } else { "refused" },
+                if offered.contains(label) {
+                    "offers"
+                } else {
+                    "hides"
+                },
+            );
+        }
+        phase
+    };
+    let settle = |d: &mut Drive, from: i64, to: i64| {
+        for t in from..to {
+            d.run(t, t + 1, never, never);
+            d.hooks_done(t, true);
+        }
+    };
+
+    // Pending, Promoting (traffic hook running), Holding, Paused.
+    let mut d = Drive::new(p.clone());
+    assert_eq!(check(&d, 0), PhaseKind::Pending);
+    d.input(
+        0,
+        rampdeck::engine::Input::Start {
+            actor: rampdeck::engine::Actor::named("alice"),
+        },
+    );
+    assert_eq!(check(&d, 0), PhaseKind::Promoting);
+    d.hooks_done(0, true);
+    assert_eq!(check(&d, 0), PhaseKind::Holding);
+    d.command(1, Command::Pause, "alice", "look");
+    assert_eq!(check(&d, 1), PhaseKind::Paused);
+    d.command(2, Command::Resume, "alice", "fine");
+    d.hooks_done(2, true);
+    // Through the automatic steps to the manual gate of step 3.
+    settle(&mut d, 2, 1000);
+    assert_eq!(check(&d, 1000), PhaseKind::AwaitingApproval);
+    d.command(1000, Command::Approve, "bob", "clean");
+    d.hooks_done(1000, true);
+    assert_eq!(check(&d, 1001), PhaseKind::Holding);
+    // A breach rolls back; the rollback hook fails.
+    d.run(1001, 1020, 1001, never);
+    assert_eq!(check(&d, 1020), PhaseKind::RollingBack);
+    d.hooks_done(1020, false);
+    assert_eq!(check(&d, 1021), PhaseKind::Failed);
+
+    // A full promotion.
+    let mut d = Drive::new(p.clone());
+    d.input(
+        0,
+        rampdeck::engine::Input::Start {
+            actor: rampdeck::engine::Actor::named("alice"),
+        },
+    );
+    d.hooks_done(0, true);
+    d.command(5, Command::PromoteFull, "alice", "all green");
+    assert_eq!(check(&d, 5), PhaseKind::Promoting);
+    d.hooks_done(5, true);
+    settle(&mut d, 5, 10);
+    assert_eq!(check(&d, 10), PhaseKind::Promoted);
+
+    // A rollback by hand that works.
+    let mut d = Drive::new(p.clone());
+    d.input(
+        0,
+        rampdeck::engine::Input::Start {
+            actor: rampdeck::engine::Actor::named("alice"),
+        },
+    );
+    d.hooks_done(0, true);
+    d.command(5, Command::Rollback, "alice", "bad");
+    d.hooks_done(5, true);
+    assert_eq!(check(&d, 6), PhaseKind::RolledBack);
+
+    assert_eq!(phases.len(), 9, "every phase was walked: {phases:?}");
 }

@@ -11,7 +11,8 @@ use super::hooks::{build_hooks, samples};
 use super::metrics::{build_metrics, build_triggers};
 use super::raw::{RawPlan, RawRollout, RawStep, RawWindow};
 use super::sources::build_sources;
-use super::values::{ACTIONS, R};
+use super::values::R;
+use crate::engine::Command;
 use crate::plan::{
     ChangeWindow, DEFAULT_MAX_CONNECTIONS, GateKind, JournalSettings, Metric, Notify, Plan,
     RolloutInfo, Step, Strategy, Ticket, UiSettings, Unattended,
@@ -307,21 +308,23 @@ fn rollout(ctx: &Ctx, r: &Spanned<RawRollout>) -> R<RolloutInfo> {
     })
 }
 
-fn actions(ctx: &Ctx, key: &str, list: &[Spanned<String>]) -> R<Vec<String>> {
-    let mut out: Vec<String> = Vec::new();
+fn actions(ctx: &Ctx, key: &str, list: &[Spanned<String>]) -> R<Vec<Command>> {
+    let mut out: Vec<Command> = Vec::new();
     for a in list {
-        if !ACTIONS.contains(&a.get_ref().as_str()) {
+        let Some(command) = Command::from_word(a.get_ref()) else {
             return Err(ctx.err(
                 a.span(),
                 format!("unknown action \"{}\" in `{key}`", a.get_ref()),
                 format!(
                     "actions are {}",
-                    ACTIONS.map(|a| format!("\"{a}\"")).join(", ")
+                    Command::ALL
+                        .map(|c| format!("\"{}\"", c.as_str()))
+                        .join(", ")
                 ),
             ));
-        }
-        if !out.contains(a.get_ref()) {
-            out.push(a.get_ref().clone());
+        };
+        if !out.contains(&command) {
+            out.push(command);
         }
     }
     Ok(out)

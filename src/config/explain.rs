@@ -102,7 +102,10 @@ fn document(plan: &Plan) -> Vec<Block> {
                 r.drivers.join(", ")
             },
         ),
-        ("Second person confirms".into(), or_none(&r.require_second)),
+        (
+            "Second person confirms".into(),
+            or_none(&commands(&r.require_second)),
+        ),
         (
             "When unattended".into(),
             match r.unattended {
@@ -317,7 +320,7 @@ fn document(plan: &Plan) -> Vec<Block> {
         ),
         (
             "Reason required for".into(),
-            or_none(&plan.ui.reason_required),
+            or_none(&commands(&plan.ui.reason_required)),
         ),
         ("Chart retention".into(), fmt(plan.ui.retention)),
     ];
@@ -339,6 +342,11 @@ fn document(plan: &Plan) -> Vec<Block> {
         warns
     }));
     doc
+}
+
+/// Commands by their words, as the plan writes them.
+fn commands(list: &[crate::engine::Command]) -> Vec<String> {
+    list.iter().map(|c| c.as_str().to_string()).collect()
 }
 
 /// The metrics that gate a step, as the engine applies them.

@@ -14,16 +14,6 @@ pub const HOOK_PLACEHOLDERS: [&str; 6] =
 /// Placeholders a metric's query, pointer or argv may use.
 pub const QUERY_PLACEHOLDERS: [&str; 2] = ["service", "cohort"];
 
-/// Operator actions, as named in `reason_required` and `require_second`.
-pub const ACTIONS: [&str; 6] = [
-    "pause",
-    "resume",
-    "promote",
-    "promote_full",
-    "rollback",
-    "approve",
-];
-
 pub(crate) type R<T> = Result<T, ConfigError>;
 
 impl<'a> Ctx<'a> {

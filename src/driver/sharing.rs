@@ -36,15 +36,7 @@ impl Driver {
         let who = person(&actor);
         // `reason_required` holds for every view and `rampdeck VERB`, not
         // only the cockpit's dialog: refused to its sender, journaled never.
-        if reason.trim().is_empty()
-            && self
-                .setup
-                .plan
-                .ui
-                .reason_required
-                .iter()
-                .any(|a| a == command.as_str())
-        {
+        if reason.trim().is_empty() && self.setup.plan.ui.reason_required.contains(&command) {
             self.tell(
                 client,
                 format!(

@@ -9,14 +9,34 @@ use crate::plan::HookKind;
 use super::chain::Goal;
 use super::next::fmt_clock;
 use super::rollout::Engine;
-use super::types::{Actor, Command, DecisionKind, Effect, Phase, Timestamp};
+use super::types::{Actor, Allowed, Command, DecisionKind, Effect, Phase, Refusal, Timestamp};
 
 impl Engine {
     /// Whether `command` would be carried out now, or why it would be
     /// refused (the words journaled with the refusal). Changes nothing:
     /// views and the driver ask it before sending; [`Engine::handle`]
     /// applies the same rule.
-    pub fn allowed(&self, command: Command, now: Timestamp) -> Result<(), String> {
+    pub fn allowed(&self, command: Command, now: Timestamp) -> Result<(), Refusal> {
+        self.refusal(command, now)
+            .map_or(Ok(()), |why| Err(Refusal(why)))
+    }
+
+    /// Every command's answer at `now`, for the view.
+    pub(super) fn allowed_all(&self, now: Timestamp) -> Allowed {
+        Allowed {
+            refused: Command::ALL
+                .into_iter()
+                .filter_map(|c| self.allowed(c, now).err().map(|r| (c, r)))
+                .collect(),
+        }
+    }
+
+    /// Why `command` would be refused at `now`, if it would be.
+    fn refusal(&self, command: Command, now: Timestamp) -> Option<String> {
+        self.check(command, now).err()
+    }
+
+    fn check(&self, command: Command, now: Timestamp) -> Result<(), String> {
         if command == Command::Rollback {
             // The kill switch: accepted before the start too (abort the
             // canary the deploy tool already created) and after a failure.
@@ -112,7 +132,7 @@ impl Engine {
     ) {
         if let Err(why) = self.allowed(command, now) {
             let detail = json!({ "command": command.as_str(), "reason": reason });
-            self.journal(out, DecisionKind::Refused, &actor, why, detail);
+            self.journal(out, DecisionKind::Refused, &actor, why.0, detail);
             return;
         }
         match command {

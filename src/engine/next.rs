@@ -61,6 +61,8 @@ impl Engine {
             hook_running: self.hook_running(),
             rollback_failed: self.rollback_failed,
             recent: self.recent.iter().cloned().collect(),
+            allowed: self.allowed_all(now),
+            over: self.is_over(),
         }
     }
 

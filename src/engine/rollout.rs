@@ -431,8 +431,9 @@ impl Engine {
             }
             Reading::ProviderError { message, code } => {
                 let detail = match code {
-                    // "... within 800 ms (timeout)" already says its code.
-                    Some(c) if !message.ends_with(&format!("({c})")) => {
+                    // "... within 800 ms (timeout)" and "... is unreachable
+                    // (...)" already say their code.
+                    Some(c) if !message.contains(c.as_str()) => {
                         format!("provider error: {message} ({c})")
                     }
                     _ => format!("provider error: {message}"),

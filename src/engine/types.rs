@@ -130,6 +130,21 @@ pub enum Command {
 }
 
 impl Command {
+    /// Every command, in the order help and lists show them.
+    pub const ALL: [Command; 6] = [
+        Command::Pause,
+        Command::Resume,
+        Command::Promote,
+        Command::PromoteFull,
+        Command::Rollback,
+        Command::Approve,
+    ];
+
+    /// The command a word names (`"promote_full"`), if any.
+    pub fn from_word(word: &str) -> Option<Command> {
+        Command::ALL.into_iter().find(|c| c.as_str() == word)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Command::Pause => "pause",
@@ -138,6 +153,33 @@ impl Command {
             Command::PromoteFull => "promote_full",
             Command::Rollback => "rollback",
             Command::Approve => "approve",
+        }
+    }
+}
+
+/// Why a command (or any other request) was refused, in words for the
+/// journal and the screen: "hold not over yet: 01:20 left; use promote to
+/// skip".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{0}")]
+pub struct Refusal(pub String);
+
+/// The engine's answer, for every operator command, to "would you do it
+/// now?" ([`super::Engine::allowed`]), published with each view so the
+/// footer, the dialogs and attached views offer exactly what the engine
+/// accepts.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Allowed {
+    /// The commands that would be refused, with why; the rest are allowed.
+    pub refused: Vec<(Command, Refusal)>,
+}
+
+impl Allowed {
+    /// Ok, or why `command` would be refused.
+    pub fn check(&self, command: Command) -> Result<(), Refusal> {
+        match self.refused.iter().find(|(c, _)| *c == command) {
+            Some((_, why)) => Err(why.clone()),
+            None => Ok(()),
         }
     }
 }
@@ -537,4 +579,11 @@ pub struct EngineView {
     pub rollback_failed: bool,
     /// The most recent decisions, newest last (bounded).
     pub recent: Vec<Decision>,
+    /// Which operator commands the engine would carry out now.
+    #[serde(default)]
+    pub allowed: Allowed,
+    /// Nothing more will happen ([`super::Engine::is_over`]): the phase is
+    /// terminal and no failed rollback is being retried.
+    #[serde(default)]
+    pub over: bool,
 }

@@ -33,10 +33,7 @@ pub enum Decision {
     NeedSecond { deadline: Timestamp },
 }
 
-/// Why something was refused, in words for the journal and the screen.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Refusal(pub String);
+pub use crate::engine::Refusal;
 
 /// A command waiting for its second person.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,19 +49,19 @@ pub struct PendingSecond {
 pub struct Access {
     drivers: Vec<String>,
     controller: Option<String>,
-    require_second: Vec<String>,
+    require_second: Vec<Command>,
     second_window: Duration,
     pending: Vec<PendingSecond>,
 }
 
 impl Access {
     /// `drivers` empty means only `started_by`; `started_by` is in control
-    /// when allowed to drive. `require_second` holds command names
-    /// (`Command::as_str`, e.g. "promote_full").
+    /// when allowed to drive. `require_second` holds the commands that need
+    /// a second person.
     pub fn new(
         drivers: Vec<String>,
         started_by: &str,
-        require_second: Vec<String>,
+        require_second: Vec<Command>,
         second_window: Duration,
     ) -> Self {
         let drivers = if drivers.is_empty() {
@@ -227,7 +224,7 @@ impl Access {
     }
 
     fn needs_second(&self, command: Command) -> bool {
-        self.require_second.iter().any(|c| c == command.as_str())
+        self.require_second.contains(&command)
     }
 
     fn not_a_driver(&self, user: &str, what: &str) -> Refusal {
@@ -266,7 +263,7 @@ mod tests {
         Access::new(
             vec!["alice".into(), "bob".into()],
             "alice",
-            vec!["promote_full".into()],
+            vec![Command::PromoteFull],
             Duration::from_secs(60),
         )
     }

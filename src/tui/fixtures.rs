@@ -6,10 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::series::MetricSeries;
 use crate::engine::{
-    Actor, Decision, DecisionKind, EngineView, GateStatus, NextAction, Phase, PhaseKind, StepState,
-    StepView, Timestamp, Verdict,
+    Actor, Cohort, Command, Effect, Engine, HookCall, HookOutcome, Input, Reading, Timestamp,
 };
 use crate::plan::*;
 use crate::snapshot::{Snapshot, SourceHealth, SourceState};
@@ -36,8 +34,16 @@ fn metric(id: &str, name: &str, unit: &str, scale: f64, bad: BadDirection, t: Th
         id: id.into(),
         name: name.into(),
         source: if id == "health" { "health" } else { "prom" }.into(),
-        query: MetricQuery::Promql(format!("{id}{{cohort=\"{{cohort}}\"}}")),
-        baseline: Baseline::Cohort,
+        query: if id == "health" {
+            MetricQuery::Probe(ProbeField::Up)
+        } else {
+            MetricQuery::Promql(format!("{id}{{cohort=\"{{cohort}}\"}}"))
+        },
+        baseline: if id == "health" {
+            Baseline::None
+        } else {
+            Baseline::Cohort
+        },
         unit: unit.into(),
         display_scale: scale,
         bad,
@@ -163,7 +169,15 @@ pub fn plan() -> Plan {
                 },
             ),
         ],
-        hooks: Hooks::default(),
+        hooks: Hooks {
+            rollback: Some(Hook {
+                action: HookAction::Command(vec!["./deploy/rollback.sh".into()]),
+                timeout: Duration::from_secs(30),
+                retries: 0,
+                idempotent: true,
+            }),
+            ..Hooks::default()
+        },
         notify: Notify::default(),
         ui: UiSettings {
             keys: BTreeMap::new(),
@@ -183,353 +197,204 @@ pub fn snapshot_with_points(scenario: Scenario, points: usize) -> Snapshot {
     build(scenario, Some(points))
 }
 
-fn at(s: i64) -> Timestamp {
+/// `s` seconds after [`T0`].
+pub fn at(s: i64) -> Timestamp {
     Timestamp(T0.0 + s * 1000)
 }
 
-fn gate(m: &str, v: Verdict, c: f64, b: f64, limit: f64, detail: &str) -> GateStatus {
-    GateStatus {
-        metric: m.into(),
-        verdict: v,
-        canary: (v != Verdict::ProviderError).then_some(c),
-        baseline: (v != Verdict::ProviderError).then_some(b),
-        limit: Some(limit),
-        detail: detail.into(),
-        breaches: u32::from(v == Verdict::Breach),
-        no_data_polls: if v == Verdict::ProviderError { 3 } else { 0 },
-        samples: 40,
-        degraded: false,
-        warnings: Vec::new(),
-        gating: true,
-        baseline_frozen_at: None,
-    }
+/// A rollout driven to a scenario through the real engine: the fixtures
+/// show only states the engine can reach, with the decisions, gates,
+/// countdowns and allowed commands it produced.
+pub struct Drive {
+    pub engine: Engine,
+    hooks: Vec<HookCall>,
 }
 
-fn decision(t: i64, action: &str, who: &str, reason: &str, step: usize, w: u8) -> Decision {
-    Decision {
-        action: DecisionKind::from_word(action),
-        actor: if who == "rampdeck" {
-            Actor::system()
-        } else {
-            Actor::named(who)
-        },
-        reason: reason.into(),
-        step: Some(step),
-        weight: w,
-        phase: PhaseKind::Unknown,
-        gates: vec![],
-        hook: None,
-        detail: serde_json::Value::Null,
-        at: Some(at(t)),
+impl Drive {
+    pub fn new(plan: Arc<Plan>) -> Drive {
+        Drive {
+            engine: Engine::new(plan),
+            hooks: Vec::new(),
+        }
     }
-}
 
-fn build(scenario: Scenario, points: Option<usize>) -> Snapshot {
-    use Scenario as S;
-    let plan = plan();
-    // (current step, seconds since start, step entered at)
-    let (cur, now_s, entered) = match scenario {
-        S::Progressing | S::Paused | S::SourceDown => (1, 240, 60),
-        S::AwaitingApproval => (2, 965, 360),
-        S::BreachCountdown | S::RollingBack | S::RolledBack | S::RollbackFailed => (2, 520, 360),
-        S::Promoted => (4, 2000, 1660),
-    };
-    let now_s = points.map_or(now_s, |p| p as i64);
-    let breach = matches!(
-        scenario,
-        S::BreachCountdown | S::RollingBack | S::RolledBack | S::RollbackFailed
-    );
-    let down = scenario == S::SourceDown;
-    let boundaries: Vec<i64> = [0, 60, 360, 960, 1560]
-        .into_iter()
-        .filter(|b| *b <= now_s)
-        .collect();
-    let weight_at = |t: i64| -> u8 {
-        let i = boundaries.iter().rposition(|b| *b <= t).unwrap_or(0);
-        plan.steps[i.min(cur)].weight
-    };
+    /// The hooks started and not answered yet.
+    pub fn hooks_in_flight(&self) -> usize {
+        self.hooks.len()
+    }
 
-    let mut series = Vec::new();
-    for m in &plan.metrics {
-        let mut ms = MetricSeries::new(&m.id, 4096);
-        for t in 0..now_s {
-            let wave = ((t as f64) / 17.0).sin() * 0.5 + ((t as f64) / 5.0).cos() * 0.3;
-            let w = f64::from(weight_at(t));
-            let late_breach = breach && t > now_s - 40;
-            let (c, b) = match m.id.as_str() {
-                "error_rate" if late_breach => (0.06 + 0.02 * wave.abs(), 0.009 + 0.001 * wave),
+    pub fn input(&mut self, t: i64, input: Input) {
+        for e in self.engine.handle(input, at(t)) {
+            if let Effect::RunHook(call) = e {
+                self.hooks.push(call);
+            }
+        }
+    }
+
+    pub fn command(&mut self, t: i64, command: Command, who: &str, reason: &str) {
+        let input = Input::Command {
+            command,
+            actor: Actor::named(who),
+            reason: reason.into(),
+        };
+        self.input(t, input);
+    }
+
+    /// Answers every hook in flight.
+    pub fn hooks_done(&mut self, t: i64, ok: bool) {
+        for call in std::mem::take(&mut self.hooks) {
+            let outcome = HookOutcome {
+                ok,
+                code: Some(if ok { 0 } else { 1 }),
+                summary: if ok {
+                    "exit 0".into()
+                } else {
+                    "exit 1: kubectl: connection refused".into()
+                },
+                stdout: String::new(),
+                stderr: String::new(),
+                attempts: 1,
+                duration_ms: 40,
+            };
+            self.input(
+                t,
+                Input::HookResult {
+                    id: call.id,
+                    outcome,
+                },
+            );
+        }
+    }
+
+    /// One poll of every metric, canary and baseline, at second `t`.
+    fn poll(&mut self, t: i64, breach: bool, prom_down: bool) {
+        let wave = ((t as f64) / 17.0).sin() * 0.5 + ((t as f64) / 5.0).cos() * 0.3;
+        let w = f64::from(self.engine.view(at(t)).weight);
+        for id in ["error_rate", "p95_latency", "rps", "health"] {
+            let (c, b) = match id {
+                "error_rate" if breach => (0.081, 0.009 + 0.001 * wave),
                 "error_rate" => (0.011 + 0.002 * wave, 0.009 + 0.001 * wave),
                 "p95_latency" => (0.23 + 0.03 * wave, 0.21 + 0.02 * wave),
                 "rps" => ((w * 2.0 + wave).max(0.0), (100.0 - w) * 2.0 + wave * 3.0),
                 _ => (1.0, 1.0),
             };
-            let gap = down && t > now_s - 15 && m.source == "prom";
-            ms.canary.push(at(t), (!gap).then_some(c));
-            ms.baseline.push(at(t), (!gap).then_some(b));
-        }
-        series.push(ms);
-    }
-
-    let gates = match scenario {
-        S::SourceDown => vec![
-            gate(
-                "error_rate",
-                Verdict::ProviderError,
-                0.0,
-                0.0,
-                0.05,
-                "Prometheus: connection refused",
-            ),
-            gate(
-                "p95_latency",
-                Verdict::ProviderError,
-                0.0,
-                0.0,
-                0.5,
-                "Prometheus: connection refused",
-            ),
-            gate(
-                "rps",
-                Verdict::NoData,
-                10.2,
-                189.0,
-                0.0,
-                "no data: empty vector",
-            ),
-            gate("health", Verdict::Pass, 1.0, 1.0, 1.0, "1 >= 1 (limit)"),
-        ],
-        _ if breach => vec![
-            gate(
-                "error_rate",
-                Verdict::Breach,
-                0.081,
-                0.009,
-                0.05,
-                "0.081 > 0.05 (limit)",
-            ),
-            gate("p95_latency", Verdict::Pass, 0.24, 0.21, 0.5, "0.24 <= 0.5"),
-            gate("rps", Verdict::Pass, 50.3, 150.1, 0.0, "no limit"),
-            gate("health", Verdict::Pass, 1.0, 1.0, 1.0, "1 >= 1 (limit)"),
-        ],
-        _ => vec![
-            gate(
-                "error_rate",
-                Verdict::Pass,
-                0.012,
-                0.009,
-                0.05,
-                "0.012 <= 0.05",
-            ),
-            gate("p95_latency", Verdict::Pass, 0.23, 0.21, 0.5, "0.23 <= 0.5"),
-            gate("rps", Verdict::Pass, 10.2, 189.0, 0.0, "no limit"),
-            gate("health", Verdict::Pass, 1.0, 1.0, 1.0, "1 >= 1 (limit)"),
-        ],
-    };
-
-    let (phase, next, weight, hook_running, rollback_failed) = match scenario {
-        S::Progressing => (
-            Phase::Holding { step: 1 },
-            NextAction::Advance {
-                to_weight: 25,
-                in_ms: 120_000,
-            },
-            5,
-            None,
-            false,
-        ),
-        S::Paused => (
-            Phase::Paused {
-                step: 1,
-                by: "alice".into(),
-                reason: "latency blip in eu-west".into(),
-            },
-            NextAction::Paused {
-                by: "alice".into(),
-                reason: "latency blip in eu-west".into(),
-            },
-            5,
-            None,
-            false,
-        ),
-        S::SourceDown => (
-            Phase::Holding { step: 1 },
-            NextAction::NoDataAction {
-                metric: "error_rate".into(),
-                action: NoDataAction::Pause,
-                polls_left: 3,
-            },
-            5,
-            None,
-            false,
-        ),
-        S::AwaitingApproval => (
-            Phase::AwaitingApproval { step: 2 },
-            NextAction::AwaitApproval { to_weight: 50 },
-            25,
-            None,
-            false,
-        ),
-        S::BreachCountdown => (
-            Phase::Holding { step: 2 },
-            NextAction::RollbackIn {
-                metric: "error_rate".into(),
-                breaches_left: 1,
-                approx_ms: 5_000,
-            },
-            25,
-            None,
-            false,
-        ),
-        S::RollingBack => (
-            Phase::RollingBack,
-            NextAction::WaitingForHook {
-                kind: HookKind::Rollback,
-            },
-            25,
-            Some(HookKind::Rollback),
-            false,
-        ),
-        S::RolledBack => (Phase::RolledBack, NextAction::None, 0, None, false),
-        S::Promoted => (Phase::Promoted, NextAction::None, 100, None, false),
-        S::RollbackFailed => (
-            Phase::Failed {
-                reason: "rollback hook failed: exit 1 (kubectl: connection refused)".into(),
-            },
-            NextAction::None,
-            25,
-            None,
-            true,
-        ),
-    };
-
-    let steps = plan
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let state = match scenario {
-                S::Promoted => StepState::Done,
-                _ if i < cur => StepState::Done,
-                S::AwaitingApproval if i == cur => StepState::AwaitingApproval,
-                S::RolledBack | S::RollbackFailed | S::RollingBack if i == cur => StepState::Failed,
-                _ if i == cur => StepState::Current,
-                _ => StepState::Pending,
-            };
-            let entered_at = boundaries.get(i).map(|b| at(*b));
-            let left_at = boundaries.get(i + 1).map(|b| at(*b));
-            let hold_ms = s.hold.as_millis() as u64;
-            let hold_left_ms = (state == StepState::Current)
-                .then(|| hold_ms.saturating_sub(((now_s - entered) * 1000).max(0) as u64));
-            StepView {
-                name: s.name.clone(),
-                weight: s.weight,
-                state,
-                hold_ms,
-                hold_left_ms,
-                owner: s.owner.clone(),
-                entered_at,
-                left_at,
+            for (cohort, v) in [(Cohort::Canary, c), (Cohort::Baseline, b)] {
+                let reading = if prom_down && id != "health" {
+                    Reading::ProviderError {
+                        message:
+                            "Prometheus at http://prom:9090 is unreachable (connection refused): \
+                                  is it running and is the URL right?"
+                                .into(),
+                        code: Some("unreachable".into()),
+                    }
+                } else {
+                    Reading::value(v)
+                };
+                let input = Input::Sample {
+                    metric: id.into(),
+                    cohort,
+                    reading,
+                };
+                self.input(t, input);
             }
-        })
-        .collect();
-
-    let mut recent = vec![
-        decision(0, "rollout_started", "alice", "CHG-4821 release 2.14", 0, 0),
-        decision(
-            60,
-            "auto_advance",
-            "rampdeck",
-            "hold over, all gates pass",
-            1,
-            5,
-        ),
-    ];
-    if cur >= 2 {
-        recent.push(decision(
-            360,
-            "auto_advance",
-            "rampdeck",
-            "hold over, all gates pass",
-            2,
-            25,
-        ));
-    }
-    match scenario {
-        S::Paused => recent.push(decision(
-            230,
-            "pause",
-            "alice",
-            "latency blip in eu-west",
-            1,
-            5,
-        )),
-        S::SourceDown => recent.push(decision(
-            228,
-            "source_error",
-            "rampdeck",
-            "prom: connection refused",
-            1,
-            5,
-        )),
-        S::RollingBack | S::RolledBack | S::RollbackFailed => recent.push(decision(
-            515,
-            "trigger_rollback",
-            "rampdeck",
-            "errors: error_rate 0.081 > 0.05 twice in a row",
-            2,
-            25,
-        )),
-        S::Promoted => {
-            recent.push(decision(
-                965,
-                "approve",
-                "bob",
-                "dashboards look clean",
-                3,
-                50,
-            ));
-            recent.push(decision(
-                1660,
-                "promote_full",
-                "alice",
-                "all green for 10 min",
-                4,
-                100,
-            ));
-            recent.push(decision(1960, "promoted", "rampdeck", "", 4, 100));
         }
-        _ => {}
-    }
-    match scenario {
-        S::RolledBack => recent.push(decision(
-            519,
-            "rolled_back",
-            "rampdeck",
-            "rollback hook: exit 0",
-            2,
-            0,
-        )),
-        S::RollbackFailed => recent.push(decision(
-            519,
-            "failed",
-            "rampdeck",
-            "rollback hook: exit 1 after 3 attempts",
-            2,
-            25,
-        )),
-        _ => {}
+        self.input(t, Input::Tick);
     }
 
-    let prom_state = if down {
-        SourceState::Erroring
-    } else {
-        SourceState::Up
+    /// Polls every second from `from` up to (not including) `to`.
+    pub fn run(&mut self, from: i64, to: i64, breach_from: i64, down_from: i64) {
+        for t in from..to {
+            self.poll(t, t >= breach_from, t >= down_from);
+        }
+    }
+}
+
+fn build(scenario: Scenario, points: Option<usize>) -> Snapshot {
+    use Scenario as S;
+    let plan = Arc::new(plan());
+    let mut d = Drive::new(plan.clone());
+    d.input(
+        0,
+        Input::Start {
+            actor: Actor::named("alice"),
+        },
+    );
+    let never = i64::MAX;
+    // (second the snapshot is taken at)
+    let now_s = match scenario {
+        S::Progressing => {
+            d.run(0, 240, never, never);
+            240
+        }
+        S::Paused => {
+            d.run(0, 230, never, never);
+            d.command(230, Command::Pause, "alice", "latency blip in eu-west");
+            d.run(230, 240, never, never);
+            240
+        }
+        S::SourceDown => {
+            d.run(0, 240, never, 237);
+            240
+        }
+        S::AwaitingApproval => {
+            d.run(0, 965, never, never);
+            965
+        }
+        S::BreachCountdown => {
+            d.run(0, 961, never, never);
+            d.command(961, Command::Approve, "bob", "dashboards look clean");
+            d.run(961, 1121, 1120, never);
+            1121
+        }
+        S::RollingBack | S::RolledBack | S::RollbackFailed => {
+            d.run(0, 961, never, never);
+            d.command(961, Command::Approve, "bob", "dashboards look clean");
+            d.run(961, 1122, 1120, never);
+            match scenario {
+                S::RolledBack => d.hooks_done(1123, true),
+                S::RollbackFailed => d.hooks_done(1123, false),
+                _ => {}
+            }
+            1124
+        }
+        S::Promoted => {
+            d.run(0, 961, never, never);
+            d.command(961, Command::Approve, "bob", "dashboards look clean");
+            d.run(961, 1300, never, never);
+            d.command(1300, Command::PromoteFull, "alice", "all green for 5 min");
+            d.hooks_done(1301, true);
+            d.run(1301, 1310, never, never);
+            1310
+        }
     };
+    // The render bench asks for longer series: keep polling.
+    let now_s = match points {
+        Some(p) if (p as i64) > now_s => {
+            let p = p as i64;
+            d.run(now_s, p, never, never);
+            p
+        }
+        _ => now_s,
+    };
+    of_engine(&d.engine, plan, at(now_s), scenario == S::SourceDown)
+}
+
+/// The snapshot a driver would publish for `engine` at `now`, with the
+/// fixtures' two sources (`prom` erroring when `prom_down`).
+pub fn of_engine(engine: &Engine, plan: Arc<Plan>, now: Timestamp, prom_down: bool) -> Snapshot {
+    let down = prom_down;
+    let now_s = (now.0 - T0.0) / 1000;
+    let view = engine.view(now);
+    let ended = view.over;
     let sources = vec![
         SourceHealth {
             name: "prom".into(),
             kind: "prometheus".into(),
-            state: prom_state,
+            state: if down {
+                SourceState::Erroring
+            } else {
+                SourceState::Up
+            },
             last_ok: Some(at(now_s - if down { 15 } else { 1 })),
             last_error: down.then(|| "connection refused".to_string()),
             latency_ms: Some(12),
@@ -547,31 +412,12 @@ fn build(scenario: Scenario, points: Option<usize>) -> Snapshot {
             warning: None,
         },
     ];
-    let ended = matches!(scenario, S::RolledBack | S::Promoted);
-    // A decision records the verdicts it was taken on.
-    for d in &mut recent {
-        if d.action == DecisionKind::TriggerRollback {
-            d.gates = gates.clone();
-        }
-    }
     Snapshot {
         version: 1,
         rollout_id: "checkout-20261129-140000".into(),
-        engine: EngineView {
-            phase,
-            step: Some(cur),
-            steps,
-            weight,
-            gates,
-            next,
-            started_at: Some(T0),
-            step_entered_at: Some(at(entered)),
-            hook_running,
-            rollback_failed,
-            recent,
-        },
-        plan: Arc::new(plan),
-        series: Arc::new(series),
+        series: Arc::new(engine.series().to_vec()),
+        engine: view,
+        plan,
         sources,
         driver: Some("alice".into()),
         watchers: 2,

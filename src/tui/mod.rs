@@ -17,6 +17,6 @@ pub mod view;
 
 pub use app::{TuiExit, TuiOptions, run};
 pub use keymap::{Action, Keymap, KeymapError, Mode};
-pub use state::{ConfirmAction, UiCommand, UiState};
+pub use state::{UiCommand, UiState};
 pub use theme::Theme;
 pub use view::render;

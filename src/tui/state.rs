@@ -35,65 +35,38 @@ pub enum Screen {
     Help,
 }
 
-/// An action waiting for confirmation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConfirmAction {
-    Pause,
-    Resume,
-    Promote,
-    PromoteFull,
-    Rollback,
-    Approve,
-}
-
-impl ConfirmAction {
-    pub fn command(self) -> Command {
-        match self {
-            ConfirmAction::Pause => Command::Pause,
-            ConfirmAction::Resume => Command::Resume,
-            ConfirmAction::Promote => Command::Promote,
-            ConfirmAction::PromoteFull => Command::PromoteFull,
-            ConfirmAction::Rollback => Command::Rollback,
-            ConfirmAction::Approve => Command::Approve,
-        }
-    }
-
-    /// What confirming will do, in words.
-    pub fn consequence(self, snap: &Snapshot) -> String {
-        let svc = &snap.plan.rollout.service;
-        let e = &snap.engine;
-        let next_weight = e
-            .step
-            .and_then(|s| snap.plan.steps.get(s + 1))
-            .map_or(100, |s| s.weight);
-        match self {
-            ConfirmAction::Pause => format!(
-                "Pause {svc} at {} %. Rollback triggers stay armed; nothing advances until resumed.",
-                e.weight
-            ),
-            ConfirmAction::Resume => format!("Resume {svc}: gates and holds count again."),
-            ConfirmAction::Promote => format!(
-                "Move {svc} from {} % to {next_weight} % now, whatever the gates say.",
-                e.weight
-            ),
-            ConfirmAction::PromoteFull => {
-                format!("Send 100 % of {svc}'s traffic to the canary now.")
-            }
-            ConfirmAction::Rollback => format!(
-                "Roll {svc} back: all traffic returns to the baseline (now {} % canary).",
-                e.weight
-            ),
-            ConfirmAction::Approve => {
-                format!("Approve the manual gate: {svc} advances to {next_weight} %.")
-            }
-        }
+/// What confirming `command` will do, in words, for its dialog.
+pub fn consequence(command: Command, snap: &Snapshot) -> String {
+    let svc = &snap.plan.rollout.service;
+    let e = &snap.engine;
+    let next_weight = e
+        .step
+        .and_then(|s| snap.plan.steps.get(s + 1))
+        .map_or(100, |s| s.weight);
+    match command {
+        Command::Pause => format!(
+            "Pause {svc} at {} %. Rollback triggers stay armed; nothing advances until resumed.",
+            e.weight
+        ),
+        Command::Resume => format!("Resume {svc}: gates and holds count again."),
+        Command::Promote => format!(
+            "Move {svc} from {} % to {next_weight} % now, whatever the gates say.",
+            e.weight
+        ),
+        Command::PromoteFull => format!("Send 100 % of {svc}'s traffic to the canary now."),
+        Command::Rollback => format!(
+            "Roll {svc} back: all traffic returns to the baseline (now {} % canary).",
+            e.weight
+        ),
+        Command::Approve => format!("Approve the manual gate: {svc} advances to {next_weight} %."),
     }
 }
 
 /// The confirm dialog with its reason field.
 #[derive(Debug, Clone)]
 pub struct ConfirmDialog {
-    pub action: ConfirmAction,
+    /// The command confirming sends.
+    pub action: Command,
     pub reason: TextArea<'static>,
     /// A reason must be typed before enter confirms.
     pub required: bool,
@@ -260,35 +233,18 @@ impl UiState {
     }
 
     fn operator(&mut self, action: Action, snap: &Snapshot) -> Option<UiCommand> {
-        if !available(action, snap, &self.actor) {
-            self.flash = Some(format!(
-                "{} is not possible while {}",
-                action.label(),
-                super::format::phase_words(&snap.engine.phase).to_lowercase()
-            ));
+        let confirm = command_of(action, snap)?;
+        if let Err(why) = snap.engine.allowed.check(confirm) {
+            // The engine's own words, as it would journal them.
+            self.flash = Some(format!("{}: {why}", confirm.as_str()));
             return None;
         }
-        let confirm = match action {
-            Action::PauseResume if matches!(snap.engine.phase, Phase::Paused { .. }) => {
-                ConfirmAction::Resume
-            }
-            Action::PauseResume => ConfirmAction::Pause,
-            Action::Promote => ConfirmAction::Promote,
-            Action::PromoteFull => ConfirmAction::PromoteFull,
-            Action::Rollback => ConfirmAction::Rollback,
-            _ => ConfirmAction::Approve,
-        };
-        let required = snap
-            .plan
-            .ui
-            .reason_required
-            .iter()
-            .any(|a| a == confirm.command().as_str());
+        let required = snap.plan.ui.reason_required.contains(&confirm);
         // Resume and approve are not destructive: they only ask when the plan
         // wants a reason for them.
-        if matches!(confirm, ConfirmAction::Resume | ConfirmAction::Approve) && !required {
+        if matches!(confirm, Command::Resume | Command::Approve) && !required {
             return Some(UiCommand::Engine {
-                command: confirm.command(),
+                command: confirm,
                 reason: String::new(),
             });
         }
@@ -317,7 +273,7 @@ impl UiState {
                 let problem = if d.required && reason.is_empty() {
                     Some(format!(
                         "a reason is required for {}: type why, then confirm",
-                        d.action.command().as_str()
+                        d.action.as_str()
                     ))
                 } else {
                     crate::engine::reason::check_reason(&reason).err()
@@ -329,7 +285,7 @@ impl UiState {
                     return None;
                 }
                 Some(UiCommand::Engine {
-                    command: d.action.command(),
+                    command: d.action,
                     reason,
                 })
             }
@@ -342,31 +298,28 @@ pub fn in_progress(phase: &Phase) -> bool {
     !matches!(phase, Phase::Pending) && !phase.is_terminal()
 }
 
+/// The engine command a key stands for now: the pause key resumes a paused
+/// rollout.
+pub fn command_of(action: Action, snap: &Snapshot) -> Option<Command> {
+    Some(match action {
+        Action::PauseResume if matches!(snap.engine.phase, Phase::Paused { .. }) => Command::Resume,
+        Action::PauseResume => Command::Pause,
+        Action::Promote => Command::Promote,
+        Action::PromoteFull => Command::PromoteFull,
+        Action::Rollback => Command::Rollback,
+        Action::Approve => Command::Approve,
+        _ => return None,
+    })
+}
+
 /// Whether `action` can do anything in this snapshot; the footer shows only
-/// these.
+/// these. For the keys that send a command, the engine's own answer
+/// (`EngineView::allowed`) decides, nothing else.
 pub fn available(action: Action, snap: &Snapshot, actor: &str) -> bool {
-    let e = &snap.engine;
-    let live = matches!(
-        e.phase,
-        Phase::Promoting { .. }
-            | Phase::Holding { .. }
-            | Phase::AwaitingApproval { .. }
-            | Phase::Paused { .. }
-    );
+    if let Some(command) = command_of(action, snap) {
+        return snap.engine.allowed.check(command).is_ok();
+    }
     match action {
-        Action::PauseResume => live,
-        Action::Promote => {
-            live && !matches!(e.phase, Phase::Promoting { .. })
-                && e.step.is_some_and(|s| s + 1 < snap.plan.steps.len())
-        }
-        Action::PromoteFull => live,
-        // Rolling back is always possible until the rollout is rolled back or
-        // fully promoted; a failed rollback may be retried.
-        Action::Rollback => !matches!(
-            e.phase,
-            Phase::Pending | Phase::RollingBack | Phase::RolledBack | Phase::Promoted
-        ),
-        Action::Approve => matches!(e.phase, Phase::AwaitingApproval { .. }),
         Action::TakeControl => snap.driver.as_deref().is_some_and(|d| d != actor),
         Action::Zoom | Action::FocusNext | Action::FocusPrev => !snap.plan.metrics.is_empty(),
         _ => true,

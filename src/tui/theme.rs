@@ -253,6 +253,29 @@ impl Theme {
     pub fn arrow(&self) -> &'static str {
         if self.ascii { ">" } else { "▸" }
     }
+
+    /// The engine's and the journal's words as this screen can draw them:
+    /// under `--ascii` their typographic signs become ASCII ("→" reads
+    /// "->"), everything else (names, reasons) keeps its characters.
+    pub fn words(&self, s: &str) -> String {
+        if !self.ascii || s.is_ascii() {
+            return s.to_string();
+        }
+        let mut out = String::with_capacity(s.len());
+        for c in s.chars() {
+            match c {
+                '→' => out.push_str("->"),
+                '≤' => out.push_str("<="),
+                '≥' => out.push_str(">="),
+                '·' => out.push('|'),
+                '…' => out.push_str("..."),
+                '—' | '–' => out.push('-'),
+                '×' => out.push('x'),
+                _ => out.push(c),
+            }
+        }
+        out
+    }
 }
 
 /// Replace box-drawing and other non-ASCII glyphs that widgets draw on their
@@ -280,6 +303,18 @@ pub fn asciify(buf: &mut ratatui::buffer::Buffer) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ascii_words_keep_their_meaning() {
+        let t = Theme::detect(true, false, |_| None);
+        assert_eq!(
+            t.words("0 → 100 % · p95 ≤ 500 ms"),
+            "0 -> 100 % | p95 <= 500 ms"
+        );
+        assert_eq!(t.words("café"), "café");
+        let u = Theme::detect(false, false, |_| None);
+        assert_eq!(u.words("0 → 100 %"), "0 → 100 %");
+    }
 
     #[test]
     fn no_color_and_dumb_terminals_are_monochrome() {

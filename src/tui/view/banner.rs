@@ -15,14 +15,16 @@ pub fn lines(snap: &Snapshot, ui: &UiState) -> Vec<Line<'static>> {
     let t = &ui.theme;
     let mut out = Vec::new();
     if snap.engine.rollback_failed {
-        let why = match &snap.engine.phase {
-            Phase::Failed { reason } => format!(" ({reason})"),
-            _ => String::new(),
+        // The engine's reason says it all ("ROLLBACK FAILED: manual action
+        // needed (rollback hook: exit 1 ...)"); never say it twice.
+        let what = match &snap.engine.phase {
+            Phase::Failed { reason } if reason.starts_with("ROLLBACK FAILED") => reason.clone(),
+            Phase::Failed { reason } => format!("ROLLBACK FAILED: manual action needed ({reason})"),
+            _ => "ROLLBACK FAILED: manual action needed".to_string(),
         };
         out.push(
             Line::from(format!(
-                " ROLLBACK FAILED: manual action needed{why}. Traffic may still reach the canary \
-                 at {} %; r retries the rollback. ",
+                " {what}. Traffic may still reach the canary at {} %; r retries the rollback now. ",
                 snap.engine.weight
             ))
             .style(t.alarm()),
@@ -37,7 +39,8 @@ pub fn lines(snap: &Snapshot, ui: &UiState) -> Vec<Line<'static>> {
             Span::raw(w.clone()),
         ]));
     }
-    if snap.engine.phase.is_terminal() {
+    // A failed rollback being retried has not ended.
+    if snap.engine.over {
         // One path a line: they are long, and a narrow terminal must still
         // show them whole.
         out.push(Line::from(vec![

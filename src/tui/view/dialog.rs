@@ -45,7 +45,7 @@ fn confirm(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, d: &Con
     let rect = centered(area, 76, 12);
     frame.render_widget(Clear, rect);
     // Words, not the journal's identifier ("promote full", not "promote_full").
-    let verb = d.action.command().as_str().replace('_', " ");
+    let verb = d.action.as_str().replace('_', " ");
     let block = panel(t, format!(" Confirm {verb} ")).border_style(t.focus_border());
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
@@ -58,7 +58,7 @@ fn confirm(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, d: &Con
     ])
     .areas(inner);
     frame.render_widget(
-        Paragraph::new(d.action.consequence(snap)).wrap(Wrap { trim: true }),
+        Paragraph::new(crate::tui::state::consequence(d.action, snap)).wrap(Wrap { trim: true }),
         what,
     );
     let need = if d.required {

@@ -73,7 +73,9 @@ pub fn step_spans(snap: &Snapshot, t: &Theme, compact: bool) -> Vec<Span<'static
         .step
         .and_then(|k| e.steps.get(k))
         .and_then(|s| s.hold_left_ms);
-    if let Some(left) = left
+    // An approval waits on a person, not on the hold: no "left 00:00".
+    if let Some(left) =
+        left.filter(|l| *l > 0 || !matches!(e.phase, crate::engine::Phase::AwaitingApproval { .. }))
         && !e.phase.is_terminal()
     {
         spans.push(Span::raw(sep));

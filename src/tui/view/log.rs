@@ -97,7 +97,7 @@ fn row(d: &Decision, t: &Theme, wide: bool) -> Line<'static> {
         spans.push(Span::raw(fit(&at, 12)));
         spans.push(Span::raw("  "));
     }
-    spans.push(Span::raw(d.reason.clone()));
+    spans.push(Span::raw(t.words(&d.reason)));
     if let Some(h) = &d.hook
         && let Some(o) = &h.outcome
     {

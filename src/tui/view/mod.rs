@@ -29,7 +29,7 @@ mod banner;
 mod charts;
 mod compact;
 mod dialog;
-mod footer;
+pub mod footer;
 mod header;
 mod help;
 mod log;
