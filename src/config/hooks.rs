@@ -9,8 +9,9 @@ use super::error::Ctx;
 use super::raw::{RawHook, RawHooks, RawTargetStep};
 use super::values::R;
 use crate::hooks::HookError;
-use crate::hooks::vars::{Encoding, HookVars, expand, expand_json_body, expand_url};
+use crate::hooks::vars::{HookVars, expand_json_body, expand_url};
 use crate::plan::{Hook, HookAction, Hooks, Metric, TargetStep, Webhook};
+use crate::template::{Context, Encoding};
 
 /// Defaults documented in config.example.toml.
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -101,7 +102,8 @@ fn build_hook(ctx: &Ctx, key: &str, h: &Spanned<RawHook>, samples: &[HookVars]) 
                 ));
             }
             for a in argv {
-                ctx.placeholders(&format!("hooks.{key}.command"), a.get_ref(), a.span())?;
+                let field = format!("hooks.{key}.command");
+                ctx.template(&field, a.get_ref(), a.span(), Context::Hook)?;
             }
             HookAction::Command(argv.iter().map(|a| a.get_ref().clone()).collect())
         }
@@ -112,7 +114,12 @@ fn build_hook(ctx: &Ctx, key: &str, h: &Spanned<RawHook>, samples: &[HookVars]) 
                 &w.url,
                 "send them in a header taken from the environment: `headers_env = { \"Authorization\" = \"HOOK_AUTH\" }`, with HOOK_AUTH=\"Basic <base64 of user:password>\" (or \"Bearer <token>\")",
             )?;
-            ctx.placeholders(&format!("hooks.{key}.webhook.url"), &url, w.url.span())?;
+            let url_template = ctx.template(
+                &format!("hooks.{key}.webhook.url"),
+                &url,
+                w.url.span(),
+                Context::Hook,
+            )?;
             let method = match &w.method {
                 Some(m) => {
                     let up = m.get_ref().to_ascii_uppercase();
@@ -131,7 +138,7 @@ fn build_hook(ctx: &Ctx, key: &str, h: &Spanned<RawHook>, samples: &[HookVars]) 
             // hook will be: a template that breaks only for some values
             // would fail at rollback time.
             for vars in samples {
-                if let Err(e) = expand_url(&url, vars) {
+                if let Err(e) = expand_url(&url_template, vars) {
                     return Err(ctx.err(
                         w.url.span(),
                         format!("webhook url of hook `{key}` is not a URL once filled in: {e}"),
@@ -140,15 +147,19 @@ fn build_hook(ctx: &Ctx, key: &str, h: &Spanned<RawHook>, samples: &[HookVars]) 
                 }
             }
             if let Some(b) = &w.body {
-                ctx.placeholders(&format!("hooks.{key}.webhook.body"), b.get_ref(), b.span())?;
+                let body = ctx.template(
+                    &format!("hooks.{key}.webhook.body"),
+                    b.get_ref(),
+                    b.span(),
+                    Context::Hook,
+                )?;
                 for vars in samples {
-                    if let Err(e) = expand_json_body(b.get_ref(), vars) {
+                    if let Err(e) = expand_json_body(&body, vars) {
                         let why = match &e {
                             HookError::BodyNotJson { why, .. } => why.clone(),
                             other => other.to_string(),
                         };
-                        let filled =
-                            expand(b.get_ref(), vars, Encoding::JsonString).unwrap_or_default();
+                        let filled = body.expand(vars, Encoding::Json).unwrap_or_default();
                         return Err(ctx.err(
                             b.span(),
                             format!(
@@ -164,10 +175,13 @@ fn build_hook(ctx: &Ctx, key: &str, h: &Spanned<RawHook>, samples: &[HookVars]) 
             if let Some(h) = &w.headers {
                 ctx.check_literal_headers(h.get_ref())?;
                 for (k, v) in h.get_ref() {
-                    ctx.placeholders(
+                    // Checked like the other templates (header values
+                    // are sent as written).
+                    ctx.template(
                         &format!("hooks.{key}.webhook.headers"),
                         v.get_ref(),
                         v.span(),
+                        Context::Hook,
                     )?;
                     headers.insert(k.clone(), v.get_ref().clone());
                 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::process::Command;
 
-use super::vars::{HookVars, expand_argv};
+use super::vars::{HookVars, expand_argv, template};
 use super::{Attempt, format_duration};
 use crate::engine::HookOutcome;
 use crate::proc::{self, Ended, Limits};
@@ -29,7 +29,8 @@ const PIPE_GRACE: Duration = Duration::from_secs(2);
 /// Runs one attempt of an argv hook.
 pub(super) async fn run_once(argv: &[String], vars: &HookVars, timeout: Duration) -> Attempt {
     let started = Instant::now();
-    let argv = match expand_argv(argv, vars) {
+    let argv: Vec<_> = argv.iter().map(|a| template(a)).collect();
+    let argv = match expand_argv(&argv, vars) {
         Ok(a) => a,
         Err(e) => return Attempt::refused(e.to_string()),
     };

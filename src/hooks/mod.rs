@@ -6,7 +6,7 @@
 //! [`HookOutcome`] the driver feeds back to the engine as
 //! `Input::HookResult`.
 //!
-//! - `vars`: values, validation, placeholder expansion per context.
+//! - `vars`: values, validation, expansion of the hook's templates.
 //! - `command`: argv in its own process group; timeout kills the group.
 //! - `webhook`: HTTP with a JSON body template and env-sourced secrets.
 //! - `notify`: the optional Slack-compatible notification.
@@ -36,10 +36,9 @@ pub enum HookError {
         value: String,
         why: String,
     },
-    #[error(
-        "unknown placeholder {{{name}}} in {template:?}; use {{service}}, {{rollout_id}}, {{step}}, {{weight}}, {{actor}} or {{reason}}"
-    )]
-    UnknownPlaceholder { name: String, template: String },
+    /// An unknown placeholder: the message names the ones hooks may use.
+    #[error(transparent)]
+    Template(#[from] crate::template::TemplateError),
     #[error("the hook's command is empty; give at least the program to run")]
     EmptyCommand,
     #[error("webhook URL {url:?} is not a valid URL after expansion: {why}")]

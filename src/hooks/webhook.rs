@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
 use super::command::{CAPTURE_LIMIT, Capture};
-use super::vars::{HookVars, expand_json_body, expand_url};
+use super::vars::{HookVars, expand_json_body, expand_url, template};
 use super::{Attempt, HookError, format_duration};
 use crate::engine::HookOutcome;
 use crate::plan::Webhook;
@@ -78,11 +78,11 @@ fn build(
 ) -> Result<reqwest::RequestBuilder, HookError> {
     let method = reqwest::Method::from_bytes(wh.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| HookError::InvalidMethod(wh.method.clone()))?;
-    let url = expand_url(&wh.url, vars)?;
+    let url = expand_url(&template(&wh.url), vars)?;
     let body = wh
         .body
         .as_deref()
-        .map(|t| expand_json_body(t, vars))
+        .map(|t| expand_json_body(&template(t), vars))
         .transpose()?;
     let headers = headers(wh)?;
     let client = reqwest::Client::builder()
