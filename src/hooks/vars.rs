@@ -128,12 +128,43 @@ pub fn expand_argv(argv: &[Template], vars: &HookVars) -> Result<Vec<String>, Ho
 }
 
 /// Expands a webhook URL with percent-encoded values and checks it parses.
+///
+/// A value that fills a whole path segment with `.` or `..` is refused: a
+/// URL parser resolves it as a step (`/x/../y` is `/y`), so the request
+/// would go to another path, and no encoding prevents that (parsers read
+/// `%2e` as a dot too).
 pub fn expand_url(url: &Template, vars: &HookVars) -> Result<reqwest::Url, HookError> {
     let expanded = url.expand(vars, Encoding::Url)?;
+    let neutral = url.fill(&Placeholder::ALL.map(|p| (p, "0")), Encoding::Url);
+    if dot_segments(&expanded) > dot_segments(&neutral) {
+        return Err(HookError::InvalidUrl {
+            url: expanded,
+            why: "a value fills a path segment with \".\" or \"..\", which would send the request to another path".into(),
+        });
+    }
     reqwest::Url::parse(&expanded).map_err(|e| HookError::InvalidUrl {
         url: expanded.clone(),
         why: e.to_string(),
     })
+}
+
+/// How many segments of `url`'s path, as written, a URL parser resolves
+/// as steps (`.`, `..`, and the same with `%2e`).
+fn dot_segments(url: &str) -> usize {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = after_scheme
+        .find('/')
+        .map_or("", |i| &after_scheme[i..])
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default();
+    // Special schemes read `\` as `/`.
+    path.split(['/', '\\'])
+        .filter(|s| {
+            let s = s.to_ascii_lowercase().replace("%2e", ".");
+            s == "." || s == ".."
+        })
+        .count()
 }
 
 /// Expands a JSON body template with JSON-string-escaped values and checks
@@ -199,6 +230,8 @@ fn check_user_name(s: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
     use crate::template::TemplateError;
 
@@ -292,6 +325,82 @@ mod tests {
             url.map(|u| u.to_string()).ok().as_deref(),
             Some("http://127.0.0.1/by/alice%40corp.example%2Fx%3Fy")
         );
+    }
+
+    #[test]
+    fn a_value_never_moves_the_webhook_to_another_path() {
+        for value in [".", "..", "%2e", "%2E.", "..%2f", "..."] {
+            let v = HookVars {
+                actor: value.into(),
+                reason: value.into(),
+                ..vars()
+            };
+            for url in [
+                "http://127.0.0.1/x/{actor}/y",
+                "http://127.0.0.1/x/{reason}{reason}/y",
+                "http://127.0.0.1/x\\{reason}/y",
+            ] {
+                match expand_url(&template(url), &v) {
+                    Ok(u) => assert_eq!(
+                        u.path_segments().map(Iterator::count),
+                        Some(3),
+                        "{url} with {value:?}: {u}"
+                    ),
+                    Err(e) => assert!(
+                        matches!(value, "." | "..") && e.to_string().contains("another path"),
+                        "{url} with {value:?}: {e}"
+                    ),
+                }
+            }
+        }
+        let v = HookVars {
+            reason: "..".into(),
+            ..vars()
+        };
+        assert!(matches!(
+            expand_url(&template("http://127.0.0.1/x/{reason}/y"), &v),
+            Err(HookError::InvalidUrl { why, .. }) if why.contains("another path")
+        ));
+        // In the query, or as part of a segment, a dot is only text.
+        for url in [
+            "http://127.0.0.1/x?why={reason}",
+            "http://127.0.0.1/x/{reason}.json",
+            "http://127.0.0.1/a/../x/{service}",
+        ] {
+            assert!(expand_url(&template(url), &v).is_ok(), "{url}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_reason_and_actor_stay_one_argv_element_each(
+            reason in any::<String>(),
+            actor in any::<String>(),
+        ) {
+            let v = HookVars { reason: reason.clone(), actor: actor.clone(), ..vars() };
+            let got = expand_argv(&argv(&["prog", "{reason}", "--by={actor}"]), &v);
+            prop_assert_eq!(
+                got.ok(),
+                Some(vec!["prog".to_string(), reason, format!("--by={actor}")])
+            );
+        }
+
+        #[test]
+        fn any_reason_stays_in_its_url_path_segment_or_is_refused(
+            reason in r#"[a-z./\\?#%&= ]{0,6}|\PC{0,12}"#,
+        ) {
+            let v = HookVars { reason: reason.clone(), ..vars() };
+            match expand_url(&template("http://127.0.0.1/x/{reason}/y?by={actor}"), &v) {
+                Ok(url) => {
+                    let segments: Vec<&str> = url.path_segments().map(Iterator::collect).unwrap_or_default();
+                    prop_assert_eq!(segments.len(), 3, "{}", url);
+                    let decoded = percent_encoding::percent_decode_str(segments[1]).decode_utf8().map(|d| d.into_owned());
+                    prop_assert_eq!(decoded.ok(), Some(reason));
+                    prop_assert_eq!(url.query(), Some("by=alice"));
+                }
+                Err(e) => prop_assert!(reason == "." || reason == "..", "{}", e),
+            }
+        }
     }
 
     #[test]
