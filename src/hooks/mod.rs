@@ -25,7 +25,9 @@ pub use notify::notify_slack;
 pub use vars::{HookVars, expand_argv, expand_json_body, expand_url};
 
 use crate::engine::HookOutcome;
-use crate::plan::{Hook, HookAction};
+use crate::plan::{Hook, HookAction, Webhook};
+use crate::template::Template;
+use vars::template;
 
 /// What can be wrong with a hook before or around running it.
 #[derive(Debug, thiserror::Error)]
@@ -142,12 +144,17 @@ pub async fn run_with(
     } else {
         1
     };
+    // Parsed once for every attempt; expanding (which can refuse) is per attempt.
+    let action = match &hook.action {
+        HookAction::Command(argv) => Parsed::Command(argv.iter().map(|a| template(a)).collect()),
+        HookAction::Webhook(wh) => Parsed::Webhook(wh, webhook::Templates::of(wh)),
+    };
     let mut n = 0;
     loop {
         n += 1;
-        let attempt = match &hook.action {
-            HookAction::Command(argv) => command::run_once(argv, vars, hook.timeout).await,
-            HookAction::Webhook(wh) => webhook::run_once(wh, vars, hook.timeout).await,
+        let attempt = match &action {
+            Parsed::Command(argv) => command::run_once(argv, vars, hook.timeout).await,
+            Parsed::Webhook(wh, t) => webhook::run_once(wh, t, vars, hook.timeout).await,
         };
         let mut outcome = attempt.outcome;
         let done = outcome.ok || !attempt.retryable || n >= max_attempts;
@@ -175,6 +182,12 @@ pub async fn run_with(
             return outcome;
         }
     }
+}
+
+/// A hook's action with its templates parsed.
+enum Parsed<'a> {
+    Command(Vec<Template>),
+    Webhook(&'a Webhook, webhook::Templates),
 }
 
 /// Sleeps `d`; returns `true` as soon as `cancel` turns `true`. A dropped
