@@ -22,5 +22,6 @@ pub mod run;
 pub mod session;
 pub mod snapshot;
 pub mod sources;
+pub mod template;
 pub mod tty;
 pub mod tui;

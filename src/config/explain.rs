@@ -10,6 +10,7 @@ use crate::plan::{
     Auth, BadDirection, Baseline, GateKind, Hook, HookAction, HookKind, Metric, MetricQuery,
     NoDataAction, Plan, SourceKind, Trigger, TriggerAction, Unattended,
 };
+use crate::template::{Context, Encoding, Placeholder, Template};
 
 /// Output format of [`explain`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -376,7 +377,10 @@ fn metric_fields(plan: &Plan, m: &Metric) -> Vec<(String, String)> {
         MetricQuery::Promql(q) => format!("PromQL {}", code(q)),
         MetricQuery::JsonPointer(p) => format!("JSON pointer {}", code(p)),
         MetricQuery::Command(argv) => {
-            format!("command (no shell) {}", code(&shell_words(argv, plan)))
+            format!(
+                "command (no shell) {}",
+                code(&shell_words(argv, plan, Context::Metric))
+            )
         }
         MetricQuery::Probe(f) => format!(
             "probe field {}",
@@ -499,9 +503,10 @@ fn metric_fields(plan: &Plan, m: &Metric) -> Vec<(String, String)> {
 
 fn hook_row(plan: &Plan, name: &str, h: &Hook) -> Vec<String> {
     let runs = match &h.action {
-        HookAction::Command(argv) => code(&shell_words(argv, plan)),
+        HookAction::Command(argv) => code(&shell_words(argv, plan, Context::Hook)),
         HookAction::Webhook(w) => {
-            let mut s = format!("{} {}", w.method, fill(&w.url, plan));
+            let url = fill(&w.url, plan, Context::Hook, Encoding::Url);
+            let mut s = format!("{} {url}", w.method);
             if !w.headers_env.is_empty() {
                 let hs: Vec<String> = w
                     .headers_env
@@ -523,10 +528,10 @@ fn hook_row(plan: &Plan, name: &str, h: &Hook) -> Vec<String> {
 /// argv as it will run: `{service}` filled in (known now), other
 /// placeholders left for run time; arguments quoted where a shell reader
 /// would need it (no shell is used).
-fn shell_words(argv: &[String], plan: &Plan) -> String {
+fn shell_words(argv: &[String], plan: &Plan, context: Context) -> String {
     argv.iter()
         .map(|a| {
-            let a = fill(a, plan);
+            let a = fill(a, plan, context, Encoding::Argv);
             if a.is_empty()
                 || a.contains(|c: char| c.is_whitespace() || "'\"$`\\;&|<>()*?!#~".contains(c))
             {
@@ -540,13 +545,13 @@ fn shell_words(argv: &[String], plan: &Plan) -> String {
 }
 
 /// Fills the placeholders known before the start: `{service}`, and
-/// `{rollout_id}` when the plan fixes it.
-fn fill(s: &str, plan: &Plan) -> String {
-    let s = s.replace("{service}", &plan.rollout.service);
-    match &plan.rollout.id {
-        Some(id) => s.replace("{rollout_id}", id),
-        None => s,
+/// `{rollout_id}` when the plan fixes it; the others stay as written.
+fn fill(s: &str, plan: &Plan, context: Context, encoding: Encoding) -> String {
+    let mut known = vec![(Placeholder::Service, plan.rollout.service.as_str())];
+    if let Some(id) = &plan.rollout.id {
+        known.push((Placeholder::RolloutId, id.as_str()));
     }
+    Template::parse(s, context).fill(&known[..], encoding)
 }
 
 /// A code span that survives backticks inside (Markdown; readable as text).

@@ -6,11 +6,12 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::error::Ctx;
-use super::raw::{RawHook, RawHooks, RawTargetStep};
+use super::raw::{RawHook, RawHooks, RawTargetStep, RawWebhook};
 use super::values::R;
 use crate::hooks::HookError;
-use crate::hooks::vars::{Encoding, HookVars, expand, expand_json_body, expand_url};
+use crate::hooks::vars::{HookVars, expand_json_body, expand_url};
 use crate::plan::{Hook, HookAction, Hooks, Metric, TargetStep, Webhook};
+use crate::template::{Context, Encoding};
 
 /// Defaults documented in config.example.toml.
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -101,111 +102,12 @@ fn build_hook(ctx: &Ctx, key: &str, h: &Spanned<RawHook>, samples: &[HookVars]) 
                 ));
             }
             for a in argv {
-                ctx.placeholders(&format!("hooks.{key}.command"), a.get_ref(), a.span())?;
+                let field = format!("hooks.{key}.command");
+                ctx.template(&field, a.get_ref(), a.span(), Context::Hook)?;
             }
             HookAction::Command(argv.iter().map(|a| a.get_ref().clone()).collect())
         }
-        (None, Some(w)) => {
-            let w = w.get_ref();
-            let url = ctx.url(
-                "webhook url",
-                &w.url,
-                "send them in a header taken from the environment: `headers_env = { \"Authorization\" = \"HOOK_AUTH\" }`, with HOOK_AUTH=\"Basic <base64 of user:password>\" (or \"Bearer <token>\")",
-            )?;
-            ctx.placeholders(&format!("hooks.{key}.webhook.url"), &url, w.url.span())?;
-            let method = match &w.method {
-                Some(m) => {
-                    let up = m.get_ref().to_ascii_uppercase();
-                    if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&up.as_str()) {
-                        return Err(ctx.err(
-                            m.span(),
-                            format!("unknown HTTP method \"{}\"", m.get_ref()),
-                            "use GET, POST, PUT, PATCH or DELETE",
-                        ));
-                    }
-                    up
-                }
-                None => "POST".into(),
-            };
-            // Filled in with sample values, hostile ones included, as the
-            // hook will be: a template that breaks only for some values
-            // would fail at rollback time.
-            for vars in samples {
-                if let Err(e) = expand_url(&url, vars) {
-                    return Err(ctx.err(
-                        w.url.span(),
-                        format!("webhook url of hook `{key}` is not a URL once filled in: {e}"),
-                        "put placeholders in the path or the query (`https://deploy.example.com/{service}?by={actor}`), where any value fits",
-                    ));
-                }
-            }
-            if let Some(b) = &w.body {
-                ctx.placeholders(&format!("hooks.{key}.webhook.body"), b.get_ref(), b.span())?;
-                for vars in samples {
-                    if let Err(e) = expand_json_body(b.get_ref(), vars) {
-                        let why = match &e {
-                            HookError::BodyNotJson { why, .. } => why.clone(),
-                            other => other.to_string(),
-                        };
-                        let filled =
-                            expand(b.get_ref(), vars, Encoding::JsonString).unwrap_or_default();
-                        return Err(ctx.err(
-                            b.span(),
-                            format!(
-                                "webhook body of hook `{key}` is not valid JSON once filled in: {why}, in {}",
-                                shorten(&filled)
-                            ),
-                            "put text placeholders in quotes, e.g. body = '{\"service\":\"{service}\",\"reason\":\"{reason}\",\"weight\":{weight}}'; only {step} and {weight} are numbers that may stand bare",
-                        ));
-                    }
-                }
-            }
-            let mut headers = BTreeMap::new();
-            if let Some(h) = &w.headers {
-                ctx.check_literal_headers(h.get_ref())?;
-                for (k, v) in h.get_ref() {
-                    ctx.placeholders(
-                        &format!("hooks.{key}.webhook.headers"),
-                        v.get_ref(),
-                        v.span(),
-                    )?;
-                    headers.insert(k.clone(), v.get_ref().clone());
-                }
-            }
-            let mut headers_env = BTreeMap::new();
-            if let Some(h) = &w.headers_env {
-                for (k, v) in h.get_ref() {
-                    headers_env.insert(k.clone(), ctx.env_name("headers_env", v)?);
-                }
-            }
-            let expect_status = match &w.expect_status {
-                Some(list) => {
-                    if list.get_ref().is_empty() {
-                        return Err(ctx.err(
-                            list.span(),
-                            "`expect_status` is empty",
-                            "list the HTTP statuses that mean success, e.g. [200, 204]",
-                        ));
-                    }
-                    list.get_ref()
-                        .iter()
-                        .map(|s| {
-                            ctx.int_in("expect_status", s, 100, 599)
-                                .map(|n| u16::try_from(n).unwrap_or(200))
-                        })
-                        .collect::<R<_>>()?
-                }
-                None => DEFAULT_EXPECT_STATUS.to_vec(),
-            };
-            HookAction::Webhook(Webhook {
-                method,
-                url,
-                body: w.body.as_ref().map(|b| b.get_ref().clone()),
-                headers,
-                headers_env,
-                expect_status,
-            })
-        }
+        (None, Some(w)) => HookAction::Webhook(build_webhook(ctx, key, w.get_ref(), samples)?),
         (Some(_), Some(_)) => {
             return Err(ctx.err(
                 h.span(),
@@ -249,6 +151,125 @@ fn build_hook(ctx: &Ctx, key: &str, h: &Spanned<RawHook>, samples: &[HookVars]) 
         retries,
         idempotent,
     })
+}
+
+fn build_webhook(ctx: &Ctx, key: &str, w: &RawWebhook, samples: &[HookVars]) -> R<Webhook> {
+    let url = ctx.url(
+        "webhook url",
+        &w.url,
+        "send them in a header taken from the environment: `headers_env = { \"Authorization\" = \"HOOK_AUTH\" }`, with HOOK_AUTH=\"Basic <base64 of user:password>\" (or \"Bearer <token>\")",
+    )?;
+    let url_template = ctx.template(
+        &format!("hooks.{key}.webhook.url"),
+        &url,
+        w.url.span(),
+        Context::Hook,
+    )?;
+    let method = match &w.method {
+        Some(m) => {
+            let up = m.get_ref().to_ascii_uppercase();
+            if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&up.as_str()) {
+                return Err(ctx.err(
+                    m.span(),
+                    format!("unknown HTTP method \"{}\"", m.get_ref()),
+                    "use GET, POST, PUT, PATCH or DELETE",
+                ));
+            }
+            up
+        }
+        None => "POST".into(),
+    };
+    // Filled in with sample values, hostile ones included, as the
+    // hook will be: a template that breaks only for some values
+    // would fail at rollback time.
+    for vars in samples {
+        if let Err(e) = expand_url(&url_template, vars) {
+            return Err(ctx.err(
+                w.url.span(),
+                format!("webhook url of hook `{key}` is not a URL once filled in: {e}"),
+                "put placeholders in the path or the query (`https://deploy.example.com/{service}?by={actor}`), where any value fits",
+            ));
+        }
+    }
+    if let Some(b) = &w.body {
+        check_body(ctx, key, b, samples)?;
+    }
+    let mut headers = BTreeMap::new();
+    if let Some(h) = &w.headers {
+        ctx.check_literal_headers(h.get_ref())?;
+        for (k, v) in h.get_ref() {
+            // Checked like the other templates (header values
+            // are sent as written).
+            ctx.template(
+                &format!("hooks.{key}.webhook.headers"),
+                v.get_ref(),
+                v.span(),
+                Context::Hook,
+            )?;
+            headers.insert(k.clone(), v.get_ref().clone());
+        }
+    }
+    let mut headers_env = BTreeMap::new();
+    if let Some(h) = &w.headers_env {
+        for (k, v) in h.get_ref() {
+            headers_env.insert(k.clone(), ctx.env_name("headers_env", v)?);
+        }
+    }
+    let expect_status = match &w.expect_status {
+        Some(list) => {
+            if list.get_ref().is_empty() {
+                return Err(ctx.err(
+                    list.span(),
+                    "`expect_status` is empty",
+                    "list the HTTP statuses that mean success, e.g. [200, 204]",
+                ));
+            }
+            list.get_ref()
+                .iter()
+                .map(|s| {
+                    ctx.int_in("expect_status", s, 100, 599)
+                        .map(|n| u16::try_from(n).unwrap_or(200))
+                })
+                .collect::<R<_>>()?
+        }
+        None => DEFAULT_EXPECT_STATUS.to_vec(),
+    };
+    Ok(Webhook {
+        method,
+        url,
+        body: w.body.as_ref().map(|b| b.get_ref().clone()),
+        headers,
+        headers_env,
+        expect_status,
+    })
+}
+
+/// A webhook body must be JSON once filled in with every sample.
+fn check_body(ctx: &Ctx, key: &str, b: &Spanned<String>, samples: &[HookVars]) -> R<()> {
+    let body = ctx.template(
+        &format!("hooks.{key}.webhook.body"),
+        b.get_ref(),
+        b.span(),
+        Context::Hook,
+    )?;
+    for vars in samples {
+        if let Err(e) = expand_json_body(&body, vars) {
+            let why = match &e {
+                HookError::BodyNotJson { why, .. } => why.clone(),
+                other => other.to_string(),
+            };
+            let filled = body.expand(vars, Encoding::Json).unwrap_or_default();
+            return Err(ctx.err(
+                b.span(),
+                format!(
+                    "webhook body of hook `{key}` is not valid JSON once filled in: {why}, in {}",
+                    shorten(&filled)
+                ),
+                "put text placeholders in quotes, e.g. body = '{\"service\":\"{service}\",\"reason\":\"{reason}\",\"weight\":{weight}}'; only {step} and {weight} are numbers that may stand bare",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The values a hook template is tried with at plan time: this plan's

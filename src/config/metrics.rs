@@ -13,6 +13,7 @@ use crate::plan::{
     BadDirection, Baseline, BaselineWhenEmpty, Metric, MetricQuery, MinTraffic, NoDataAction,
     NoDataPolicy, ProbeField, Source, SourceKind, Threshold, Trigger, TriggerAction,
 };
+use crate::template::Context;
 
 /// Defaults documented in config.example.toml.
 pub const DEFAULT_NO_DATA: NoDataPolicy = NoDataPolicy {
@@ -296,7 +297,7 @@ fn query(ctx: &Ctx, r: &RawMetric, source: &Source) -> R<MetricQuery> {
     Ok(match wanted {
         "query" => {
             let q = r.query.as_ref().ok_or_else(missing)?;
-            ctx.query_placeholders("query", q.get_ref(), q.span())?;
+            ctx.template("query", q.get_ref(), q.span(), Context::Metric)?;
             MetricQuery::Promql(q.get_ref().clone())
         }
         "pointer" => {
@@ -308,7 +309,7 @@ fn query(ctx: &Ctx, r: &RawMetric, source: &Source) -> R<MetricQuery> {
                     "write e.g. \"/data/error_rate\"",
                 ));
             }
-            ctx.query_placeholders("pointer", p.get_ref(), p.span())?;
+            ctx.template("pointer", p.get_ref(), p.span(), Context::Metric)?;
             MetricQuery::JsonPointer(p.get_ref().clone())
         }
         "field" => MetricQuery::Probe(ctx.pick(
@@ -329,7 +330,7 @@ fn query(ctx: &Ctx, r: &RawMetric, source: &Source) -> R<MetricQuery> {
                 ));
             }
             for a in c.get_ref() {
-                ctx.query_placeholders("command", a.get_ref(), a.span())?;
+                ctx.template("command", a.get_ref(), a.span(), Context::Metric)?;
             }
             MetricQuery::Command(c.get_ref().iter().map(|a| a.get_ref().clone()).collect())
         }
@@ -356,7 +357,7 @@ fn baseline(ctx: &Ctx, b: &Spanned<Value>, is_prom: bool) -> R<Baseline> {
                 .unwrap_or(("", v_dummy()));
             match (key, v) {
                 ("query", Value::String(q)) => {
-                    ctx.query_placeholders("baseline query", q, b.span())?;
+                    ctx.template("baseline query", q, b.span(), Context::Metric)?;
                     Baseline::Query(q.clone())
                 }
                 ("value", Value::Float(x)) if x.is_finite() => Baseline::Value(*x),

@@ -25,7 +25,7 @@ pub use hooks::{DEFAULT_EXPECT_STATUS, DEFAULT_HOOK_TIMEOUT, DEFAULT_ROLLBACK_RE
 pub use host::{expand_home, journal_dir_usable, session_group_usable};
 pub use metrics::{DEFAULT_CONSECUTIVE, DEFAULT_NO_DATA};
 pub use sources::{DEFAULT_INTERVAL, DEFAULT_TIMEOUT};
-pub use values::{HOOK_PLACEHOLDERS, is_dns_label};
+pub use values::is_dns_label;
 
 use crate::plan::{GateKind, Plan, SourceKind, Strategy};
 

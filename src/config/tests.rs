@@ -115,11 +115,16 @@ fn env_names_must_not_be_the_secret_itself() {
 
 #[test]
 fn placeholders_in_json_bodies_are_told_apart_from_braces() {
+    use crate::template::{Context, Placeholder, Template};
+    let body = Template::parse(r#"{"a":"{service}","w":{weight}}"#, Context::Hook);
     assert_eq!(
-        values::placeholder_names(r#"{"a":"{service}","w":{weight}}"#),
-        vec!["service", "weight"]
+        body.placeholders().collect::<Vec<_>>(),
+        vec![Placeholder::Service, Placeholder::Weight]
     );
-    assert!(values::placeholder_names("rate(x{job=\"a\"}[1m])").is_empty());
+    assert!(body.check().is_ok());
+    let query = Template::parse("rate(x{job=\"a\"}[1m])", Context::Metric);
+    assert_eq!(query.placeholders().count(), 0);
+    assert!(query.check().is_ok());
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Small checks on single values: durations, names, URLs, placeholders.
+//! Small checks on single values: durations, names, URLs, templates.
 
 use std::ops::Range;
 use std::time::Duration;
@@ -6,13 +6,7 @@ use std::time::Duration;
 use toml::{Spanned, Value};
 
 use super::error::{ConfigError, Ctx};
-
-/// Placeholders a hook may use; each is replaced by one validated value.
-pub const HOOK_PLACEHOLDERS: [&str; 6] =
-    ["service", "rollout_id", "step", "weight", "actor", "reason"];
-
-/// Placeholders a metric's query, pointer or argv may use.
-pub const QUERY_PLACEHOLDERS: [&str; 2] = ["service", "cohort"];
+use crate::template::{Context, Template, TemplateError};
 
 pub(crate) type R<T> = Result<T, ConfigError>;
 
@@ -248,47 +242,41 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Every `{name}` in a hook value must be a known placeholder.
-    pub fn placeholders(&self, key: &str, text: &str, span: Range<usize>) -> R<()> {
-        for name in placeholder_names(text) {
-            if !HOOK_PLACEHOLDERS.contains(&name) {
-                let known: Vec<String> = HOOK_PLACEHOLDERS
-                    .iter()
-                    .map(|p| format!("{{{p}}}"))
-                    .collect();
-                return Err(self.err(
-                    span,
-                    format!("unknown placeholder {{{name}}} in `{key}`"),
-                    format!("hooks may use only {}", known.join(" ")),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// Every `{name}` in a metric's query, JSON pointer or argv must be one
-    /// the poller fills in. Names starting with a digit are left alone:
-    /// `{2}` in a PromQL regex matcher is a repetition, not a placeholder.
-    pub fn query_placeholders(&self, key: &str, text: &str, span: Range<usize>) -> R<()> {
-        let unknown = placeholder_names(text).into_iter().find(|name| {
-            name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                && !QUERY_PLACEHOLDERS.contains(name)
-        });
-        if let Some(name) = unknown {
-            let known: Vec<String> = QUERY_PLACEHOLDERS
-                .iter()
-                .map(|p| format!("{{{p}}}"))
-                .collect();
-            return Err(self.err(
+    /// `text` parsed as a template of `context`, refused (at `span`, the
+    /// value in the file) when it names a placeholder the context does not
+    /// have: a hook's `{percent}` or a metric's `{version}` would reach the
+    /// deployment system or the source as is. Names starting with a digit
+    /// are text in metric templates: `{2}` in a PromQL regex matcher is a
+    /// repetition, not a placeholder.
+    pub fn template(
+        &self,
+        key: &str,
+        text: &str,
+        span: Range<usize>,
+        context: Context,
+    ) -> R<Template> {
+        let template = Template::parse(text, context);
+        let Err(e) = template.check() else {
+            return Ok(template);
+        };
+        let TemplateError::Unknown { name, .. } = &e else {
+            return Err(self.err(span, format!("`{key}`: {e}"), "fix the placeholder"));
+        };
+        let known = context.listing();
+        Err(match context {
+            Context::Hook => self.err(
+                span,
+                format!("unknown placeholder {{{name}}} in `{key}`"),
+                format!("hooks may use only {known}"),
+            ),
+            Context::Metric => self.err(
                 span,
                 format!("unknown placeholder {{{name}}} in `{key}`: it would reach the source as is"),
                 format!(
-                    "metrics may use only {} (the service, and \"canary\" or \"baseline\"); fix the name or remove the braces",
-                    known.join(" ")
+                    "metrics may use only {known} (the service, and \"canary\" or \"baseline\"); fix the name or remove the braces"
                 ),
-            ));
-        }
-        Ok(())
+            ),
+        })
     }
 
     /// A literal secret was written: refuse it, naming the key to use instead.
@@ -326,32 +314,10 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// `[a-z0-9-]`, 1..=63, no leading or trailing '-'.
+/// `[a-z0-9-]`, 1..=63, no leading or trailing '-': the rule hook values
+/// are checked with.
 pub fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-/// Names inside `{...}` made only of `[A-Za-z0-9_]` (so JSON and PromQL
-/// braces are not mistaken for placeholders).
-pub fn placeholder_names(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let len = after
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(after.len());
-        if len > 0 && after[len..].starts_with('}') {
-            out.push(&after[..len]);
-        }
-        rest = after;
-    }
-    out
+    crate::hooks::vars::check_dns_label(s).is_ok()
 }
 
 fn duration_help(key: &str, range: Option<(Duration, Duration)>) -> String {

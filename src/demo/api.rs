@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::selector::Selector;
 use super::sim::{CohortSample, Sim};
 use crate::engine::types::Cohort;
+use crate::template::cohort_label;
 
 /// The service label every demo series carries.
 pub const SERVICE: &str = "checkout";
@@ -41,13 +42,6 @@ fn series_value(name: &str, s: &CohortSample) -> Option<Option<f64>> {
         "demo:saturation" => Some(s.saturation),
         _ => return None,
     })
-}
-
-fn cohort_label(c: Cohort) -> &'static str {
-    match c {
-        Cohort::Baseline => "baseline",
-        Cohort::Canary => "canary",
-    }
 }
 
 /// The cohorts whose series `sel` selects (in a stable order).

@@ -16,6 +16,7 @@ use super::vars::{HookVars, expand_argv};
 use super::{Attempt, format_duration};
 use crate::engine::HookOutcome;
 use crate::proc::{self, Ended, Limits};
+use crate::template::Template;
 
 pub use crate::proc::Capture;
 
@@ -27,7 +28,7 @@ pub const CAPTURE_LIMIT: usize = 16 * 1024;
 const PIPE_GRACE: Duration = Duration::from_secs(2);
 
 /// Runs one attempt of an argv hook.
-pub(super) async fn run_once(argv: &[String], vars: &HookVars, timeout: Duration) -> Attempt {
+pub(super) async fn run_once(argv: &[Template], vars: &HookVars, timeout: Duration) -> Attempt {
     let started = Instant::now();
     let argv = match expand_argv(argv, vars) {
         Ok(a) => a,

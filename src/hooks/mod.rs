@@ -6,7 +6,7 @@
 //! [`HookOutcome`] the driver feeds back to the engine as
 //! `Input::HookResult`.
 //!
-//! - `vars`: values, validation, placeholder expansion per context.
+//! - `vars`: values, validation, expansion of the hook's templates.
 //! - `command`: argv in its own process group; timeout kills the group.
 //! - `webhook`: HTTP with a JSON body template and env-sourced secrets.
 //! - `notify`: the optional Slack-compatible notification.
@@ -25,7 +25,9 @@ pub use notify::notify_slack;
 pub use vars::{HookVars, expand_argv, expand_json_body, expand_url};
 
 use crate::engine::HookOutcome;
-use crate::plan::{Hook, HookAction};
+use crate::plan::{Hook, HookAction, Webhook};
+use crate::template::Template;
+use vars::template;
 
 /// What can be wrong with a hook before or around running it.
 #[derive(Debug, thiserror::Error)]
@@ -36,10 +38,9 @@ pub enum HookError {
         value: String,
         why: String,
     },
-    #[error(
-        "unknown placeholder {{{name}}} in {template:?}; use {{service}}, {{rollout_id}}, {{step}}, {{weight}}, {{actor}} or {{reason}}"
-    )]
-    UnknownPlaceholder { name: String, template: String },
+    /// An unknown placeholder: the message names the ones hooks may use.
+    #[error(transparent)]
+    Template(#[from] crate::template::TemplateError),
     #[error("the hook's command is empty; give at least the program to run")]
     EmptyCommand,
     #[error("webhook URL {url:?} is not a valid URL after expansion: {why}")]
@@ -143,12 +144,17 @@ pub async fn run_with(
     } else {
         1
     };
+    // Parsed once for every attempt; expanding (which can refuse) is per attempt.
+    let action = match &hook.action {
+        HookAction::Command(argv) => Parsed::Command(argv.iter().map(|a| template(a)).collect()),
+        HookAction::Webhook(wh) => Parsed::Webhook(wh, webhook::Templates::of(wh)),
+    };
     let mut n = 0;
     loop {
         n += 1;
-        let attempt = match &hook.action {
-            HookAction::Command(argv) => command::run_once(argv, vars, hook.timeout).await,
-            HookAction::Webhook(wh) => webhook::run_once(wh, vars, hook.timeout).await,
+        let attempt = match &action {
+            Parsed::Command(argv) => command::run_once(argv, vars, hook.timeout).await,
+            Parsed::Webhook(wh, t) => webhook::run_once(wh, t, vars, hook.timeout).await,
         };
         let mut outcome = attempt.outcome;
         let done = outcome.ok || !attempt.retryable || n >= max_attempts;
@@ -176,6 +182,12 @@ pub async fn run_with(
             return outcome;
         }
     }
+}
+
+/// A hook's action with its templates parsed.
+enum Parsed<'a> {
+    Command(Vec<Template>),
+    Webhook(&'a Webhook, webhook::Templates),
 }
 
 /// Sleeps `d`; returns `true` as soon as `cancel` turns `true`. A dropped

@@ -1,25 +1,20 @@
-//! The values a hook may see, their validation, and placeholder expansion.
+//! The values a hook may see, their validation, and how a hook's
+//! templates are expanded with them.
 //!
-//! Placeholders are exactly `{service}`, `{rollout_id}`, `{step}`,
-//! `{weight}`, `{actor}` and `{reason}`. Expansion is one pass over the
-//! template: a value is inserted as data and never scanned again, so a
-//! reason that itself contains `{service}` or `$(id)` stays literal text.
-//!
-//! A `{` that is not followed by `[A-Za-z0-9_]+` and a closing `}` is
-//! ordinary text, the same rule `config` validates with (so JSON like
-//! `{"spec":{"paused":false}}` passes through untouched); `{something_else}`
-//! is an error, because a typo such as
-//! `{weigth}` must not silently reach a deployment system.
+//! The placeholders and the parsing are [`crate::template`]'s: a hook's
+//! templates are parsed in [`Context::Hook`], where every `{name}` that is
+//! not one of its placeholders is refused, because a typo such as
+//! `{weigth}` must not silently reach a deployment system. Each value is
+//! encoded for where it lands: one argv element as is, percent-encoded in
+//! a URL, JSON-escaped in a body.
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use std::borrow::Cow;
 
 use super::HookError;
+use crate::template::{Context, Encoding, Placeholder, Template, Values};
 
 /// Longest accepted rollout id. Ids become file and socket names.
 pub const MAX_ROLLOUT_ID_LEN: usize = 128;
-
-/// The placeholder names a template may use.
-pub const PLACEHOLDERS: [&str; 6] = ["service", "rollout_id", "step", "weight", "actor", "reason"];
 
 /// Everything a hook template may refer to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,25 +43,6 @@ pub struct HookVars {
     /// ([`crate::engine::reason::reason_for_hooks`]).
     pub reason: String,
 }
-
-/// How a value is encoded when it is put into a template.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
-    /// As is (one argv element).
-    Raw,
-    /// Percent-encoded: everything but `A-Z a-z 0-9 - . _ ~`.
-    Url,
-    /// The inside of a JSON string (no surrounding quotes).
-    JsonString,
-}
-
-/// RFC 3986 unreserved characters stay; everything else is encoded, so a
-/// value can never add a path segment, a query parameter or a fragment.
-const URL_VALUE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 impl HookVars {
     /// Checks every value; see the field docs for the rules.
@@ -103,109 +79,109 @@ impl HookVars {
         Ok(())
     }
 
-    /// The value of a placeholder name, if it is one.
-    pub fn lookup(&self, name: &str) -> Option<String> {
-        Some(match name {
-            "service" => self.service.clone(),
-            "rollout_id" => self.rollout_id.clone(),
-            "step" => self.step.to_string(),
-            "weight" => self.weight.to_string(),
-            "actor" => self.actor.clone(),
-            "reason" => self.reason.clone(),
-            _ => return None,
-        })
-    }
-
     /// Environment variables for command hooks, for scripts that prefer the
     /// environment to arguments: `RAMPDECK_SERVICE`, `RAMPDECK_ROLLOUT_ID`,
     /// `RAMPDECK_STEP`, `RAMPDECK_WEIGHT`, `RAMPDECK_ACTOR`, `RAMPDECK_REASON`.
     pub fn env(&self) -> Vec<(String, String)> {
-        PLACEHOLDERS
-            .iter()
-            .filter_map(|name| {
-                self.lookup(name)
-                    .map(|v| (format!("RAMPDECK_{}", name.to_ascii_uppercase()), v))
+        Context::Hook
+            .placeholders()
+            .filter_map(|p| {
+                self.value(p).map(|v| {
+                    (
+                        format!("RAMPDECK_{}", p.name().to_ascii_uppercase()),
+                        v.into_owned(),
+                    )
+                })
             })
             .collect()
     }
 }
 
-/// Replaces placeholders in `template`, encoding each value with `enc`.
-pub fn expand(template: &str, vars: &HookVars, enc: Encoding) -> Result<String, HookError> {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        let name_len = after
-            .bytes()
-            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
-            .count();
-        if name_len > 0 && after.as_bytes().get(name_len) == Some(&b'}') {
-            let name = &after[..name_len];
-            let value = vars
-                .lookup(name)
-                .ok_or_else(|| HookError::UnknownPlaceholder {
-                    name: name.to_string(),
-                    template: template.to_string(),
-                })?;
-            out.push_str(&encode(&value, enc));
-            rest = &after[name_len + 1..];
-        } else {
-            out.push('{');
-            rest = after;
-        }
+impl Values for HookVars {
+    fn value(&self, placeholder: Placeholder) -> Option<Cow<'_, str>> {
+        Some(match placeholder {
+            Placeholder::Service => Cow::Borrowed(&self.service),
+            Placeholder::RolloutId => Cow::Borrowed(&self.rollout_id),
+            Placeholder::Step => Cow::Owned(self.step.to_string()),
+            Placeholder::Weight => Cow::Owned(self.weight.to_string()),
+            Placeholder::Actor => Cow::Borrowed(&self.actor),
+            Placeholder::Reason => Cow::Borrowed(&self.reason),
+            Placeholder::Cohort => return None,
+        })
     }
-    out.push_str(rest);
-    Ok(out)
+}
+
+/// A hook template (argv element, webhook URL or body), parsed.
+pub fn template(text: &str) -> Template {
+    Template::parse(text, Context::Hook)
 }
 
 /// Expands every argv element on its own: each stays exactly one argument,
 /// whatever the values contain. An empty argv is an error.
-pub fn expand_argv(argv: &[String], vars: &HookVars) -> Result<Vec<String>, HookError> {
+pub fn expand_argv(argv: &[Template], vars: &HookVars) -> Result<Vec<String>, HookError> {
     if argv.is_empty() {
         return Err(HookError::EmptyCommand);
     }
     argv.iter()
-        .map(|arg| expand(arg, vars, Encoding::Raw))
+        .map(|arg| Ok(arg.expand(vars, Encoding::Argv)?))
         .collect()
 }
 
 /// Expands a webhook URL with percent-encoded values and checks it parses.
-pub fn expand_url(url: &str, vars: &HookVars) -> Result<reqwest::Url, HookError> {
-    let expanded = expand(url, vars, Encoding::Url)?;
+///
+/// A value that fills a whole path segment with `.` or `..` is refused: a
+/// URL parser resolves it as a step (`/x/../y` is `/y`), so the request
+/// would go to another path, and no encoding prevents that (parsers read
+/// `%2e` as a dot too).
+pub fn expand_url(url: &Template, vars: &HookVars) -> Result<reqwest::Url, HookError> {
+    let expanded = url.expand(vars, Encoding::Url)?;
+    let neutral = url.fill(&Placeholder::ALL.map(|p| (p, "0")), Encoding::Url);
+    if dot_segments(&expanded) > dot_segments(&neutral) {
+        return Err(HookError::InvalidUrl {
+            url: expanded,
+            why: "a value fills a path segment with \".\" or \"..\", which would send the request to another path".into(),
+        });
+    }
     reqwest::Url::parse(&expanded).map_err(|e| HookError::InvalidUrl {
         url: expanded.clone(),
         why: e.to_string(),
     })
 }
 
+/// How many segments of `url`'s path, as written, a URL parser resolves
+/// as steps (`.`, `..`, and the same with `%2e`).
+fn dot_segments(url: &str) -> usize {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = after_scheme
+        .find('/')
+        .map_or("", |i| &after_scheme[i..])
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default();
+    // Special schemes read `\` as `/`.
+    path.split(['/', '\\'])
+        .filter(|s| {
+            let s = s.to_ascii_lowercase().replace("%2e", ".");
+            s == "." || s == ".."
+        })
+        .count()
+}
+
 /// Expands a JSON body template with JSON-string-escaped values and checks
 /// that the result is valid JSON, so a broken template never reaches the
 /// receiving system. Put string placeholders inside quotes
 /// (`"{reason}"`); `{step}` and `{weight}` are numbers and may stand alone.
-pub fn expand_json_body(template: &str, vars: &HookVars) -> Result<String, HookError> {
-    let body = expand(template, vars, Encoding::JsonString)?;
-    serde_json::from_str::<serde_json::Value>(&body).map_err(|e| HookError::BodyNotJson {
+pub fn expand_json_body(body: &Template, vars: &HookVars) -> Result<String, HookError> {
+    let expanded = body.expand(vars, Encoding::Json)?;
+    serde_json::from_str::<serde_json::Value>(&expanded).map_err(|e| HookError::BodyNotJson {
         why: e.to_string(),
-        template: template.to_string(),
+        template: body.text().to_string(),
     })?;
-    Ok(body)
+    Ok(expanded)
 }
 
-fn encode(value: &str, enc: Encoding) -> String {
-    match enc {
-        Encoding::Raw => value.to_string(),
-        Encoding::Url => utf8_percent_encode(value, URL_VALUE).to_string(),
-        Encoding::JsonString => {
-            // serde_json writes a quoted, fully escaped string; strip the quotes.
-            let quoted = serde_json::Value::String(value.to_string()).to_string();
-            quoted[1..quoted.len() - 1].to_string()
-        }
-    }
-}
-
-fn check_dns_label(s: &str) -> Result<(), String> {
+/// A DNS label (`[a-z0-9-]`, 1 to 63, no leading or trailing `-`), or why not.
+pub(crate) fn check_dns_label(s: &str) -> Result<(), String> {
     if s.is_empty() || s.len() > 63 {
         return Err("a service name is a DNS label of 1 to 63 characters".into());
     }
@@ -254,7 +230,10 @@ fn check_user_name(s: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+    use crate::template::TemplateError;
 
     fn vars() -> HookVars {
         HookVars {
@@ -267,34 +246,58 @@ mod tests {
         }
     }
 
+    fn argv(args: &[&str]) -> Vec<Template> {
+        args.iter().map(|a| template(a)).collect()
+    }
+
     #[test]
     fn placeholders_expand_once_and_values_are_not_rescanned() {
-        let got = expand(
-            "{service}/{step}/{weight}/{actor}/{reason}",
+        let got = expand_argv(
+            &argv(&["{service}/{step}/{weight}/{actor}/{reason}"]),
             &vars(),
-            Encoding::Raw,
         );
         assert_eq!(
-            got.ok().as_deref(),
-            Some("checkout/2/25/alice/p95 \"spiked\" {service} $(id)\n`x`")
+            got.ok(),
+            Some(vec![
+                "checkout/2/25/alice/p95 \"spiked\" {service} $(id)\n`x`".to_string()
+            ])
         );
     }
 
     #[test]
     fn unknown_placeholder_is_an_error_but_other_braces_are_text() {
-        let err = expand("{weigth}", &vars(), Encoding::Raw);
-        assert!(matches!(err, Err(HookError::UnknownPlaceholder { name, .. }) if name == "weigth"));
-        let json = expand(r#"{"spec":{"paused":false}}"#, &vars(), Encoding::Raw);
-        assert_eq!(json.ok().as_deref(), Some(r#"{"spec":{"paused":false}}"#));
-        assert_eq!(
-            expand("{ {} {", &vars(), Encoding::Raw).ok().as_deref(),
-            Some("{ {} {")
+        let err = expand_argv(&argv(&["echo", "{weigth}"]), &vars());
+        assert!(matches!(
+            err,
+            Err(HookError::Template(TemplateError::Unknown { name, .. })) if name == "weigth"
+        ));
+        let err = expand_argv(&argv(&["echo", "{cohort}"]), &vars());
+        assert!(
+            err.as_ref().is_err_and(|e| e
+                .to_string()
+                .contains("use {service}, {rollout_id}, {step}, {weight}, {actor} or {reason}")),
+            "{err:?}"
         );
+        let got = expand_argv(&argv(&[r#"{"spec":{"paused":false}}"#, "{ {} {"]), &vars());
+        assert_eq!(
+            got.ok(),
+            Some(vec![
+                r#"{"spec":{"paused":false}}"#.to_string(),
+                "{ {} {".to_string()
+            ])
+        );
+        assert!(matches!(
+            expand_argv(&[], &vars()),
+            Err(HookError::EmptyCommand)
+        ));
     }
 
     #[test]
     fn json_body_stays_valid_whatever_the_reason() {
-        let body = expand_json_body(r#"{"reason": "{reason}", "weight": {weight}}"#, &vars());
+        let body = expand_json_body(
+            &template(r#"{"reason": "{reason}", "weight": {weight}}"#),
+            &vars(),
+        );
         let body = body.ok().unwrap_or_default();
         let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
         assert_eq!(v["reason"], serde_json::json!(vars().reason));
@@ -303,7 +306,7 @@ mod tests {
 
     #[test]
     fn json_body_that_is_not_json_is_refused() {
-        let err = expand_json_body(r#"{"reason": {reason}}"#, &vars());
+        let err = expand_json_body(&template(r#"{"reason": {reason}}"#), &vars());
         assert!(matches!(err, Err(HookError::BodyNotJson { .. })));
     }
 
@@ -311,17 +314,93 @@ mod tests {
     fn url_values_are_percent_encoded() {
         let mut v = vars();
         v.reason = "a/b?c=d#e f".into();
-        let url = expand_url("http://127.0.0.1/x/{service}?why={reason}", &v);
+        let url = expand_url(&template("http://127.0.0.1/x/{service}?why={reason}"), &v);
         assert_eq!(
             url.map(|u| u.to_string()).ok().as_deref(),
             Some("http://127.0.0.1/x/checkout?why=a%2Fb%3Fc%3Dd%23e%20f")
         );
         v.actor = "alice@corp.example/x?y".into();
-        let url = expand_url("http://127.0.0.1/by/{actor}", &v);
+        let url = expand_url(&template("http://127.0.0.1/by/{actor}"), &v);
         assert_eq!(
             url.map(|u| u.to_string()).ok().as_deref(),
             Some("http://127.0.0.1/by/alice%40corp.example%2Fx%3Fy")
         );
+    }
+
+    #[test]
+    fn a_value_never_moves_the_webhook_to_another_path() {
+        for value in [".", "..", "%2e", "%2E.", "..%2f", "..."] {
+            let v = HookVars {
+                actor: value.into(),
+                reason: value.into(),
+                ..vars()
+            };
+            for url in [
+                "http://127.0.0.1/x/{actor}/y",
+                "http://127.0.0.1/x/{reason}{reason}/y",
+                "http://127.0.0.1/x\\{reason}/y",
+            ] {
+                match expand_url(&template(url), &v) {
+                    Ok(u) => assert_eq!(
+                        u.path_segments().map(Iterator::count),
+                        Some(3),
+                        "{url} with {value:?}: {u}"
+                    ),
+                    Err(e) => assert!(
+                        matches!(value, "." | "..") && e.to_string().contains("another path"),
+                        "{url} with {value:?}: {e}"
+                    ),
+                }
+            }
+        }
+        let v = HookVars {
+            reason: "..".into(),
+            ..vars()
+        };
+        assert!(matches!(
+            expand_url(&template("http://127.0.0.1/x/{reason}/y"), &v),
+            Err(HookError::InvalidUrl { why, .. }) if why.contains("another path")
+        ));
+        // In the query, or as part of a segment, a dot is only text.
+        for url in [
+            "http://127.0.0.1/x?why={reason}",
+            "http://127.0.0.1/x/{reason}.json",
+            "http://127.0.0.1/a/../x/{service}",
+        ] {
+            assert!(expand_url(&template(url), &v).is_ok(), "{url}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_reason_and_actor_stay_one_argv_element_each(
+            reason in any::<String>(),
+            actor in any::<String>(),
+        ) {
+            let v = HookVars { reason: reason.clone(), actor: actor.clone(), ..vars() };
+            let got = expand_argv(&argv(&["prog", "{reason}", "--by={actor}"]), &v);
+            prop_assert_eq!(
+                got.ok(),
+                Some(vec!["prog".to_string(), reason, format!("--by={actor}")])
+            );
+        }
+
+        #[test]
+        fn any_reason_stays_in_its_url_path_segment_or_is_refused(
+            reason in r#"[a-z./\\?#%&= ]{0,6}|\PC{0,12}"#,
+        ) {
+            let v = HookVars { reason: reason.clone(), ..vars() };
+            match expand_url(&template("http://127.0.0.1/x/{reason}/y?by={actor}"), &v) {
+                Ok(url) => {
+                    let segments: Vec<&str> = url.path_segments().map(Iterator::collect).unwrap_or_default();
+                    prop_assert_eq!(segments.len(), 3, "{}", url);
+                    let decoded = percent_encoding::percent_decode_str(segments[1]).decode_utf8().map(|d| d.into_owned());
+                    prop_assert_eq!(decoded.ok(), Some(reason));
+                    prop_assert_eq!(url.query(), Some("by=alice"));
+                }
+                Err(e) => prop_assert!(reason == "." || reason == "..", "{}", e),
+            }
+        }
     }
 
     #[test]

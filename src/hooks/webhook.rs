@@ -7,15 +7,36 @@ use std::time::{Duration, Instant};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
 use super::command::{CAPTURE_LIMIT, Capture};
-use super::vars::{HookVars, expand_json_body, expand_url};
+use super::vars::{HookVars, expand_json_body, expand_url, template};
 use super::{Attempt, HookError, format_duration};
 use crate::engine::HookOutcome;
 use crate::plan::Webhook;
+use crate::template::Template;
+
+/// A webhook's URL and body templates.
+pub(super) struct Templates {
+    url: Template,
+    body: Option<Template>,
+}
+
+impl Templates {
+    pub(super) fn of(wh: &Webhook) -> Templates {
+        Templates {
+            url: template(&wh.url),
+            body: wh.body.as_deref().map(template),
+        }
+    }
+}
 
 /// Runs one attempt of a webhook hook.
-pub(super) async fn run_once(wh: &Webhook, vars: &HookVars, timeout: Duration) -> Attempt {
+pub(super) async fn run_once(
+    wh: &Webhook,
+    templates: &Templates,
+    vars: &HookVars,
+    timeout: Duration,
+) -> Attempt {
     let started = Instant::now();
-    let request = match build(wh, vars, timeout) {
+    let request = match build(wh, templates, vars, timeout) {
         Ok(r) => r,
         // Config mistakes (bad template, missing variable) do not heal by
         // retrying.
@@ -73,15 +94,16 @@ pub(super) async fn run_once(wh: &Webhook, vars: &HookVars, timeout: Duration) -
 
 fn build(
     wh: &Webhook,
+    templates: &Templates,
     vars: &HookVars,
     timeout: Duration,
 ) -> Result<reqwest::RequestBuilder, HookError> {
     let method = reqwest::Method::from_bytes(wh.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| HookError::InvalidMethod(wh.method.clone()))?;
-    let url = expand_url(&wh.url, vars)?;
-    let body = wh
+    let url = expand_url(&templates.url, vars)?;
+    let body = templates
         .body
-        .as_deref()
+        .as_ref()
         .map(|t| expand_json_body(t, vars))
         .transpose()?;
     let headers = headers(wh)?;

@@ -6,7 +6,7 @@ use tokio::task::JoinSet;
 
 use super::http::HttpEndpoint;
 use super::prometheus::Prometheus;
-use super::promql::render_query;
+use super::render_query;
 use crate::engine::{Cohort, Reading, Timestamp};
 use crate::plan::{Baseline, MetricQuery, Plan, SourceKind};
 

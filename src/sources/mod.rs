@@ -4,7 +4,6 @@
 //! - [`http_json`]: a number at a JSON pointer in a GET response;
 //! - [`probe`]: a health probe (up/down and latency);
 //! - [`command`]: an argv command whose stdout's first number is the value;
-//! - [`promql`]: escaping `{service}` and `{cohort}` into queries;
 //! - [`poller`]: one task per source, results as [`SampleMsg`]s;
 //! - [`backfill`](mod@backfill): chart history and the pre-deploy baseline.
 //!
@@ -19,11 +18,20 @@ pub mod http_json;
 pub mod poller;
 pub mod probe;
 pub mod prometheus;
-pub mod promql;
 
 pub use backfill::{backfill, pre_deploy_baseline};
 pub use poller::{LatestFilter, SampleMsg, check_sources, spawn_pollers};
-pub use promql::{escape_label_value, render_query};
+
+use crate::engine::Cohort;
+use crate::template::{Encoding, MetricVars};
+
+/// A metric's PromQL `template` as Prometheus is asked it for `service` and
+/// `cohort`: `{service}` and `{cohort}` replaced by escaped label values
+/// (see [`Encoding::PromqlLabel`]), so `a"} or vector(1) #` stays one label
+/// value.
+pub fn render_query(template: &str, service: &str, cohort: Cohort) -> String {
+    MetricVars { service, cohort }.render(template, Encoding::PromqlLabel)
+}
 
 /// Why a source cannot start. Each message names the source and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -17,10 +17,10 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 use super::http::HttpEndpoint;
-use super::promql::{render_arg, render_pointer, render_query};
 use super::{command, http_json, probe, prometheus::Prometheus};
 use crate::engine::{Cohort, Reading, Timestamp};
 use crate::plan::{Baseline, MetricQuery, Plan, ProbeField, Source, SourceKind};
+use crate::template::{Encoding, MetricVars};
 
 /// One poll result for one metric and cohort.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,23 +101,25 @@ fn jobs_for(plan: &Plan, source: &Source, service: &str) -> Vec<Job> {
             Baseline::Value(_) | Baseline::PreDeploy(_) | Baseline::None => {}
         }
         for (cohort, alt) in cohorts {
+            // Rendered once here; every poll sends the same text.
+            let vars = MetricVars { service, cohort };
             let query = match &m.query {
                 MetricQuery::Promql(q) => {
-                    Query::Promql(render_query(alt.unwrap_or(q), service, cohort))
+                    Query::Promql(vars.render(alt.unwrap_or(q), Encoding::PromqlLabel))
                 }
                 MetricQuery::JsonPointer(p) => {
-                    Query::Pointer(render_pointer(alt.unwrap_or(p), service, cohort))
+                    Query::Pointer(vars.render(alt.unwrap_or(p), Encoding::Pointer))
                 }
                 MetricQuery::Command(argv) => Query::Argv(match alt {
                     // A baseline query for a command source is one argv
                     // string split on whitespace.
                     Some(q) => q
                         .split_whitespace()
-                        .map(|a| render_arg(a, service, cohort))
+                        .map(|a| vars.render(a, Encoding::Argv))
                         .collect(),
                     None => argv
                         .iter()
-                        .map(|a| render_arg(a, service, cohort))
+                        .map(|a| vars.render(a, Encoding::Argv))
                         .collect(),
                 }),
                 // A probe has no cohorts: one target, canary only.
