@@ -583,6 +583,9 @@ impl Driver {
         }
         let own_dirty = std::mem::take(&mut self.own_dirty);
         if self.series_dirty {
+            // Cheap whatever the retention: each series' sealed chunks are
+            // shared with the engine and older snapshots, only the open
+            // tails (under `series::CHUNK` points) are copied.
             self.series = Arc::new(self.engine.series().to_vec());
             self.series_dirty = false;
             self.dirty = true;

@@ -115,6 +115,15 @@ impl Hub {
         if Arc::ptr_eq(&next, &self.current) {
             return;
         }
+        if self.slots.is_empty() {
+            // Nobody to send a delta to: a view that attaches later gets
+            // the full snapshot (encoded then), so building, checking and
+            // encoding one for each publish would only cost the driver's
+            // process CPU (most of it, with a view on its own terminal).
+            self.current = next;
+            self.full_line = None;
+            return;
+        }
         let msg = protocol::diff(&self.current, &next);
         self.current = next;
         self.full_line = None;
