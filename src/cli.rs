@@ -129,6 +129,7 @@ pub enum Cmd {
     /// Print the manual page (roff) to stdout: `rampdeck man | man -l -`.
     Man,
     /// Run the whole loop against a built-in simulated service.
+    #[cfg(feature = "demo")]
     Demo {
         /// healthy | bad-canary | flaky-source | slow-burn
         #[arg(long, default_value = "healthy")]

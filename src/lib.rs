@@ -9,6 +9,7 @@ pub mod act;
 pub mod attach;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod driver;
 pub mod engine;
@@ -18,6 +19,8 @@ pub mod identity;
 pub mod journal;
 pub mod plan;
 pub mod proc;
+#[cfg(test)]
+mod purity_check;
 pub mod run;
 pub mod session;
 pub mod snapshot;

@@ -86,6 +86,7 @@ fn main() -> ExitCode {
             0
         }
         Cmd::Man => man(),
+        #[cfg(feature = "demo")]
         Cmd::Demo {
             scenario,
             speed,

@@ -391,6 +391,7 @@ async fn screen(
 
 /// `rampdeck demo`: the simulated service, `assets/demo.toml`, and the same
 /// driver and views as real use.
+#[cfg(feature = "demo")]
 pub async fn demo_cmd(scenario: &str, speed: f64, view: ViewOptions) -> i32 {
     let scenario: crate::demo::Scenario = match scenario.parse() {
         Ok(s) => s,
@@ -430,6 +431,7 @@ pub async fn demo_cmd(scenario: &str, speed: f64, view: ViewOptions) -> i32 {
 
 /// The demo plan with the simulated service's address and holds divided by
 /// `speed`.
+#[cfg(feature = "demo")]
 pub fn demo_plan(addr: &str, speed: f64) -> Result<Plan, crate::config::ConfigError> {
     let text = crate::demo::DEMO_CONFIG.replace(crate::demo::ADDR_PLACEHOLDER, addr);
     let mut plan = crate::config::parse(&text, "assets/demo.toml")?;

@@ -15,6 +15,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use nix::sys::signal::Signal as NixSignal;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 static TERMINAL_LOST: AtomicBool = AtomicBool::new(false);
@@ -102,12 +103,12 @@ pub fn signal_name(sig: i32) -> String {
 /// `driver_stopped` record naming it. (SIGPIPE is already ignored by Rust's
 /// runtime; SIGKILL and SIGSTOP cannot be caught.)
 const STOP_SIGNALS: [i32; 6] = [
-    libc::SIGTERM,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGALRM,
+    NixSignal::SIGTERM as i32,
+    NixSignal::SIGINT as i32,
+    NixSignal::SIGQUIT as i32,
+    NixSignal::SIGUSR1 as i32,
+    NixSignal::SIGUSR2 as i32,
+    NixSignal::SIGALRM as i32,
 ];
 
 /// Listeners for the hang-up and the stop signals. Registering replaces
@@ -182,8 +183,8 @@ mod tests {
 
     #[test]
     fn names_and_log_path() {
-        assert_eq!(signal_name(libc::SIGTERM), "SIGTERM");
-        assert_eq!(signal_name(libc::SIGQUIT), "SIGQUIT");
+        assert_eq!(signal_name(NixSignal::SIGTERM as i32), "SIGTERM");
+        assert_eq!(signal_name(NixSignal::SIGQUIT as i32), "SIGQUIT");
         assert_eq!(
             log_path_for(Path::new("/j/checkout-1.jsonl")),
             PathBuf::from("/j/checkout-1.driver.log")

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod downsample;
 #[doc(hidden)]
+#[cfg(any(test, feature = "demo"))]
 pub mod fixtures;
 pub mod format;
 pub mod keymap;
