@@ -200,7 +200,7 @@ pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
 struct EarlyScreen {
     snapshots: tokio::sync::watch::Sender<Arc<crate::snapshot::Snapshot>>,
     commands: tokio::sync::mpsc::Receiver<crate::tui::UiCommand>,
-    tui: tokio::task::JoinHandle<color_eyre::Result<crate::tui::TuiExit>>,
+    tui: tokio::task::JoinHandle<Result<crate::tui::TuiExit, crate::tui::TuiError>>,
     actor: crate::engine::Actor,
 }
 
@@ -301,7 +301,7 @@ async fn screen(
     });
     let exit = match tui.await {
         Ok(r) => r,
-        Err(e) => Err(color_eyre::eyre::eyre!("the screen task failed: {e}")),
+        Err(e) => Err(crate::tui::TuiError::Task(e.to_string())),
     };
     bridge.abort();
     forward.abort();
@@ -379,7 +379,7 @@ async fn screen(
             }
         }
         Ok(Err(e)) => {
-            crate::tty::say(format_args!("rampdeck: the driver stopped: {e:?}"));
+            crate::tty::say(format_args!("rampdeck: the driver stopped: {e}"));
             EXIT_INTERNAL
         }
         Err(e) => {

@@ -3,6 +3,7 @@
 //! `rollout_ended` closed the journal; when the rollout is over the driver
 //! closes it, writes the summary and tells chat the head.
 
+use super::DriverError;
 use std::path::PathBuf;
 
 use super::{Driver, phase_words, wall_now};
@@ -13,7 +14,7 @@ impl Driver {
     /// is closed (`rollout_ended`), nothing more is journaled: a later
     /// refusal, a viewer or the driver's stop is shown, not kept, so a
     /// record after the end always means it was added later.
-    pub(super) fn append(&mut self, now: Timestamp, d: &Decision) -> color_eyre::Result<()> {
+    pub(super) fn append(&mut self, now: Timestamp, d: &Decision) -> Result<(), DriverError> {
         if !self.journal.is_closed() {
             let journal = &mut self.journal;
             tokio::task::block_in_place(|| journal.append(now, d))?;
@@ -31,7 +32,7 @@ impl Driver {
 
     /// Closes the journal: `rollout_ended`, with the outcome and the
     /// record count, is its last record.
-    fn close_journal(&mut self) -> color_eyre::Result<()> {
+    fn close_journal(&mut self) -> Result<(), DriverError> {
         let phase = self.engine.phase().clone();
         let records = self.journal.last_seq() + 1;
         let why = format!(
@@ -44,7 +45,7 @@ impl Driver {
 
     /// The rollout is over (or failed and waits for a person): close the
     /// journal when it is over for good, write the summary, tell chat.
-    pub(super) fn finish(&mut self) -> color_eyre::Result<()> {
+    pub(super) fn finish(&mut self) -> Result<(), DriverError> {
         if self.closable() {
             self.close_journal()?;
         }
@@ -79,7 +80,7 @@ impl Driver {
         Ok(())
     }
 
-    pub(super) fn record_stop(&mut self, actor: &Actor, why: &str) -> color_eyre::Result<()> {
+    pub(super) fn record_stop(&mut self, actor: &Actor, why: &str) -> Result<(), DriverError> {
         self.record(
             DecisionKind::DriverStopped,
             actor,
@@ -96,7 +97,7 @@ impl Driver {
         actor: &Actor,
         why: &str,
         detail: serde_json::Value,
-    ) -> color_eyre::Result<()> {
+    ) -> Result<(), DriverError> {
         let now = wall_now();
         let view = self.engine.view(now);
         let d = Decision {

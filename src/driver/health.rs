@@ -9,6 +9,7 @@
 //! views and headless output and journaled as `source_state`, with the
 //! query and the error text, so an outage leaves a trace in the journal.
 
+use super::DriverError;
 use std::collections::HashMap;
 
 use serde_json::json;
@@ -119,7 +120,7 @@ fn query_name(metric: &str, cohort: Cohort) -> String {
 }
 
 impl Driver {
-    pub(super) fn on_sample(&mut self, msg: SampleMsg) -> color_eyre::Result<()> {
+    pub(super) fn on_sample(&mut self, msg: SampleMsg) -> Result<(), DriverError> {
         // A source echoing request headers in its error puts no secret in
         // the gates, the lane, the views or the journal.
         let mut msg = msg;
@@ -140,7 +141,7 @@ impl Driver {
         )
     }
 
-    fn update_health(&mut self, msg: &SampleMsg) -> color_eyre::Result<()> {
+    fn update_health(&mut self, msg: &SampleMsg) -> Result<(), DriverError> {
         self.dirty = true;
         let seen = Seen::of(&msg.reading);
         let queries = self.queries.entry(msg.source.clone()).or_default();
@@ -162,7 +163,7 @@ impl Driver {
 
     /// Recomputes a source's lane entry from its queries; a change of its
     /// state is emitted and journaled.
-    fn summarize_source(&mut self, source: &str, at: Timestamp) -> color_eyre::Result<()> {
+    fn summarize_source(&mut self, source: &str, at: Timestamp) -> Result<(), DriverError> {
         let Some(queries) = self.queries.get(source) else {
             return Ok(());
         };
@@ -211,7 +212,7 @@ impl Driver {
         (to, to_degraded): (SourceState, bool),
         problem: Option<String>,
         at: Timestamp,
-    ) -> color_eyre::Result<()> {
+    ) -> Result<(), DriverError> {
         let word = |s: SourceState, d: bool| {
             if d && s == SourceState::Up {
                 "degraded"
@@ -237,7 +238,7 @@ impl Driver {
         self.record(DecisionKind::SourceState, &Actor::system(), &text, detail)
     }
 
-    pub(super) fn refresh_staleness(&mut self, now: Timestamp) -> color_eyre::Result<()> {
+    pub(super) fn refresh_staleness(&mut self, now: Timestamp) -> Result<(), DriverError> {
         let plan = self.setup.plan.clone();
         let mut stale = Vec::new();
         for h in self.sources.iter_mut() {

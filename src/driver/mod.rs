@@ -27,6 +27,7 @@ use crate::snapshot::{Snapshot, SourceHealth};
 use crate::sources::{self, LatestFilter, SampleMsg};
 
 mod ending;
+mod error;
 mod health;
 mod run_hooks;
 mod sharing;
@@ -113,7 +114,7 @@ pub struct DriverHandle {
     pub events: broadcast::Sender<Event>,
     /// Subscribed before the task started, so it misses no event.
     pub first_events: broadcast::Receiver<Event>,
-    pub task: JoinHandle<color_eyre::Result<DriverOutcome>>,
+    pub task: JoinHandle<Result<DriverOutcome, DriverError>>,
 }
 
 /// What views show before the first input: the plan, every step pending,
@@ -143,7 +144,7 @@ pub fn initial_snapshot(setup: &DriverSetup, engine: &Engine, now: Timestamp) ->
 }
 
 /// Creates the journal, starts the pollers and the driver task.
-pub async fn start(setup: DriverSetup) -> color_eyre::Result<DriverHandle> {
+pub async fn start(setup: DriverSetup) -> Result<DriverHandle, DriverError> {
     // A source that cannot start (a missing secret) is a clear error now,
     // not a provider error every interval later.
     sources::check_sources(&setup.plan)?;
@@ -358,7 +359,7 @@ pub fn resume_point(
 /// A new journal, or the existing one of this rollout id reopened (its
 /// chain verified, a torn last line cut and journaled) when a driver that
 /// died left it behind.
-fn open_journal(setup: &DriverSetup, opts: JournalOptions) -> color_eyre::Result<JournalWriter> {
+fn open_journal(setup: &DriverSetup, opts: JournalOptions) -> Result<JournalWriter, DriverError> {
     let path = &setup.journal_path;
     let exists = std::fs::metadata(path)
         .map(|m| m.len() > 0)
@@ -377,7 +378,7 @@ impl Driver {
         mut hook_results: mpsc::Receiver<(u64, crate::engine::HookOutcome)>,
         mut samples: mpsc::Receiver<SampleMsg>,
         mut requests: mpsc::Receiver<session::Request>,
-    ) -> color_eyre::Result<DriverOutcome> {
+    ) -> Result<DriverOutcome, DriverError> {
         let starter = self.setup.starter.clone();
         if let Some(prev) = self.setup.took_over.clone() {
             self.record(
@@ -489,7 +490,7 @@ impl Driver {
     }
 
     /// Runs the engine and its effects, in order.
-    fn apply(&mut self, input: Input, now: Timestamp) -> color_eyre::Result<()> {
+    fn apply(&mut self, input: Input, now: Timestamp) -> Result<(), DriverError> {
         let before: Vec<GateStatus> = self.engine.gate_statuses();
         if !matches!(input, Input::Tick) {
             self.dirty = true;
@@ -625,4 +626,5 @@ impl Driver {
     }
 }
 
+pub use error::DriverError;
 pub use words::{decision_text, phase_words};

@@ -5,6 +5,7 @@
 //! same access check; refusals and two-person requests are journaled with
 //! the identity the socket's peer credentials gave, never one a client sent.
 
+use super::DriverError;
 use serde_json::json;
 
 use std::time::Duration;
@@ -29,7 +30,7 @@ impl Driver {
         actor: Actor,
         reason: String,
         client: Option<u64>,
-    ) -> color_eyre::Result<()> {
+    ) -> Result<(), DriverError> {
         let now = wall_now();
         // A token pasted into a reason goes no further than here.
         let reason = self.redactor.text(&reason).into_owned();
@@ -96,7 +97,7 @@ impl Driver {
         actor: Actor,
         reason: String,
         client: Option<u64>,
-    ) -> color_eyre::Result<()> {
+    ) -> Result<(), DriverError> {
         let now = wall_now();
         // Decided and applied at one instant, so what the sender is told is
         // what the engine did.
@@ -133,7 +134,7 @@ impl Driver {
     }
 
     /// A message from an attached view.
-    pub(super) fn on_request(&mut self, req: Request) -> color_eyre::Result<()> {
+    pub(super) fn on_request(&mut self, req: Request) -> Result<(), DriverError> {
         let Request {
             actor,
             client_id,
@@ -198,7 +199,7 @@ impl Driver {
     }
 
     /// Views connected for longer than a peek become attached views.
-    pub(super) fn admit_settled(&mut self, now: Timestamp) -> color_eyre::Result<()> {
+    pub(super) fn admit_settled(&mut self, now: Timestamp) -> Result<(), DriverError> {
         let settled: Vec<u64> = self
             .pending_views
             .iter()
@@ -211,7 +212,7 @@ impl Driver {
         Ok(())
     }
 
-    fn admit(&mut self, client_id: u64) -> color_eyre::Result<()> {
+    fn admit(&mut self, client_id: u64) -> Result<(), DriverError> {
         let Some((actor, _)) = self.pending_views.remove(&client_id) else {
             return Ok(());
         };
@@ -234,7 +235,7 @@ impl Driver {
         &mut self,
         now: Timestamp,
         stopping: bool,
-    ) -> color_eyre::Result<()> {
+    ) -> Result<(), DriverError> {
         let held = if stopping {
             self.flood.all(now)
         } else {
@@ -281,7 +282,7 @@ impl Driver {
     /// Recomputes whether anyone is driving: the local terminal, or an
     /// attached view of the person in control. The engine hears only the
     /// transitions (journaled as operator_detached / operator_attached).
-    pub(super) fn presence_changed(&mut self, actor: Actor) -> color_eyre::Result<()> {
+    pub(super) fn presence_changed(&mut self, actor: Actor) -> Result<(), DriverError> {
         let controller = self.access.controller().map(str::to_string);
         let driving = self.local_view || self.views.values().any(|a| Some(person(a)) == controller);
         if driving == self.driving {
@@ -296,7 +297,7 @@ impl Driver {
     }
 
     /// Two-person requests nobody confirmed in time.
-    pub(super) fn expire_seconds(&mut self, now: Timestamp) -> color_eyre::Result<()> {
+    pub(super) fn expire_seconds(&mut self, now: Timestamp) -> Result<(), DriverError> {
         for p in self.access.expire(now) {
             let why = format!(
                 "{} asked by {} was not confirmed by a second driver in time",

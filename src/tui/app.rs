@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use color_eyre::eyre::{WrapErr, eyre};
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use crossterm::terminal::{
     BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
@@ -103,6 +102,26 @@ fn restore_terminal() {
     let _ = out.flush();
 }
 
+/// Why the cockpit could not run: the terminal refused to be set up or
+/// drawn on, or the plan's key overrides are wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    #[error("could not {what}: {source}")]
+    Terminal {
+        what: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the plan's [ui] keys could not be used: {0}")]
+    Keys(#[from] super::KeymapError),
+    #[error("the screen task failed: {0}")]
+    Task(String),
+}
+
+fn terminal(what: &'static str) -> impl FnOnce(io::Error) -> TuiError {
+    move |source| TuiError::Terminal { what, source }
+}
+
 /// Owns raw mode and the alternate screen; restores both when dropped and
 /// from the panic hook.
 struct TerminalGuard {
@@ -111,7 +130,7 @@ struct TerminalGuard {
 }
 
 impl TerminalGuard {
-    fn enter() -> color_eyre::Result<Self> {
+    fn enter() -> Result<Self, TuiError> {
         let prev_hook: Arc<PanicHook> = Arc::new(std::panic::take_hook());
         let chained = Arc::clone(&prev_hook);
         std::panic::set_hook(Box::new(move |info| {
@@ -122,18 +141,18 @@ impl TerminalGuard {
         TERMINAL_TAKEN.store(true, Ordering::SeqCst);
         if let Err(e) = enable_raw_mode() {
             restore_terminal();
-            return Err(e).wrap_err("could not switch the terminal to raw mode");
+            return Err(terminal("switch the terminal to raw mode")(e));
         }
         let mut out = BufWriter::new(io::stdout());
         if let Err(e) = execute!(out, EnterAlternateScreen, cursor::Hide) {
             restore_terminal();
-            return Err(e).wrap_err("could not enter the alternate screen");
+            return Err(terminal("enter the alternate screen")(e));
         }
         let terminal = match Terminal::new(CrosstermBackend::new(out)) {
             Ok(t) => t,
             Err(e) => {
                 restore_terminal();
-                return Err(e).wrap_err("could not set up the terminal");
+                return Err(terminal("set up the terminal")(e));
             }
         };
         Ok(TerminalGuard {
@@ -142,10 +161,12 @@ impl TerminalGuard {
         })
     }
 
-    fn draw(&mut self, snap: &Snapshot, ui: &UiState) -> color_eyre::Result<()> {
-        queue!(self.terminal.backend_mut(), BeginSynchronizedUpdate)?;
-        self.terminal.draw(|f| render(f, f.area(), snap, ui))?;
-        execute!(self.terminal.backend_mut(), EndSynchronizedUpdate)?;
+    fn draw(&mut self, snap: &Snapshot, ui: &UiState) -> Result<(), TuiError> {
+        queue!(self.terminal.backend_mut(), BeginSynchronizedUpdate).map_err(terminal("draw"))?;
+        self.terminal
+            .draw(|f| render(f, f.area(), snap, ui))
+            .map_err(terminal("draw"))?;
+        execute!(self.terminal.backend_mut(), EndSynchronizedUpdate).map_err(terminal("draw"))?;
         Ok(())
     }
 }
@@ -171,12 +192,10 @@ pub async fn run(
     mut snapshots: watch::Receiver<Arc<Snapshot>>,
     commands: mpsc::Sender<UiCommand>,
     opts: TuiOptions,
-) -> color_eyre::Result<TuiExit> {
+) -> Result<TuiExit, TuiError> {
     let mut current: Arc<Snapshot> = snapshots.borrow_and_update().clone();
     // Bad key overrides are reported before the screen is taken over.
-    let keymap = Keymap::with_overrides(&current.plan.ui.keys)
-        .map_err(|e| eyre!("{e}"))
-        .wrap_err("the plan's [ui] keys could not be used")?;
+    let keymap = Keymap::with_overrides(&current.plan.ui.keys)?;
     let theme = Theme::detect(opts.ascii, opts.mono, |k| std::env::var(k).ok());
     let mut ui = UiState::new(theme, keymap, &opts.actor_name);
     ui.hosts_driver = opts.hosts_driver;
@@ -190,7 +209,7 @@ pub async fn run(
     // The terminal is gone: one last try to put it back (a few bytes whose
     // errors are ignored: a closed pty answers EIO at once), then never
     // write to it again (see `crate::tty`).
-    let hang_up = || -> color_eyre::Result<TuiExit> {
+    let hang_up = || -> Result<TuiExit, TuiError> {
         restore_terminal();
         crate::tty::lose_terminal(&hangup_log);
         Ok(TuiExit::HangUp)

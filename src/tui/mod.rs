@@ -16,7 +16,7 @@ pub mod state;
 pub mod theme;
 pub mod view;
 
-pub use app::{TuiExit, TuiOptions, run};
+pub use app::{TuiError, TuiExit, TuiOptions, run};
 pub use keymap::{Action, Keymap, KeymapError, Mode};
 pub use state::{UiCommand, UiState};
 pub use theme::Theme;
