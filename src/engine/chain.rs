@@ -1,117 +1,51 @@
-//! Hook sequencing. Moving the rollout (entering a step, promoting to full,
-//! rolling back) is a chain of hooks run one at a time; each hook is
-//! journaled (`hook_started`) before its `RunHook` and again when its result
-//! comes back (`hook_result`). Pause, resume and on_finish hooks are "side"
-//! hooks: journaled the same way, but their result changes no phase.
+//! Hook sequencing, as a value the engine owns. Moving the rollout
+//! (entering a step, promoting to full, rolling back) is a chain of hooks
+//! run one at a time; pause, resume and on_finish hooks are "side" hooks
+//! whose result changes no phase. [`HookChain`] knows which hook runs, which
+//! come next, and what a result that comes back belongs to; the engine
+//! (`engine/moves.rs`) journals and changes the phase from its answers.
 
-use std::collections::VecDeque;
-use std::time::Duration;
+use std::collections::{BTreeMap, VecDeque};
 
-use serde_json::json;
+use crate::plan::{HookKind, Hooks};
 
-use crate::plan::HookKind;
-
-use super::rollout::Engine;
-use super::types::{
-    Actor, DecisionKind, Effect, HookCall, HookOutcome, HookRecord, Phase, Timestamp,
-};
+use super::types::{Actor, HookCall};
 
 /// What a chain achieves when all its hooks succeed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Goal {
+pub enum Goal {
     Enter(usize),
     Full,
     Rollback,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct Planned {
-    kind: HookKind,
-    index: usize,
-    weight: u8,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct Chain {
-    pub goal: Goal,
-    queue: VecDeque<Planned>,
-    /// The id of the chain's hook now running.
-    pub current: Option<u64>,
-    actor: Actor,
-    reason: String,
-}
-
+/// One hook a chain will run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Role {
-    /// Part of the current chain.
-    Chain,
-    /// pause / resume / on_finish.
-    Side,
-    /// Was part of a chain a rollback replaced: its result is ignored.
-    Superseded,
+pub struct Planned {
+    pub kind: HookKind,
+    /// Which `on_step_enter` check (0 for the others).
+    pub index: usize,
+    pub weight: u8,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct InFlight {
-    pub call: HookCall,
-    pub role: Role,
-}
+impl Planned {
+    fn new(kind: HookKind, weight: u8) -> Planned {
+        Planned {
+            kind,
+            index: 0,
+            weight,
+        }
+    }
 
-impl Engine {
-    /// Start entering step `k`: journal `action` (when it is a decision of
-    /// its own), then set_weight, promote and each on_step_enter check.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn begin_enter(
-        &mut self,
-        k: usize,
-        action: Option<DecisionKind>,
-        actor: &Actor,
-        reason: String,
-        detail: serde_json::Value,
-        now: Timestamp,
-        out: &mut Vec<Effect>,
-    ) {
-        let Some(step) = self.plan.steps.get(k) else {
-            return;
-        };
-        let weight = step.weight;
-        if let Some(prev) = self.step
-            && let Some(t) = self.step_times.get_mut(prev)
-        {
-            t.left = Some(now);
-        }
-        if let Some(t) = self.step_times.get_mut(k) {
-            *t = super::rollout::StepTimes {
-                entered: Some(now),
-                left: None,
-            };
-        }
-        self.step = Some(k);
-        self.phase = Phase::Promoting { step: k };
-        self.hold_started_at = None;
-        self.pause_from_check = false;
-        if let Some(action) = action {
-            self.journal(out, action, actor, reason.clone(), detail);
-        }
-        let hooks = &self.plan.hooks;
+    /// Entering a step at `weight`: set_weight, promote, then each
+    /// on_step_enter check (those configured).
+    pub fn enter(hooks: &Hooks, weight: u8) -> VecDeque<Planned> {
         let mut queue = VecDeque::new();
         if hooks.set_weight.is_some() {
-            queue.push_back(Planned {
-                kind: HookKind::SetWeight,
-                index: 0,
-                weight,
-            });
-        } else {
-            // No traffic hook: the deploy tool moves traffic on its own and
-            // rampdeck takes the step's weight as given.
-            self.weight = weight;
+            queue.push_back(Planned::new(HookKind::SetWeight, weight));
         }
         if hooks.promote.is_some() {
-            queue.push_back(Planned {
-                kind: HookKind::Promote,
-                index: 0,
-                weight,
-            });
+            queue.push_back(Planned::new(HookKind::Promote, weight));
         }
         for index in 0..hooks.on_step_enter.len() {
             queue.push_back(Planned {
@@ -120,466 +54,380 @@ impl Engine {
                 weight,
             });
         }
-        self.chain = Some(Chain {
-            goal: Goal::Enter(k),
-            queue,
-            current: None,
-            actor: actor.clone(),
-            reason,
-        });
-        self.pump(now, out);
+        queue
     }
 
-    /// After a resume: re-run the idempotent set_weight at the confirmed
-    /// `weight` (never another one), then step `k`'s hold starts again.
-    pub(super) fn begin_reassert(
-        &mut self,
-        k: usize,
-        weight: u8,
-        actor: &Actor,
-        reason: String,
-        now: Timestamp,
-        out: &mut Vec<Effect>,
-    ) {
+    /// The full promotion from `weight`: set_weight(100) when below 100,
+    /// then promote.
+    pub fn full(hooks: &Hooks, weight: u8) -> VecDeque<Planned> {
         let mut queue = VecDeque::new();
-        queue.push_back(Planned {
-            kind: HookKind::SetWeight,
-            index: 0,
-            weight,
-        });
-        self.chain = Some(Chain {
-            goal: Goal::Enter(k),
-            queue,
-            current: None,
-            actor: actor.clone(),
-            reason,
-        });
-        self.pump(now, out);
-    }
-
-    /// Step `k` is entered (its hooks done or not needed): the hold starts.
-    pub(super) fn finish_entering(&mut self, k: usize, now: Timestamp, out: &mut Vec<Effect>) {
-        self.complete(Goal::Enter(k), now, out);
-    }
-
-    /// Start the full promotion: set_weight(100) when below 100, promote.
-    pub(super) fn begin_full(
-        &mut self,
-        action: DecisionKind,
-        actor: &Actor,
-        reason: String,
-        detail: serde_json::Value,
-        now: Timestamp,
-        out: &mut Vec<Effect>,
-    ) {
-        let last = self.plan.steps.len().saturating_sub(1);
-        self.phase = Phase::Promoting { step: last };
-        self.hold_started_at = None;
-        self.journal(out, action, actor, reason.clone(), detail);
-        let mut queue = VecDeque::new();
-        if self.weight < 100 {
-            if self.plan.hooks.set_weight.is_some() {
-                queue.push_back(Planned {
-                    kind: HookKind::SetWeight,
-                    index: 0,
-                    weight: 100,
-                });
-            } else {
-                self.weight = 100;
-            }
+        if weight < 100 && hooks.set_weight.is_some() {
+            queue.push_back(Planned::new(HookKind::SetWeight, 100));
         }
-        if self.plan.hooks.promote.is_some() {
-            queue.push_back(Planned {
-                kind: HookKind::Promote,
-                index: 0,
-                weight: 100,
-            });
+        if hooks.promote.is_some() {
+            queue.push_back(Planned::new(HookKind::Promote, 100));
         }
-        self.chain = Some(Chain {
-            goal: Goal::Full,
-            queue,
-            current: None,
-            actor: actor.clone(),
-            reason,
-        });
-        self.pump(now, out);
+        queue
     }
 
-    /// Start rolling back. Wins over any chain in flight: that chain's
-    /// running hook is marked superseded and its late result ignored.
-    pub(super) fn begin_rollback(
-        &mut self,
-        action: DecisionKind,
-        actor: &Actor,
-        reason: String,
-        detail: serde_json::Value,
-        now: Timestamp,
-        out: &mut Vec<Effect>,
-    ) {
+    /// A rollback: the rollback hook, else set_weight(0), else nothing
+    /// (the deploy tool moves traffic on its own).
+    pub fn rollback(hooks: &Hooks) -> VecDeque<Planned> {
+        let kind = if hooks.rollback.is_some() {
+            HookKind::Rollback
+        } else if hooks.set_weight.is_some() {
+            HookKind::SetWeight
+        } else {
+            return VecDeque::new();
+        };
+        VecDeque::from([Planned::new(kind, 0)])
+    }
+
+    /// After a resume: the idempotent set_weight at the confirmed weight.
+    pub fn reassert(weight: u8) -> VecDeque<Planned> {
+        VecDeque::from([Planned::new(HookKind::SetWeight, weight)])
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Chain {
+    goal: Goal,
+    queue: VecDeque<Planned>,
+    /// The id of the chain's hook now running.
+    current: Option<u64>,
+    actor: Actor,
+    reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Part of the current chain.
+    Chain,
+    /// pause / resume / on_finish.
+    Side,
+    /// Was part of a chain another replaced: its result is ignored.
+    Superseded,
+}
+
+/// What comes next in the chain.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Next {
+    /// Run this hook (journal `hook_started` first).
+    Run(HookCall),
+    /// Every hook succeeded: the goal is reached.
+    Done(Goal),
+    /// The chain's current hook is still running, or there is no chain.
+    Wait,
+}
+
+/// What a hook result that came back belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// No hook with this id is running.
+    Unknown,
+    /// A hook of a chain another one replaced: its result changes nothing.
+    Superseded(HookCall),
+    /// A pause, resume or on_finish hook.
+    Side(HookCall),
+    /// The running hook of the current chain toward `goal`; after a
+    /// success, [`HookChain::next`] says what follows; after a failure the
+    /// chain is over.
+    Chain(HookCall, Goal),
+}
+
+/// The hook chain and every hook in flight.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HookChain {
+    chain: Option<Chain>,
+    in_flight: BTreeMap<u64, (HookCall, Role)>,
+    next_id: u64,
+}
+
+impl Default for HookChain {
+    fn default() -> Self {
+        HookChain {
+            chain: None,
+            in_flight: BTreeMap::new(),
+            next_id: 1,
+        }
+    }
+}
+
+impl HookChain {
+    /// Start a chain toward `goal`. It replaces any chain in flight: that
+    /// chain's running hook is superseded, its late result ignored.
+    pub fn begin(&mut self, goal: Goal, queue: VecDeque<Planned>, actor: &Actor, reason: String) {
         if let Some(old) = self.chain.take()
             && let Some(id) = old.current
             && let Some(f) = self.in_flight.get_mut(&id)
         {
-            f.role = Role::Superseded;
-        }
-        self.phase = Phase::RollingBack;
-        self.hold_started_at = None;
-        self.rollback_retry_at = None;
-        self.journal(out, action, actor, reason.clone(), detail);
-        let mut queue = VecDeque::new();
-        if self.plan.hooks.rollback.is_some() {
-            queue.push_back(Planned {
-                kind: HookKind::Rollback,
-                index: 0,
-                weight: 0,
-            });
-        } else if self.plan.hooks.set_weight.is_some() {
-            queue.push_back(Planned {
-                kind: HookKind::SetWeight,
-                index: 0,
-                weight: 0,
-            });
+            f.1 = Role::Superseded;
         }
         self.chain = Some(Chain {
-            goal: Goal::Rollback,
+            goal,
             queue,
             current: None,
             actor: actor.clone(),
             reason,
         });
-        self.pump(now, out);
     }
 
-    /// Run the chain's next hook, or finish the chain when none is left.
-    fn pump(&mut self, now: Timestamp, out: &mut Vec<Effect>) {
+    /// The chain's next hook at `step`, or its end.
+    pub fn next(&mut self, step: usize) -> Next {
         let Some(chain) = self.chain.as_mut() else {
-            return;
+            return Next::Wait;
         };
         if chain.current.is_some() {
-            return;
+            return Next::Wait;
         }
         let Some(p) = chain.queue.pop_front() else {
             let goal = chain.goal;
             self.chain = None;
-            self.complete(goal, now, out);
-            return;
+            return Next::Done(goal);
         };
         let (actor, reason) = (chain.actor.clone(), chain.reason.clone());
-        let id = self.run_hook(p.kind, p.index, p.weight, actor, reason, Role::Chain, out);
+        let call = self.call(p, step, actor, reason, Role::Chain);
         if let Some(chain) = self.chain.as_mut() {
-            chain.current = Some(id);
+            chain.current = Some(call.id);
         }
+        Next::Run(call)
     }
 
-    /// Journal `hook_started`, then ask the driver to run the hook.
-    #[allow(clippy::too_many_arguments)]
-    fn run_hook(
+    /// A side hook (pause, resume, on_finish) to run now.
+    pub fn side(
         &mut self,
         kind: HookKind,
-        index: usize,
+        step: usize,
         weight: u8,
+        actor: &Actor,
+        reason: String,
+    ) -> HookCall {
+        let p = Planned::new(kind, weight);
+        self.call(p, step, actor.clone(), reason, Role::Side)
+    }
+
+    fn call(
+        &mut self,
+        p: Planned,
+        step: usize,
         actor: Actor,
         reason: String,
         role: Role,
-        out: &mut Vec<Effect>,
-    ) -> u64 {
-        let id = self.next_hook_id;
-        self.next_hook_id += 1;
+    ) -> HookCall {
+        let id = self.next_id;
+        self.next_id += 1;
         let call = HookCall {
             id,
-            kind,
-            index,
-            step: self.step.unwrap_or(0),
-            weight,
-            actor: actor.clone(),
+            kind: p.kind,
+            index: p.index,
+            step,
+            weight: p.weight,
+            actor,
             reason,
         };
-        let what = match kind {
-            HookKind::OnStepEnter => format!("on_step_enter check {}", index + 1),
-            HookKind::SetWeight => format!("set_weight to {weight} %"),
-            k => k.as_str().to_string(),
-        };
-        let record = HookRecord {
-            id,
-            kind,
-            weight: Some(weight),
-            outcome: None,
-        };
-        self.journal_hook(
-            out,
-            DecisionKind::HookStarted,
-            &actor,
-            what,
-            json!(null),
-            Some(record),
-        );
-        self.in_flight.insert(
-            id,
-            InFlight {
-                call: call.clone(),
-                role,
-            },
-        );
-        out.push(Effect::RunHook(call));
-        id
+        self.in_flight.insert(id, (call.clone(), role));
+        call
     }
 
-    /// Run a pause/resume/on_finish hook when configured.
-    pub(super) fn run_side(
-        &mut self,
-        kind: HookKind,
-        actor: &Actor,
-        reason: String,
-        _now: Timestamp,
-        out: &mut Vec<Effect>,
-    ) {
-        if self.plan.hooks.get(kind).is_some() {
-            let w = self.weight;
-            self.run_hook(kind, 0, w, actor.clone(), reason, Role::Side, out);
-        }
-    }
-
-    /// Every hook of a chain succeeded.
-    fn complete(&mut self, goal: Goal, now: Timestamp, out: &mut Vec<Effect>) {
-        let system = Actor::system();
-        match goal {
-            Goal::Enter(k) => {
-                self.hold_started_at = Some(now);
-                for g in &mut self.gates {
-                    g.reset_step();
-                }
-                // A pause that came while entering stays; the hold runs.
-                if matches!(self.phase, Phase::Promoting { .. }) {
-                    self.phase = Phase::Holding { step: k };
-                }
-                let (name, hold) = match self.plan.steps.get(k) {
-                    Some(s) => (s.name.clone(), s.hold.as_millis() as u64),
-                    None => (String::new(), 0),
+    /// Hook `id` came back (`ok` or not): whose it was. A failure of the
+    /// current chain's hook ends the chain.
+    pub fn answer(&mut self, id: u64, ok: bool) -> Answer {
+        let Some((call, role)) = self.in_flight.remove(&id) else {
+            return Answer::Unknown;
+        };
+        let current = self.chain.as_ref().and_then(|c| c.current);
+        match role {
+            Role::Side => Answer::Side(call),
+            Role::Chain if current == Some(id) => {
+                let Some(chain) = self.chain.as_mut() else {
+                    return Answer::Superseded(call);
                 };
-                let reason = format!(
-                    "step {} '{name}' at {} %: hold {}",
-                    k + 1,
-                    self.weight,
-                    super::next::fmt_clock(hold)
-                );
-                self.journal(out, DecisionKind::StepEntered, &system, reason, json!(null));
-            }
-            Goal::Full => {
-                self.weight = 100;
-                self.phase = Phase::Promoted;
-                if let Some(k) = self.step
-                    && let Some(t) = self.step_times.get_mut(k)
-                {
-                    t.left = Some(now);
-                }
-                self.journal(
-                    out,
-                    DecisionKind::Promoted,
-                    &system,
-                    "100 % on the new version".into(),
-                    json!(null),
-                );
-                self.run_side(HookKind::OnFinish, &system, "promoted".into(), now, out);
-            }
-            Goal::Rollback => {
-                self.weight = 0;
-                self.phase = Phase::RolledBack;
-                self.rollback_failed = false;
-                self.rollback_attempts = 0;
-                self.rollback_retry_at = None;
-                if let Some(k) = self.step
-                    && let Some(t) = self.step_times.get_mut(k)
-                {
-                    t.left = Some(now);
-                }
-                let reason = if self.plan.hooks.rollback.is_none()
-                    && self.plan.hooks.set_weight.is_none()
-                {
-                    "no rollback or set_weight hook configured: traffic is not moved by rampdeck"
+                let goal = chain.goal;
+                if ok {
+                    chain.current = None;
                 } else {
-                    "canary at 0 %"
-                };
-                self.journal(
-                    out,
-                    DecisionKind::RolledBack,
-                    &system,
-                    reason.into(),
-                    json!(null),
-                );
-                self.run_side(HookKind::OnFinish, &system, "rolled back".into(), now, out);
+                    self.chain = None;
+                }
+                Answer::Chain(call, goal)
             }
+            Role::Chain | Role::Superseded => Answer::Superseded(call),
         }
     }
 
-    pub(super) fn on_hook_result(
-        &mut self,
-        id: u64,
-        outcome: HookOutcome,
-        now: Timestamp,
-        out: &mut Vec<Effect>,
-    ) {
-        let system = Actor::system();
-        let Some(f) = self.in_flight.remove(&id) else {
-            let detail = json!({ "id": id, "outcome": outcome });
-            let reason = format!("result for unknown hook id {id} ignored");
-            self.journal(
-                out,
-                DecisionKind::HookResultIgnored,
-                &system,
-                reason,
-                detail,
-            );
-            return;
-        };
-        let kind = f.call.kind;
-        let record = Some(HookRecord {
-            id,
-            kind,
-            weight: Some(f.call.weight),
-            outcome: Some(outcome.clone()),
-        });
-        let is_current = self.chain.as_ref().and_then(|c| c.current) == Some(id);
-        if f.role == Role::Superseded || (f.role == Role::Chain && !is_current) {
-            let reason = format!(
-                "late {} result ({}) ignored: superseded by rollback",
-                kind.as_str(),
-                outcome.summary
-            );
-            self.journal_hook(
-                out,
-                DecisionKind::HookResultIgnored,
-                &system,
-                reason,
-                json!(null),
-                record,
-            );
-            return;
-        }
-        let verdict = if outcome.ok { "ok" } else { "failed" };
-        let what = format!("{} {verdict}: {}", kind.as_str(), outcome.summary);
-        if f.role == Role::Side {
-            self.journal_hook(
-                out,
-                DecisionKind::HookResult,
-                &f.call.actor,
-                what,
-                json!(null),
-                record,
-            );
-            return;
-        }
-        // The chain's current hook.
-        let Some(goal) = self.chain.as_ref().map(|c| c.goal) else {
-            return;
-        };
-        if outcome.ok {
-            if kind == HookKind::SetWeight {
-                self.weight = f.call.weight;
-            }
-            self.journal_hook(
-                out,
-                DecisionKind::HookResult,
-                &f.call.actor,
-                what,
-                json!(null),
-                record,
-            );
-            if let Some(c) = self.chain.as_mut() {
-                c.current = None;
-            }
-            self.pump(now, out);
-            return;
-        }
-        self.journal_hook(
-            out,
-            DecisionKind::HookResult,
-            &f.call.actor,
-            what,
-            json!(null),
-            record,
-        );
-        self.chain = None;
-        match (goal, kind) {
-            (Goal::Rollback, _) => {
-                // Never give up: retry with a backoff that doubles from 5 s
-                // up to the plan's `rollback_retry`, until a rollback
-                // succeeds or a person stops the driver.
-                self.rollback_failed = true;
-                self.rollback_attempts += 1;
-                let cap = self.plan.hooks.rollback_retry().max(Duration::from_secs(1));
-                let shift = self.rollback_attempts.saturating_sub(1).min(16);
-                let delay = Duration::from_secs(5u64 << shift).min(cap);
-                self.rollback_retry_at = Some(now.plus(delay));
-                let reason = format!(
-                    "ROLLBACK FAILED: manual action needed ({} hook: {}); retrying in {} s",
-                    kind.as_str(),
-                    outcome.summary,
-                    delay.as_secs()
-                );
-                self.phase = Phase::Failed {
-                    reason: reason.clone(),
-                };
-                let detail = json!({
-                    "attempts": self.rollback_attempts,
-                    "retry_in_ms": delay.as_millis() as u64,
-                });
-                self.journal(out, DecisionKind::Failed, &system, reason, detail);
-            }
-            (Goal::Enter(k), HookKind::OnStepEnter) => {
-                let reason = format!(
-                    "on_step_enter check {} failed: {}",
-                    f.call.index + 1,
-                    outcome.summary
-                );
-                self.phase = Phase::Paused {
-                    step: k,
-                    by: system.user.clone(),
-                    reason: reason.clone(),
-                };
-                self.pause_from_check = true;
-                self.journal(
-                    out,
-                    DecisionKind::CheckFailedPause,
-                    &system,
-                    reason.clone(),
-                    json!(null),
-                );
-                self.run_side(HookKind::Pause, &system, reason, now, out);
-            }
-            _ => {
-                let reason = format!(
-                    "{} hook failed ({}): a human must act; rollback is still accepted",
-                    kind.as_str(),
-                    outcome.summary
-                );
-                self.phase = Phase::Failed {
-                    reason: reason.clone(),
-                };
-                self.journal(out, DecisionKind::Failed, &system, reason, json!(null));
-            }
-        }
+    /// The goal of the chain in flight.
+    pub fn goal(&self) -> Option<Goal> {
+        self.chain.as_ref().map(|c| c.goal)
     }
 
     /// The kind of the chain hook now running, else any side hook's.
-    pub(super) fn hook_running(&self) -> Option<HookKind> {
-        let current = self.chain.as_ref().and_then(|c| c.current);
-        if let Some(f) = current.and_then(|id| self.in_flight.get(&id)) {
-            return Some(f.call.kind);
-        }
-        self.in_flight
-            .values()
-            .find(|f| f.role == Role::Side)
-            .map(|f| f.call.kind)
+    pub fn running(&self) -> Option<HookKind> {
+        self.chain_hook().or_else(|| {
+            self.in_flight
+                .values()
+                .find(|(_, role)| *role == Role::Side)
+                .map(|(call, _)| call.kind)
+        })
     }
 
     /// The chain hook now running, if any.
-    pub(super) fn chain_hook(&self) -> Option<HookKind> {
+    pub fn chain_hook(&self) -> Option<HookKind> {
         let id = self.chain.as_ref()?.current?;
-        self.in_flight.get(&id).map(|f| f.call.kind)
+        self.in_flight.get(&id).map(|(call, _)| call.kind)
     }
 
-    /// A chain entering step `k` is still running.
-    pub(super) fn entering(&self) -> bool {
-        matches!(self.chain.as_ref().map(|c| c.goal), Some(Goal::Enter(_)))
+    /// Ids handed out continue after `max` (a resumed journal's last).
+    pub fn continue_after(&mut self, max: u64) {
+        self.next_id = self.next_id.max(max + 1);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::plan::{Hook, HookAction};
+
+    fn hook() -> Option<Hook> {
+        Some(Hook {
+            action: HookAction::Command(vec!["true".into()]),
+            timeout: Duration::from_secs(1),
+            retries: 0,
+            idempotent: true,
+        })
+    }
+
+    fn kinds(q: &VecDeque<Planned>) -> Vec<(HookKind, u8)> {
+        q.iter().map(|p| (p.kind, p.weight)).collect()
+    }
+
+    fn run(next: Next) -> HookCall {
+        match next {
+            Next::Run(call) => call,
+            other => panic!("expected a hook to run, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn plans_follow_the_configured_hooks() {
+        let mut hooks = Hooks::default();
+        assert!(Planned::enter(&hooks, 25).is_empty());
+        assert!(Planned::rollback(&hooks).is_empty());
+        hooks.set_weight = hook();
+        hooks.promote = hook();
+        hooks.on_step_enter = vec![hook().unwrap(), hook().unwrap()];
+        let enter = Planned::enter(&hooks, 25);
+        assert_eq!(
+            kinds(&enter),
+            vec![
+                (HookKind::SetWeight, 25),
+                (HookKind::Promote, 25),
+                (HookKind::OnStepEnter, 25),
+                (HookKind::OnStepEnter, 25)
+            ]
+        );
+        assert_eq!(enter[3].index, 1);
+        assert_eq!(
+            kinds(&Planned::full(&hooks, 50)),
+            vec![(HookKind::SetWeight, 100), (HookKind::Promote, 100)]
+        );
+        assert_eq!(
+            kinds(&Planned::full(&hooks, 100)),
+            vec![(HookKind::Promote, 100)]
+        );
+        assert_eq!(
+            kinds(&Planned::rollback(&hooks)),
+            vec![(HookKind::SetWeight, 0)]
+        );
+        hooks.rollback = hook();
+        assert_eq!(
+            kinds(&Planned::rollback(&hooks)),
+            vec![(HookKind::Rollback, 0)]
+        );
+        assert_eq!(
+            kinds(&Planned::reassert(25)),
+            vec![(HookKind::SetWeight, 25)]
+        );
+    }
+
+    #[test]
+    fn a_chain_runs_its_hooks_one_at_a_time_then_reaches_its_goal() {
+        let mut c = HookChain::default();
+        assert_eq!(c.next(0), Next::Wait, "no chain, nothing to run");
+        let queue = VecDeque::from([
+            Planned::new(HookKind::SetWeight, 25),
+            Planned::new(HookKind::Promote, 25),
+        ]);
+        c.begin(Goal::Enter(2), queue, &Actor::named("alice"), "go".into());
+        let first = run(c.next(2));
+        assert_eq!(
+            (first.kind, first.step, first.weight),
+            (HookKind::SetWeight, 2, 25)
+        );
+        assert_eq!(c.next(2), Next::Wait, "one at a time");
+        assert_eq!(c.chain_hook(), Some(HookKind::SetWeight));
+        assert_eq!(
+            c.answer(first.id, true),
+            Answer::Chain(first, Goal::Enter(2))
+        );
+        let second = run(c.next(2));
+        assert_eq!(second.kind, HookKind::Promote);
+        assert_eq!(
+            c.answer(second.id, true),
+            Answer::Chain(second, Goal::Enter(2))
+        );
+        assert_eq!(c.next(2), Next::Done(Goal::Enter(2)));
+        assert_eq!(c.goal(), None);
+        assert_eq!(c.answer(99, true), Answer::Unknown);
+    }
+
+    #[test]
+    fn a_failure_ends_the_chain() {
+        let mut c = HookChain::default();
+        let queue = Planned::reassert(5);
+        c.begin(Goal::Enter(1), queue, &Actor::system(), String::new());
+        let call = run(c.next(1));
+        assert_eq!(
+            c.answer(call.id, false),
+            Answer::Chain(call, Goal::Enter(1))
+        );
+        assert_eq!(c.goal(), None);
+        assert_eq!(c.next(1), Next::Wait);
+    }
+
+    #[test]
+    fn a_new_chain_supersedes_the_running_hook_and_side_hooks_stand_apart() {
+        let mut c = HookChain::default();
+        let promote = VecDeque::from([Planned::new(HookKind::Promote, 100)]);
+        c.begin(Goal::Full, promote, &Actor::named("alice"), "ship".into());
+        let running = run(c.next(3));
+        let pause = c.side(HookKind::Pause, 3, 50, &Actor::named("bob"), "look".into());
+        assert_ne!(pause.id, running.id);
+        let back = VecDeque::from([Planned::new(HookKind::Rollback, 0)]);
+        c.begin(Goal::Rollback, back, &Actor::system(), "breach".into());
+        assert_eq!(
+            c.running(),
+            Some(HookKind::Pause),
+            "the side hook still runs"
+        );
+        let rollback = run(c.next(3));
+        assert_eq!(c.running(), Some(HookKind::Rollback));
+        // The promote's late result belongs to no chain any more.
+        assert_eq!(c.answer(running.id, true), Answer::Superseded(running));
+        assert_eq!(c.answer(pause.id, true), Answer::Side(pause));
+        assert_eq!(
+            c.answer(rollback.id, true),
+            Answer::Chain(rollback, Goal::Rollback)
+        );
+        assert_eq!(c.next(3), Next::Done(Goal::Rollback));
+    }
+
+    #[test]
+    fn ids_continue_after_a_resumed_journal() {
+        let mut c = HookChain::default();
+        c.continue_after(41);
+        let call = c.side(HookKind::Resume, 0, 5, &Actor::system(), String::new());
+        assert_eq!(call.id, 42);
     }
 }

@@ -55,9 +55,7 @@ impl Engine {
                 Phase::Paused { by, reason, .. } => {
                     Err(format!("already paused by {by}: {reason}"))
                 }
-                Phase::Promoting { .. }
-                    if self.chain.as_ref().map(|c| c.goal) == Some(Goal::Full) =>
-                {
+                Phase::Promoting { .. } if self.hooks.goal() == Some(Goal::Full) => {
                     Err("full promotion in progress; roll back to stop it".into())
                 }
                 Phase::Promoting { .. }

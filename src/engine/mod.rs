@@ -102,11 +102,12 @@
 //! Hook results with an unknown id are journaled (`hook_result_ignored`)
 //! and change nothing.
 
-mod chain;
+pub mod chain;
 mod commands;
 pub mod decision;
 pub mod gates;
 pub mod kind;
+mod moves;
 mod next;
 pub mod reason;
 pub mod resume;

@@ -182,7 +182,7 @@ impl Engine {
         }
         let system = Actor::system();
         self.started_at = p.started_at.or(Some(now));
-        self.next_hook_id = p.max_hook_id + 1;
+        self.hooks.continue_after(p.max_hook_id);
         self.weight = p.weight;
         let last = self.plan.steps.len().saturating_sub(1);
         let k = p.step.map(|s| s.min(last));

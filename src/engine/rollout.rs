@@ -2,7 +2,7 @@
 //! automatic decisions (advance, triggers, no-data policies). Commands live
 //! in `commands.rs`, hook sequencing in `chain.rs`, the view in `next.rs`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::plan::{GateKind, NoDataAction, Plan, TriggerAction, Unattended};
 
-use super::chain::{Chain, InFlight};
+use super::chain::{Goal, HookChain};
 use super::decision::{plan_line, plan_summary};
 use super::gates::{GateState, fmt_num};
 use super::series::MetricSeries;
@@ -50,11 +50,8 @@ pub struct Engine {
     pub(super) hold_started_at: Option<Timestamp>,
     pub(super) step_times: Vec<StepTimes>,
     /// The hook sequence that moves the rollout (enter a step, promote to
-    /// full, roll back); at most one at a time.
-    pub(super) chain: Option<Chain>,
-    /// Every hook asked for and not yet answered, by id.
-    pub(super) in_flight: BTreeMap<u64, InFlight>,
-    pub(super) next_hook_id: u64,
+    /// full, roll back; at most one at a time) and every hook in flight.
+    pub(super) hooks: HookChain,
     /// Whether the driving view is attached (issue 6).
     pub(super) attached: bool,
     pub(super) rollback_failed: bool,
@@ -119,9 +116,7 @@ impl Engine {
             handling_at: Timestamp::default(),
             hold_started_at: None,
             step_times,
-            chain: None,
-            in_flight: BTreeMap::new(),
-            next_hook_id: 1,
+            hooks: HookChain::default(),
             attached: true,
             rollback_failed: false,
             resume_check: None,
@@ -271,7 +266,7 @@ impl Engine {
     /// After a failed rollback, start the next attempt once its time came.
     fn retry_rollback(&mut self, now: Timestamp, out: &mut Vec<Effect>) {
         let due = self.rollback_retry_at.is_some_and(|at| now >= at);
-        if !due || self.chain.is_some() || !matches!(self.phase, Phase::Failed { .. }) {
+        if !due || self.hooks.goal().is_some() || !matches!(self.phase, Phase::Failed { .. }) {
             return;
         }
         let attempt = self.rollback_attempts + 1;
@@ -572,7 +567,7 @@ impl Engine {
         // The final promotion cannot be paused half-way (a human pause is
         // refused too); only a rollback stops it, and rollback triggers
         // stay armed.
-        if self.chain.as_ref().map(|c| c.goal) == Some(super::chain::Goal::Full) {
+        if self.hooks.goal() == Some(Goal::Full) {
             return;
         }
         let step = self.step.unwrap_or(0);
