@@ -5,60 +5,37 @@ use serde_json::{Value, json};
 
 use crate::plan::{GateKind, Plan};
 
-use super::rollout::Engine;
-use super::types::{Actor, Decision, DecisionKind, Effect, HookRecord, Notice, Phase};
+use std::collections::VecDeque;
+
+use super::types::{Decision, Effect, Notice, Phase};
 
 /// How many decisions `EngineView::recent` keeps.
 pub const RECENT_DECISIONS: usize = 200;
 
-impl Engine {
-    /// Journal a decision taken now (state already updated), and notify
-    /// when the action is one humans want to hear about.
-    pub(super) fn journal(
-        &mut self,
-        out: &mut Vec<Effect>,
-        action: DecisionKind,
-        actor: &Actor,
-        reason: String,
-        detail: Value,
-    ) {
-        self.journal_hook(out, action, actor, reason, detail, None);
+/// The decisions a view shows, newest last, at most [`RECENT_DECISIONS`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recent(VecDeque<Decision>);
+
+impl Recent {
+    pub fn push(&mut self, d: Decision) {
+        if self.0.len() == RECENT_DECISIONS {
+            self.0.pop_front();
+        }
+        self.0.push_back(d);
     }
 
-    /// Like [`Engine::journal`], with the hook the record is about.
-    pub(super) fn journal_hook(
-        &mut self,
-        out: &mut Vec<Effect>,
-        action: DecisionKind,
-        actor: &Actor,
-        reason: String,
-        detail: Value,
-        hook: Option<HookRecord>,
-    ) {
-        let notify = action.notifies();
-        let d = Decision {
-            action,
-            actor: actor.clone(),
-            reason,
-            step: self.step,
-            weight: self.weight,
-            phase: self.phase.kind(),
-            gates: self.gate_statuses(),
-            hook,
-            detail,
-            at: Some(self.handling_at),
-        };
-        if notify {
-            let text = notice_text(&self.plan, &d, &self.phase);
-            out.push(Effect::Journal(Box::new(d.clone())));
-            out.push(Effect::Notify(Notice { text }));
-        } else {
-            out.push(Effect::Journal(Box::new(d.clone())));
-        }
-        if self.recent.len() == RECENT_DECISIONS {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(d);
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Decision> {
+        self.0.iter()
+    }
+}
+
+/// The effects of a decision taken now: its journal record, and a notice
+/// when its kind is one humans want to hear about.
+pub fn effects(plan: &Plan, d: &Decision, phase: &Phase, out: &mut Vec<Effect>) {
+    out.push(Effect::Journal(Box::new(d.clone())));
+    if d.action.notifies() {
+        let text = notice_text(plan, d, phase);
+        out.push(Effect::Notify(Notice { text }));
     }
 }
 

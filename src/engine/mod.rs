@@ -112,6 +112,7 @@ mod next;
 pub mod reason;
 pub mod resume;
 pub mod rollout;
+mod samples;
 pub mod series;
 pub mod types;
 
