@@ -5,7 +5,8 @@
 
 use std::path::PathBuf;
 
-use super::{Driver, phase_words, wall_now};
+use super::{Driver, wall_now};
+use crate::engine::words::phase_sentence;
 use crate::engine::{Actor, Decision, DecisionKind, Phase, Timestamp};
 
 impl Driver {
@@ -36,7 +37,7 @@ impl Driver {
         let records = self.journal.last_seq() + 1;
         let why = format!(
             "the rollout is over ({}); the journal ends here with {records} records",
-            phase_words(&phase)
+            phase_sentence(&phase)
         );
         let detail = serde_json::json!({ "outcome": phase.name(), "records": records });
         self.record(DecisionKind::RolloutEnded, &Actor::system(), &why, detail)
@@ -58,7 +59,7 @@ impl Driver {
             }
         }
         let phase = self.engine.phase().clone();
-        let text = format!("rollout ended: {}", phase_words(&phase));
+        let text = format!("rollout ended: {}", phase_sentence(&phase));
         let summary = self.summary_path.as_ref().map(|p| p.display().to_string());
         self.notify_head(
             format!(

@@ -625,4 +625,4 @@ impl Driver {
     }
 }
 
-pub use words::{decision_text, phase_words};
+pub use words::decision_text;

@@ -7,9 +7,9 @@ use serde_json::json;
 use crate::plan::HookKind;
 
 use super::chain::Goal;
-use super::next::fmt_clock;
 use super::rollout::Engine;
 use super::types::{Actor, Allowed, Command, DecisionKind, Effect, Phase, Refusal, Timestamp};
+use super::words::clock;
 
 impl Engine {
     /// Whether `command` would be carried out now, or why it would be
@@ -100,7 +100,7 @@ impl Engine {
                 if !left.is_zero() {
                     Err(format!(
                         "hold not over yet: {} left; use promote to skip",
-                        fmt_clock(left.as_millis() as u64)
+                        clock(left.as_millis() as u64)
                     ))
                 } else if !blocking.is_empty() {
                     Err(format!(

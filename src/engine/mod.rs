@@ -113,7 +113,7 @@ pub mod resume;
 pub mod rollout;
 pub mod series;
 pub mod types;
+pub mod words;
 
-pub use next::fmt_clock;
 pub use rollout::Engine;
 pub use types::*;

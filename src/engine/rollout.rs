@@ -12,12 +12,13 @@ use crate::plan::{GateKind, NoDataAction, Plan, TriggerAction, Unattended};
 
 use super::chain::{Chain, InFlight};
 use super::decision::{plan_line, plan_summary};
-use super::gates::{GateState, fmt_num};
+use super::gates::GateState;
 use super::series::MetricSeries;
 use super::types::{
     Actor, Cohort, Decision, DecisionKind, Effect, GateStatus, Input, Phase, Reading, Timestamp,
     Verdict,
 };
+use super::words::number;
 
 /// Most points one series keeps, whatever retention / interval says.
 const MAX_SERIES_POINTS: u64 = 200_000;
@@ -472,8 +473,8 @@ impl Engine {
             Some(v) if v < mt.at_least => Some(format!(
                 "not enough canary traffic: {} {} < {} (min_traffic)",
                 mt.metric,
-                fmt_num(v),
-                fmt_num(mt.at_least)
+                number(v),
+                number(mt.at_least)
             )),
             Some(_) => None,
         }
@@ -605,7 +606,7 @@ impl Engine {
         let Some(step) = self.plan.steps.get(k) else {
             return;
         };
-        let hold = super::next::fmt_clock(step.hold.as_millis() as u64);
+        let hold = super::words::clock(step.hold.as_millis() as u64);
         let system = Actor::system();
         match step.gate {
             GateKind::Auto => {

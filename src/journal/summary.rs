@@ -11,7 +11,7 @@ pub use super::blame::{BreachToRollback, MetricUnits};
 pub use super::damaged::{AfterBreak, NotRecord};
 use super::record::{Record, format_ts};
 use super::verify::VerifyReport;
-use crate::engine::gates::Units;
+use crate::engine::words::Units;
 use crate::engine::{Actor, DecisionKind, GateStatus, Timestamp, Verdict};
 
 /// Everything the summary says.

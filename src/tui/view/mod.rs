@@ -57,12 +57,12 @@ pub const TINY_MIN: (u16, u16) = (40, 12);
 
 fn too_small(frame: &mut Frame, area: Rect, snap: &Snapshot) {
     use ratatui::widgets::{Paragraph, Wrap};
-    let phase = crate::driver::phase_words(&snap.engine.phase);
+    let phase = crate::engine::words::phase_headline(&snap.engine.phase);
     let text = format!(
         "{} {} % · {phase} · {} · terminal {}x{}: rampdeck needs {}x{}",
         snap.plan.rollout.service,
         snap.engine.weight,
-        snap.engine.next.describe(),
+        crate::engine::words::next_action(&snap.engine.next),
         area.width,
         area.height,
         TINY_MIN.0,

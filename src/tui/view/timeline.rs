@@ -7,10 +7,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{fit, panel, shown_gates};
+use crate::engine::words::{clock, opt_value, time_of_day};
 use crate::engine::{GateStatus, StepState, Verdict};
 use crate::plan::{BadDirection, Plan};
 use crate::snapshot::Snapshot;
-use crate::tui::format::{clock, opt_value, time_of_day};
 use crate::tui::state::UiState;
 use crate::tui::theme::Theme;
 
