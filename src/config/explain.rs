@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use super::sources::fmt;
 use super::warnings;
+use crate::engine::words::{Units, duration as fmt, minute_of_day, number as num};
 use crate::plan::{
     Auth, BadDirection, Baseline, GateKind, Hook, HookAction, HookKind, Metric, MetricQuery,
     NoDataAction, Plan, SourceKind, Trigger, TriggerAction, Unattended,
@@ -118,13 +118,12 @@ fn document(plan: &Plan) -> Vec<Block> {
         ),
     ];
     if let Some(w) = &r.window {
-        let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
         head.push((
             "Change window".into(),
             format!(
                 "{}-{} UTC, {}",
-                hm(w.start_min),
-                hm(w.end_min),
+                minute_of_day(w.start_min),
+                minute_of_day(w.end_min),
                 w.days.join(" ")
             ),
         ));
@@ -368,7 +367,7 @@ fn gated_by(plan: &Plan, s: &crate::plan::Step) -> String {
 }
 
 fn metric_fields(plan: &Plan, m: &Metric) -> Vec<(String, String)> {
-    let val = |x: f64| with_unit(x * m.display_scale, &m.unit);
+    let val = |x: f64| Units::of(m).show(x);
     let (above, worse) = match m.bad {
         BadDirection::Up => ("above", "higher is worse"),
         BadDirection::Down => ("below", "lower is worse"),
@@ -416,9 +415,7 @@ fn metric_fields(plan: &Plan, m: &Metric) -> Vec<(String, String)> {
     );
     if let Some(mt) = &m.min_traffic {
         let traffic = plan.metric(&mt.metric);
-        let at_least = traffic.map_or(num(mt.at_least), |tm| {
-            with_unit(mt.at_least * tm.display_scale, &tm.unit)
-        });
+        let at_least = traffic.map_or(num(mt.at_least), |tm| Units::of(tm).show(mt.at_least));
         verdict.push_str(&format!(
             ", and only while {} is at least {at_least}",
             mt.metric
@@ -561,21 +558,6 @@ fn code(s: &str) -> String {
     } else {
         format!("`{s}`")
     }
-}
-
-fn with_unit(x: f64, unit: &str) -> String {
-    if unit.is_empty() {
-        num(x)
-    } else {
-        format!("{} {unit}", num(x))
-    }
-}
-
-/// Up to 4 decimals, trailing zeros dropped (0.05 × 100 prints as 5).
-fn num(x: f64) -> String {
-    let s = format!("{x:.4}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" { "0".into() } else { s.into() }
 }
 
 fn render_text(doc: &[Block]) -> String {

@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 
 use tokio::process::Command;
 
+use super::Attempt;
 use super::vars::{HookVars, expand_argv};
-use super::{Attempt, format_duration};
 use crate::engine::HookOutcome;
+use crate::engine::words::elapsed as format_duration;
 use crate::proc::{self, Ended, Limits};
 use crate::template::Template;
 

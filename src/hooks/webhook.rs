@@ -8,8 +8,9 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
 use super::command::{CAPTURE_LIMIT, Capture};
 use super::vars::{HookVars, expand_json_body, expand_url, template};
-use super::{Attempt, HookError, format_duration};
+use super::{Attempt, HookError};
 use crate::engine::HookOutcome;
+use crate::engine::words::elapsed as format_duration;
 use crate::plan::Webhook;
 use crate::template::Template;
 
