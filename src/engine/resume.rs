@@ -170,7 +170,10 @@ impl Engine {
         out: &mut Vec<Effect>,
     ) {
         if self.phase != Phase::Pending {
-            let why = format!("already started (phase: {})", self.phase.name());
+            let why = format!(
+                "already started (phase: {})",
+                super::words::phase_in_text(&self.phase)
+            );
             self.journal(
                 out,
                 DecisionKind::Refused,

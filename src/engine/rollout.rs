@@ -229,7 +229,7 @@ impl Engine {
                 } else {
                     format!(
                         "no longer waiting for data after {secs} s: the rollout is {}",
-                        self.phase.name()
+                        super::words::phase_in_text(&self.phase)
                     )
                 };
                 let detail = json!({
@@ -353,7 +353,10 @@ impl Engine {
 
     fn on_start(&mut self, actor: Actor, now: Timestamp, out: &mut Vec<Effect>) {
         if self.phase != Phase::Pending {
-            let why = format!("already started (phase: {})", self.phase.name());
+            let why = format!(
+                "already started (phase: {})",
+                super::words::phase_in_text(&self.phase)
+            );
             self.journal(
                 out,
                 DecisionKind::Refused,

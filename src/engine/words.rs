@@ -191,8 +191,16 @@ pub fn phase_headline(phase: &Phase) -> &'static str {
     }
 }
 
-/// The phase with what it is about, for a line of text: `PROGRESSING at
-/// step 2`, `PAUSED by alice: checking logs`, `FAILED: <reason>`.
+/// The headline in lower case, for the middle of a sentence: "not paused
+/// (phase: progressing)".
+pub fn phase_in_text(phase: &Phase) -> String {
+    phase_headline(phase).to_lowercase()
+}
+
+/// The phase with what it is about, for a line of its own (headless
+/// results, shell verbs, notices): the header's words, then the details:
+/// `PROGRESSING at step 2`, `PAUSED by alice: checking logs`, `FAILED:
+/// <reason>`.
 pub fn phase_sentence(phase: &Phase) -> String {
     let head = phase_headline(phase);
     match phase {

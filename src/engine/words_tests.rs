@@ -136,6 +136,8 @@ fn times_of_day_are_utc() {
 #[test]
 fn phases_read_as_the_header_shows_them() {
     assert_eq!(phase_headline(&Phase::Holding { step: 1 }), "PROGRESSING");
+    assert_eq!(phase_in_text(&Phase::Holding { step: 1 }), "progressing");
+    assert_eq!(phase_in_text(&Phase::RollingBack), "rolling back");
     assert_eq!(
         phase_sentence(&Phase::Holding { step: 1 }),
         "PROGRESSING at step 2"

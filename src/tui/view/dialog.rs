@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 use super::panel;
-use crate::engine::words::phase_headline;
+use crate::engine::words::phase_in_text;
 use crate::plan::Unattended;
 use crate::snapshot::Snapshot;
 use crate::tui::keymap::{Action, Mode};
@@ -107,7 +107,7 @@ fn quit(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
     let text = vec![
         Line::from(format!(
             "The rollout is in progress ({} at {} %).",
-            phase_headline(&snap.engine.phase).to_lowercase(),
+            phase_in_text(&snap.engine.phase),
             snap.engine.weight
         )),
         Line::from("Closing the cockpit never promotes or rolls back."),
