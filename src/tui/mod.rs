@@ -9,7 +9,6 @@ pub mod app;
 pub mod downsample;
 #[doc(hidden)]
 pub mod fixtures;
-pub mod format;
 pub mod keymap;
 pub mod state;
 pub mod theme;

@@ -154,11 +154,22 @@ pub(crate) fn panel<'a>(theme: &Theme, title: impl Into<Line<'a>>) -> Block<'a> 
         .title_style(theme.title())
 }
 
+/// Cut `s` to at most `max` characters, the last one a `~` when cut.
+/// (Every other piece of text comes from `engine::words`.)
+pub(crate) fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('~');
+    out
+}
+
 /// Pad or cut `s` to exactly `w` columns (by characters).
 pub(crate) fn fit(s: &str, w: usize) -> String {
     let n = s.chars().count();
     if n > w {
-        super::format::truncate(s, w)
+        truncate(s, w)
     } else {
         let mut out = String::with_capacity(w);
         out.push_str(s);

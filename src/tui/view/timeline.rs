@@ -105,7 +105,7 @@ pub fn gate_line(plan: &Plan, g: &GateStatus, t: &Theme, width: usize) -> Line<'
     let numbers = numbers(plan, g, t);
     let mut spans = head;
     spans.push(Span::styled(
-        crate::tui::format::truncate(&numbers, width.saturating_sub(used)),
+        super::truncate(&numbers, width.saturating_sub(used)),
         style,
     ));
     Line::from(spans)
