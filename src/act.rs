@@ -102,7 +102,7 @@ pub async fn act_cmd(
             let now = settled(&mut client, &before).await;
             println!(
                 "{name}: accepted; the rollout is {}",
-                crate::driver::phase_words(&now)
+                crate::engine::words::phase_sentence(&now)
             );
             0
         }

@@ -129,7 +129,10 @@ pub async fn rollback_cmd(rollout: Option<&str>, reason: &str) -> i32 {
         use crate::engine::Phase;
         match phase {
             Phase::RollingBack | Phase::RolledBack => {
-                println!("rollback started: {}", crate::driver::phase_words(&phase));
+                println!(
+                    "rollback started: {}",
+                    crate::engine::words::phase_sentence(&phase)
+                );
                 return 0;
             }
             Phase::Failed { reason } if reason.contains("ROLLBACK") => {

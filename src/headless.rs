@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::driver::{DriverHandle, DriverInput, Event, phase_words};
+use crate::driver::{DriverHandle, DriverInput, Event};
+use crate::engine::words::phase_sentence;
 use crate::engine::{Actor, Phase};
 use crate::journal::escape::line;
 
@@ -122,7 +123,7 @@ pub async fn run(
                 });
                 let _ = writeln!(out, "{line}");
             } else {
-                let _ = writeln!(out, "result: {}", line(&phase_words(&outcome.phase)));
+                let _ = writeln!(out, "result: {}", line(&phase_sentence(&outcome.phase)));
                 if let Some(s) = &summary {
                     let _ = writeln!(out, "summary: {}", line(s));
                 }

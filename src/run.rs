@@ -359,7 +359,7 @@ async fn screen(
             // stdout may be a terminal that hung up: never panic on it.
             let mut out = std::io::stdout();
             use crate::journal::escape::line;
-            let words = driver::phase_words(&o.phase);
+            let words = crate::engine::words::phase_sentence(&o.phase);
             let _ = writeln!(out, "rollout {}: {}", o.phase.name(), line(&words));
             if let Some(s) = o.summary_path.filter(|p| !p.as_os_str().is_empty()) {
                 let _ = writeln!(out, "summary: {}", line(&s.display().to_string()));

@@ -13,7 +13,7 @@
 //! Expectations (all optional): `phase`, `step`, `weight`, `effects`
 //! (`"journal:ACTION"`, `"hook:KIND"` or `"hook:KIND@WEIGHT"`, notifications
 //! left out), `gates` (metric → verdict), `gate_detail` (metric → substring),
-//! `next` (exact `NextAction::describe`), `reasons` / `details` (action →
+//! `next` (exact `engine::words::next_action`, the cockpit's sentence), `reasons` / `details` (action →
 //! substring of that decision's reason / JSON detail in this event's
 //! effects), `breaches`, `no_data_polls`, `series_len`, `phase_reason`,
 //! `rollback_failed`, `hook_running` (`"none"` for none), `step_states`,
@@ -28,7 +28,7 @@
 #[path = "scenarios/spec.rs"]
 mod spec;
 
-use rampdeck::engine::DecisionKind;
+use rampdeck::engine::{DecisionKind, words};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -158,7 +158,7 @@ fn check_event(engine: &Engine, e: &Event, effects: &[Effect], now: Timestamp) -
         }
     }
     if let Some(want) = &e.next {
-        let got = view.next.describe();
+        let got = words::next_action(&view.next);
         if &got != want {
             errs.push(format!("next: want {want:?}, got {got:?}"));
         }
@@ -542,7 +542,7 @@ proptest::proptest! {
                 _ => proptest::prop_assert!(!view.rollback_failed),
             }
             proptest::prop_assert!(view.weight <= 100);
-            let _ = view.next.describe();
+            let _ = words::next_action(&view.next);
         }
     }
 }

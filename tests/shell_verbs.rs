@@ -186,7 +186,7 @@ fn pause_resume_and_promote_full_from_another_shell_with_a_second_driver() {
     let out = as_nobody(&f, &["pause", &id, "--reason", "looking at p95"]);
     assert_eq!(out.status.code(), Some(0), "{}", said(&out));
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("paused by nobody: looking at p95"),
+        String::from_utf8_lossy(&out.stdout).contains("PAUSED by nobody: looking at p95"),
         "{}",
         said(&out)
     );

@@ -83,7 +83,7 @@ fn breach_with_countdown() {
     let s = screen(&snapshot(Scenario::BreachCountdown), &ui(), W, H);
     assert!(s.contains("rollback in 1 more breach of error_rate (~5 s)"));
     assert!(s.contains("Breach"));
-    assert!(s.contains("8.10 % > 5.00 %"), "numbers against the limit");
+    assert!(s.contains("8.1 % > 5 %"), "numbers against the limit");
     insta::assert_snapshot!(s);
 }
 

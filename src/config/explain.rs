@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use super::sources::fmt;
 use super::warnings;
+use crate::engine::words::{Units, duration, minute_of_day, number};
 use crate::plan::{
     Auth, BadDirection, Baseline, GateKind, Hook, HookAction, HookKind, Metric, MetricQuery,
     NoDataAction, Plan, SourceKind, Trigger, TriggerAction, Unattended,
@@ -118,13 +118,12 @@ fn document(plan: &Plan) -> Vec<Block> {
         ),
     ];
     if let Some(w) = &r.window {
-        let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
         head.push((
             "Change window".into(),
             format!(
                 "{}-{} UTC, {}",
-                hm(w.start_min),
-                hm(w.end_min),
+                minute_of_day(w.start_min),
+                minute_of_day(w.end_min),
                 w.days.join(" ")
             ),
         ));
@@ -156,7 +155,7 @@ fn document(plan: &Plan) -> Vec<Block> {
                 (i + 1).to_string(),
                 s.name.clone(),
                 format!("{} %", s.weight),
-                fmt(s.hold),
+                duration(s.hold),
                 match s.gate {
                     GateKind::Auto => "auto".into(),
                     GateKind::Manual => "manual approval".into(),
@@ -173,7 +172,7 @@ fn document(plan: &Plan) -> Vec<Block> {
     let total: Duration = plan.steps.iter().map(|s| s.hold).sum();
     doc.push(Block::List(vec![format!(
         "Shortest run, every hold in a row: {}",
-        fmt(total)
+        duration(total)
     )]));
 
     doc.push(Block::Heading("Sources".into()));
@@ -216,8 +215,8 @@ fn document(plan: &Plan) -> Vec<Block> {
             s.name.clone(),
             kind.into(),
             target.map_or("-".into(), |t| t.url.clone()),
-            fmt(s.interval),
-            fmt(s.timeout),
+            duration(s.interval),
+            duration(s.timeout),
             detail.join(", "),
         ]
     });
@@ -241,10 +240,10 @@ fn document(plan: &Plan) -> Vec<Block> {
         let why = src.map_or(String::new(), |s| {
             format!(
                 "{} = {} x {} + {}",
-                fmt(worst_case_to_rollback(plan, t)),
-                fmt(s.interval),
+                duration(worst_case_to_rollback(plan, t)),
+                duration(s.interval),
                 t.consecutive,
-                fmt(s.timeout)
+                duration(s.timeout)
             )
         });
         vec![
@@ -301,7 +300,7 @@ fn document(plan: &Plan) -> Vec<Block> {
             "Failed rollback".into(),
             format!(
                 "retried until it succeeds, 5 s after the failure and then at most {} apart",
-                fmt(plan.hooks.rollback_retry())
+                duration(plan.hooks.rollback_retry())
             ),
         ),
         (
@@ -323,7 +322,7 @@ fn document(plan: &Plan) -> Vec<Block> {
             "Reason required for".into(),
             or_none(&commands(&plan.ui.reason_required)),
         ),
-        ("Chart retention".into(), fmt(plan.ui.retention)),
+        ("Chart retention".into(), duration(plan.ui.retention)),
     ];
     if let Some(var) = &plan.journal.key_env {
         fields.push((
@@ -368,7 +367,7 @@ fn gated_by(plan: &Plan, s: &crate::plan::Step) -> String {
 }
 
 fn metric_fields(plan: &Plan, m: &Metric) -> Vec<(String, String)> {
-    let val = |x: f64| with_unit(x * m.display_scale, &m.unit);
+    let val = |x: f64| Units::of(m).show(x);
     let (above, worse) = match m.bad {
         BadDirection::Up => ("above", "higher is worse"),
         BadDirection::Down => ("below", "lower is worse"),
@@ -395,7 +394,7 @@ fn metric_fields(plan: &Plan, m: &Metric) -> Vec<(String, String)> {
         Baseline::Value(v) => format!("fixed {}", val(*v)),
         Baseline::PreDeploy(d) => format!(
             "the canary query averaged over {} before the start",
-            fmt(*d)
+            duration(*d)
         ),
         Baseline::None => "none (absolute limit only)".into(),
     };
@@ -405,7 +404,7 @@ fn metric_fields(plan: &Plan, m: &Metric) -> Vec<(String, String)> {
         breach.push(format!("{above} {}", val(l)));
     }
     if let Some(r) = t.ratio {
-        breach.push(format!("canary/baseline {above} {}x", num(r)));
+        breach.push(format!("canary/baseline {above} {}x", number(r)));
     }
     if let Some(d) = t.delta {
         breach.push(format!("more than {} {above} baseline", val(d.abs())));
@@ -416,9 +415,7 @@ fn metric_fields(plan: &Plan, m: &Metric) -> Vec<(String, String)> {
     );
     if let Some(mt) = &m.min_traffic {
         let traffic = plan.metric(&mt.metric);
-        let at_least = traffic.map_or(num(mt.at_least), |tm| {
-            with_unit(mt.at_least * tm.display_scale, &tm.unit)
-        });
+        let at_least = traffic.map_or(number(mt.at_least), |tm| Units::of(tm).show(mt.at_least));
         verdict.push_str(&format!(
             ", and only while {} is at least {at_least}",
             mt.metric
@@ -433,12 +430,12 @@ fn metric_fields(plan: &Plan, m: &Metric) -> Vec<(String, String)> {
             NoDataAction::Rollback => "rollback",
         },
         m.no_data.after,
-        fmt(interval.saturating_mul(m.no_data.after))
+        duration(interval.saturating_mul(m.no_data.after))
     );
     let mut f = vec![
         (
             "Source".into(),
-            format!("{} (every {})", m.source, fmt(interval)),
+            format!("{} (every {})", m.source, duration(interval)),
         ),
         ("Query".into(), query),
         ("Baseline".into(), baseline),
@@ -518,7 +515,7 @@ fn hook_row(plan: &Plan, name: &str, h: &Hook) -> Vec<String> {
             s
         }
     };
-    let mut limits = format!("timeout {}", fmt(h.timeout));
+    let mut limits = format!("timeout {}", duration(h.timeout));
     if h.idempotent {
         limits.push_str(&format!(", idempotent, {} retries", h.retries));
     }
@@ -561,21 +558,6 @@ fn code(s: &str) -> String {
     } else {
         format!("`{s}`")
     }
-}
-
-fn with_unit(x: f64, unit: &str) -> String {
-    if unit.is_empty() {
-        num(x)
-    } else {
-        format!("{} {unit}", num(x))
-    }
-}
-
-/// Up to 4 decimals, trailing zeros dropped (0.05 × 100 prints as 5).
-fn num(x: f64) -> String {
-    let s = format!("{x:.4}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" { "0".into() } else { s.into() }
 }
 
 fn render_text(doc: &[Block]) -> String {

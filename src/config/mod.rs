@@ -205,15 +205,14 @@ pub fn outside_window(plan: &Plan, now: chrono::DateTime<chrono::Utc>) -> Option
         (minute >= w.start_min && w.days.contains(&day_name(today)))
             || (minute < w.end_min && w.days.contains(&day_name(today.pred())))
     };
-    let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
     (!inside).then(|| {
         format!(
             "outside the change window ({}-{} UTC, {}): it is {} {} UTC",
-            hm(w.start_min),
-            hm(w.end_min),
+            crate::engine::words::minute_of_day(w.start_min),
+            crate::engine::words::minute_of_day(w.end_min),
             w.days.join(" "),
             day_name(today),
-            hm(minute)
+            crate::engine::words::minute_of_day(minute)
         )
     })
 }

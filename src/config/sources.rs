@@ -8,6 +8,7 @@ use toml::Spanned;
 use super::error::Ctx;
 use super::raw::{RawAuth, RawSource};
 use super::values::R;
+use crate::engine::words::duration;
 use crate::plan::{Auth, DegradedPolicy, HttpTarget, Source, SourceKind};
 
 /// Default poll interval and timeout of a source.
@@ -85,7 +86,7 @@ fn build_source(ctx: &Ctx, name: &str, s: &Spanned<RawSource>) -> R<Source> {
             span,
             format!(
                 "source \"{name}\" polls every {}, below the 1s minimum",
-                fmt(interval)
+                duration(interval)
             ),
             "set `interval` to \"1s\" or more; faster polling only adds load and noise",
         ));
@@ -105,8 +106,8 @@ fn build_source(ctx: &Ctx, name: &str, s: &Spanned<RawSource>) -> R<Source> {
             span,
             format!(
                 "source \"{name}\" has timeout {} but interval {}: the timeout must be above zero and below the interval",
-                fmt(timeout),
-                fmt(interval)
+                duration(timeout),
+                duration(interval)
             ),
             "lower `timeout` (or raise `interval`) so one poll ends before the next begins",
         ));
@@ -298,9 +299,4 @@ fn auth(ctx: &Ctx, a: &Spanned<RawAuth>) -> R<Auth> {
         (Some(_), Some(_)) => Err(ctx.err(a.span(), "`auth` has both bearer and basic", help)),
         (None, None) => Err(ctx.err(a.span(), "`auth` is empty", help)),
     }
-}
-
-/// Durations as "5s", "1m 30s".
-pub(crate) fn fmt(d: Duration) -> String {
-    humantime::format_duration(d).to_string()
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use toml::{Spanned, Value};
 
 use super::error::{ConfigError, Ctx};
+use crate::engine::words::duration;
 use crate::template::{Context, Template, TemplateError};
 
 pub(crate) type R<T> = Result<T, ConfigError>;
@@ -65,9 +66,9 @@ impl<'a> Ctx<'a> {
                 v.span(),
                 format!(
                     "`{key}` is {}, out of range (from {} to {})",
-                    fmt_duration(d),
-                    fmt_duration(lo),
-                    fmt_duration(hi)
+                    duration(d),
+                    duration(lo),
+                    duration(hi)
                 ),
                 duration_help(key, Some((lo, hi))),
             ));
@@ -322,16 +323,11 @@ pub fn is_dns_label(s: &str) -> bool {
 
 fn duration_help(key: &str, range: Option<(Duration, Duration)>) -> String {
     let range = range.map_or_else(String::new, |(lo, hi)| {
-        format!(", from {} to {}", fmt_duration(lo), fmt_duration(hi))
+        format!(", from {} to {}", duration(lo), duration(hi))
     });
     format!(
         "write `{key} = \"30s\"` (units: ms, s, m, h, d) or an integer number of seconds{range}"
     )
-}
-
-/// A duration as "5s", "1h 30m", "7days".
-pub(crate) fn fmt_duration(d: Duration) -> String {
-    humantime::format_duration(d).to_string()
 }
 
 /// The URL with its user and password replaced by `***`, for messages.

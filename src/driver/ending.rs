@@ -6,7 +6,8 @@
 use super::DriverError;
 use std::path::PathBuf;
 
-use super::{Driver, phase_words, wall_now};
+use super::{Driver, wall_now};
+use crate::engine::words::phase_sentence;
 use crate::engine::{Actor, Decision, DecisionKind, Phase, Timestamp};
 
 impl Driver {
@@ -37,7 +38,7 @@ impl Driver {
         let records = self.journal.last_seq() + 1;
         let why = format!(
             "the rollout is over ({}); the journal ends here with {records} records",
-            phase_words(&phase)
+            phase_sentence(&phase)
         );
         let detail = serde_json::json!({ "outcome": phase.name(), "records": records });
         self.record(DecisionKind::RolloutEnded, &Actor::system(), &why, detail)
@@ -59,7 +60,7 @@ impl Driver {
             }
         }
         let phase = self.engine.phase().clone();
-        let text = format!("rollout ended: {}", phase_words(&phase));
+        let text = format!("rollout ended: {}", phase_sentence(&phase));
         let summary = self.summary_path.as_ref().map(|p| p.display().to_string());
         self.notify_head(
             format!(

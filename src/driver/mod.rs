@@ -627,4 +627,4 @@ impl Driver {
 }
 
 pub use error::DriverError;
-pub use words::{decision_text, phase_words};
+pub use words::decision_text;

@@ -1,6 +1,6 @@
 //! Rollout states and decisions in words, for headless lines and notices.
 
-use crate::engine::{Decision, Phase, Verdict};
+use crate::engine::{Decision, Verdict};
 use crate::snapshot::SourceState;
 
 pub(super) fn state_word(s: SourceState) -> &'static str {
@@ -10,21 +10,6 @@ pub(super) fn state_word(s: SourceState) -> &'static str {
         SourceState::NoData => "no data",
         SourceState::Stale => "stale",
         SourceState::Erroring => "erroring",
-    }
-}
-
-/// The phase in words, as a human reads it.
-pub fn phase_words(p: &Phase) -> String {
-    match p {
-        Phase::Pending => "pending".into(),
-        Phase::Promoting { step } => format!("moving traffic to step {}", step + 1),
-        Phase::Holding { step } => format!("holding at step {}", step + 1),
-        Phase::AwaitingApproval { step } => format!("step {} awaiting approval", step + 1),
-        Phase::Paused { by, reason, .. } => format!("paused by {by}: {reason}"),
-        Phase::Promoted => "PROMOTED to 100 %".into(),
-        Phase::RollingBack => "ROLLING BACK".into(),
-        Phase::RolledBack => "ROLLED BACK".into(),
-        Phase::Failed { reason } => format!("FAILED: {reason}"),
     }
 }
 

@@ -7,9 +7,9 @@ use serde_json::json;
 use crate::plan::HookKind;
 
 use super::chain::Goal;
-use super::next::fmt_clock;
 use super::rollout::Engine;
 use super::types::{Actor, Allowed, Command, DecisionKind, Effect, Phase, Refusal, Timestamp};
+use super::words::{clock, phase_in_text};
 
 impl Engine {
     /// Whether `command` would be carried out now, or why it would be
@@ -61,11 +61,11 @@ impl Engine {
                 Phase::Promoting { .. }
                 | Phase::Holding { .. }
                 | Phase::AwaitingApproval { .. } => Ok(()),
-                other => Err(format!("cannot pause while {}", other.name())),
+                other => Err(format!("cannot pause while {}", phase_in_text(other))),
             },
             Command::Resume => match &self.phase {
                 Phase::Paused { .. } => Ok(()),
-                other => Err(format!("not paused (phase: {})", other.name())),
+                other => Err(format!("not paused (phase: {})", phase_in_text(other))),
             },
             Command::Promote | Command::PromoteFull => match &self.phase {
                 Phase::Holding { .. } | Phase::AwaitingApproval { .. } | Phase::Paused { .. } => {
@@ -78,7 +78,7 @@ impl Engine {
                         step + 1
                     ))
                 }
-                other => Err(format!("cannot promote while {}", other.name())),
+                other => Err(format!("cannot promote while {}", phase_in_text(other))),
             },
             Command::Approve => self.approvable(now),
             Command::Rollback => Ok(()),
@@ -98,7 +98,7 @@ impl Engine {
                 if !left.is_zero() {
                     Err(format!(
                         "hold not over yet: {} left; use promote to skip",
-                        fmt_clock(left.as_millis() as u64)
+                        clock(left.as_millis() as u64)
                     ))
                 } else if !blocking.is_empty() {
                     Err(format!(
@@ -116,7 +116,10 @@ impl Engine {
                 "step {} is still being entered; nothing awaits approval",
                 step + 1
             )),
-            other => Err(format!("nothing awaits approval (phase: {})", other.name())),
+            other => Err(format!(
+                "nothing awaits approval (phase: {})",
+                phase_in_text(other)
+            )),
         }
     }
 

@@ -50,7 +50,7 @@ fn notice_text(plan: &Plan, d: &Decision, phase: &Phase) -> String {
         d.action,
         d.actor.user,
         d.weight,
-        phase.name()
+        super::words::phase_in_text(phase)
     );
     if !d.reason.is_empty() {
         text.push_str(": ");

@@ -25,6 +25,7 @@
 use crate::plan::{BadDirection, Baseline, BaselineWhenEmpty, DegradedPolicy, Metric, Threshold};
 
 use super::types::{GateStatus, Timestamp, Verdict};
+use super::words::{self, Units};
 
 /// The verdict of one value against a metric's thresholds.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,34 +49,6 @@ pub fn judge(
     judge_in(bad, threshold, use_baseline, value, baseline, &Units::RAW)
 }
 
-/// How numbers in a verdict's detail are shown: raw values times `scale`,
-/// followed by `unit` ("7.3 % > 2 % limit" rather than "0.073 > 0.02").
-/// Only the wording changes; the judgement is always on raw values.
-#[derive(Debug, Clone, Copy)]
-pub struct Units<'a> {
-    pub scale: f64,
-    pub unit: &'a str,
-}
-
-impl Units<'_> {
-    /// Raw values, no unit.
-    pub const RAW: Units<'static> = Units {
-        scale: 1.0,
-        unit: "",
-    };
-
-    /// `v` scaled, with its unit.
-    pub fn show(&self, v: f64) -> String {
-        let n = fmt_num(v * self.scale);
-        match self.unit {
-            // A bare ratio reads best as a bare number.
-            "" | "ratio" => n,
-            "%" => format!("{n} %"),
-            u => format!("{n} {u}"),
-        }
-    }
-}
-
 /// [`judge`] with the detail written in the metric's display units.
 pub fn judge_in(
     bad: BadDirection,
@@ -85,7 +58,7 @@ pub fn judge_in(
     baseline: Option<f64>,
     units: &Units<'_>,
 ) -> Judgement {
-    let fmt_num = |v: f64| units.show(v);
+    let show = |v: f64| units.show(v);
     let mut tightest: Option<f64> = None;
     let tighten = |cur: Option<f64>, b: f64| -> Option<f64> {
         Some(match (cur, bad) {
@@ -104,7 +77,7 @@ pub fn judge_in(
     if value.is_infinite() {
         return judge_infinite(bad, threshold, use_baseline, value);
     }
-    let v = fmt_num(value);
+    let v = show(value);
     let mut passes: Vec<String> = Vec::new();
     if let Some(l) = threshold.limit {
         let (crossed, op, ok_op) = match bad {
@@ -112,9 +85,9 @@ pub fn judge_in(
             BadDirection::Down => (value < l, "<", "≥"),
         };
         if crossed {
-            return breach(l, format!("{v} {op} {} limit", fmt_num(l)));
+            return breach(l, format!("{v} {op} {} limit", show(l)));
         }
-        passes.push(format!("{v} {ok_op} {} limit", fmt_num(l)));
+        passes.push(format!("{v} {ok_op} {} limit", show(l)));
         tightest = tighten(tightest, l);
     }
     let relative = threshold.ratio.is_some() || threshold.delta.is_some();
@@ -142,10 +115,14 @@ pub fn judge_in(
                 if r > ratio {
                     return breach(
                         bound,
-                        format!("{}× {what} > {}×", fmt_ratio(r), fmt_ratio(ratio)),
+                        format!("{}× {what} > {}×", words::ratio(r), words::ratio(ratio)),
                     );
                 }
-                passes.push(format!("{}× {what} ≤ {}×", fmt_ratio(r), fmt_ratio(ratio)));
+                passes.push(format!(
+                    "{}× {what} ≤ {}×",
+                    words::ratio(r),
+                    words::ratio(ratio)
+                ));
                 tightest = tighten(tightest, bound);
             } else {
                 passes.push("ratio n/a (baseline is 0)".into());
@@ -159,17 +136,13 @@ pub fn judge_in(
             if d > delta {
                 return breach(
                     bound,
-                    format!(
-                        "{sign}{} vs baseline > {} delta",
-                        fmt_num(d),
-                        fmt_num(delta)
-                    ),
+                    format!("{sign}{} vs baseline > {} delta", show(d), show(delta)),
                 );
             }
             passes.push(format!(
                 "{sign}{} vs baseline ≤ {} delta",
-                fmt_num(d.max(0.0)),
-                fmt_num(delta)
+                show(d.max(0.0)),
+                show(delta)
             ));
             tightest = tighten(tightest, bound);
         }
@@ -219,38 +192,6 @@ fn breach(limit: f64, detail: String) -> Judgement {
         verdict: Verdict::Breach,
         limit: Some(limit),
         detail,
-    }
-}
-
-/// A number with about four significant digits and no trailing zeros:
-/// 0.081, 2.3, 1235, "+Inf".
-pub fn fmt_num(v: f64) -> String {
-    if v.is_infinite() {
-        return if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    if v == 0.0 || v.is_nan() {
-        return if v.is_nan() { "NaN".into() } else { "0".into() };
-    }
-    let decimals = (3 - v.abs().log10().floor() as i32).clamp(0, 9) as usize;
-    let s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
-}
-
-/// Like [`fmt_num`] but always with a decimal point: 2.0, 2.3, 1.25.
-fn fmt_ratio(v: f64) -> String {
-    let s = fmt_num(v);
-    if s.contains('.') || s.contains("Inf") {
-        s
-    } else {
-        format!("{s}.0")
     }
 }
 
@@ -391,10 +332,7 @@ impl GateState {
             self.detail = why;
             return;
         }
-        let units = Units {
-            scale: metric.display_scale,
-            unit: &metric.unit,
-        };
+        let units = Units::of(metric);
         let mut j = self.judge_against_baseline(metric, use_baseline, value, &units);
         if j.verdict == Verdict::Pass && self.degraded && policy == DegradedPolicy::Hold {
             // Partial data may show a breach, never a pass.
@@ -646,16 +584,6 @@ mod tests {
         let j = judge(BadDirection::Down, &t(None, None, None), false, 12.5, None);
         assert_eq!(j.verdict, Verdict::Pass);
         assert_eq!(j.detail, "12.5 (no limits set)");
-    }
-
-    #[test]
-    fn number_formatting() {
-        assert_eq!(fmt_num(0.081), "0.081");
-        assert_eq!(fmt_num(0.1 + 0.2), "0.3");
-        assert_eq!(fmt_num(1234.56), "1235");
-        assert_eq!(fmt_num(-0.5), "-0.5");
-        assert_eq!(fmt_num(f64::INFINITY), "+Inf");
-        assert_eq!(fmt_ratio(2.0), "2.0");
     }
 
     #[test]

@@ -115,7 +115,7 @@ pub mod rollout;
 mod samples;
 pub mod series;
 pub mod types;
+pub mod words;
 
-pub use next::fmt_clock;
 pub use rollout::Engine;
 pub use types::*;

@@ -196,7 +196,7 @@ impl Engine {
                     "step {} '{name}' at {} %: hold {}",
                     k + 1,
                     self.weight,
-                    super::next::fmt_clock(hold)
+                    super::words::clock(hold)
                 );
                 self.journal(out, DecisionKind::StepEntered, &system, reason, json!(null));
             }

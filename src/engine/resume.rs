@@ -145,8 +145,8 @@ pub fn describe_resume(plan: &crate::plan::Plan) -> String {
         (Some(kind), _, Some(ts)) => format!(
             "resumes from the journal without running {kind} again (not idempotent): paused until {} reads {} x step + {}, then the step's hold starts again",
             ts.metric,
-            super::gates::fmt_num(ts.scale),
-            super::gates::fmt_num(ts.offset)
+            super::words::number(ts.scale),
+            super::words::number(ts.offset)
         ),
         (Some(kind), _, None) => format!(
             "resumes from the journal without running {kind} again (not idempotent), paused for a person to check the target's step (set [hooks.target_step] to check it automatically)"
@@ -170,7 +170,10 @@ impl Engine {
         out: &mut Vec<Effect>,
     ) {
         if self.phase != Phase::Pending {
-            let why = format!("already started (phase: {})", self.phase.name());
+            let why = format!(
+                "already started (phase: {})",
+                super::words::phase_in_text(&self.phase)
+            );
             self.journal(
                 out,
                 DecisionKind::Refused,
@@ -279,7 +282,7 @@ impl Engine {
                     let reason = format!(
                         "resumed without re-running {kind} (not idempotent): waiting for {} to read {} (step {}) before the hold starts again",
                         ts.metric,
-                        super::gates::fmt_num(expect),
+                        super::words::number(expect),
                         k + 1
                     );
                     if !was_paused {
@@ -343,7 +346,7 @@ impl Engine {
             let reason = format!(
                 "{} reads {}: the target is at step {} as the journal says",
                 ts.metric,
-                super::gates::fmt_num(value),
+                super::words::number(value),
                 k + 1
             );
             let by_rampdeck = matches!(&self.phase, Phase::Paused { by, .. } if *by == system.user);
@@ -362,9 +365,9 @@ impl Engine {
             let reason = format!(
                 "{} reads {} but the journal says step {} (expects {}): check the target, then resume or roll back",
                 ts.metric,
-                super::gates::fmt_num(value),
+                super::words::number(value),
                 k + 1,
-                super::gates::fmt_num(expect)
+                super::words::number(expect)
             );
             if let Phase::Paused { reason: r, .. } = &mut self.phase {
                 *r = reason.clone();

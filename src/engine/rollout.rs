@@ -318,7 +318,10 @@ impl Engine {
 
     fn on_start(&mut self, actor: Actor, now: Timestamp, out: &mut Vec<Effect>) {
         if self.phase != Phase::Pending {
-            let why = format!("already started (phase: {})", self.phase.name());
+            let why = format!(
+                "already started (phase: {})",
+                super::words::phase_in_text(&self.phase)
+            );
             self.journal(
                 out,
                 DecisionKind::Refused,
@@ -366,7 +369,7 @@ impl Engine {
         let Some(step) = self.plan.steps.get(k) else {
             return;
         };
-        let hold = super::next::fmt_clock(step.hold.as_millis() as u64);
+        let hold = super::words::clock(step.hold.as_millis() as u64);
         let system = Actor::system();
         match step.gate {
             GateKind::Auto => {

@@ -9,9 +9,9 @@ use serde_json::json;
 use crate::plan::{NoDataAction, TriggerAction};
 
 use super::chain::Goal;
-use super::gates::fmt_num;
 use super::rollout::{DATA_HOLD_POLLS, DataHold, Engine};
 use super::types::{Actor, Cohort, DecisionKind, Effect, Phase, Reading, Timestamp, Verdict};
+use super::words::number;
 
 impl Engine {
     /// Journals the start and the end of a wait for data: the step holds
@@ -55,7 +55,7 @@ impl Engine {
                 } else {
                     format!(
                         "no longer waiting for data after {secs} s: the rollout is {}",
-                        self.phase.name()
+                        super::words::phase_in_text(&self.phase)
                     )
                 };
                 let detail = json!({
@@ -172,8 +172,8 @@ impl Engine {
             Some(v) if v < mt.at_least => Some(format!(
                 "not enough canary traffic: {} {} < {} (min_traffic)",
                 mt.metric,
-                fmt_num(v),
-                fmt_num(mt.at_least)
+                number(v),
+                number(mt.at_least)
             )),
             Some(_) => None,
         }

@@ -476,7 +476,9 @@ impl Phase {
         }
     }
 
-    /// Short name for the journal and headless output.
+    /// The record's name of the phase (`holding`), as the journal and
+    /// machine-readable output write it; for people, see
+    /// [`crate::engine::words::phase_headline`].
     pub fn name(&self) -> &'static str {
         self.kind().as_str()
     }
@@ -490,7 +492,8 @@ impl Phase {
 }
 
 /// The next thing the engine will do on its own, for the always-visible
-/// countdown line.
+/// countdown line. [`crate::engine::words::next_action`] says it in words
+/// (the sentences below).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "next", rename_all = "snake_case")]
 pub enum NextAction {
@@ -502,7 +505,7 @@ pub enum NextAction {
     ApprovalIn { to_weight: u8, in_ms: u64 },
     /// "promote to 100 % in 00:30" (last step)
     PromoteFull { in_ms: u64 },
-    /// "rollback in 2 more breaches (~10 s)"
+    /// "rollback in 2 more breaches of error_rate (~10 s)"
     RollbackIn {
         metric: String,
         breaches_left: u32,
@@ -514,7 +517,7 @@ pub enum NextAction {
         breaches_left: u32,
         approx_ms: u64,
     },
-    /// "pause in 3 polls without data"
+    /// "pause in 3 polls without data (error_rate)"
     NoDataAction {
         metric: String,
         action: crate::plan::NoDataAction,
@@ -530,7 +533,7 @@ pub enum NextAction {
     HoldingUnattended,
     /// "retrying the rollback (attempt 3) in 00:30" after a rollback failed
     RetryRollback { attempt: u32, in_ms: u64 },
-    /// Nothing more will happen on its own.
+    /// "nothing more will happen on its own"
     None,
 }
 

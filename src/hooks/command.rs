@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 
 use tokio::process::Command;
 
+use super::Attempt;
 use super::vars::{HookVars, expand_argv};
-use super::{Attempt, format_duration};
 use crate::engine::HookOutcome;
+use crate::engine::words;
 use crate::proc::{self, Ended, Limits};
 use crate::template::Template;
 
@@ -68,7 +69,7 @@ pub(super) async fn run_once(argv: &[Template], vars: &HookVars, timeout: Durati
             None,
             format!(
                 "timed out after {}; process group killed",
-                format_duration(timeout)
+                words::elapsed(timeout)
             ),
         ),
         Ended::TooMuchOutput | Ended::WaitFailed => (false, None, "failed while running".into()),
@@ -100,7 +101,7 @@ fn describe_exit(
         Some(0) => (
             true,
             Some(0),
-            format!("exit 0 in {}", format_duration(elapsed)),
+            format!("exit 0 in {}", words::elapsed(elapsed)),
         ),
         Some(code) => {
             let last = stderr
@@ -110,7 +111,7 @@ fn describe_exit(
                 .find(|l| !l.is_empty() && !l.starts_with("[rampdeck:"));
             let summary = match last {
                 Some(line) => format!("exit {code}: {}", shorten(line, 200)),
-                None => format!("exit {code} in {}", format_duration(elapsed)),
+                None => format!("exit {code} in {}", words::elapsed(elapsed)),
             };
             (false, Some(code), summary)
         }

@@ -207,18 +207,6 @@ async fn wait_or_cancel(cancel: &mut watch::Receiver<bool>, d: Duration) -> bool
     cancelled
 }
 
-/// "120 ms", "30s", "1.5s": short and exact enough for a summary line.
-pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else if ms % 1000 == 0 {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{:.1}s", d.as_secs_f64())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,12 +217,5 @@ mod tests {
         let waits: Vec<u64> = (1..=7).map(|n| p.backoff(n).as_millis() as u64).collect();
         assert_eq!(waits, vec![500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
         assert_eq!(p.backoff(100), Duration::from_secs(10));
-    }
-
-    #[test]
-    fn durations_read_well() {
-        assert_eq!(format_duration(Duration::from_millis(120)), "120 ms");
-        assert_eq!(format_duration(Duration::from_secs(30)), "30s");
-        assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
     }
 }

@@ -8,8 +8,9 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
 use super::command::{CAPTURE_LIMIT, Capture};
 use super::vars::{HookVars, expand_json_body, expand_url, template};
-use super::{Attempt, HookError, format_duration};
+use super::{Attempt, HookError};
 use crate::engine::HookOutcome;
+use crate::engine::words;
 use crate::plan::Webhook;
 use crate::template::Template;
 
@@ -46,7 +47,7 @@ pub(super) async fn run_once(
         Ok(r) => r,
         Err(e) => {
             let what = if e.is_timeout() {
-                format!("timed out after {}", format_duration(timeout))
+                format!("timed out after {}", words::elapsed(timeout))
             } else {
                 format!("request failed: {}", error_chain(&e))
             };
@@ -63,7 +64,7 @@ pub(super) async fn run_once(
     } else {
         wh.expect_status.contains(&status.as_u16())
     };
-    let elapsed = format_duration(started.elapsed());
+    let elapsed = words::elapsed(started.elapsed());
     let summary = if ok {
         format!("HTTP {} in {elapsed}", status.as_u16())
     } else {

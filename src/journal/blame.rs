@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::record::Record;
 use super::summary::{describe_actor, ts};
-use crate::engine::gates::Units;
+use crate::engine::words::Units;
 use crate::engine::{DecisionKind, GateStatus, Timestamp, Verdict};
 use crate::plan::HookKind;
 

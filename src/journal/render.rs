@@ -12,17 +12,14 @@ use super::summary::{
     BreachToRollback, CheckState, DecisionLine, GateLine, LISTED_PER_PERSON, MetricUnits, Repeated,
     Summary, plan_of, summarize_kept,
 };
+use crate::engine::words::elapsed;
 
-/// "1h 02m 03s", "4m 10s", "2.5s".
+/// A measured duration in a table cell, "–" when unknown.
 fn dur(ms: Option<u64>) -> String {
-    let Some(ms) = ms else { return "–".into() };
-    let s = ms / 1000;
-    match s {
-        0..60 if ms % 1000 != 0 => format!("{:.1}s", ms as f64 / 1000.0),
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
-        _ => format!("{}h {:02}m {:02}s", s / 3600, (s % 3600) / 60, s % 60),
-    }
+    ms.map_or_else(
+        || "–".into(),
+        |ms| elapsed(std::time::Duration::from_millis(ms)),
+    )
 }
 
 fn gate(g: &GateLine) -> String {

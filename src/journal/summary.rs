@@ -11,7 +11,7 @@ pub use super::blame::{BreachToRollback, MetricUnits};
 pub use super::damaged::{AfterBreak, NotRecord};
 use super::record::{Record, format_ts};
 use super::verify::VerifyReport;
-use crate::engine::gates::Units;
+use crate::engine::words::Units;
 use crate::engine::{Actor, DecisionKind, GateStatus, Timestamp, Verdict};
 
 /// Everything the summary says.
@@ -186,14 +186,13 @@ impl GateLine {
             scale: self.display_scale,
             unit: &self.unit,
         };
-        let show = |v: Option<f64>| v.map_or_else(|| "–".to_string(), |x| units.show(x));
         format!(
             "{} {}: canary {} vs baseline {} (limit {}{breaches})",
             self.metric,
             self.verdict.as_str(),
-            show(self.canary),
-            show(self.baseline),
-            show(self.limit),
+            units.show_opt(self.canary),
+            units.show_opt(self.baseline),
+            units.show_opt(self.limit),
         )
     }
 }

@@ -65,7 +65,7 @@ pub enum LockError {
     #[error(
         "rollout {rollout_id} is already being driven by {user} (pid {pid}, since {}). \
          Watch it with `rampdeck attach {rollout_id}`, or ask {user} to stop that driver first.",
-        fmt_since(.since)
+        crate::engine::words::date_time(*.since)
     )]
     Held {
         rollout_id: String,
@@ -82,12 +82,6 @@ pub enum LockError {
          is another rampdeck starting the same rollout right now?"
     )]
     Contended { path: PathBuf },
-}
-
-fn fmt_since(t: &Timestamp) -> String {
-    chrono::DateTime::from_timestamp_millis(t.0)
-        .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-        .unwrap_or_else(|| format!("{} ms", t.0))
 }
 
 /// The held lock; released (file removed, then unlocked) on drop.

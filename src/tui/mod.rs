@@ -10,7 +10,6 @@ pub mod downsample;
 #[doc(hidden)]
 #[cfg(any(test, feature = "demo"))]
 pub mod fixtures;
-pub mod format;
 pub mod keymap;
 pub mod state;
 pub mod theme;

@@ -45,7 +45,7 @@ pub fn lines(snap: &Snapshot, ui: &UiState) -> Vec<Line<'static>> {
         // show them whole.
         out.push(Line::from(vec![
             Span::styled(" Rollout ended: ", t.bold()),
-            Span::raw(crate::tui::format::phase_words(&snap.engine.phase).to_lowercase()),
+            Span::raw(crate::engine::words::phase_in_text(&snap.engine.phase)),
             Span::raw("."),
         ]));
         let summary = match &snap.summary_path {

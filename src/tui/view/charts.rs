@@ -12,11 +12,11 @@ use ratatui::widgets::canvas::{Canvas, Context, Line as CanvasLine, Points};
 
 use super::{panel, shown_gates};
 use crate::engine::series::MetricSeries;
+use crate::engine::words::{number, opt_value, time_of_day};
 use crate::engine::{GateStatus, Timestamp};
 use crate::plan::{BadDirection, Metric};
 use crate::snapshot::Snapshot;
 use crate::tui::downsample::{min_max, x_of};
-use crate::tui::format::{number, opt_value, time_of_day};
 use crate::tui::state::UiState;
 
 /// Charts for every metric, two per row.

@@ -10,9 +10,9 @@ use ratatui::widgets::{Paragraph, Sparkline};
 use super::header::{data_lane, step_spans};
 use super::log::last_line;
 use super::{fit, shown_gates, timeline};
+use crate::engine::words::{opt_value, phase_headline};
 use crate::snapshot::Snapshot;
 use crate::tui::downsample::sparkline;
-use crate::tui::format::{opt_value, phase_words};
 use crate::tui::state::UiState;
 
 /// Two header lines: where the rollout is, and who drives plus data health.
@@ -21,7 +21,10 @@ pub fn header(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
     let e = &snap.engine;
     let mut first = vec![
         Span::styled(format!("{} ", snap.plan.rollout.service), t.bold()),
-        Span::styled(format!("[ {} ]", phase_words(&e.phase)), t.phase(&e.phase)),
+        Span::styled(
+            format!("[ {} ]", phase_headline(&e.phase)),
+            t.phase(&e.phase),
+        ),
         Span::raw(" "),
     ];
     first.extend(step_spans(snap, t, true));
@@ -112,7 +115,7 @@ pub fn body(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         Line::from(Span::styled(
             format!(
                 "      {}  {}  {}",
-                d.at.map_or_else(|| "--:--:--".into(), crate::tui::format::time_of_day),
+                d.at.map_or_else(|| "--:--:--".into(), crate::engine::words::time_of_day),
                 fit(&d.actor.user, 10),
                 d.action
             ),

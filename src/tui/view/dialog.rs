@@ -7,9 +7,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 use super::panel;
+use crate::engine::words::phase_in_text;
 use crate::plan::Unattended;
 use crate::snapshot::Snapshot;
-use crate::tui::format::phase_words;
 use crate::tui::keymap::{Action, Mode};
 use crate::tui::state::{ConfirmDialog, Dialog, UiState};
 
@@ -107,7 +107,7 @@ fn quit(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
     let text = vec![
         Line::from(format!(
             "The rollout is in progress ({} at {} %).",
-            phase_words(&snap.engine.phase).to_lowercase(),
+            phase_in_text(&snap.engine.phase),
             snap.engine.weight
         )),
         Line::from("Closing the cockpit never promotes or rolls back."),

@@ -7,8 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::panel;
+use crate::engine::words::{clock, phase_headline};
 use crate::snapshot::{Snapshot, SourceState};
-use crate::tui::format::{clock, phase_words};
 use crate::tui::state::UiState;
 use crate::tui::theme::Theme;
 
@@ -39,7 +39,7 @@ pub fn status_line(snap: &Snapshot, t: &Theme) -> Line<'static> {
     }
     spans.push(Span::raw("   "));
     spans.push(Span::styled(
-        format!("[ {} ]", phase_words(&e.phase)),
+        format!("[ {} ]", phase_headline(&e.phase)),
         t.phase(&e.phase),
     ));
     spans.push(Span::raw("   "));

@@ -7,9 +7,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{fit, panel};
+use crate::engine::words::time_of_day;
 use crate::engine::{Decision, Severity};
 use crate::snapshot::Snapshot;
-use crate::tui::format::time_of_day;
 use crate::tui::keymap::{Action, Mode};
 use crate::tui::state::UiState;
 use crate::tui::theme::Theme;

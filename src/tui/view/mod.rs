@@ -57,12 +57,12 @@ pub const TINY_MIN: (u16, u16) = (40, 12);
 
 fn too_small(frame: &mut Frame, area: Rect, snap: &Snapshot) {
     use ratatui::widgets::{Paragraph, Wrap};
-    let phase = crate::driver::phase_words(&snap.engine.phase);
+    let phase = crate::engine::words::phase_headline(&snap.engine.phase);
     let text = format!(
         "{} {} % · {phase} · {} · terminal {}x{}: rampdeck needs {}x{}",
         snap.plan.rollout.service,
         snap.engine.weight,
-        snap.engine.next.describe(),
+        crate::engine::words::next_action(&snap.engine.next),
         area.width,
         area.height,
         TINY_MIN.0,
@@ -154,11 +154,22 @@ pub(crate) fn panel<'a>(theme: &Theme, title: impl Into<Line<'a>>) -> Block<'a> 
         .title_style(theme.title())
 }
 
+/// Cut `s` to at most `max` characters, the last one a `~` when cut.
+/// (Every other piece of text comes from `engine::words`.)
+pub(crate) fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('~');
+    out
+}
+
 /// Pad or cut `s` to exactly `w` columns (by characters).
 pub(crate) fn fit(s: &str, w: usize) -> String {
     let n = s.chars().count();
     if n > w {
-        super::format::truncate(s, w)
+        truncate(s, w)
     } else {
         let mut out = String::with_capacity(w);
         out.push_str(s);

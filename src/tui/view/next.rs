@@ -6,8 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::engine::NextAction;
+use crate::engine::words::next_action;
 use crate::snapshot::Snapshot;
-use crate::tui::format::next_action_text;
 use crate::tui::keymap::{Action, Mode};
 use crate::tui::state::UiState;
 
@@ -21,7 +21,7 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
     };
     let mut spans = vec![
         Span::styled(format!(" NEXT {} ", t.arrow()), t.title()),
-        Span::styled(next_action_text(next), style),
+        Span::styled(next_action(next), style),
     ];
     // Say which key acts on a waiting gate.
     let hint = match next {

@@ -7,10 +7,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{fit, panel, shown_gates};
+use crate::engine::words::{clock, opt_value, time_of_day};
 use crate::engine::{GateStatus, StepState, Verdict};
 use crate::plan::{BadDirection, Plan};
 use crate::snapshot::Snapshot;
-use crate::tui::format::{clock, opt_value, time_of_day};
 use crate::tui::state::UiState;
 use crate::tui::theme::Theme;
 
@@ -105,7 +105,7 @@ pub fn gate_line(plan: &Plan, g: &GateStatus, t: &Theme, width: usize) -> Line<'
     let numbers = numbers(plan, g, t);
     let mut spans = head;
     spans.push(Span::styled(
-        crate::tui::format::truncate(&numbers, width.saturating_sub(used)),
+        super::truncate(&numbers, width.saturating_sub(used)),
         style,
     ));
     Line::from(spans)
