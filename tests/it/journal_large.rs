@@ -2,7 +2,8 @@
 //! journal (a flood of refused commands, as a hostile viewer once wrote)
 //! each stays small in memory, and the summary counts the flood instead of
 //! listing it (issue 9, item 9). The peak memory measured is each child's
-//! own (`wait4`), whatever else this test binary runs at the same time.
+//! own (measured by GNU time), whatever else this test binary runs at the
+//! same time.
 
 #![allow(clippy::unwrap_used)]
 
@@ -82,7 +83,9 @@ fn verify_and_summary_stream_a_100_mb_journal() {
     // Each child's output and its own peak RSS.
     let mut peak_kib = 0;
     let mut rampdeck = |args: &[&str]| {
-        let (out, kib) = proc::output_with_peak_rss(proc::rampdeck(args).arg(&path));
+        let mut args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+        args.push(path.as_os_str());
+        let (out, kib) = proc::rampdeck_with_peak_rss(&args);
         peak_kib = peak_kib.max(kib);
         out
     };

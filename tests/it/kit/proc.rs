@@ -1,9 +1,8 @@
 //! `rampdeck` processes and children of this test binary: spawning, bounded
 //! waits, stopping, measuring one child's memory, and killing leftovers.
 
-use std::io::Read;
-use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::ffi::OsStr;
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The `rampdeck` binary cargo built for these tests.
@@ -63,43 +62,35 @@ pub fn wait_exit(child: &mut Child, within: Duration) -> i32 {
     }
 }
 
-/// Runs `cmd` to its end and returns its output with the peak resident
-/// memory of that one child, in KiB (`wait4`'s rusage: this child alone,
-/// whatever other tests of this process run at the same time).
-// The child is reaped by `wait4` below, which clippy cannot see.
-#[allow(clippy::zombie_processes)]
-pub fn output_with_peak_rss(cmd: &mut Command) -> (Output, u64) {
-    let mut child = cmd
+/// Runs `rampdeck ARGS` to its end and returns its output with its own
+/// peak resident memory, in KiB.
+///
+/// Measured by GNU time (`/usr/bin/time -f %M`), a small process that
+/// forks the child and waits for it. Neither `RUSAGE_CHILDREN` nor our own
+/// `wait4` would do: this test binary spawns with `CLONE_VM`, and Linux
+/// charges the spawning process's (here: every test's) resident memory to
+/// the child's `ru_maxrss` at its exec.
+pub fn rampdeck_with_peak_rss(args: &[&OsStr]) -> (Output, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("rss");
+    let out = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&report)
+        .arg(RAMPDECK)
+        .args(args)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = stderr.read_to_end(&mut v);
-        v
-    });
-    let mut out = Vec::new();
-    let _ = stdout.read_to_end(&mut out);
-    let pid = i32::try_from(child.id()).unwrap();
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our own child, not yet reaped (std reaps only in
-    // wait/try_wait, which are never called on it); both pointers are to
-    // live locals of the right types.
-    let got = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(got, pid, "wait4: {}", std::io::Error::last_os_error());
-    let output = Output {
-        status: ExitStatus::from_raw(status),
-        stdout: out,
-        stderr: err.join().unwrap(),
-    };
-    // Linux reports ru_maxrss in KiB.
-    (output, u64::try_from(usage.ru_maxrss).unwrap())
+        .output()
+        .expect("GNU time (/usr/bin/time, Debian package time) runs the child");
+    let text = std::fs::read_to_string(&report).unwrap();
+    // A child that failed adds a "Command exited with non-zero status" line.
+    let kib = text
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .next_back()
+        .unwrap_or_else(|| panic!("no peak RSS from time: {text}"));
+    (out, kib)
 }
 
 /// The peak resident memory of a live process, in KiB (VmHWM).
