@@ -106,6 +106,24 @@ fn wait_polls(f: &Field, n: usize) {
     }
 }
 
+/// Waits until the journal says `source` went to erroring with `words` in
+/// its problem (the same line is printed on stdout first).
+fn wait_erroring(f: &Field, source: &str, words: &str) {
+    crate::kit::journal::wait_until(
+        &f.journal(),
+        &format!("source {source} erroring with {words:?}"),
+        crate::kit::journal::WAIT,
+        |r| {
+            r["action"] == "source_state"
+                && r["detail"]["source"] == source
+                && r["detail"]["to"] == "erroring"
+                && r["detail"]["problem"]
+                    .as_str()
+                    .is_some_and(|p| p.contains(words))
+        },
+    );
+}
+
 /// `rampdeck rollback` answers at once and the rollback hook runs.
 fn kill_switch_works(f: &Field) {
     let started = Instant::now();
@@ -209,8 +227,10 @@ fn a_200_mb_http_answer_is_refused_at_the_cap_and_the_kill_switch_works() {
     ));
     std::fs::write(&config, text).unwrap();
     let child = f.start_headless(&config);
-    // Several polls of each hostile source.
+    // Several polls of each hostile source, and each refused at the cap.
     std::thread::sleep(Duration::from_secs(4));
+    wait_erroring(&f, "hostile", "sent more than 1 MiB");
+    wait_erroring(&f, "announced", "sent more than 1 MiB");
     let rss = peak_rss_kib(child.id());
     kill_switch_works(&f);
     let out = wait_with_timeout(child, Duration::from_secs(10));
@@ -242,6 +262,7 @@ fn an_endless_trickle_is_cut_by_the_timeout_and_the_kill_switch_works() {
     );
     let child = f.start_headless(&config);
     std::thread::sleep(Duration::from_secs(3));
+    wait_erroring(&f, "hostile", "did not answer within 900 ms");
     kill_switch_works(&f);
     let out = wait_with_timeout(child, Duration::from_secs(10));
     let stdout = String::from_utf8_lossy(&out.stdout);
