@@ -27,11 +27,8 @@ fn journal_of(stdout: &str) -> std::path::PathBuf {
 }
 
 fn verify(journal: &std::path::Path) -> i32 {
-    crate::kit::proc::rampdeck(&[])
-        .arg("verify")
-        .arg(journal)
-        .status()
-        .expect("run verify")
+    crate::kit::journal::run_verify(journal)
+        .status
         .code()
         .unwrap_or(-1)
 }

@@ -136,9 +136,7 @@ fn plan_refuses_a_session_group_the_user_is_not_in() {
     // uid 65534 with no supplementary groups is not in "root".
     let config = plan(tmp.path(), "session_group = \"root\"\n", "");
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(crate::kit::proc::RAMPDECK)
+    let out = crate::kit::proc::as_nobody(crate::kit::proc::RAMPDECK)
         .args(["plan", "--config"])
         .arg(&config)
         .env("HOME", tmp.path())

@@ -27,10 +27,7 @@ const CHILD_LOCK: &str = "RAMPDECK_TEST_CHILD_LOCK";
 fn child(helper: &str, env: &[(&str, &str)], as_nobody: bool) -> Child {
     let exe = std::env::current_exe().unwrap();
     let mut cmd = if as_nobody {
-        let mut c = Proc::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(&exe);
-        c
+        crate::kit::proc::as_nobody(&exe)
     } else {
         Proc::new(&exe)
     };

@@ -227,9 +227,7 @@ fn views_share_one_state_and_only_drivers_act() {
 
     // Another user (a real process as uid 65534) may watch but not act:
     // its rollback is refused and journaled with its own uid.
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(crate::kit::proc::RAMPDECK)
+    let out = crate::kit::proc::as_nobody(crate::kit::proc::RAMPDECK)
         .args(["rollback", &id, "--reason", "viewer tries"])
         .envs(w.env())
         .output()
@@ -412,9 +410,7 @@ fn the_two_person_rule_needs_a_second_identity() {
     );
 
     // A second identity (uid 65534, "nobody", listed in drivers) confirms.
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(crate::kit::proc::RAMPDECK)
+    let out = crate::kit::proc::as_nobody(crate::kit::proc::RAMPDECK)
         .args(["rollback", &id, "--reason", "confirmed"])
         .envs(w.env())
         .output()

@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use crate::kit::field::Field;
@@ -51,10 +51,8 @@ reason_required = ["rollback", "promote_full", "approve"]
 
 /// The same command as uid/gid 65534 with no other groups.
 fn as_nobody(f: &Field, args: &[&str]) -> Output {
-    let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(crate::kit::proc::RAMPDECK)
-        .args(args);
+    let mut cmd = crate::kit::proc::as_nobody(crate::kit::proc::RAMPDECK);
+    cmd.args(args);
     f.env(&mut cmd);
     cmd.output()
         .expect("setpriv (util-linux) runs a client as another user")

@@ -10,7 +10,6 @@
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::kit::field::{Field, RECORD_ARGV};
@@ -113,9 +112,7 @@ timeout = "5s"
     ));
     let driver = f.start_headless(&config);
     let socket = f.path().join(format!("run/{}.sock", f.id));
-    let flooder = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(std::env::current_exe().unwrap())
+    let flooder = crate::kit::proc::as_nobody(std::env::current_exe().unwrap())
         .args([
             "--exact",
             &crate::kit::proc::test_name(module_path!(), "flood_child"),

@@ -187,3 +187,13 @@ pub fn rerun_in_child(flag: &str, module: &str, name: &str, envs: &[(&str, Strin
     );
     false
 }
+
+/// `program` run as uid/gid 65534 ("nobody") with no other groups, through
+/// `setpriv` (util-linux): another user, for real, to the kernel's peer
+/// credentials.
+pub fn as_nobody(program: impl AsRef<OsStr>) -> Command {
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(program);
+    cmd
+}
