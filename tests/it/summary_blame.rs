@@ -173,15 +173,8 @@ impl Run {
 }
 
 fn summary(path: &Path, format: &str) -> (i32, String) {
-    let out = crate::kit::proc::rampdeck(&[])
-        .args(["summary", "--format", format])
-        .arg(path)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    let (code, stdout, _) = crate::kit::journal::run_summary(path, format);
+    (code, stdout)
 }
 
 /// The field report: `rps` (no trigger, breaching since the start) was

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use crate::kit::journal::{lines, write_lines};
+use crate::kit::journal::{lines, run_summary as summary, write_lines};
 use std::path::{Path, PathBuf};
 
 use rampdeck::engine::{Actor, Decision, Timestamp};
@@ -48,19 +48,6 @@ fn journal(dir: &Path) -> PathBuf {
         w.append(Timestamp(T0 + i as i64 * 1000), d).unwrap();
     }
     path
-}
-
-fn summary(path: &Path, format: &str) -> (i32, String, String) {
-    let out = crate::kit::proc::rampdeck(&[])
-        .args(["summary", "--format", format])
-        .arg(path)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// The part of the document from `heading` to the next `## `.

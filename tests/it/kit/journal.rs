@@ -166,3 +166,17 @@ pub fn verify(path: &Path) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `rampdeck summary --format FORMAT` on the journal: exit code, stdout,
+/// stderr.
+pub fn run_summary(path: &Path, format: &str) -> (i32, String, String) {
+    let out = proc::rampdeck(&["summary", "--format", format])
+        .arg(path)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
