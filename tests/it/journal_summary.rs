@@ -13,80 +13,53 @@ use rampdeck::journal::{
 };
 use rampdeck::plan::*;
 
+use crate::kit::plan as kit;
+
 fn plan() -> Plan {
     let step = |name: &str, weight: u8, gate: GateKind| Step {
-        name: name.into(),
-        weight,
-        hold: Duration::from_secs(60),
-        gate,
         owner: Some("alice".into()),
-        gates: None,
+        ..kit::step(name, weight, Duration::from_secs(60), gate)
     };
-    Plan {
-        rollout: RolloutInfo {
-            id: Some("checkout-42".into()),
-            service: "checkout".into(),
-            strategy: Strategy::Canary,
-            ticket: Some(Ticket {
-                id: "CHG-1234".into(),
-                url: Some("https://tickets.example/CHG-1234".into()),
-            }),
-            owners: vec!["alice".into()],
-            drivers: vec![],
-            require_second: vec![],
-            unattended: Unattended::Hold,
-            window: None,
-            checklist: vec![],
-            journal_dir: None,
-            session_group: None,
-            max_connections: rampdeck::plan::DEFAULT_MAX_CONNECTIONS,
+    let error_rate = Metric {
+        name: "Error rate".into(),
+        unit: "%".into(),
+        display_scale: 100.0,
+        threshold: Threshold {
+            limit: Some(0.05),
+            ..Threshold::default()
         },
-        steps: vec![
-            step("canary-10", 10, GateKind::Auto),
-            step("canary-50", 50, GateKind::Manual),
-            step("full", 100, GateKind::Auto),
-        ],
-        metrics: vec![Metric {
-            id: "error_rate".into(),
-            name: "Error rate".into(),
-            source: "prom".into(),
-            query: MetricQuery::Promql("sum(rate(errors[1m]))".into()),
-            baseline: Baseline::Cohort,
-            unit: "%".into(),
-            display_scale: 100.0,
-            bad: BadDirection::Up,
-            threshold: Threshold {
-                limit: Some(0.05),
-                ..Threshold::default()
-            },
-            min_samples: 1,
-            min_traffic: None,
-            no_data: NoDataPolicy {
-                action: NoDataAction::Hold,
-                after: 3,
-            },
-            from_weight: None,
-            baseline_when_empty: rampdeck::plan::BaselineWhenEmpty::Frozen,
-        }],
-        triggers: vec![Trigger {
-            name: "errors".into(),
-            metric: "error_rate".into(),
-            consecutive: 3,
-            action: TriggerAction::Rollback,
-        }],
-        sources: vec![Source {
-            name: "prom".into(),
-            kind: SourceKind::Prometheus(HttpTarget::default()),
-            interval: Duration::from_secs(5),
-            timeout: Duration::from_secs(2),
-            max_response: rampdeck::plan::DEFAULT_MAX_RESPONSE,
-            degraded: rampdeck::plan::DegradedPolicy::Hold,
-        }],
-        hooks: Hooks::default(),
-        notify: Notify::default(),
-        ui: UiSettings::default(),
-        journal: Default::default(),
-    }
+        ..kit::promql(
+            "error_rate",
+            "prom",
+            "sum(rate(errors[1m]))",
+            Baseline::Cohort,
+        )
+    };
+    let prom = kit::source(
+        "prom",
+        SourceKind::Prometheus(HttpTarget::default()),
+        5000,
+        2000,
+    );
+    let mut plan = kit::plan(vec![prom], vec![error_rate]);
+    plan.rollout.id = Some("checkout-42".into());
+    plan.rollout.ticket = Some(Ticket {
+        id: "CHG-1234".into(),
+        url: Some("https://tickets.example/CHG-1234".into()),
+    });
+    plan.rollout.owners = vec!["alice".into()];
+    plan.steps = vec![
+        step("canary-10", 10, GateKind::Auto),
+        step("canary-50", 50, GateKind::Manual),
+        step("full", 100, GateKind::Auto),
+    ];
+    plan.triggers = vec![Trigger {
+        name: "errors".into(),
+        metric: "error_rate".into(),
+        consecutive: 3,
+        action: TriggerAction::Rollback,
+    }];
+    plan
 }
 
 fn gate(verdict: Verdict, canary: f64, breaches: u32) -> GateStatus {

@@ -27,14 +27,7 @@ pub fn plan(sources: Vec<Source>, metrics: Vec<Metric>) -> Plan {
             session_group: None,
             max_connections: rampdeck::plan::DEFAULT_MAX_CONNECTIONS,
         },
-        steps: vec![Step {
-            name: "all".into(),
-            weight: 100,
-            hold: Duration::from_secs(60),
-            gate: GateKind::Auto,
-            owner: None,
-            gates: None,
-        }],
+        steps: vec![step("all", 100, Duration::from_secs(60), GateKind::Auto)],
         metrics,
         triggers: vec![],
         sources,
@@ -42,6 +35,18 @@ pub fn plan(sources: Vec<Source>, metrics: Vec<Metric>) -> Plan {
         notify: Notify::default(),
         ui: UiSettings::default(),
         journal: Default::default(),
+    }
+}
+
+/// A step with no owner and the plan's gates.
+pub fn step(name: &str, weight: u8, hold: Duration, gate: GateKind) -> Step {
+    Step {
+        name: name.into(),
+        weight,
+        hold,
+        gate,
+        owner: None,
+        gates: None,
     }
 }
 

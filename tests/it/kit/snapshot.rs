@@ -8,10 +8,10 @@ use rampdeck::engine::series::MetricSeries;
 use rampdeck::engine::{
     EngineView, GateStatus, NextAction, Phase, StepState, StepView, Timestamp, Verdict,
 };
-use rampdeck::plan::{Baseline, GateKind, Metric, Plan, Step, Threshold};
+use rampdeck::plan::{Baseline, GateKind, Metric, Plan, Threshold};
 use rampdeck::snapshot::{Snapshot, SourceHealth, SourceState};
 
-use super::plan::{plan as base_plan, prom_source, promql};
+use super::plan::{plan as base_plan, prom_source, promql, step};
 
 pub const T0: i64 = 1_750_000_000_000;
 
@@ -44,13 +44,13 @@ pub fn plan(rollout_id: &str, metrics: usize) -> Plan {
     plan.rollout.owners = vec!["alice".into()];
     plan.steps = [5u8, 25, 50, 100]
         .iter()
-        .map(|w| Step {
-            name: format!("{w}%"),
-            weight: *w,
-            hold: Duration::from_secs(300),
-            gate: GateKind::Auto,
-            owner: None,
-            gates: None,
+        .map(|w| {
+            step(
+                &format!("{w}%"),
+                *w,
+                Duration::from_secs(300),
+                GateKind::Auto,
+            )
         })
         .collect();
     plan
