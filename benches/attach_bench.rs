@@ -8,8 +8,8 @@
 //! `cargo bench --bench attach_bench` (env: ATTACH_BENCH_CLIENTS=50,
 //! ATTACH_BENCH_SECS=20, ATTACH_BENCH_METRICS=8).
 
-#[path = "../tests/session_support.rs"]
-mod session_support;
+#[path = "../tests/it/kit/mod.rs"]
+mod kit;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -52,7 +52,7 @@ async fn publish(
     for _ in 0..ticks {
         interval.tick().await;
         let start = Instant::now();
-        let next = Arc::new(session_support::next_poll(&tx.borrow()));
+        let next = Arc::new(kit::snapshot::next_poll(&tx.borrow()));
         let v = next.version;
         tx.send_replace(next);
         let done = Instant::now();
@@ -68,13 +68,13 @@ async fn run() {
     let metrics = env("ATTACH_BENCH_METRICS", 8);
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("run/bench.sock");
-    let plan = Arc::new(session_support::plan("bench", metrics));
+    let plan = Arc::new(kit::snapshot::plan("bench", metrics));
     // 30 minutes into the rollout, 6 hours of retention at 1 s polls.
-    let first = Arc::new(session_support::snapshot(&plan, 1800, 21_600));
+    let first = Arc::new(kit::snapshot::snapshot(&plan, 1800, 21_600));
     let full_len = protocol::encode(&ServerMsg::Snapshot(Box::new((*first).clone())))
         .expect("encode")
         .len();
-    let upd = session_support::next_poll(&first);
+    let upd = kit::snapshot::next_poll(&first);
     let upd_len = protocol::encode(&protocol::diff(&first, &upd))
         .expect("encode")
         .len();

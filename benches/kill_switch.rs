@@ -9,13 +9,14 @@
 
 #![allow(clippy::unwrap_used)]
 
-#[path = "../tests/field/mod.rs"]
-mod field;
+#[path = "../tests/it/kit/mod.rs"]
+mod kit;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use field::{Field, hostile_http, silent_http};
+use kit::field::Field;
+use kit::http::{hostile_http, silent_http};
 
 fn now_ns() -> i128 {
     i128::from(chrono::Utc::now().timestamp_nanos_opt().unwrap())

@@ -10,8 +10,8 @@
 //!
 //! Targets (issue 3): < 10 % CPU, < 40 MB RSS, < 10 ms lateness.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+#[path = "../tests/it/kit/mod.rs"]
+mod kit;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
@@ -21,10 +21,11 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::post;
+use kit::http::*;
+use kit::plan::*;
 use rampdeck::engine::Reading;
 use rampdeck::plan::Baseline;
 use rampdeck::sources::{self, SampleMsg};
-use support::*;
 use tokio::sync::{mpsc, watch};
 
 const RUN: Duration = Duration::from_secs(20);

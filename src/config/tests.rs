@@ -1,5 +1,5 @@
 //! Unit tests of defaults, durations, discovery, warnings and the
-//! worst-case timing; the refusal fixtures live in tests/config_fixtures.rs.
+//! worst-case timing; the refusal fixtures live in tests/it/config_fixtures.rs.
 
 use std::time::Duration;
 

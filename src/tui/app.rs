@@ -328,7 +328,7 @@ fn is_urgent(old: &Snapshot, new: &Snapshot) -> bool {
             .ne(new.sources.iter().map(|s| s.state))
 }
 
-/// Test hook for the end-to-end tests (tests/e2e_pty.rs): with
+/// Test hook for the end-to-end tests (tests/it/e2e_pty.rs): with
 /// `RAMPDECK_TEST_PANIC_AFTER_FIRST_FRAME=1` the cockpit panics right after
 /// its first frame, to check the terminal is restored and the color-eyre
 /// report is readable. Costs one environment read per run.
