@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::driver::{DriverHandle, DriverInput, Event};
+use crate::driver::{DriverHandle, DriverInput, DriverOutcome, Event};
 use crate::engine::words::phase_sentence;
 use crate::engine::{Actor, Phase};
 use crate::journal::escape::line;
@@ -106,38 +106,7 @@ pub async fn run(
     }
     match result {
         Ok(Ok(outcome)) => {
-            let summary = outcome
-                .summary_path
-                .as_ref()
-                .filter(|p| !p.as_os_str().is_empty())
-                .map(|p| p.display().to_string());
-            if opts.json {
-                let line = serde_json::json!({
-                    "kind": "exit",
-                    "phase": outcome.phase.name(),
-                    "journal": outcome.journal_path.display().to_string(),
-                    "summary": summary,
-                    "head": outcome.head,
-                    "records": outcome.records,
-                    "closed": outcome.closed,
-                });
-                let _ = writeln!(out, "{line}");
-            } else {
-                let _ = writeln!(out, "result: {}", line(&phase_sentence(&outcome.phase)));
-                if let Some(s) = &summary {
-                    let _ = writeln!(out, "summary: {}", line(s));
-                }
-                // The head to keep elsewhere (a ticket, a chat message):
-                // `rampdeck verify --expect-head` checks the journal against it.
-                let state = if outcome.closed { "closed" } else { "open" };
-                let _ = writeln!(
-                    out,
-                    "head: {} ({} records, journal {state})",
-                    outcome.head, outcome.records
-                );
-                let journal = outcome.journal_path.display().to_string();
-                let _ = writeln!(out, "journal: {}", line(&journal));
-            }
+            print_outcome(&mut out, &outcome, opts.json);
             let _ = out.flush();
             if stopping && !outcome.phase.is_terminal() {
                 EXIT_STOPPED
@@ -153,6 +122,42 @@ pub async fn run(
             crate::tty::say(format_args!("rampdeck: the driver task failed: {e}"));
             EXIT_INTERNAL
         }
+    }
+}
+
+/// The last lines: where the rollout ended up, and the head to keep.
+fn print_outcome(out: &mut impl Write, outcome: &DriverOutcome, json: bool) {
+    let summary = outcome
+        .summary_path
+        .as_ref()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(|p| p.display().to_string());
+    if json {
+        let line = serde_json::json!({
+            "kind": "exit",
+            "phase": outcome.phase.name(),
+            "journal": outcome.journal_path.display().to_string(),
+            "summary": summary,
+            "head": outcome.head,
+            "records": outcome.records,
+            "closed": outcome.closed,
+        });
+        let _ = writeln!(out, "{line}");
+    } else {
+        let _ = writeln!(out, "result: {}", line(&phase_sentence(&outcome.phase)));
+        if let Some(s) = &summary {
+            let _ = writeln!(out, "summary: {}", line(s));
+        }
+        // The head to keep elsewhere (a ticket, a chat message):
+        // `rampdeck verify --expect-head` checks the journal against it.
+        let state = if outcome.closed { "closed" } else { "open" };
+        let _ = writeln!(
+            out,
+            "head: {} ({} records, journal {state})",
+            outcome.head, outcome.records
+        );
+        let journal = outcome.journal_path.display().to_string();
+        let _ = writeln!(out, "journal: {}", line(&journal));
     }
 }
 

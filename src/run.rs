@@ -262,77 +262,21 @@ async fn screen(
     early: EarlyScreen,
     mut signals: crate::tty::Signals,
 ) -> i32 {
-    use crate::tui::{TuiExit, UiCommand};
     let EarlyScreen {
         snapshots: to_screen,
-        commands: mut ui_rx,
+        commands: ui_rx,
         tui,
         actor,
     } = early;
-    let mut from_driver = handle.snapshots.clone();
-    let forward = tokio::spawn(async move {
-        loop {
-            let snap = from_driver.borrow_and_update().clone();
-            to_screen.send_replace(snap);
-            if from_driver.changed().await.is_err() {
-                break;
-            }
-        }
-    });
-    let inputs = handle.inputs.clone();
-    let bridge_actor = actor.clone();
-    let bridge = tokio::spawn(async move {
-        while let Some(cmd) = ui_rx.recv().await {
-            let msg = match cmd {
-                UiCommand::Engine { command, reason } => DriverInput::Command {
-                    command,
-                    actor: bridge_actor.clone(),
-                    reason,
-                },
-                // The local terminal of the person who started the
-                // rollout is in control from the start.
-                UiCommand::TakeControl => continue,
-                UiCommand::Quit => break,
-            };
-            if inputs.send(msg).await.is_err() {
-                break;
-            }
-        }
-    });
+    let forward = forward_snapshots(handle.snapshots.clone(), to_screen);
+    let bridge = bridge_commands(ui_rx, handle.inputs.clone(), actor.clone());
     let exit = match tui.await {
         Ok(r) => r,
         Err(e) => Err(crate::tui::TuiError::Task(e.to_string())),
     };
     bridge.abort();
     forward.abort();
-    match &exit {
-        // The terminal hung up (SSH dropped): the driver carries on with
-        // every trigger armed, `rampdeck attach` picks it up again.
-        Ok(TuiExit::HangUp) => {
-            let _ = handle
-                .inputs
-                .send(DriverInput::Presence {
-                    attached: false,
-                    actor: actor.clone(),
-                })
-                .await;
-            let _ = handle.inputs.send(DriverInput::ExitWhenDone).await;
-        }
-        other => {
-            let why = match other {
-                Ok(TuiExit::Signal(n)) => format!("stopped by {}", crate::tty::signal_name(*n)),
-                Ok(_) => "the operator closed the cockpit".to_string(),
-                Err(e) => format!("the screen failed: {e}"),
-            };
-            let _ = handle
-                .inputs
-                .send(DriverInput::Shutdown {
-                    actor: actor.clone(),
-                    why,
-                })
-                .await;
-        }
-    }
+    screen_closed(&handle.inputs, &exit, &actor).await;
     // After a hang-up the driver runs on with no screen; a stop signal
     // still stops it, journaled like any other stop.
     let mut task = handle.task;
@@ -355,29 +299,7 @@ async fn screen(
         return EXIT_INTERNAL;
     }
     match outcome {
-        Ok(Ok(o)) => {
-            // stdout may be a terminal that hung up: never panic on it.
-            let mut out = std::io::stdout();
-            use crate::journal::escape::line;
-            let words = crate::engine::words::phase_sentence(&o.phase);
-            let _ = writeln!(out, "rollout {}: {}", o.phase.name(), line(&words));
-            if let Some(s) = o.summary_path.filter(|p| !p.as_os_str().is_empty()) {
-                let _ = writeln!(out, "summary: {}", line(&s.display().to_string()));
-            }
-            let state = if o.closed { "closed" } else { "open" };
-            let _ = writeln!(
-                out,
-                "head: {} ({} records, journal {state})",
-                o.head, o.records
-            );
-            let journal = o.journal_path.display().to_string();
-            let _ = writeln!(out, "journal: {}", line(&journal));
-            if o.phase.is_terminal() {
-                headless::exit_code(&o.phase)
-            } else {
-                headless::EXIT_STOPPED
-            }
-        }
+        Ok(Ok(o)) => print_outcome(&o),
         Ok(Err(e)) => {
             crate::tty::say(format_args!("rampdeck: the driver stopped: {e}"));
             EXIT_INTERNAL
@@ -386,6 +308,114 @@ async fn screen(
             crate::tty::say(format_args!("rampdeck: the driver task failed: {e}"));
             EXIT_INTERNAL
         }
+    }
+}
+
+/// Passes the driver's snapshots on to the screen.
+fn forward_snapshots(
+    mut from_driver: tokio::sync::watch::Receiver<Arc<crate::snapshot::Snapshot>>,
+    to_screen: tokio::sync::watch::Sender<Arc<crate::snapshot::Snapshot>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let snap = from_driver.borrow_and_update().clone();
+            to_screen.send_replace(snap);
+            if from_driver.changed().await.is_err() {
+                break;
+            }
+        }
+    })
+}
+
+/// Passes the screen's commands on to the driver, as `actor`'s.
+fn bridge_commands(
+    mut ui_rx: tokio::sync::mpsc::Receiver<crate::tui::UiCommand>,
+    inputs: tokio::sync::mpsc::Sender<DriverInput>,
+    actor: crate::engine::Actor,
+) -> tokio::task::JoinHandle<()> {
+    use crate::tui::UiCommand;
+    tokio::spawn(async move {
+        while let Some(cmd) = ui_rx.recv().await {
+            let msg = match cmd {
+                UiCommand::Engine { command, reason } => DriverInput::Command {
+                    command,
+                    actor: actor.clone(),
+                    reason,
+                },
+                // The local terminal of the person who started the
+                // rollout is in control from the start.
+                UiCommand::TakeControl => continue,
+                UiCommand::Quit => break,
+            };
+            if inputs.send(msg).await.is_err() {
+                break;
+            }
+        }
+    })
+}
+
+/// Tells the driver how the screen ended: a hang-up leaves it running, any
+/// other end stops it.
+async fn screen_closed(
+    inputs: &tokio::sync::mpsc::Sender<DriverInput>,
+    exit: &Result<crate::tui::TuiExit, crate::tui::TuiError>,
+    actor: &crate::engine::Actor,
+) {
+    use crate::tui::TuiExit;
+    match exit {
+        // The terminal hung up (SSH dropped): the driver carries on with
+        // every trigger armed, `rampdeck attach` picks it up again.
+        Ok(TuiExit::HangUp) => {
+            let _ = inputs
+                .send(DriverInput::Presence {
+                    attached: false,
+                    actor: actor.clone(),
+                })
+                .await;
+            let _ = inputs.send(DriverInput::ExitWhenDone).await;
+        }
+        other => {
+            let why = match other {
+                Ok(TuiExit::Signal(n)) => format!("stopped by {}", crate::tty::signal_name(*n)),
+                Ok(_) => "the operator closed the cockpit".to_string(),
+                Err(e) => format!("the screen failed: {e}"),
+            };
+            let _ = inputs
+                .send(DriverInput::Shutdown {
+                    actor: actor.clone(),
+                    why,
+                })
+                .await;
+        }
+    }
+}
+
+/// Prints where the rollout ended up; returns the exit code.
+fn print_outcome(o: &driver::DriverOutcome) -> i32 {
+    // stdout may be a terminal that hung up: never panic on it.
+    let mut out = std::io::stdout();
+    use crate::journal::escape::line;
+    let words = crate::engine::words::phase_sentence(&o.phase);
+    let _ = writeln!(out, "rollout {}: {}", o.phase.name(), line(&words));
+    if let Some(s) = o
+        .summary_path
+        .as_ref()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        let _ = writeln!(out, "summary: {}", line(&s.display().to_string()));
+    }
+    let state = if o.closed { "closed" } else { "open" };
+    let _ = writeln!(
+        out,
+        "head: {} ({} records, journal {state})",
+        o.head, o.records
+    );
+    let journal = o.journal_path.display().to_string();
+    let _ = writeln!(out, "journal: {}", line(&journal));
+    if o.phase.is_terminal() {
+        headless::exit_code(&o.phase)
+    } else {
+        headless::EXIT_STOPPED
     }
 }
 

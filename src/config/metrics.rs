@@ -75,39 +75,8 @@ pub(crate) fn build_metrics(
 
 fn build_metric(ctx: &Ctx, m: &Spanned<RawMetric>, sources: &[Source]) -> R<Metric> {
     let r = m.get_ref();
-    let id = r.id.get_ref().clone();
-    if id.is_empty()
-        || !id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        return Err(ctx.err(
-            r.id.span(),
-            format!("metric id \"{id}\" is not a simple name"),
-            "use letters, digits, '_' and '-' (e.g. \"error_rate\")",
-        ));
-    }
-    let source = sources
-        .iter()
-        .find(|s| s.name == *r.source.get_ref())
-        .ok_or_else(|| {
-            ctx.err(
-                r.source.span(),
-                format!(
-                    "metric \"{id}\" names unknown source \"{}\"",
-                    r.source.get_ref()
-                ),
-                if sources.is_empty() {
-                    "define it as a [sources.NAME] table".to_string()
-                } else {
-                    format!(
-                        "define [sources.{}] or use one of: {}",
-                        r.source.get_ref(),
-                        list(sources.iter().map(|s| s.name.as_str()))
-                    )
-                },
-            )
-        })?;
+    let id = metric_id(ctx, r)?;
+    let source = metric_source(ctx, r, &id, sources)?;
     let query = query(ctx, r, source)?;
     let is_prom = matches!(source.kind, SourceKind::Prometheus(_));
     let baseline = match &r.baseline {
@@ -120,56 +89,8 @@ fn build_metric(ctx: &Ctx, m: &Spanned<RawMetric>, sources: &[Source]) -> R<Metr
         &r.bad,
         &[("up", BadDirection::Up), ("down", BadDirection::Down)],
     )?;
-    let threshold = match &r.threshold {
-        Some(t) => {
-            let t = t.get_ref();
-            let get = |key: &str, v: &Option<Spanned<f64>>| {
-                v.as_ref().map(|v| ctx.finite(key, v)).transpose()
-            };
-            Threshold {
-                limit: get("limit", &t.limit)?,
-                ratio: get("ratio", &t.ratio)?,
-                delta: get("delta", &t.delta)?,
-                slo: get("slo", &t.slo)?,
-            }
-        }
-        None => Threshold::default(),
-    };
-    if let Some(t) = &r.threshold {
-        let t = t.get_ref();
-        if let Some(ratio) = &t.ratio {
-            if *ratio.get_ref() <= 0.0 {
-                return Err(ctx.err(
-                    ratio.span(),
-                    format!("ratio {} of metric \"{id}\" is not above zero", ratio.get_ref()),
-                    "a ratio compares canary / baseline: use e.g. 2.0 (bad = \"up\") or 0.5 (bad = \"down\")",
-                ));
-            }
-        }
-        if matches!(baseline, Baseline::None) {
-            if let Some(span) = t.ratio.as_ref().or(t.delta.as_ref()).map(Spanned::span) {
-                return Err(ctx.err(
-                    span,
-                    format!("metric \"{id}\" has a relative threshold (ratio/delta) but baseline = \"none\""),
-                    "set a baseline (\"cohort\", { query = ... }, { value = ... }, { pre_deploy = \"15m\" }) or use `limit`",
-                ));
-            }
-        }
-    }
-    let display_scale = match &r.display_scale {
-        Some(v) => {
-            let x = ctx.finite("display_scale", v)?;
-            if x == 0.0 {
-                return Err(ctx.err(
-                    v.span(),
-                    "`display_scale` is 0",
-                    "use 1 for raw values, 100 for ratio → %",
-                ));
-            }
-            x
-        }
-        None => 1.0,
-    };
+    let threshold = threshold(ctx, r, &id, &baseline)?;
+    let display_scale = display_scale(ctx, r)?;
     let min_samples = match &r.min_samples {
         Some(v) => u32::try_from(ctx.int_in("min_samples", v, 1, MAX_COUNT)?).unwrap_or(1),
         None => 1,
@@ -184,31 +105,7 @@ fn build_metric(ctx: &Ctx, m: &Spanned<RawMetric>, sources: &[Source]) -> R<Metr
         }
         None => None,
     };
-    let no_data = match &r.no_data {
-        Some(nd) => {
-            let nd = nd.get_ref();
-            NoDataPolicy {
-                action: match &nd.action {
-                    Some(a) => ctx.pick(
-                        "no_data action",
-                        a,
-                        &[
-                            ("hold", NoDataAction::Hold),
-                            ("pause", NoDataAction::Pause),
-                            ("rollback", NoDataAction::Rollback),
-                        ],
-                    )?,
-                    None => DEFAULT_NO_DATA.action,
-                },
-                after: match &nd.after {
-                    Some(v) => u32::try_from(ctx.int_in("after", v, 1, MAX_COUNT)?)
-                        .unwrap_or(DEFAULT_NO_DATA.after),
-                    None => DEFAULT_NO_DATA.after,
-                },
-            }
-        }
-        None => DEFAULT_NO_DATA,
-    };
+    let no_data = no_data(ctx, r)?;
     Ok(Metric {
         name: r
             .name
@@ -245,6 +142,126 @@ fn build_metric(ctx: &Ctx, m: &Spanned<RawMetric>, sources: &[Source]) -> R<Metr
                 ],
             )?,
             None => BaselineWhenEmpty::default(),
+        },
+    })
+}
+
+/// The metric's `id`, checked to be a simple name.
+fn metric_id(ctx: &Ctx, r: &RawMetric) -> R<String> {
+    let id = r.id.get_ref().clone();
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(ctx.err(
+            r.id.span(),
+            format!("metric id \"{id}\" is not a simple name"),
+            "use letters, digits, '_' and '-' (e.g. \"error_rate\")",
+        ));
+    }
+    Ok(id)
+}
+
+/// The source the metric names, which must be defined.
+fn metric_source<'s>(ctx: &Ctx, r: &RawMetric, id: &str, sources: &'s [Source]) -> R<&'s Source> {
+    sources
+        .iter()
+        .find(|s| s.name == *r.source.get_ref())
+        .ok_or_else(|| {
+            ctx.err(
+                r.source.span(),
+                format!(
+                    "metric \"{id}\" names unknown source \"{}\"",
+                    r.source.get_ref()
+                ),
+                if sources.is_empty() {
+                    "define it as a [sources.NAME] table".to_string()
+                } else {
+                    format!(
+                        "define [sources.{}] or use one of: {}",
+                        r.source.get_ref(),
+                        list(sources.iter().map(|s| s.name.as_str()))
+                    )
+                },
+            )
+        })
+}
+
+/// The threshold's bounds; a ratio must be above zero, and a relative
+/// bound (ratio/delta) needs a baseline.
+fn threshold(ctx: &Ctx, r: &RawMetric, id: &str, baseline: &Baseline) -> R<Threshold> {
+    let Some(t) = &r.threshold else {
+        return Ok(Threshold::default());
+    };
+    let t = t.get_ref();
+    let get =
+        |key: &str, v: &Option<Spanned<f64>>| v.as_ref().map(|v| ctx.finite(key, v)).transpose();
+    let threshold = Threshold {
+        limit: get("limit", &t.limit)?,
+        ratio: get("ratio", &t.ratio)?,
+        delta: get("delta", &t.delta)?,
+        slo: get("slo", &t.slo)?,
+    };
+    if let Some(ratio) = &t.ratio {
+        if *ratio.get_ref() <= 0.0 {
+            return Err(ctx.err(
+                ratio.span(),
+                format!("ratio {} of metric \"{id}\" is not above zero", ratio.get_ref()),
+                "a ratio compares canary / baseline: use e.g. 2.0 (bad = \"up\") or 0.5 (bad = \"down\")",
+            ));
+        }
+    }
+    if matches!(baseline, Baseline::None) {
+        if let Some(span) = t.ratio.as_ref().or(t.delta.as_ref()).map(Spanned::span) {
+            return Err(ctx.err(
+                span,
+                format!("metric \"{id}\" has a relative threshold (ratio/delta) but baseline = \"none\""),
+                "set a baseline (\"cohort\", { query = ... }, { value = ... }, { pre_deploy = \"15m\" }) or use `limit`",
+            ));
+        }
+    }
+    Ok(threshold)
+}
+
+fn display_scale(ctx: &Ctx, r: &RawMetric) -> R<f64> {
+    let Some(v) = &r.display_scale else {
+        return Ok(1.0);
+    };
+    let x = ctx.finite("display_scale", v)?;
+    if x == 0.0 {
+        return Err(ctx.err(
+            v.span(),
+            "`display_scale` is 0",
+            "use 1 for raw values, 100 for ratio → %",
+        ));
+    }
+    Ok(x)
+}
+
+/// What to do when the metric has no data, and after how many polls.
+fn no_data(ctx: &Ctx, r: &RawMetric) -> R<NoDataPolicy> {
+    let Some(nd) = &r.no_data else {
+        return Ok(DEFAULT_NO_DATA);
+    };
+    let nd = nd.get_ref();
+    Ok(NoDataPolicy {
+        action: match &nd.action {
+            Some(a) => ctx.pick(
+                "no_data action",
+                a,
+                &[
+                    ("hold", NoDataAction::Hold),
+                    ("pause", NoDataAction::Pause),
+                    ("rollback", NoDataAction::Rollback),
+                ],
+            )?,
+            None => DEFAULT_NO_DATA.action,
+        },
+        after: match &nd.after {
+            Some(v) => u32::try_from(ctx.int_in("after", v, 1, MAX_COUNT)?)
+                .unwrap_or(DEFAULT_NO_DATA.after),
+            None => DEFAULT_NO_DATA.after,
         },
     })
 }

@@ -56,6 +56,45 @@ fn build_source(ctx: &Ctx, name: &str, s: &Spanned<RawSource>) -> R<Source> {
             ("command", Kind::Command),
         ],
     )?;
+    reject_inline_secrets(ctx, r)?;
+    let interval = poll_interval(ctx, name, s)?;
+    let timeout = poll_timeout(ctx, name, s, interval)?;
+    let max_response = match &r.max_response {
+        Some(v) => {
+            let n = ctx.size_in("max_response", v, MIN_MAX_RESPONSE, MAX_MAX_RESPONSE)?;
+            usize::try_from(n).unwrap_or(usize::MAX)
+        }
+        None => crate::plan::DEFAULT_MAX_RESPONSE,
+    };
+    let kind = if kind == Kind::Command {
+        reject_http_fields(ctx, name, r)?;
+        SourceKind::Command
+    } else {
+        http_kind(ctx, name, s, kind)?
+    };
+    Ok(Source {
+        name: name.to_string(),
+        kind,
+        interval,
+        timeout,
+        max_response,
+        degraded: match &r.degraded {
+            Some(d) => ctx.pick(
+                "degraded",
+                d,
+                &[
+                    ("hold", DegradedPolicy::Hold),
+                    ("pass", DegradedPolicy::Pass),
+                ],
+            )?,
+            None => DegradedPolicy::default(),
+        },
+    })
+}
+
+/// A secret written into the plan is refused, with the way to name an
+/// environment variable instead.
+fn reject_inline_secrets(ctx: &Ctx, r: &RawSource) -> R<()> {
     let env_help = |key: &str| match key {
         "password" => {
             "`auth = { basic = { user_env = \"USER_VAR\", password_env = \"PASSWORD_VAR\" } }`"
@@ -75,7 +114,12 @@ fn build_source(ctx: &Ctx, name: &str, s: &Spanned<RawSource>) -> R<Source> {
             return Err(ctx.secret(v, key, &env_help(key)));
         }
     }
+    Ok(())
+}
 
+/// How often the source is polled: at least `MIN_INTERVAL`.
+fn poll_interval(ctx: &Ctx, name: &str, s: &Spanned<RawSource>) -> R<Duration> {
+    let r = s.get_ref();
     let interval = match &r.interval {
         Some(v) => ctx.duration("interval", v, Some((MIN_INTERVAL, MAX_INTERVAL)))?,
         None => DEFAULT_INTERVAL,
@@ -94,6 +138,12 @@ fn build_source(ctx: &Ctx, name: &str, s: &Spanned<RawSource>) -> R<Source> {
     if let Some(v) = &r.interval {
         ctx.duration_range("interval", v, interval, MIN_INTERVAL, MAX_INTERVAL)?;
     }
+    Ok(interval)
+}
+
+/// How long one poll may take: above zero and below `interval`.
+fn poll_timeout(ctx: &Ctx, name: &str, s: &Spanned<RawSource>, interval: Duration) -> R<Duration> {
+    let r = s.get_ref();
     let timeout = match &r.timeout {
         Some(v) => ctx.duration_in("timeout", v, MIN_TIMEOUT, MAX_INTERVAL)?,
         // The default must fit under short intervals too.
@@ -112,88 +162,66 @@ fn build_source(ctx: &Ctx, name: &str, s: &Spanned<RawSource>) -> R<Source> {
             "lower `timeout` (or raise `interval`) so one poll ends before the next begins",
         ));
     }
+    Ok(timeout)
+}
 
-    let max_response = match &r.max_response {
-        Some(v) => {
-            let n = ctx.size_in("max_response", v, MIN_MAX_RESPONSE, MAX_MAX_RESPONSE)?;
-            usize::try_from(n).unwrap_or(usize::MAX)
+/// A command source takes none of the HTTP fields.
+fn reject_http_fields(ctx: &Ctx, name: &str, r: &RawSource) -> R<()> {
+    for (key, present) in [
+        ("url", r.url.as_ref().map(Spanned::span)),
+        ("auth", r.auth.as_ref().map(Spanned::span)),
+        ("headers", r.headers.as_ref().map(Spanned::span)),
+        ("headers_env", r.headers_env.as_ref().map(Spanned::span)),
+        ("ca_file", r.ca_file.as_ref().map(Spanned::span)),
+        (
+            "insecure_skip_verify",
+            r.insecure_skip_verify.as_ref().map(Spanned::span),
+        ),
+        ("expect_status", r.expect_status.as_ref().map(Spanned::span)),
+        ("body_contains", r.body_contains.as_ref().map(Spanned::span)),
+    ] {
+        if let Some(span) = present {
+            return Err(ctx.err(
+                span,
+                format!("`{key}` does not apply to command source \"{name}\""),
+                "remove it: a command source runs each metric's `command = [...]` argv",
+            ));
         }
-        None => crate::plan::DEFAULT_MAX_RESPONSE,
-    };
+    }
+    Ok(())
+}
 
-    let kind = if kind == Kind::Command {
+/// A source polled over HTTP: its target, and for a probe what it expects.
+fn http_kind(ctx: &Ctx, name: &str, s: &Spanned<RawSource>, kind: Kind) -> R<SourceKind> {
+    let r = s.get_ref();
+    let target = http_target(ctx, name, s)?;
+    if kind != Kind::Probe {
         for (key, present) in [
-            ("url", r.url.as_ref().map(Spanned::span)),
-            ("auth", r.auth.as_ref().map(Spanned::span)),
-            ("headers", r.headers.as_ref().map(Spanned::span)),
-            ("headers_env", r.headers_env.as_ref().map(Spanned::span)),
-            ("ca_file", r.ca_file.as_ref().map(Spanned::span)),
-            (
-                "insecure_skip_verify",
-                r.insecure_skip_verify.as_ref().map(Spanned::span),
-            ),
             ("expect_status", r.expect_status.as_ref().map(Spanned::span)),
             ("body_contains", r.body_contains.as_ref().map(Spanned::span)),
         ] {
             if let Some(span) = present {
                 return Err(ctx.err(
                     span,
-                    format!("`{key}` does not apply to command source \"{name}\""),
-                    "remove it: a command source runs each metric's `command = [...]` argv",
+                    format!(
+                        "`{key}` applies only to probe sources, and \"{name}\" is {}",
+                        r.kind.get_ref()
+                    ),
+                    "remove it, or set `kind = \"probe\"`",
                 ));
             }
         }
-        SourceKind::Command
-    } else {
-        let target = http_target(ctx, name, s)?;
-        if kind != Kind::Probe {
-            for (key, present) in [
-                ("expect_status", r.expect_status.as_ref().map(Spanned::span)),
-                ("body_contains", r.body_contains.as_ref().map(Spanned::span)),
-            ] {
-                if let Some(span) = present {
-                    return Err(ctx.err(
-                        span,
-                        format!(
-                            "`{key}` applies only to probe sources, and \"{name}\" is {}",
-                            r.kind.get_ref()
-                        ),
-                        "remove it, or set `kind = \"probe\"`",
-                    ));
-                }
-            }
-        }
-        match kind {
-            Kind::Prometheus => SourceKind::Prometheus(target),
-            Kind::HttpJson => SourceKind::HttpJson(target),
-            _ => SourceKind::Probe {
-                target,
-                expect_status: match &r.expect_status {
-                    Some(v) => {
-                        u16::try_from(ctx.int_in("expect_status", v, 100, 599)?).unwrap_or(200)
-                    }
-                    None => 200,
-                },
-                body_contains: r.body_contains.as_ref().map(|b| b.get_ref().clone()),
+    }
+    Ok(match kind {
+        Kind::Prometheus => SourceKind::Prometheus(target),
+        Kind::HttpJson => SourceKind::HttpJson(target),
+        _ => SourceKind::Probe {
+            target,
+            expect_status: match &r.expect_status {
+                Some(v) => u16::try_from(ctx.int_in("expect_status", v, 100, 599)?).unwrap_or(200),
+                None => 200,
             },
-        }
-    };
-    Ok(Source {
-        name: name.to_string(),
-        kind,
-        interval,
-        timeout,
-        max_response,
-        degraded: match &r.degraded {
-            Some(d) => ctx.pick(
-                "degraded",
-                d,
-                &[
-                    ("hold", DegradedPolicy::Hold),
-                    ("pass", DegradedPolicy::Pass),
-                ],
-            )?,
-            None => DegradedPolicy::default(),
+            body_contains: r.body_contains.as_ref().map(|b| b.get_ref().clone()),
         },
     })
 }

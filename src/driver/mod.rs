@@ -379,32 +379,7 @@ impl Driver {
         mut samples: mpsc::Receiver<SampleMsg>,
         mut requests: mpsc::Receiver<session::Request>,
     ) -> Result<DriverOutcome, DriverError> {
-        let starter = self.setup.starter.clone();
-        if let Some(prev) = self.setup.took_over.clone() {
-            self.record(
-                DecisionKind::LockTakenOver,
-                &starter,
-                &prev,
-                serde_json::Value::Null,
-            )?;
-        }
-        let begin = match self.setup.resume.take() {
-            Some(point) => Input::Resume {
-                point: Box::new(point),
-                actor: starter.clone(),
-            },
-            None => Input::Start {
-                actor: starter.clone(),
-            },
-        };
-        self.apply(begin, wall_now())?;
-        if !self.local_view {
-            let why = Input::OperatorPresence {
-                attached: false,
-                actor: starter,
-            };
-            self.apply(why, wall_now())?;
-        }
+        self.begin()?;
         // Twice a second: holds end within half a second of their time, and
         // samples (which decide rollbacks) are handled as they arrive.
         let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -467,6 +442,44 @@ impl Driver {
                 break;
             }
         }
+        Ok(self.wind_down().await)
+    }
+
+    /// Journals a lock taken over, then starts or resumes the rollout; a
+    /// driver with no local view says the operator is not attached.
+    fn begin(&mut self) -> Result<(), DriverError> {
+        let starter = self.setup.starter.clone();
+        if let Some(prev) = self.setup.took_over.clone() {
+            self.record(
+                DecisionKind::LockTakenOver,
+                &starter,
+                &prev,
+                serde_json::Value::Null,
+            )?;
+        }
+        let begin = match self.setup.resume.take() {
+            Some(point) => Input::Resume {
+                point: Box::new(point),
+                actor: starter.clone(),
+            },
+            None => Input::Start {
+                actor: starter.clone(),
+            },
+        };
+        self.apply(begin, wall_now())?;
+        if !self.local_view {
+            let why = Input::OperatorPresence {
+                attached: false,
+                actor: starter,
+            };
+            self.apply(why, wall_now())?;
+        }
+        Ok(())
+    }
+
+    /// Lets attached views and notices in flight finish, stops the pollers,
+    /// and says how the rollout ended.
+    async fn wind_down(mut self) -> DriverOutcome {
         if self.server.as_ref().is_some_and(|s| s.clients() > 0) {
             // Attached views get the last state before the socket closes.
             tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -479,14 +492,14 @@ impl Driver {
         // finish (each is bounded by its own timeout; this bounds them all).
         let notices = futures_util::future::join_all(std::mem::take(&mut self.notifying));
         let _ = tokio::time::timeout(NOTICES_AT_EXIT, notices).await;
-        Ok(DriverOutcome {
+        DriverOutcome {
             phase: self.engine.phase().clone(),
             journal_path: self.setup.journal_path.clone(),
             summary_path: self.summary_path.clone(),
             head: self.journal.head().to_string(),
             records: self.journal.last_seq(),
             closed: self.journal.is_closed(),
-        })
+        }
     }
 
     /// Runs the engine and its effects, in order.

@@ -161,6 +161,39 @@ pub(super) fn expected_target_step(scale: f64, offset: f64, k: usize) -> f64 {
     scale * k as f64 + offset
 }
 
+/// The `resumed` record: who resumed, and what the journal showed.
+struct Resumed {
+    actor: Actor,
+    reason: String,
+    detail: serde_json::Value,
+}
+
+impl Resumed {
+    fn new(p: &ResumePoint, k: Option<usize>, steps: &[crate::plan::Step], actor: Actor) -> Self {
+        let at_step = match k {
+            Some(k) => format!("step {} ({} %)", k + 1, steps[k].weight),
+            None => "before the first step".into(),
+        };
+        let reason = format!(
+            "resumed from the journal: {} records, the last ({}) left it {} at {at_step}, {} % confirmed",
+            p.records, p.last_action, p.phase, p.weight
+        );
+        let detail = json!({
+            "found_phase": p.phase,
+            "step": k,
+            "weight": p.weight,
+            "last_action": p.last_action,
+            "last_at": p.last_at,
+            "in_flight": p.in_flight.iter().map(|(_, kind)| kind.as_str()).collect::<Vec<_>>(),
+        });
+        Resumed {
+            actor,
+            reason,
+            detail,
+        }
+    }
+}
+
 impl Engine {
     pub(super) fn on_resume(
         &mut self,
@@ -183,43 +216,18 @@ impl Engine {
             );
             return;
         }
-        let system = Actor::system();
-        self.started_at = p.started_at.or(Some(now));
-        self.hooks.continue_after(p.max_hook_id);
-        self.weight = p.weight;
-        let last = self.plan.steps.len().saturating_sub(1);
-        let k = p.step.map(|s| s.min(last));
-        self.step = k;
-        if let Some(t) = k.and_then(|k| self.step_times.get_mut(k)) {
-            t.entered = Some(now);
-        }
-        let at_step = match k {
-            Some(k) => format!("step {} ({} %)", k + 1, self.plan.steps[k].weight),
-            None => "before the first step".into(),
-        };
-        let found = format!(
-            "resumed from the journal: {} records, the last ({}) left it {} at {at_step}, {} % confirmed",
-            p.records, p.last_action, p.phase, p.weight
-        );
-        let detail = json!({
-            "found_phase": p.phase,
-            "step": k,
-            "weight": p.weight,
-            "last_action": p.last_action,
-            "last_at": p.last_at,
-            "in_flight": p.in_flight.iter().map(|(_, kind)| kind.as_str()).collect::<Vec<_>>(),
-        });
-        let hooks = self.plan.hooks.clone();
+        let k = self.restore_position(&p, now);
+        let found = Resumed::new(&p, k, &self.plan.steps, actor);
         // A rollback that was running, or failed: run it again.
         if p.phase == PhaseKind::RollingBack
             || (p.phase == PhaseKind::Failed && p.rollback_in_doubt())
         {
             self.phase = Phase::RollingBack;
-            self.journal(out, DecisionKind::Resumed, &actor, found, detail);
+            self.journal_resumed(found, out);
             let why = "resuming the rollback that had not succeeded when the driver stopped";
             self.begin_rollback(
                 DecisionKind::Rollback,
-                &system,
+                &Actor::system(),
                 why.into(),
                 json!(null),
                 now,
@@ -233,7 +241,7 @@ impl Engine {
                 .clone()
                 .unwrap_or_else(|| "a hook failed: a human must act".into());
             self.phase = Phase::Failed { reason };
-            self.journal(out, DecisionKind::Resumed, &actor, found, detail);
+            self.journal_resumed(found, out);
             return;
         }
         let Some(k) = k else {
@@ -241,20 +249,59 @@ impl Engine {
             // unless its traffic hook may have run.
             if let Some(kind) = p.traffic_in_flight() {
                 self.pause_for_person(0, in_flight_reason(kind, p.weight));
-                self.journal(out, DecisionKind::Resumed, &actor, found, detail);
+                self.journal_resumed(found, out);
                 return;
             }
             self.phase = Phase::Promoting { step: 0 };
-            self.journal(out, DecisionKind::Resumed, &actor, found, detail);
+            self.journal_resumed(found, out);
+            let system = Actor::system();
             self.begin_enter(0, None, &system, String::new(), json!(null), now, out);
             return;
         };
+        self.resume_at_step(k, &p, found, now, out);
+    }
+
+    /// Takes the start time, hook ids, confirmed weight and step from the
+    /// journal; returns the step (within the plan), if one was entered.
+    fn restore_position(&mut self, p: &ResumePoint, now: Timestamp) -> Option<usize> {
+        self.started_at = p.started_at.or(Some(now));
+        self.hooks.continue_after(p.max_hook_id);
+        self.weight = p.weight;
+        let last = self.plan.steps.len().saturating_sub(1);
+        let k = p.step.map(|s| s.min(last));
+        self.step = k;
+        if let Some(t) = k.and_then(|k| self.step_times.get_mut(k)) {
+            t.entered = Some(now);
+        }
+        k
+    }
+
+    fn journal_resumed(&mut self, found: Resumed, out: &mut Vec<Effect>) {
+        let Resumed {
+            actor,
+            reason,
+            detail,
+        } = found;
+        self.journal(out, DecisionKind::Resumed, &actor, reason, detail);
+    }
+
+    /// Resumes at step `k`: paused for a person when a traffic hook was in
+    /// flight, else by what the traffic hooks allow.
+    fn resume_at_step(
+        &mut self,
+        k: usize,
+        p: &ResumePoint,
+        found: Resumed,
+        now: Timestamp,
+        out: &mut Vec<Effect>,
+    ) {
         let was_paused = p.phase == PhaseKind::Paused;
         if let Some(kind) = p.traffic_in_flight() {
             self.pause_for_person(k, in_flight_reason(kind, p.weight));
-            self.journal(out, DecisionKind::Resumed, &actor, found, detail);
+            self.journal_resumed(found, out);
             return;
         }
+        let hooks = &self.plan.hooks;
         let set_weight_idempotent = hooks.set_weight.as_ref().is_some_and(|h| h.idempotent);
         let promote = hooks.promote.is_some();
         let once_only = hooks.set_weight.as_ref().is_some_and(|h| !h.idempotent) || promote;
@@ -266,51 +313,64 @@ impl Engine {
             },
             _ => Phase::Promoting { step: k },
         };
-        self.journal(out, DecisionKind::Resumed, &actor, found, detail);
+        self.journal_resumed(found, out);
         if set_weight_idempotent && !promote {
             // Re-assert the confirmed weight, then the hold starts again.
             let why = format!("re-asserting {} % after the resume", p.weight);
-            self.begin_reassert(k, p.weight, &system, why, now, out);
+            self.begin_reassert(k, p.weight, &Actor::system(), why, now, out);
             return;
         }
         if once_only {
             let kind = if promote { "promote" } else { "set_weight" };
-            match &hooks.target_step {
-                Some(ts) => {
-                    let expect = expected_target_step(ts.scale, ts.offset, k);
-                    self.resume_check = Some(expect);
-                    let reason = format!(
-                        "resumed without re-running {kind} (not idempotent): waiting for {} to read {} (step {}) before the hold starts again",
-                        ts.metric,
-                        super::words::number(expect),
-                        k + 1
-                    );
-                    if !was_paused {
-                        self.pause_for_person(k, reason.clone());
-                    }
-                    self.journal(
-                        out,
-                        DecisionKind::ResumeCheck,
-                        &system,
-                        reason,
-                        json!({ "expect": expect }),
-                    );
-                }
-                None => {
-                    let reason = format!(
-                        "resumed without re-running {kind} (not idempotent): check that the target is at step {} ({} %), then resume or roll back",
-                        k + 1,
-                        p.weight
-                    );
-                    if !was_paused {
-                        self.pause_for_person(k, reason);
-                    }
-                }
-            }
+            self.await_target_check(k, kind, p.weight, was_paused, out);
             return;
         }
         // No traffic hook: nothing to re-assert; the hold starts again.
         self.finish_entering(k, now, out);
+    }
+
+    /// A traffic hook that is not idempotent (`kind`) is not run again:
+    /// wait for the target's own step reading, or for a person.
+    fn await_target_check(
+        &mut self,
+        k: usize,
+        kind: &str,
+        weight: u8,
+        was_paused: bool,
+        out: &mut Vec<Effect>,
+    ) {
+        match self.plan.hooks.target_step.clone() {
+            Some(ts) => {
+                let expect = expected_target_step(ts.scale, ts.offset, k);
+                self.resume_check = Some(expect);
+                let reason = format!(
+                    "resumed without re-running {kind} (not idempotent): waiting for {} to read {} (step {}) before the hold starts again",
+                    ts.metric,
+                    super::words::number(expect),
+                    k + 1
+                );
+                if !was_paused {
+                    self.pause_for_person(k, reason.clone());
+                }
+                self.journal(
+                    out,
+                    DecisionKind::ResumeCheck,
+                    &Actor::system(),
+                    reason,
+                    json!({ "expect": expect }),
+                );
+            }
+            None => {
+                let reason = format!(
+                    "resumed without re-running {kind} (not idempotent): check that the target is at step {} ({} %), then resume or roll back",
+                    k + 1,
+                    weight
+                );
+                if !was_paused {
+                    self.pause_for_person(k, reason);
+                }
+            }
+        }
     }
 
     /// Pause at step `k` for a person (by rampdeck, with `reason`).

@@ -218,48 +218,27 @@ pub async fn run(
 
     let mut received = Instant::now();
     let mut snapshots_open = true;
-    // `urgent`: draw now (a key, a resize, a new phase or decision).
-    // `pending`: draw at the next frame slot, so samples and countdowns
-    // cost at most one frame per FRAME_INTERVAL over an SSH link.
-    let mut urgent = true;
-    let mut pending = false;
-    let mut last_frame = Instant::now();
-    let mut first_frame_drawn = false;
+    let mut frames = Frames::new();
     loop {
-        let now = Instant::now();
-        if urgent || (pending && now >= last_frame + FRAME_INTERVAL) {
+        if frames.due(Instant::now()) {
             let elapsed = received.elapsed().as_millis() as u64;
             let shown = aged(&current, elapsed);
             if term.draw(shown.as_ref().unwrap_or(&current), &ui).is_err() {
                 // A write to the terminal failed (EIO once the pty closed).
                 return hang_up();
             }
-            urgent = false;
-            pending = false;
-            last_frame = Instant::now();
-            if !first_frame_drawn {
-                first_frame_drawn = true;
-                test_panic_after_first_frame();
-            }
+            frames.drawn();
         }
-        // Wake for a pending frame, or at the next whole second of a
-        // running countdown (only while one runs: idle costs nothing).
-        let elapsed = received.elapsed().as_millis() as u64;
-        let tick = if pending {
-            Some(last_frame + FRAME_INTERVAL)
-        } else {
-            has_countdown(&current, elapsed)
-                .then(|| received + Duration::from_millis((elapsed / 1000 + 1) * 1000))
-        };
+        let tick = frames.wake_at(&current, received);
         tokio::select! {
             changed = snapshots.changed(), if snapshots_open => match changed {
                 Ok(()) => {
                     let s = snapshots.borrow_and_update().clone();
                     if s.version != current.version || !Arc::ptr_eq(&s, &current) {
                         if is_urgent(&current, &s) {
-                            urgent = true;
+                            frames.urgent = true;
                         } else {
-                            pending = true;
+                            frames.pending = true;
                         }
                         current = s;
                         received = Instant::now();
@@ -270,32 +249,91 @@ pub async fn run(
             },
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
-                    urgent = true;
-                    if let Some(cmd) = ui.on_key(key, &current) {
-                        if cmd == UiCommand::Quit {
-                            let _ = commands.send(UiCommand::Quit).await;
-                            return Ok(TuiExit::Quit);
-                        }
-                        if commands.send(cmd).await.is_err() {
-                            ui.flash = Some("the driver has stopped; nothing was sent".into());
-                        }
+                    frames.urgent = true;
+                    if let Some(exit) = on_key(&mut ui, key, &current, &commands).await {
+                        return Ok(exit);
                     }
                 }
                 Some(Ok(Event::Resize(..))) => {
                     if term.terminal.autoresize().is_err() {
                         return hang_up();
                     }
-                    urgent = true;
+                    frames.urgent = true;
                 }
                 Some(Ok(_)) => {}
                 // Reading the terminal failed or it closed: it is gone.
                 Some(Err(_)) | None => return hang_up(),
             },
-            _ = sleep_until_opt(tick), if tick.is_some() => pending = true,
+            _ = sleep_until_opt(tick), if tick.is_some() => frames.pending = true,
             ask = signals.recv() => match ask {
                 crate::tty::SignalAsk::HangUp => return hang_up(),
                 crate::tty::SignalAsk::Stop(n) => return Ok(TuiExit::Signal(n)),
             },
+        }
+    }
+}
+
+/// Sends the command a key asks for; `Some` when the key quits.
+async fn on_key(
+    ui: &mut UiState,
+    key: crossterm::event::KeyEvent,
+    current: &Snapshot,
+    commands: &mpsc::Sender<UiCommand>,
+) -> Option<TuiExit> {
+    let cmd = ui.on_key(key, current)?;
+    if cmd == UiCommand::Quit {
+        let _ = commands.send(UiCommand::Quit).await;
+        return Some(TuiExit::Quit);
+    }
+    if commands.send(cmd).await.is_err() {
+        ui.flash = Some("the driver has stopped; nothing was sent".into());
+    }
+    None
+}
+
+/// When to draw. `urgent`: draw now (a key, a resize, a new phase or
+/// decision). `pending`: draw at the next frame slot, so samples and
+/// countdowns cost at most one frame per FRAME_INTERVAL over an SSH link.
+struct Frames {
+    urgent: bool,
+    pending: bool,
+    last: Instant,
+    first_drawn: bool,
+}
+
+impl Frames {
+    fn new() -> Self {
+        Frames {
+            urgent: true,
+            pending: false,
+            last: Instant::now(),
+            first_drawn: false,
+        }
+    }
+
+    fn due(&self, now: Instant) -> bool {
+        self.urgent || (self.pending && now >= self.last + FRAME_INTERVAL)
+    }
+
+    fn drawn(&mut self) {
+        self.urgent = false;
+        self.pending = false;
+        self.last = Instant::now();
+        if !self.first_drawn {
+            self.first_drawn = true;
+            test_panic_after_first_frame();
+        }
+    }
+
+    /// Wake for a pending frame, or at the next whole second of a running
+    /// countdown (only while one runs: idle costs nothing).
+    fn wake_at(&self, current: &Snapshot, received: Instant) -> Option<Instant> {
+        let elapsed = received.elapsed().as_millis() as u64;
+        if self.pending {
+            Some(self.last + FRAME_INTERVAL)
+        } else {
+            has_countdown(current, elapsed)
+                .then(|| received + Duration::from_millis((elapsed / 1000 + 1) * 1000))
         }
     }
 }
