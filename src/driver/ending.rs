@@ -117,7 +117,7 @@ impl Driver {
         if self.own_records.len() == crate::engine::decision::RECENT_DECISIONS {
             self.own_records.pop_front();
         }
-        self.own_records.push_back(d);
+        self.own_records.push_back(std::sync::Arc::new(d));
         self.own_dirty = true;
         Ok(())
     }

@@ -280,7 +280,7 @@ struct Driver {
     driving: bool,
     /// Decisions the driver journaled itself (views, access, locks), shown
     /// in the decision log beside the engine's.
-    own_records: std::collections::VecDeque<Decision>,
+    own_records: std::collections::VecDeque<Arc<Decision>>,
     own_dirty: bool,
     /// The data-health lane, published with each snapshot.
     sources: Vec<SourceHealth>,
@@ -359,6 +359,10 @@ pub fn resume_point(
 /// A new journal, or the existing one of this rollout id reopened (its
 /// chain verified, a torn last line cut and journaled) when a driver that
 /// died left it behind.
+/// The longest wait at exit for the session server to say `Bye` to its
+/// views and remove its socket.
+const SOCKET_CLOSE: Duration = Duration::from_secs(2);
+
 fn open_journal(setup: &DriverSetup, opts: JournalOptions) -> Result<JournalWriter, DriverError> {
     let path = &setup.journal_path;
     let exists = std::fs::metadata(path)
@@ -488,6 +492,14 @@ impl Driver {
         for p in self.pollers.drain(..) {
             p.abort();
         }
+        if let Some(server) = self.server.take() {
+            // The socket file goes before the process does: left to the
+            // server's task, a stop signal could end the process first and
+            // leave a dead socket behind.
+            let path = server.socket_path().to_path_buf();
+            let _ = tokio::time::timeout(SOCKET_CLOSE, server.closed()).await;
+            let _ = std::fs::remove_file(&path);
+        }
         // The last notice carries the head to keep: let notices in flight
         // finish (each is bounded by its own timeout; this bounds them all).
         let notices = futures_util::future::join_all(std::mem::take(&mut self.notifying));
@@ -588,7 +600,7 @@ impl Driver {
         if !self.own_records.is_empty() {
             // One log, in time order: the engine's decisions and the
             // driver's own (viewers, access, locks).
-            let mut all: Vec<Decision> = engine.recent.drain(..).collect();
+            let mut all: Vec<Arc<Decision>> = engine.recent.drain(..).collect();
             all.extend(self.own_records.iter().cloned());
             all.sort_by_key(|d| d.at);
             let keep = crate::engine::decision::RECENT_DECISIONS;

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use crate::plan::{GateKind, Plan};
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use super::types::{Decision, Effect, Notice, Phase};
 
@@ -14,17 +15,17 @@ pub const RECENT_DECISIONS: usize = 200;
 
 /// The decisions a view shows, newest last, at most [`RECENT_DECISIONS`].
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Recent(VecDeque<Decision>);
+pub struct Recent(VecDeque<Arc<Decision>>);
 
 impl Recent {
     pub fn push(&mut self, d: Decision) {
         if self.0.len() == RECENT_DECISIONS {
             self.0.pop_front();
         }
-        self.0.push_back(d);
+        self.0.push_back(Arc::new(d));
     }
 
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Decision> {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Arc<Decision>> {
         self.0.iter()
     }
 }

@@ -581,7 +581,10 @@ pub struct EngineView {
     /// Set when a rollback hook failed and nothing has cleared it.
     pub rollback_failed: bool,
     /// The most recent decisions, newest last (bounded).
-    pub recent: Vec<Decision>,
+    /// Shared with the engine and earlier views (a view is built several
+    /// times a second; copying each decision's gates and detail was most
+    /// of its cost).
+    pub recent: Vec<std::sync::Arc<Decision>>,
     /// Which operator commands the engine would carry out now.
     #[serde(default)]
     pub allowed: Allowed,

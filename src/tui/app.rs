@@ -217,28 +217,40 @@ pub async fn run(
     let mut events = EventStream::new();
 
     let mut received = Instant::now();
+    // What is on screen: `current` as of its last data frame; between data
+    // frames only its countdowns move.
+    let mut shown = current.clone();
+    let mut shown_received = received;
     let mut snapshots_open = true;
     let mut frames = Frames::new();
     loop {
-        if frames.due(Instant::now()) {
-            let elapsed = received.elapsed().as_millis() as u64;
-            let shown = aged(&current, elapsed);
-            if term.draw(shown.as_ref().unwrap_or(&current), &ui).is_err() {
+        let now = Instant::now();
+        if frames.due(now) {
+            if frames.data_due(now) {
+                shown = current.clone();
+                shown_received = received;
+            }
+            let elapsed = shown_received.elapsed().as_millis() as u64;
+            let aged_view = aged(&shown, elapsed);
+            if term
+                .draw(aged_view.as_ref().unwrap_or(&shown), &ui)
+                .is_err()
+            {
                 // A write to the terminal failed (EIO once the pty closed).
                 return hang_up();
             }
-            frames.drawn();
+            frames.drawn(now);
         }
-        let tick = frames.wake_at(&current, received);
+        let tick = frames.wake_at(&shown, shown_received);
         tokio::select! {
             changed = snapshots.changed(), if snapshots_open => match changed {
                 Ok(()) => {
                     let s = snapshots.borrow_and_update().clone();
                     if s.version != current.version || !Arc::ptr_eq(&s, &current) {
-                        if is_urgent(&current, &s) {
+                        if is_urgent(&shown, &s) {
                             frames.urgent = true;
                         } else {
-                            frames.pending = true;
+                            frames.data = true;
                         }
                         current = s;
                         received = Instant::now();
@@ -264,7 +276,7 @@ pub async fn run(
                 // Reading the terminal failed or it closed: it is gone.
                 Some(Err(_)) | None => return hang_up(),
             },
-            _ = sleep_until_opt(tick), if tick.is_some() => frames.pending = true,
+            _ = sleep_until_opt(tick), if tick.is_some() => frames.tick = true,
             ask = signals.recv() => match ask {
                 crate::tty::SignalAsk::HangUp => return hang_up(),
                 crate::tty::SignalAsk::Stop(n) => return Ok(TuiExit::Signal(n)),
@@ -291,64 +303,99 @@ async fn on_key(
     None
 }
 
-/// When to draw. `urgent`: draw now (a key, a resize, a new phase or
-/// decision). `pending`: draw at the next frame slot, so samples and
-/// countdowns cost at most one frame per FRAME_INTERVAL over an SSH link.
+/// When to draw. `urgent`: draw now, with the newest data (a key, a
+/// resize, a new phase, decision or verdict). `data`: new samples wait for
+/// the next data slot (every [`DATA_INTERVAL`]); `tick`: a countdown's
+/// second turned, drawn at most once per [`FRAME_INTERVAL`] with the data
+/// already on screen. Over an SSH link a second then costs the few cells
+/// of its countdowns, and the numbers and charts every other second.
 struct Frames {
     urgent: bool,
-    pending: bool,
+    data: bool,
+    tick: bool,
     last: Instant,
+    last_data: Instant,
     first_drawn: bool,
 }
 
 impl Frames {
     fn new() -> Self {
+        let now = Instant::now();
         Frames {
             urgent: true,
-            pending: false,
-            last: Instant::now(),
+            data: false,
+            tick: false,
+            last: now,
+            last_data: now,
             first_drawn: false,
         }
     }
 
-    fn due(&self, now: Instant) -> bool {
-        self.urgent || (self.pending && now >= self.last + FRAME_INTERVAL)
+    /// This frame takes the newest snapshot.
+    fn data_due(&self, now: Instant) -> bool {
+        self.urgent || (self.data && now >= self.last_data + DATA_INTERVAL)
     }
 
-    fn drawn(&mut self) {
+    fn due(&self, now: Instant) -> bool {
+        self.data_due(now) || (self.tick && now >= self.last + FRAME_INTERVAL)
+    }
+
+    fn drawn(&mut self, now: Instant) {
+        if self.data_due(now) {
+            self.data = false;
+            self.last_data = now;
+        }
         self.urgent = false;
-        self.pending = false;
-        self.last = Instant::now();
+        self.tick = false;
+        self.last = now;
         if !self.first_drawn {
             self.first_drawn = true;
             test_panic_after_first_frame();
         }
     }
 
-    /// Wake for a pending frame, or at the next whole second of a running
-    /// countdown (only while one runs: idle costs nothing).
-    fn wake_at(&self, current: &Snapshot, received: Instant) -> Option<Instant> {
+    /// Wake for the next data slot when samples wait, and at the next whole
+    /// second of a countdown on screen (only while one runs: idle costs
+    /// nothing).
+    fn wake_at(&self, shown: &Snapshot, received: Instant) -> Option<Instant> {
+        let data = self.data.then(|| self.last_data + DATA_INTERVAL);
         let elapsed = received.elapsed().as_millis() as u64;
-        if self.pending {
+        let tick = if self.tick {
             Some(self.last + FRAME_INTERVAL)
         } else {
-            has_countdown(current, elapsed)
+            has_countdown(shown, elapsed)
                 .then(|| received + Duration::from_millis((elapsed / 1000 + 1) * 1000))
+        };
+        match (data, tick) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 }
 
-/// The shortest time between two frames that nobody asked for (new samples,
-/// countdown seconds). The driver publishes several snapshots a second
-/// (every sample, every engine tick); drawing each one cost about 5 KB/s at
-/// 200x50, drawing at most one a second about a fifth of that.
+/// The shortest time between two frames nobody asked for (countdown
+/// seconds). The driver publishes several snapshots a second (every
+/// sample, every engine tick); drawing each one cost about 5 KB/s at
+/// 200x50.
 const FRAME_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The shortest time between two frames that show new samples: numbers and
+/// charts move every other second, countdowns every second (issue 11: a
+/// fifth of htop's bytes at 200x50).
+const DATA_INTERVAL: Duration = Duration::from_secs(2);
 
 /// A change the operator must see at once rather than at the next frame
 /// slot: the phase (their pause, an automatic rollback), the step, a new
-/// decision, a failed rollback, or a source going up or down.
+/// decision, a failed rollback, a source going up or down, or a gate's
+/// verdict or breach streak changing.
 fn is_urgent(old: &Snapshot, new: &Snapshot) -> bool {
     let (o, n) = (&old.engine, &new.engine);
+    let verdicts = |e: &crate::engine::EngineView| {
+        e.gates
+            .iter()
+            .map(|g| (g.verdict, g.breaches))
+            .collect::<Vec<_>>()
+    };
     o.phase != n.phase
         || o.step != n.step
         || o.weight != n.weight
@@ -364,6 +411,8 @@ fn is_urgent(old: &Snapshot, new: &Snapshot) -> bool {
             .iter()
             .map(|s| s.state)
             .ne(new.sources.iter().map(|s| s.state))
+        // A gate turning (a breach, its streak growing) shows at once.
+        || verdicts(o) != verdicts(n)
 }
 
 /// Test hook for the end-to-end tests (tests/it/e2e_pty.rs): with

@@ -495,3 +495,15 @@ fn the_footer_offers_exactly_what_the_engine_allows_in_every_phase() {
 
     assert_eq!(phases.len(), 9, "every phase was walked: {phases:?}");
 }
+
+/// A healthy source's latency is noise and stays off the header (it would
+/// rewrite it every second over SSH); a slow one is shown.
+#[test]
+fn only_a_slow_source_shows_its_latency() {
+    let mut snap = snapshot(Scenario::Progressing);
+    let s = screen(&snap, &ui(), W, H);
+    assert!(s.contains("prom up ") && !s.contains("12ms"), "{s}");
+    snap.sources[0].latency_ms = Some(400);
+    let s = screen(&snap, &ui(), W, H);
+    assert!(s.contains("prom up slow 400ms"), "{s}");
+}

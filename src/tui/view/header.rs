@@ -129,8 +129,11 @@ pub fn data_lane(snap: &Snapshot, t: &Theme, detailed: bool) -> Vec<Span<'static
                     spans.push(Span::styled(format!(": {w}"), t.warning()));
                 }
                 _ => {
-                    if let Some(ms) = s.latency_ms {
-                        spans.push(Span::styled(format!(" {ms}ms"), t.dim()));
+                    // A healthy answer's latency (12 ms, 13 ms, ...) is noise
+                    // that would rewrite the header every second; a slow one
+                    // is worth a look.
+                    if let Some(ms) = s.latency_ms.filter(|ms| *ms >= SLOW_SOURCE_MS) {
+                        spans.push(Span::styled(format!(" slow {ms}ms"), t.warning()));
                     }
                 }
             }
@@ -141,3 +144,6 @@ pub fn data_lane(snap: &Snapshot, t: &Theme, detailed: bool) -> Vec<Span<'static
     }
     spans
 }
+
+/// A source answering this slowly shows its latency in the header.
+const SLOW_SOURCE_MS: u64 = 250;
