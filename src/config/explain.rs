@@ -5,12 +5,14 @@
 use std::time::Duration;
 
 use super::warnings;
-use crate::engine::words::{Units, duration, minute_of_day, number};
+use crate::engine::words::{duration, minute_of_day};
 use crate::plan::{
-    Auth, BadDirection, Baseline, GateKind, Hook, HookAction, HookKind, Metric, MetricQuery,
-    NoDataAction, Plan, SourceKind, Trigger, TriggerAction, Unattended,
+    Auth, GateKind, Hook, HookAction, HookKind, Plan, SourceKind, Trigger, TriggerAction,
+    Unattended,
 };
 use crate::template::{Context, Encoding, Placeholder, Template};
+
+mod metrics;
 
 /// Output format of [`explain`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,19 +68,32 @@ pub fn explain(plan: &Plan, format: ExplainFormat) -> String {
 }
 
 fn document(plan: &Plan) -> Vec<Block> {
+    let sections: [fn(&Plan) -> Vec<Block>; 9] = [
+        overview,
+        checklist,
+        steps,
+        sources,
+        metrics::section,
+        triggers,
+        hooks,
+        notifications,
+        warnings_section,
+    ];
+    sections.iter().flat_map(|section| section(plan)).collect()
+}
+
+/// `(none)` for an empty list, else the items joined with commas.
+fn or_none(v: &[String]) -> String {
+    if v.is_empty() {
+        "(none)".to_string()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// The title and who, what and when of the rollout.
+fn overview(plan: &Plan) -> Vec<Block> {
     let r = &plan.rollout;
-    let mut doc = vec![Block::Heading(format!(
-        "Rollout plan: {} ({})",
-        r.service,
-        r.strategy.as_str()
-    ))];
-    let or_none = |v: &[String]| {
-        if v.is_empty() {
-            "(none)".to_string()
-        } else {
-            v.join(", ")
-        }
-    };
     let mut head = vec![
         ("Service".into(), r.service.clone()),
         ("Strategy".into(), r.strategy.as_str().into()),
@@ -136,16 +151,30 @@ fn document(plan: &Plan) -> Vec<Block> {
             .clone()
             .unwrap_or_else(|| "the user's data dir".into()),
     ));
-    doc.push(Block::Fields(head));
+    vec![
+        Block::Heading(format!(
+            "Rollout plan: {} ({})",
+            r.service,
+            r.strategy.as_str()
+        )),
+        Block::Fields(head),
+    ]
+}
 
-    if !r.checklist.is_empty() {
-        doc.push(Block::Heading("Checklist".into()));
-        doc.push(Block::List(
-            r.checklist.iter().map(|c| format!("[ ] {c}")).collect(),
-        ));
+/// The checklist to tick before the start, if the plan has one.
+fn checklist(plan: &Plan) -> Vec<Block> {
+    let r = &plan.rollout;
+    if r.checklist.is_empty() {
+        return Vec::new();
     }
+    vec![
+        Block::Heading("Checklist".into()),
+        Block::List(r.checklist.iter().map(|c| format!("[ ] {c}")).collect()),
+    ]
+}
 
-    doc.push(Block::Heading("Steps".into()));
+/// The steps in order, and the shortest possible run.
+fn steps(plan: &Plan) -> Vec<Block> {
     let rows = plan
         .steps
         .iter()
@@ -165,17 +194,22 @@ fn document(plan: &Plan) -> Vec<Block> {
             ]
         })
         .collect();
-    doc.push(Block::Table(
-        vec!["#", "step", "weight", "hold", "gate", "owner", "gated by"],
-        rows,
-    ));
     let total: Duration = plan.steps.iter().map(|s| s.hold).sum();
-    doc.push(Block::List(vec![format!(
-        "Shortest run, every hold in a row: {}",
-        duration(total)
-    )]));
+    vec![
+        Block::Heading("Steps".into()),
+        Block::Table(
+            vec!["#", "step", "weight", "hold", "gate", "owner", "gated by"],
+            rows,
+        ),
+        Block::List(vec![format!(
+            "Shortest run, every hold in a row: {}",
+            duration(total)
+        )]),
+    ]
+}
 
-    doc.push(Block::Heading("Sources".into()));
+/// The metric sources: where, how often, and how they authenticate.
+fn sources(plan: &Plan) -> Vec<Block> {
     let rows = plan.sources.iter().map(|s| {
         let (kind, target) = match &s.kind {
             SourceKind::Prometheus(t) => ("prometheus", Some(t)),
@@ -220,21 +254,17 @@ fn document(plan: &Plan) -> Vec<Block> {
             detail.join(", "),
         ]
     });
-    doc.push(Block::Table(
-        vec!["source", "kind", "url", "every", "timeout", "details"],
-        rows.collect(),
-    ));
+    vec![
+        Block::Heading("Sources".into()),
+        Block::Table(
+            vec!["source", "kind", "url", "every", "timeout", "details"],
+            rows.collect(),
+        ),
+    ]
+}
 
-    doc.push(Block::Heading("Metrics".into()));
-    if plan.metrics.is_empty() {
-        doc.push(Block::List(vec!["(none)".into()]));
-    }
-    for m in &plan.metrics {
-        doc.push(Block::Sub(format!("{} ({})", m.name, m.id)));
-        doc.push(Block::Fields(metric_fields(plan, m)));
-    }
-
-    doc.push(Block::Heading("Triggers".into()));
+/// The triggers, with how long a breach can take to act on.
+fn triggers(plan: &Plan) -> Vec<Block> {
     let rows = plan.triggers.iter().map(|t| {
         let src = plan.metric(&t.metric).and_then(|m| plan.source(&m.source));
         let why = src.map_or(String::new(), |s| {
@@ -257,18 +287,23 @@ fn document(plan: &Plan) -> Vec<Block> {
             why,
         ]
     });
-    doc.push(Block::Table(
-        vec![
-            "trigger",
-            "metric",
-            "fires after",
-            "action",
-            "breach to action, worst case",
-        ],
-        rows.collect(),
-    ));
+    vec![
+        Block::Heading("Triggers".into()),
+        Block::Table(
+            vec![
+                "trigger",
+                "metric",
+                "fires after",
+                "action",
+                "breach to action, worst case",
+            ],
+            rows.collect(),
+        ),
+    ]
+}
 
-    doc.push(Block::Heading("Hooks".into()));
+/// What each hook runs, and what happens after a failed rollback or a crash.
+fn hooks(plan: &Plan) -> Vec<Block> {
     let kinds = [
         HookKind::SetWeight,
         HookKind::Promote,
@@ -294,22 +329,27 @@ fn document(plan: &Plan) -> Vec<Block> {
             .iter()
             .map(|h| hook_row(plan, "on_step_enter", h)),
     );
-    doc.push(Block::Table(vec!["hook", "runs", "limits"], rows));
-    doc.push(Block::Fields(vec![
-        (
-            "Failed rollback".into(),
-            format!(
-                "retried until it succeeds, 5 s after the failure and then at most {} apart",
-                duration(plan.hooks.rollback_retry())
+    vec![
+        Block::Heading("Hooks".into()),
+        Block::Table(vec!["hook", "runs", "limits"], rows),
+        Block::Fields(vec![
+            (
+                "Failed rollback".into(),
+                format!(
+                    "retried until it succeeds, 5 s after the failure and then at most {} apart",
+                    duration(plan.hooks.rollback_retry())
+                ),
             ),
-        ),
-        (
-            "After a crash".into(),
-            crate::engine::resume::describe_resume(plan),
-        ),
-    ]));
+            (
+                "After a crash".into(),
+                crate::engine::resume::describe_resume(plan),
+            ),
+        ]),
+    ]
+}
 
-    doc.push(Block::Heading("Notifications and UI".into()));
+/// Slack, the reasons asked for, chart retention and journal seals.
+fn notifications(plan: &Plan) -> Vec<Block> {
     let mut fields = vec![
         (
             "Slack".into(),
@@ -332,16 +372,23 @@ fn document(plan: &Plan) -> Vec<Block> {
             ),
         ));
     }
-    doc.push(Block::Fields(fields));
+    vec![
+        Block::Heading("Notifications and UI".into()),
+        Block::Fields(fields),
+    ]
+}
 
+/// What the checks found worth a second look.
+fn warnings_section(plan: &Plan) -> Vec<Block> {
     let warns = warnings(plan);
-    doc.push(Block::Heading("Warnings".into()));
-    doc.push(Block::List(if warns.is_empty() {
-        vec!["(none)".into()]
-    } else {
-        warns
-    }));
-    doc
+    vec![
+        Block::Heading("Warnings".into()),
+        Block::List(if warns.is_empty() {
+            vec!["(none)".into()]
+        } else {
+            warns
+        }),
+    ]
 }
 
 /// Commands by their words, as the plan writes them.
@@ -364,138 +411,6 @@ fn gated_by(plan: &Plan, s: &crate::plan::Step) -> String {
     } else {
         ids.join(", ")
     }
-}
-
-fn metric_fields(plan: &Plan, m: &Metric) -> Vec<(String, String)> {
-    let val = |x: f64| Units::of(m).show(x);
-    let (above, worse) = match m.bad {
-        BadDirection::Up => ("above", "higher is worse"),
-        BadDirection::Down => ("below", "lower is worse"),
-    };
-    let query = match &m.query {
-        MetricQuery::Promql(q) => format!("PromQL {}", code(q)),
-        MetricQuery::JsonPointer(p) => format!("JSON pointer {}", code(p)),
-        MetricQuery::Command(argv) => {
-            format!(
-                "command (no shell) {}",
-                code(&shell_words(argv, plan, Context::Metric))
-            )
-        }
-        MetricQuery::Probe(f) => format!(
-            "probe field {}",
-            serde_json::to_string(f)
-                .unwrap_or_default()
-                .trim_matches('"')
-        ),
-    };
-    let baseline = match &m.baseline {
-        Baseline::Cohort => "the same query for the baseline cohort".into(),
-        Baseline::Query(q) => format!("PromQL {}", code(q)),
-        Baseline::Value(v) => format!("fixed {}", val(*v)),
-        Baseline::PreDeploy(d) => format!(
-            "the canary query averaged over {} before the start",
-            duration(*d)
-        ),
-        Baseline::None => "none (absolute limit only)".into(),
-    };
-    let t = &m.threshold;
-    let mut breach = Vec::new();
-    if let Some(l) = t.limit {
-        breach.push(format!("{above} {}", val(l)));
-    }
-    if let Some(r) = t.ratio {
-        breach.push(format!("canary/baseline {above} {}x", number(r)));
-    }
-    if let Some(d) = t.delta {
-        breach.push(format!("more than {} {above} baseline", val(d.abs())));
-    }
-    let mut verdict = format!(
-        "after {} sample(s) in the step, counted afresh after a poll without data",
-        m.min_samples
-    );
-    if let Some(mt) = &m.min_traffic {
-        let traffic = plan.metric(&mt.metric);
-        let at_least = traffic.map_or(number(mt.at_least), |tm| Units::of(tm).show(mt.at_least));
-        verdict.push_str(&format!(
-            ", and only while {} is at least {at_least}",
-            mt.metric
-        ));
-    }
-    let interval = plan.interval_of(&m.id);
-    let no_data = format!(
-        "{} after {} polls without data or with a source error (~{})",
-        match m.no_data.action {
-            NoDataAction::Hold => "hold (never advance)",
-            NoDataAction::Pause => "pause",
-            NoDataAction::Rollback => "rollback",
-        },
-        m.no_data.after,
-        duration(interval.saturating_mul(m.no_data.after))
-    );
-    let mut f = vec![
-        (
-            "Source".into(),
-            format!("{} (every {})", m.source, duration(interval)),
-        ),
-        ("Query".into(), query),
-        ("Baseline".into(), baseline),
-        ("Bad direction".into(), worse.into()),
-        (
-            "Breach when".into(),
-            if breach.is_empty() {
-                "never (no limit, ratio or delta: display only)".into()
-            } else {
-                breach.join("; or ")
-            },
-        ),
-    ];
-    if let Some(s) = t.slo {
-        f.push(("SLO line".into(), val(s)));
-    }
-    if matches!(m.baseline, Baseline::Cohort | Baseline::Query(_))
-        && (t.ratio.is_some() || t.delta.is_some())
-    {
-        f.push((
-            "At 100 %".into(),
-            match m.baseline_when_empty {
-                crate::plan::BaselineWhenEmpty::Frozen => "the baseline cohort takes no traffic: ratio and delta compare with the baseline frozen when the canary reached 100 % (baseline_when_empty = \"frozen\")".into(),
-                crate::plan::BaselineWhenEmpty::NoData => "the baseline cohort takes no traffic: ratio and delta say NoData; the absolute limit still judges (baseline_when_empty = \"no_data\")".into(),
-            },
-        ));
-    }
-    let gates_from = match (m.from_weight, m.needs_traffic()) {
-        (Some(w), _) => format!("steps at {w} % and above (from_weight)"),
-        (None, true) => {
-            "steps above 0 % (it measures canary traffic, which there is none of at 0 %)".into()
-        }
-        (None, false) => "every step".into(),
-    };
-    f.push(("Gates".into(), gates_from));
-    if plan
-        .source(&m.source)
-        .is_some_and(|s| s.degraded == crate::plan::DegradedPolicy::Pass)
-    {
-        verdict.push_str("; an answer with warnings (partial data) may pass");
-    } else {
-        verdict.push_str("; an answer with warnings (partial data) may breach but never passes");
-    }
-    f.push(("Verdict".into(), verdict));
-    f.push(("No data".into(), no_data));
-    let triggers: Vec<String> = plan
-        .triggers
-        .iter()
-        .filter(|t| t.metric == m.id)
-        .map(|t| t.name.clone())
-        .collect();
-    f.push((
-        "Triggers".into(),
-        if triggers.is_empty() {
-            "(none)".into()
-        } else {
-            triggers.join(", ")
-        },
-    ));
-    f
 }
 
 fn hook_row(plan: &Plan, name: &str, h: &Hook) -> Vec<String> {

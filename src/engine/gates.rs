@@ -22,178 +22,14 @@
 //! - An answer that came with warnings (degraded) may breach but, unless
 //!   its source says `degraded = "pass"`, never passes.
 
-use crate::plan::{BadDirection, Baseline, BaselineWhenEmpty, DegradedPolicy, Metric, Threshold};
+use crate::plan::{Baseline, BaselineWhenEmpty, DegradedPolicy, Metric};
 
 use super::types::{GateStatus, Timestamp, Verdict};
-use super::words::{self, Units};
+use super::words::Units;
 
-/// The verdict of one value against a metric's thresholds.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Judgement {
-    pub verdict: Verdict,
-    /// The limit that was crossed, else the tightest that applies.
-    pub limit: Option<f64>,
-    pub detail: String,
-}
-
-/// Judge `value` against `threshold`. `baseline` is the latest baseline
-/// value; `use_baseline` is false when the metric has `baseline = none`
-/// (ratio and delta then do not apply).
-pub fn judge(
-    bad: BadDirection,
-    threshold: &Threshold,
-    use_baseline: bool,
-    value: f64,
-    baseline: Option<f64>,
-) -> Judgement {
-    judge_in(bad, threshold, use_baseline, value, baseline, &Units::RAW)
-}
-
-/// [`judge`] with the detail written in the metric's display units.
-pub fn judge_in(
-    bad: BadDirection,
-    threshold: &Threshold,
-    use_baseline: bool,
-    value: f64,
-    baseline: Option<f64>,
-    units: &Units<'_>,
-) -> Judgement {
-    let show = |v: f64| units.show(v);
-    let mut tightest: Option<f64> = None;
-    let tighten = |cur: Option<f64>, b: f64| -> Option<f64> {
-        Some(match (cur, bad) {
-            (None, _) => b,
-            (Some(c), BadDirection::Up) => c.min(b),
-            (Some(c), BadDirection::Down) => c.max(b),
-        })
-    };
-    if value.is_nan() {
-        return Judgement {
-            verdict: Verdict::NoData,
-            limit: threshold.limit,
-            detail: "no data: NaN".into(),
-        };
-    }
-    if value.is_infinite() {
-        return judge_infinite(bad, threshold, use_baseline, value);
-    }
-    let v = show(value);
-    let mut passes: Vec<String> = Vec::new();
-    if let Some(l) = threshold.limit {
-        let (crossed, op, ok_op) = match bad {
-            BadDirection::Up => (value > l, ">", "≤"),
-            BadDirection::Down => (value < l, "<", "≥"),
-        };
-        if crossed {
-            return breach(l, format!("{v} {op} {} limit", show(l)));
-        }
-        passes.push(format!("{v} {ok_op} {} limit", show(l)));
-        tightest = tighten(tightest, l);
-    }
-    let relative = threshold.ratio.is_some() || threshold.delta.is_some();
-    if use_baseline && relative {
-        let Some(b) = baseline else {
-            return Judgement {
-                verdict: Verdict::NoData,
-                limit: tightest,
-                detail: "no baseline yet".into(),
-            };
-        };
-        if let Some(ratio) = threshold.ratio {
-            if b > 0.0 {
-                let (r, bound, what) = match bad {
-                    BadDirection::Up => (value / b, b * ratio, "baseline"),
-                    BadDirection::Down => {
-                        let r = if value > 0.0 {
-                            b / value
-                        } else {
-                            f64::INFINITY
-                        };
-                        (r, b / ratio, "below baseline")
-                    }
-                };
-                if r > ratio {
-                    return breach(
-                        bound,
-                        format!("{}× {what} > {}×", words::ratio(r), words::ratio(ratio)),
-                    );
-                }
-                passes.push(format!(
-                    "{}× {what} ≤ {}×",
-                    words::ratio(r),
-                    words::ratio(ratio)
-                ));
-                tightest = tighten(tightest, bound);
-            } else {
-                passes.push("ratio n/a (baseline is 0)".into());
-            }
-        }
-        if let Some(delta) = threshold.delta {
-            let (d, bound, sign) = match bad {
-                BadDirection::Up => (value - b, b + delta, "+"),
-                BadDirection::Down => (b - value, b - delta, "-"),
-            };
-            if d > delta {
-                return breach(
-                    bound,
-                    format!("{sign}{} vs baseline > {} delta", show(d), show(delta)),
-                );
-            }
-            passes.push(format!(
-                "{sign}{} vs baseline ≤ {} delta",
-                show(d.max(0.0)),
-                show(delta)
-            ));
-            tightest = tighten(tightest, bound);
-        }
-    }
-    let detail = if passes.is_empty() {
-        format!("{v} (no limits set)")
-    } else {
-        passes.join(", ")
-    };
-    Judgement {
-        verdict: Verdict::Pass,
-        limit: tightest,
-        detail,
-    }
-}
-
-/// An infinite value: beyond every limit on the bad side, never a pass on
-/// the good side, and nothing to judge without a limit.
-fn judge_infinite(bad: BadDirection, t: &Threshold, use_baseline: bool, value: f64) -> Judgement {
-    let word = super::types::number::word(value);
-    let bad_side = match bad {
-        BadDirection::Up => value > 0.0,
-        BadDirection::Down => value < 0.0,
-    };
-    let relative = use_baseline && (t.ratio.is_some() || t.delta.is_some());
-    let has_limits = t.limit.is_some() || relative;
-    let (verdict, detail) = match (bad_side, has_limits) {
-        (true, true) => (Verdict::Breach, format!("{word} (beyond every limit)")),
-        (false, true) => (
-            Verdict::NoData,
-            format!("{word} is not a value this gate can pass"),
-        ),
-        (_, false) => (
-            Verdict::NoData,
-            format!("{word} is not judged: the metric has no limits"),
-        ),
-    };
-    Judgement {
-        verdict,
-        limit: t.limit,
-        detail,
-    }
-}
-
-fn breach(limit: f64, detail: String) -> Judgement {
-    Judgement {
-        verdict: Verdict::Breach,
-        limit: Some(limit),
-        detail,
-    }
-}
+mod judge;
+use judge::judge_infinite;
+pub use judge::{Judgement, judge, judge_in};
 
 /// One metric's gate: its latest numbers, verdict and counters.
 #[derive(Debug, Clone, PartialEq)]
@@ -425,6 +261,7 @@ impl GateState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::{BadDirection, Threshold};
 
     fn t(limit: Option<f64>, ratio: Option<f64>, delta: Option<f64>) -> Threshold {
         Threshold {

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::record::Record;
 use super::summary::{describe_actor, ts};
 use crate::engine::words::Units;
-use crate::engine::{DecisionKind, GateStatus, Timestamp, Verdict};
+use crate::engine::{Decision, DecisionKind, GateStatus, Timestamp, Verdict};
 use crate::plan::HookKind;
 
 /// How the rollback came about, and how long the safety net took: from the
@@ -144,6 +144,54 @@ fn streak_start(
     }
 }
 
+/// A streak behind a rollback: its metric, the gate counter that counts
+/// it, and that counter at the decision.
+type Streak = (String, fn(&GateStatus) -> u32, u32);
+
+/// A string of the decision's detail.
+fn detail_str(d: &Decision, key: &str) -> Option<String> {
+    d.detail
+        .get(key)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// A count of the decision's detail.
+fn detail_u32(d: &Decision, key: &str) -> Option<u32> {
+    d.detail
+        .get(key)
+        .and_then(Value::as_u64)
+        .and_then(|n| u32::try_from(n).ok())
+}
+
+/// The breaches in a row that fired a rollback trigger.
+fn trigger_streak(d: &Decision) -> Option<Streak> {
+    // The trigger's own record names its metric; a journal from
+    // before it did falls back to the longest breaching streak.
+    let metric = detail_str(d, "metric").or_else(|| {
+        d.gates
+            .iter()
+            .filter(|g| g.verdict == Verdict::Breach)
+            .max_by_key(|g| g.breaches)
+            .map(|g| g.metric.clone())
+    })?;
+    let gate = d.gates.iter().find(|g| g.metric == metric);
+    let n = detail_u32(d, "breaches")
+        .or(gate.map(|g| g.breaches))
+        .unwrap_or(1);
+    Some((metric, |g| g.breaches, n))
+}
+
+/// The polls without data in a row that made a no-data policy roll back.
+fn no_data_streak(d: &Decision) -> Option<Streak> {
+    let metric = detail_str(d, "metric")?;
+    let gate = d.gates.iter().find(|g| g.metric == metric);
+    let n = detail_u32(d, "polls")
+        .or(gate.map(|g| g.no_data_polls))
+        .unwrap_or(1);
+    Some((metric, |g| g.no_data_polls, n))
+}
+
 /// The first rollback decision of the journal, explained.
 pub(crate) fn breach_to_rollback(
     records: &[Record],
@@ -180,45 +228,15 @@ pub(crate) fn breach_to_rollback(
         numbers: None,
         not_passing: Vec::new(),
     };
-    let detail_str = |key: &str| {
-        d.detail
-            .get(key)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
-    let detail_u32 = |key: &str| {
-        d.detail
-            .get(key)
-            .and_then(Value::as_u64)
-            .and_then(|n| u32::try_from(n).ok())
-    };
-    let (metric, counter, at_decision): (String, fn(&GateStatus) -> u32, u32) = match d.action {
+    let (metric, counter, at_decision) = match d.action {
         DecisionKind::TriggerRollback => {
             out.cause = "trigger".into();
-            out.trigger = detail_str("trigger");
-            // The trigger's own record names its metric; a journal from
-            // before it did falls back to the longest breaching streak.
-            let metric = detail_str("metric").or_else(|| {
-                d.gates
-                    .iter()
-                    .filter(|g| g.verdict == Verdict::Breach)
-                    .max_by_key(|g| g.breaches)
-                    .map(|g| g.metric.clone())
-            })?;
-            let gate = d.gates.iter().find(|g| g.metric == metric);
-            let n = detail_u32("breaches")
-                .or(gate.map(|g| g.breaches))
-                .unwrap_or(1);
-            (metric, |g| g.breaches, n)
+            out.trigger = detail_str(d, "trigger");
+            trigger_streak(d)?
         }
         DecisionKind::NoDataRollback => {
             out.cause = "no_data".into();
-            let metric = detail_str("metric")?;
-            let gate = d.gates.iter().find(|g| g.metric == metric);
-            let n = detail_u32("polls")
-                .or(gate.map(|g| g.no_data_polls))
-                .unwrap_or(1);
-            (metric, |g| g.no_data_polls, n)
+            no_data_streak(d)?
         }
         _ => {
             out.cause = if d.actor.is_system() {

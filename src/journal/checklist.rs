@@ -5,6 +5,7 @@ use super::record::Record;
 use super::summary::{CheckItem, CheckState, GateLine, HookLine, MetricUnits, hooks, outcome};
 use super::verify::VerifyReport;
 use crate::engine::Verdict;
+use CheckState::{Fail, Pass, Unknown};
 
 fn check(item: &str, state: CheckState, evidence: String) -> CheckItem {
     CheckItem {
@@ -19,10 +20,25 @@ pub(crate) fn checklist(
     verify: &VerifyReport,
     units: &MetricUnits,
 ) -> Vec<CheckItem> {
-    use CheckState::{Fail, Pass, Unknown};
-    let mut out = Vec::new();
+    let hooks = hooks(records);
+    vec![
+        promoted(records),
+        metrics_stable(records, units),
+        smoke_checks(&hooks),
+        no_failed_hooks(&hooks),
+        no_critical_errors(records),
+        check(
+            "Journal chain verifies",
+            if verify.holds() { Pass } else { Fail },
+            verify.one_line(),
+        ),
+    ]
+}
+
+/// The rollout reached 100 %.
+fn promoted(records: &[Record]) -> CheckItem {
     let outcome = outcome(records);
-    out.push(check(
+    check(
         "Promoted to 100 %",
         if outcome == "promoted" {
             Pass
@@ -32,9 +48,13 @@ pub(crate) fn checklist(
             Fail
         },
         format!("outcome: {outcome}"),
-    ));
+    )
+}
+
+/// Every gate of the last record that journaled gates passed.
+fn metrics_stable(records: &[Record], units: &MetricUnits) -> CheckItem {
     let last_gates = records.iter().rev().find(|r| !r.decision.gates.is_empty());
-    out.push(match last_gates {
+    match last_gates {
         None => check(
             "Metrics stable vs baseline at the end",
             Unknown,
@@ -59,11 +79,14 @@ pub(crate) fn checklist(
                 format!("at seq {}: {}", r.seq, numbers.join("; ")),
             )
         }
-    });
-    let hooks = hooks(records);
+    }
+}
+
+/// Every `on_step_enter` check finished and passed.
+fn smoke_checks(hooks: &[HookLine]) -> CheckItem {
     let smoke: Vec<&HookLine> = hooks.iter().filter(|h| h.kind == "on_step_enter").collect();
     let smoke_failed = smoke.iter().filter(|h| h.ok != Some(true)).count();
-    out.push(match (smoke.len(), smoke_failed) {
+    match (smoke.len(), smoke_failed) {
         (0, _) => check(
             "Smoke checks passed",
             Unknown,
@@ -75,7 +98,11 @@ pub(crate) fn checklist(
             Fail,
             format!("{f} of {n} failed or never finished"),
         ),
-    });
+    }
+}
+
+/// No hook reported a failure.
+fn no_failed_hooks(hooks: &[HookLine]) -> CheckItem {
     let failed: Vec<String> = hooks
         .iter()
         .filter(|h| h.ok == Some(false))
@@ -88,7 +115,7 @@ pub(crate) fn checklist(
             )
         })
         .collect();
-    out.push(if failed.is_empty() {
+    if failed.is_empty() {
         check(
             "No failed hooks",
             Pass,
@@ -96,13 +123,17 @@ pub(crate) fn checklist(
         )
     } else {
         check("No failed hooks", Fail, failed.join("; "))
-    });
+    }
+}
+
+/// No `failed` or `recovered` record.
+fn no_critical_errors(records: &[Record]) -> CheckItem {
     let critical: Vec<String> = records
         .iter()
         .filter(|r| matches!(r.decision.action.as_str(), "failed" | "recovered"))
         .map(|r| format!("seq {} {}: {}", r.seq, r.decision.action, r.decision.reason))
         .collect();
-    out.push(if critical.is_empty() {
+    if critical.is_empty() {
         check(
             "No critical errors",
             Pass,
@@ -110,11 +141,5 @@ pub(crate) fn checklist(
         )
     } else {
         check("No critical errors", Fail, critical.join("; "))
-    });
-    out.push(check(
-        "Journal chain verifies",
-        if verify.holds() { Pass } else { Fail },
-        verify.one_line(),
-    ));
-    out
+    }
 }

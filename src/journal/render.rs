@@ -36,12 +36,40 @@ fn opt(s: &Option<String>) -> String {
 /// it renders as the characters it is and forges no structure.
 pub fn render_markdown(s: &Summary) -> String {
     let mut o = String::new();
+    // `write!` to a String cannot fail; the results are ignored on purpose
+    // here and in every section.
+    overview(&mut o, s);
+    people_section(&mut o, s);
+    exit_criteria_section(&mut o, s);
+    timeline_section(&mut o, s);
+    gates_section(&mut o, s);
+    let _ = writeln!(o, "\n## Breach to rollback\n");
+    match &s.breach_to_rollback {
+        None => {
+            let _ = writeln!(o, "No rollback.");
+        }
+        Some(b) => rollback_cause(&mut o, b),
+    }
+    hooks_section(&mut o, s);
+    let _ = writeln!(o, "\n## Decisions\n");
+    decisions_table(&mut o, &s.decisions);
+    repeated_table(&mut o, &s.repeated);
+    if let Some(a) = &s.after_break {
+        after_break_section(&mut o, a);
+    }
+    integrity_section(&mut o, s);
+    // Every field was escaped; this only makes sure no control byte of a
+    // field somebody forgets to escape ever reaches a terminal.
+    keep_lines(&o).into_owned()
+}
+
+/// The title, the warning of a broken chain, and the rollout at a glance.
+fn overview(o: &mut String, s: &Summary) {
     let title = s
         .service
         .as_deref()
         .or(s.rollout.as_deref())
         .unwrap_or("unknown service");
-    // `write!` to a String cannot fail; the results are ignored on purpose.
     let _ = writeln!(o, "# Post-deploy summary: {}\n", md(title));
     if let Some(a) = &s.after_break {
         let _ = writeln!(
@@ -91,7 +119,10 @@ pub fn render_markdown(s: &Summary) -> String {
             "CHAIN DOES NOT VERIFY"
         }
     );
+}
 
+/// Who drove and who watched.
+fn people_section(o: &mut String, s: &Summary) {
     let _ = writeln!(o, "\n## People\n");
     let list = |v: &[String]| {
         if v.is_empty() {
@@ -102,7 +133,10 @@ pub fn render_markdown(s: &Summary) -> String {
     };
     let _ = writeln!(o, "- **Drove:** {}", list(&s.drove));
     let _ = writeln!(o, "- **Watched:** {}", list(&s.watched));
+}
 
+/// The checklist, ticked from the journal's evidence.
+fn exit_criteria_section(o: &mut String, s: &Summary) {
     let _ = writeln!(o, "\n## Exit criteria\n");
     for c in &s.checklist {
         let mark = match c.state {
@@ -112,7 +146,10 @@ pub fn render_markdown(s: &Summary) -> String {
         };
         let _ = writeln!(o, "- {mark} {} — {}", md(&c.item), md(&c.evidence));
     }
+}
 
+/// One row per step: when it was entered and left, and what ended it.
+fn timeline_section(o: &mut String, s: &Summary) {
     let _ = writeln!(o, "\n## Timeline\n");
     let _ = writeln!(
         o,
@@ -132,7 +169,10 @@ pub fn render_markdown(s: &Summary) -> String {
             opt(&st.ended_by)
         );
     }
+}
 
+/// The gates journaled at each step, and the data events beside them.
+fn gates_section(o: &mut String, s: &Summary) {
     let _ = writeln!(o, "\n## Gate results at each step\n");
     for st in &s.steps {
         let name = st
@@ -151,53 +191,44 @@ pub fn render_markdown(s: &Summary) -> String {
             let _ = writeln!(o, "  - {}: {}", e.at, md(&e.text));
         }
     }
+}
 
-    let _ = writeln!(o, "\n## Breach to rollback\n");
-    match &s.breach_to_rollback {
-        None => {
-            let _ = writeln!(o, "No rollback.");
-        }
-        Some(b) => rollback_cause(&mut o, b),
-    }
-
+/// Every hook run, with its result.
+fn hooks_section(o: &mut String, s: &Summary) {
     let _ = writeln!(o, "\n## Hooks\n");
     if s.hooks.is_empty() {
         let _ = writeln!(o, "No hook was run.");
-    } else {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "| # | Hook | Step | Weight | Started | Result | Code | Attempts | Took |"
+    );
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|");
+    for h in &s.hooks {
+        let result = match h.ok {
+            Some(true) => format!("ok: {}", opt(&h.summary)),
+            Some(false) => format!("**FAILED**: {}", opt(&h.summary)),
+            None => "no result journaled".into(),
+        };
         let _ = writeln!(
             o,
-            "| # | Hook | Step | Weight | Started | Result | Code | Attempts | Took |"
+            "| {} | {} | {} | {} % | {} | {} | {} | {} | {} |",
+            h.id,
+            md(&h.kind),
+            h.step.map(|x| (x + 1).to_string()).unwrap_or("–".into()),
+            h.weight,
+            opt(&h.started_at),
+            result,
+            h.code.map(|c| c.to_string()).unwrap_or("–".into()),
+            h.attempts.map(|c| c.to_string()).unwrap_or("–".into()),
+            dur(h.duration_ms)
         );
-        let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|");
-        for h in &s.hooks {
-            let result = match h.ok {
-                Some(true) => format!("ok: {}", opt(&h.summary)),
-                Some(false) => format!("**FAILED**: {}", opt(&h.summary)),
-                None => "no result journaled".into(),
-            };
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} % | {} | {} | {} | {} | {} |",
-                h.id,
-                md(&h.kind),
-                h.step.map(|x| (x + 1).to_string()).unwrap_or("–".into()),
-                h.weight,
-                opt(&h.started_at),
-                result,
-                h.code.map(|c| c.to_string()).unwrap_or("–".into()),
-                h.attempts.map(|c| c.to_string()).unwrap_or("–".into()),
-                dur(h.duration_ms)
-            );
-        }
     }
+}
 
-    let _ = writeln!(o, "\n## Decisions\n");
-    decisions_table(&mut o, &s.decisions);
-    repeated_table(&mut o, &s.repeated);
-    if let Some(a) = &s.after_break {
-        after_break_section(&mut o, a);
-    }
-
+/// What `rampdeck verify` says of the journal, and the head to keep.
+fn integrity_section(o: &mut String, s: &Summary) {
     let _ = writeln!(o, "\n## Journal integrity\n");
     let _ = writeln!(
         o,
@@ -216,9 +247,6 @@ pub fn render_markdown(s: &Summary) -> String {
     for d in s.chain.details.iter().filter(|d| !d.starts_with("head: ")) {
         let _ = writeln!(o, "- {}", md(d));
     }
-    // Every field was escaped; this only makes sure no control byte of a
-    // field somebody forgets to escape ever reaches a terminal.
-    keep_lines(&o).into_owned()
 }
 
 /// Records counted rather than listed.
