@@ -107,7 +107,7 @@ fn chart(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, i: usize,
     let mut canary = Vec::with_capacity(buckets * 2);
     let mut baseline = Vec::with_capacity(buckets * 2);
     min_max(
-        series.canary.iter(),
+        series.canary.slices().flatten(),
         origin,
         end,
         buckets,
@@ -115,7 +115,7 @@ fn chart(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, i: usize,
         &mut canary,
     );
     min_max(
-        series.baseline.iter(),
+        series.baseline.slices().flatten(),
         origin,
         end,
         buckets,
