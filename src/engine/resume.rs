@@ -202,18 +202,7 @@ impl Engine {
         now: Timestamp,
         out: &mut Vec<Effect>,
     ) {
-        if self.phase != Phase::Pending {
-            let why = format!(
-                "already started (phase: {})",
-                super::words::phase_in_text(&self.phase)
-            );
-            self.journal(
-                out,
-                DecisionKind::Refused,
-                &actor,
-                why,
-                json!({ "command": "resume_journal" }),
-            );
+        if self.refused_once_started("resume_journal", &actor, out) {
             return;
         }
         let k = self.restore_position(&p, now);

@@ -316,19 +316,28 @@ impl Engine {
         )
     }
 
+    /// A start or a journal resume once the rollout has begun is refused
+    /// (and journaled); true when it was.
+    pub(super) fn refused_once_started(
+        &mut self,
+        command: &str,
+        actor: &Actor,
+        out: &mut Vec<Effect>,
+    ) -> bool {
+        if self.phase == Phase::Pending {
+            return false;
+        }
+        let why = format!(
+            "already started (phase: {})",
+            super::words::phase_in_text(&self.phase)
+        );
+        let detail = json!({ "command": command });
+        self.journal(out, DecisionKind::Refused, actor, why, detail);
+        true
+    }
+
     fn on_start(&mut self, actor: Actor, now: Timestamp, out: &mut Vec<Effect>) {
-        if self.phase != Phase::Pending {
-            let why = format!(
-                "already started (phase: {})",
-                super::words::phase_in_text(&self.phase)
-            );
-            self.journal(
-                out,
-                DecisionKind::Refused,
-                &actor,
-                why,
-                json!({ "command": "start" }),
-            );
+        if self.refused_once_started("start", &actor, out) {
             return;
         }
         self.started_at = Some(now);

@@ -436,7 +436,8 @@ fn steps(records: &[Record], plan: Option<&Value>, units: &MetricUnits) -> Vec<S
         if d.action == DecisionKind::StepEntered {
             if let Some(cur) = current {
                 cur.left_at = Some(ts(r.ts));
-                cur.ended_by.get_or_insert_with(|| "step_entered".into());
+                cur.ended_by
+                    .get_or_insert_with(|| DecisionKind::StepEntered.to_string());
                 if let Some(span) = spans.last_mut() {
                     span.1 = Some(r.ts);
                 }
