@@ -47,12 +47,42 @@ pub fn zoomed(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
 }
 
 fn chart(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, i: usize, focused: bool) {
-    let t = &ui.theme;
     let Some(metric) = snap.plan.metrics.get(i) else {
         return;
     };
     let series = snap.series.iter().find(|s| s.metric == metric.id);
     let gate = shown_gates(snap).0.iter().find(|g| g.metric == metric.id);
+    let block = chart_block(metric, gate, ui, focused);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [values_area, inner] =
+        Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(inner);
+    let mut legend = values(metric, gate, series, ui, false);
+    if legend.width() > usize::from(values_area.width) {
+        // Short labels before the numbers get cut off (the SLO first).
+        legend = values(metric, gate, series, ui, true);
+    }
+    frame.render_widget(Paragraph::new(legend), values_area);
+    let Some(series) = series else {
+        frame.render_widget(Paragraph::new("no series for this metric"), inner);
+        return;
+    };
+    if inner.width < 12 || inner.height < 3 {
+        return;
+    }
+    let data = PlotData::new(snap, metric, series, inner.width);
+    plot(frame, inner, &data, ui);
+}
+
+/// The chart's frame: the metric's name, its verdict (or that it does not
+/// gate this step) and the focus.
+fn chart_block(
+    metric: &Metric,
+    gate: Option<&GateStatus>,
+    ui: &UiState,
+    focused: bool,
+) -> ratatui::widgets::Block<'static> {
+    let t = &ui.theme;
     let name = format!("{}{} ", if focused { " *" } else { " " }, metric.name);
     let mut block = panel(t, Span::styled(name, t.title()));
     if let Some(g) = gate {
@@ -72,91 +102,92 @@ fn chart(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, i: usize,
     if focused {
         block = block.border_style(t.focus_border());
     }
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    let [values_area, inner] =
-        Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(inner);
-    let mut legend = values(metric, gate, series, ui, false);
-    if legend.width() > usize::from(values_area.width) {
-        // Short labels before the numbers get cut off (the SLO first).
-        legend = values(metric, gate, series, ui, true);
-    }
-    frame.render_widget(Paragraph::new(legend), values_area);
-    let Some(series) = series else {
-        frame.render_widget(Paragraph::new("no series for this metric"), inner);
-        return;
-    };
-    if inner.width < 12 || inner.height < 3 {
-        return;
-    }
+    block
+}
 
-    // The x axis spans the rollout, from its start (or the first sample) to
-    // a round length just past now: the lines grow to the right and the
-    // axis rescales only when now reaches its end, so an idle second
-    // redraws a column, not the whole chart.
-    let origin = snap
-        .engine
-        .started_at
-        .or_else(|| series.canary.iter().next().map(|p| p.at))
-        .unwrap_or(snap.now);
-    let end = Timestamp(origin.0 + axis_span_ms(snap.now.0 - origin.0));
-    let span = x_of(origin, end);
-    // Roughly the plot's width in braille columns (two dots per cell).
-    let buckets = usize::from(inner.width.saturating_sub(8)).max(8) * 2;
-    let scale = metric.display_scale;
-    let mut canary = Vec::with_capacity(buckets * 2);
-    let mut baseline = Vec::with_capacity(buckets * 2);
-    min_max(
-        series.canary.slices().flatten(),
-        origin,
-        end,
-        buckets,
-        scale,
-        &mut canary,
-    );
-    min_max(
-        series.baseline.slices().flatten(),
-        origin,
-        end,
-        buckets,
-        scale,
-        &mut baseline,
-    );
+/// What one chart plots, in display units and seconds since its origin.
+struct PlotData {
+    origin: Timestamp,
+    end: Timestamp,
+    span: f64,
+    lo: f64,
+    hi: f64,
+    canary: Vec<(f64, f64)>,
+    baseline: Vec<(f64, f64)>,
+    limit: Option<f64>,
+    slo: Option<f64>,
+    breaches: Vec<(f64, f64)>,
+    boundaries: Vec<f64>,
+}
 
-    let limit = metric.threshold.limit.map(|l| l * scale);
-    let slo = metric.threshold.slo.map(|l| l * scale);
-    let (lo, hi) = y_bounds(&canary, &baseline, [limit, slo]);
-    let breaches: Vec<(f64, f64)> = match limit {
-        Some(l) => canary
+impl PlotData {
+    fn new(snap: &Snapshot, metric: &Metric, series: &MetricSeries, width: u16) -> PlotData {
+        // The x axis spans the rollout, from its start (or the first sample)
+        // to a round length just past now: the lines grow to the right and
+        // the axis rescales only when now reaches its end, so an idle
+        // second redraws a column, not the whole chart.
+        let origin = snap
+            .engine
+            .started_at
+            .or_else(|| series.canary.iter().next().map(|p| p.at))
+            .unwrap_or(snap.now);
+        let end = Timestamp(origin.0 + axis_span_ms(snap.now.0 - origin.0));
+        // Roughly the plot's width in braille columns (two dots per cell).
+        let buckets = usize::from(width.saturating_sub(8)).max(8) * 2;
+        let scale = metric.display_scale;
+        let mut canary = Vec::with_capacity(buckets * 2);
+        let mut baseline = Vec::with_capacity(buckets * 2);
+        let c = series.canary.slices().flatten();
+        min_max(c, origin, end, buckets, scale, &mut canary);
+        let b = series.baseline.slices().flatten();
+        min_max(b, origin, end, buckets, scale, &mut baseline);
+        let limit = metric.threshold.limit.map(|l| l * scale);
+        let slo = metric.threshold.slo.map(|l| l * scale);
+        let (lo, hi) = y_bounds(&canary, &baseline, [limit, slo]);
+        let breaches = match limit {
+            Some(l) => canary
+                .iter()
+                .copied()
+                .filter(|(_, y)| match metric.bad {
+                    BadDirection::Up => *y > l,
+                    BadDirection::Down => *y < l,
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let boundaries = snap
+            .engine
+            .steps
             .iter()
-            .copied()
-            .filter(|(_, y)| match metric.bad {
-                BadDirection::Up => *y > l,
-                BadDirection::Down => *y < l,
-            })
-            .collect(),
-        None => Vec::new(),
-    };
-    let boundaries: Vec<[(f64, f64); 2]> = snap
-        .engine
-        .steps
-        .iter()
-        .filter_map(|s| s.entered_at)
-        .filter(|at| *at > origin && *at <= end)
-        .map(|at| {
-            let x = x_of(origin, at);
-            [(x, lo), (x, hi)]
-        })
-        .collect();
+            .filter_map(|s| s.entered_at)
+            .filter(|at| *at > origin && *at <= end)
+            .map(|at| x_of(origin, at))
+            .collect();
+        PlotData {
+            origin,
+            end,
+            span: x_of(origin, end),
+            lo,
+            hi,
+            canary,
+            baseline,
+            limit,
+            slo,
+            breaches,
+            boundaries,
+        }
+    }
+}
 
+/// The axis labels, drawn by hand around one canvas: a single braille
+/// layer for all lines (plus one for breach points) keeps a frame cheap.
+fn plot(frame: &mut Frame, inner: Rect, d: &PlotData, ui: &UiState) {
+    let t = &ui.theme;
     let color = |st: Style| st.fg.unwrap_or(Color::Reset);
     let (c_boundary, c_slo, c_limit) = (color(t.boundary()), color(t.slo()), color(t.threshold()));
     let (c_base, c_canary, c_breach) = (color(t.baseline()), color(t.canary()), color(t.breach()));
-
-    // Axis labels drawn by hand around one canvas: a single braille layer
-    // for all lines (plus one for breach points) keeps a frame cheap.
-    let y_hi = number(hi);
-    let y_lo = number(lo);
+    let y_hi = number(d.hi);
+    let y_lo = number(d.lo);
     let label_w = y_hi.chars().count().max(y_lo.chars().count()) as u16 + 1;
     let [plot_row, x_row] =
         Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(inner);
@@ -168,36 +199,36 @@ fn chart(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, i: usize,
     frame.render_widget(Paragraph::new(y_lines), y_col);
     let x_line = Line::from(vec![
         Span::styled(" ".repeat(usize::from(label_w)), t.dim()),
-        Span::styled(time_of_day(origin), t.dim()),
+        Span::styled(time_of_day(d.origin), t.dim()),
     ]);
     frame.render_widget(Paragraph::new(x_line), x_row);
     frame.render_widget(
-        Paragraph::new(Span::styled(time_of_day(end), t.dim())).right_aligned(),
+        Paragraph::new(Span::styled(time_of_day(d.end), t.dim())).right_aligned(),
         x_row,
     );
 
     let breach_marker = t.breach_marker();
+    let (span, lo, hi) = (d.span, d.lo, d.hi);
     let canvas = Canvas::default()
         .marker(t.line_marker())
         .x_bounds([0.0, span])
         .y_bounds([lo, hi])
         .paint(|ctx| {
-            for b in &boundaries {
-                let [(x, y1), (_, y2)] = *b;
-                ctx.draw(&CanvasLine::new(x, y1, x, y2, c_boundary));
+            for x in &d.boundaries {
+                ctx.draw(&CanvasLine::new(*x, lo, *x, hi, c_boundary));
             }
-            if let Some(y) = slo {
+            if let Some(y) = d.slo {
                 ctx.draw(&CanvasLine::new(0.0, y, span, y, c_slo));
             }
-            if let Some(y) = limit {
+            if let Some(y) = d.limit {
                 ctx.draw(&CanvasLine::new(0.0, y, span, y, c_limit));
             }
-            polyline(ctx, &baseline, c_base);
-            polyline(ctx, &canary, c_canary);
-            if !breaches.is_empty() {
+            polyline(ctx, &d.baseline, c_base);
+            polyline(ctx, &d.canary, c_canary);
+            if !d.breaches.is_empty() {
                 ctx.marker(breach_marker);
                 ctx.draw(&Points {
-                    coords: &breaches,
+                    coords: &d.breaches,
                     color: c_breach,
                 });
             }
