@@ -10,6 +10,16 @@ fn main() -> ExitCode {
         eprintln!("rampdeck: could not install the error reporter: {e}");
     }
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Cmd::Plan { .. }
+            | Cmd::Verify { .. }
+            | Cmd::Summary { .. }
+            | Cmd::Completions { .. }
+            | Cmd::Man
+    ) {
+        quiet_on_closed_pipe();
+    }
     let code = match cli.command {
         Cmd::Plan { config, format } => plan(config.as_deref(), format),
         Cmd::Verify {
@@ -136,6 +146,18 @@ fn man() -> i32 {
             1
         }
     }
+}
+
+/// For the commands that only print (`plan`, `verify`, `summary`,
+/// `completions`, `man`): a reader that stops early (`| head`) ends the
+/// process quietly, as it would any Unix filter, instead of a panic report
+/// from `println!`. Never for `run`, `demo` or `attach`, whose driver must
+/// outlive a closed pipe or socket.
+fn quiet_on_closed_pipe() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: SIG_DFL installs no handler function, so nothing runs in
+    // signal context; this runs before any thread is spawned.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
 fn block_on(f: impl std::future::Future<Output = i32>) -> i32 {

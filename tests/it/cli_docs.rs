@@ -85,3 +85,22 @@ fn man_page_has_a_section_per_subcommand() {
     // The verbs from a shell say their exit codes.
     assert!(roff.contains("Exit status: 0 when the rollout took it"));
 }
+
+/// A reader that stops early (`rampdeck man | head`) ends a print-only
+/// command quietly, like any Unix filter: no panic report from a broken pipe.
+#[test]
+fn a_reader_that_stops_early_gets_no_panic_report() {
+    for args in [["man"].as_slice(), ["completions", "bash"].as_slice()] {
+        let mut child = crate::kit::proc::rampdeck(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the read end before (almost always) the first write.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {stderr}");
+    }
+}
