@@ -17,6 +17,7 @@ const CRATES: &[&str] = &[
     "hex",
     "chrono",
     "humantime",
+    "statrs",
     "thiserror",
 ];
 

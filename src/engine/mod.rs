@@ -102,6 +102,7 @@
 //! Hook results with an unknown id are journaled (`hook_result_ignored`)
 //! and change nothing.
 
+pub mod analysis;
 pub mod chain;
 mod commands;
 pub mod decision;
