@@ -132,7 +132,7 @@ impl Series {
     }
     /// The points as contiguous slices, oldest first (for loops that want
     /// to run over plain slices).
-    pub fn slices(&self) -> impl DoubleEndedIterator<Item = &[Point]> {
+    pub fn slices(&self) -> impl DoubleEndedIterator<Item = &[Point]> + Clone {
         let skip = self.skip;
         self.chunks
             .iter()

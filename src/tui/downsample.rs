@@ -11,16 +11,100 @@ pub fn x_of(origin: Timestamp, t: Timestamp) -> f64 {
     (t.0 - origin.0) as f64 / 1000.0
 }
 
-/// One bucket's extremes: (time, value) of its minimum and its maximum.
+/// One bucket's extremes: (time in ms, value) of its minimum and maximum.
 type Bucket = ((i64, f64), (i64, f64));
 
-/// Append to `out` at most two points per bucket (the bucket's minimum and
-/// maximum, in time order) for the points in `[from, to]`, with values
-/// multiplied by `scale` and x in seconds since `from`. Points without a
-/// value are skipped. `out` is cleared first; reuse it across frames to
-/// avoid allocating.
+/// A series fitted to a chart's width, kept between frames: each frame
+/// folds in only the points that arrived since the last one, so a second
+/// of a six-hour chart reads a handful of points, not hours of them (the
+/// points would not fit in the CPU's cache; reading them all was the
+/// largest item of a frame).
+///
+/// The buckets are recomputed from scratch when the chart's shape changes
+/// (its time span, width or scale) or the series no longer starts where it
+/// did (retention dropped its oldest points).
+#[derive(Debug, Clone, Default)]
+pub struct Downsampler {
+    shape: Option<(i64, i64, usize, u64)>,
+    first: Option<i64>,
+    /// Time of the newest point folded in.
+    until: i64,
+    buckets: Vec<Option<Bucket>>,
+    out: Vec<(f64, f64)>,
+}
+
+impl Downsampler {
+    /// At most two points per bucket (the bucket's minimum and maximum, in
+    /// time order) for the points in `[from, to]`, with values multiplied
+    /// by `scale` and x in seconds since `from`. Points without a value,
+    /// and NaN, are skipped. `slices` is the series in time order (its
+    /// chunks).
+    pub fn update<'a>(
+        &mut self,
+        slices: impl Iterator<Item = &'a [Point]> + Clone,
+        from: Timestamp,
+        to: Timestamp,
+        buckets: usize,
+        scale: f64,
+    ) -> &[(f64, f64)] {
+        let buckets = buckets.max(1);
+        let shape = (from.0, to.0, buckets, scale.to_bits());
+        let first = slices.clone().find_map(|s| s.first()).map(|p| p.at.0);
+        if self.shape != Some(shape) || self.first != first {
+            self.shape = Some(shape);
+            self.first = first;
+            self.until = i64::MIN;
+            self.buckets.clear();
+            self.buckets.resize(buckets, None);
+        }
+        let span = (to.0 - from.0).max(1);
+        let from_t = from.0.max(self.until.saturating_add(1));
+        let mut newest = self.until;
+        for slice in slices {
+            // Whole chunks already folded in are skipped by their last point.
+            if slice.last().is_none_or(|p| p.at.0 < from_t) {
+                continue;
+            }
+            let start = slice.partition_point(|p| p.at.0 < from_t);
+            let stop = slice.partition_point(|p| p.at.0 <= to.0);
+            for p in &slice[start.min(stop)..stop] {
+                newest = p.at.0;
+                let Some(v) = p.value else { continue };
+                if v.is_nan() {
+                    continue;
+                }
+                let b = (i128::from(p.at.0 - from.0) * buckets as i128 / i128::from(span)) as usize;
+                let slot = &mut self.buckets[b.min(buckets - 1)];
+                match slot {
+                    None => *slot = Some(((p.at.0, v), (p.at.0, v))),
+                    Some((lo, hi)) => {
+                        if v < lo.1 {
+                            *lo = (p.at.0, v);
+                        }
+                        if v > hi.1 {
+                            *hi = (p.at.0, v);
+                        }
+                    }
+                }
+            }
+        }
+        self.until = newest;
+        let x = |t: i64| (t - from.0) as f64 / 1000.0;
+        self.out.clear();
+        for (lo, hi) in self.buckets.iter().flatten() {
+            let (a, b) = if lo.0 <= hi.0 { (lo, hi) } else { (hi, lo) };
+            self.out.push((x(a.0), a.1 * scale));
+            if a.0 != b.0 {
+                self.out.push((x(b.0), b.1 * scale));
+            }
+        }
+        &self.out
+    }
+}
+
+/// [`Downsampler::update`] once, into `out` (cleared first).
 pub fn min_max<'a>(
-    points: impl Iterator<Item = &'a Point>,
+    slices: impl Iterator<Item = &'a [Point]> + Clone,
     from: Timestamp,
     to: Timestamp,
     buckets: usize,
@@ -28,65 +112,7 @@ pub fn min_max<'a>(
     out: &mut Vec<(f64, f64)>,
 ) {
     out.clear();
-    let buckets = buckets.max(1) as i64;
-    let span = (to.0 - from.0).max(1);
-    let x = |t: i64| (t - from.0) as f64 / 1000.0;
-    let flush = |(lo, hi): Bucket, out: &mut Vec<(f64, f64)>| {
-        if lo.0 == hi.0 {
-            out.push((x(lo.0), lo.1));
-        } else if lo.0 < hi.0 {
-            out.push((x(lo.0), lo.1));
-            out.push((x(hi.0), hi.1));
-        } else {
-            out.push((x(hi.0), hi.1));
-            out.push((x(lo.0), lo.1));
-        }
-    };
-    // The hot loop only compares against the next bucket's start; the
-    // division happens once per bucket, not once per point.
-    let mut next_edge = i64::MIN;
-    let mut cur: Option<Bucket> = None;
-    for p in points {
-        let t = p.at.0;
-        if t < from.0 || t > to.0 {
-            continue;
-        }
-        let Some(v) = p.value else { continue };
-        if v.is_nan() {
-            continue;
-        }
-        let v = v * scale;
-        if t >= next_edge {
-            if let Some(c) = cur.take() {
-                flush(c, out);
-            }
-            let b = (i128::from(t - from.0) * i128::from(buckets) / i128::from(span)) as i64;
-            let b = b.min(buckets - 1);
-            next_edge = if b == buckets - 1 {
-                i64::MAX
-            } else {
-                {
-                    // First ms of bucket b+1: ceil((b+1) * span / buckets).
-                    let n = i128::from(b + 1) * i128::from(span);
-                    let d = i128::from(buckets);
-                    from.0 + ((n + d - 1) / d) as i64
-                }
-            };
-            cur = Some(((t, v), (t, v)));
-            continue;
-        }
-        if let Some((lo, hi)) = &mut cur {
-            if v < lo.1 {
-                *lo = (t, v);
-            }
-            if v > hi.1 {
-                *hi = (t, v);
-            }
-        }
-    }
-    if let Some(c) = cur {
-        flush(c, out);
-    }
+    out.extend_from_slice(Downsampler::default().update(slices, from, to, buckets, scale));
 }
 
 /// The last `width` values of a series as sparkline bars (13..=100; 0 for a
@@ -140,7 +166,7 @@ mod tests {
         let p = pts(&raw);
         let mut out = Vec::new();
         min_max(
-            p.iter(),
+            std::iter::once(&p[..]),
             Timestamp(0),
             Timestamp(3_599_000),
             100,
@@ -165,13 +191,58 @@ mod tests {
                 .collect();
             let to = Timestamp((vals.len() as i64 - 1) * 1000);
             let mut out = Vec::new();
-            min_max(p.iter(), Timestamp(0), to, buckets, 1.0, &mut out);
+            min_max(std::iter::once(&p[..]), Timestamp(0), to, buckets, 1.0, &mut out);
             proptest::prop_assert!(out.len() <= 2 * buckets);
             let max = vals.iter().cloned().fold(f64::MIN, f64::max);
             let min = vals.iter().cloned().fold(f64::MAX, f64::min);
             proptest::prop_assert!(out.iter().any(|(_, y)| *y == max));
             proptest::prop_assert!(out.iter().any(|(_, y)| *y == min));
             proptest::prop_assert!(out.windows(2).all(|w| w[0].0 <= w[1].0));
+        }
+
+        #[test]
+        fn folding_frame_by_frame_gives_what_one_pass_gives(
+            vals in proptest::collection::vec(proptest::option::of(-1e3f64..1e3), 1..400),
+            frames in proptest::collection::vec(1usize..40, 1..30),
+            buckets in 1usize..80,
+        ) {
+            let p: Vec<Point> = vals.iter().enumerate()
+                .map(|(i, v)| Point { at: Timestamp(i as i64 * 1000), value: *v })
+                .collect();
+            let to = Timestamp(vals.len() as i64 * 1000);
+            let mut kept = Downsampler::default();
+            let mut n = 0;
+            for grow in frames {
+                n = (n + grow).min(p.len());
+                let shown = p[..n].chunks(7);
+                let live = kept.update(shown.clone(), Timestamp(0), to, buckets, 1.0).to_vec();
+                let mut once = Vec::new();
+                min_max(shown, Timestamp(0), to, buckets, 1.0, &mut once);
+                proptest::prop_assert_eq!(live, once);
+            }
+            // Retention drops the oldest points: the buckets start over.
+            let live = kept.update(p[n / 2..n].chunks(7), Timestamp(0), to, buckets, 1.0).to_vec();
+            let mut once = Vec::new();
+            min_max(p[n / 2..n].chunks(7), Timestamp(0), to, buckets, 1.0, &mut once);
+            proptest::prop_assert_eq!(live, once);
+        }
+
+        #[test]
+        fn chunked_input_gives_the_same_points_as_one_slice(
+            vals in proptest::collection::vec(proptest::option::of(-1e3f64..1e3), 1..500),
+            cut in 1usize..64,
+            buckets in 1usize..100,
+            skip in 0i64..50,
+        ) {
+            let p: Vec<Point> = vals.iter().enumerate()
+                .map(|(i, v)| Point { at: Timestamp(i as i64 * 700), value: *v })
+                .collect();
+            let (from, to) = (Timestamp(skip * 700), Timestamp(vals.len() as i64 * 500));
+            let mut whole = Vec::new();
+            min_max(std::iter::once(&p[..]), from, to, buckets, 2.0, &mut whole);
+            let mut chunked = Vec::new();
+            min_max(p.chunks(cut), from, to, buckets, 2.0, &mut chunked);
+            proptest::prop_assert_eq!(whole, chunked);
         }
     }
 
@@ -180,7 +251,7 @@ mod tests {
         let p = pts(&[(0, Some(1.0)), (1, None), (2, Some(3.0)), (10, Some(5.0))]);
         let mut out = Vec::new();
         min_max(
-            p.iter(),
+            std::iter::once(&p[..]),
             Timestamp(0),
             Timestamp(9_000),
             50,

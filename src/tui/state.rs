@@ -3,9 +3,12 @@
 //! `ConfirmAction` dialog, and only its confirmation yields a command
 //! (`ConfirmedAction` → [`UiCommand::Engine`]).
 
+use std::cell::RefCell;
+
 use crossterm::event::KeyEvent;
 use ratatui_textarea::TextArea;
 
+use super::downsample::Downsampler;
 use super::keymap::{Action, Keymap, Mode};
 use super::theme::Theme;
 use crate::engine::{Command, Phase};
@@ -100,6 +103,10 @@ pub struct UiState {
     pub hosts_driver: bool,
     /// A one-line note for the footer after a key that could not act.
     pub flash: Option<String>,
+    /// Each chart's series fitted to its width, kept between frames (two
+    /// per metric: canary, baseline). A memo, not state: drawing the same
+    /// snapshot gives the same screen with or without it.
+    pub plots: RefCell<Vec<Downsampler>>,
 }
 
 impl UiState {
@@ -115,6 +122,7 @@ impl UiState {
             dialog: None,
             hosts_driver: false,
             flash: None,
+            plots: RefCell::new(Vec::new()),
         }
     }
 

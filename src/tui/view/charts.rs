@@ -16,7 +16,7 @@ use crate::engine::words::{number, opt_value, time_of_day};
 use crate::engine::{GateStatus, Timestamp};
 use crate::plan::{BadDirection, Metric};
 use crate::snapshot::Snapshot;
-use crate::tui::downsample::{min_max, x_of};
+use crate::tui::downsample::x_of;
 use crate::tui::state::UiState;
 
 /// Charts for every metric, two per row.
@@ -70,7 +70,7 @@ fn chart(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, i: usize,
     if inner.width < 12 || inner.height < 3 {
         return;
     }
-    let data = PlotData::new(snap, metric, series, inner.width);
+    let data = PlotData::new(snap, metric, series, inner.width, ui, i);
     plot(frame, inner, &data, ui);
 }
 
@@ -121,7 +121,14 @@ struct PlotData {
 }
 
 impl PlotData {
-    fn new(snap: &Snapshot, metric: &Metric, series: &MetricSeries, width: u16) -> PlotData {
+    fn new(
+        snap: &Snapshot,
+        metric: &Metric,
+        series: &MetricSeries,
+        width: u16,
+        ui: &UiState,
+        i: usize,
+    ) -> PlotData {
         // The x axis spans the rollout, from its start (or the first sample)
         // to a round length just past now: the lines grow to the right and
         // the axis rescales only when now reaches its end, so an idle
@@ -135,12 +142,19 @@ impl PlotData {
         // Roughly the plot's width in braille columns (two dots per cell).
         let buckets = usize::from(width.saturating_sub(8)).max(8) * 2;
         let scale = metric.display_scale;
-        let mut canary = Vec::with_capacity(buckets * 2);
-        let mut baseline = Vec::with_capacity(buckets * 2);
-        let c = series.canary.slices().flatten();
-        min_max(c, origin, end, buckets, scale, &mut canary);
-        let b = series.baseline.slices().flatten();
-        min_max(b, origin, end, buckets, scale, &mut baseline);
+        let (canary, baseline) = {
+            let mut plots = ui.plots.borrow_mut();
+            if plots.len() < 2 * (i + 1) {
+                plots.resize_with(2 * (i + 1), Default::default);
+            }
+            let c = series.canary.slices();
+            let canary = plots[2 * i].update(c, origin, end, buckets, scale).to_vec();
+            let b = series.baseline.slices();
+            let baseline = plots[2 * i + 1]
+                .update(b, origin, end, buckets, scale)
+                .to_vec();
+            (canary, baseline)
+        };
         let limit = metric.threshold.limit.map(|l| l * scale);
         let slo = metric.threshold.slo.map(|l| l * scale);
         let (lo, hi) = y_bounds(&canary, &baseline, [limit, slo]);
