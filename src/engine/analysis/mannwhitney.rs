@@ -20,9 +20,9 @@
 //!   pairwise differences and the "root" is a jump, or a whole interval
 //!   where the side is 0 (always so for q = 0: |W| ≤ ½ on a stretch). We
 //!   find both edges of that set by bisection over the ordered bit patterns
-//!   of f64 (at most 64 steps each, exact to one ulp) and return their
-//!   midpoint. For the estimate with nₓn_y even this is the Hodges-Lehmann
-//!   median of the pairwise differences.
+//!   of f64 (at most 64 steps each), snap each to the pairwise difference
+//!   it lies on, and return their midpoint. For the estimate with nₓn_y
+//!   even this is the Hodges-Lehmann median of the pairwise differences.
 //! - σ is the σ of the samples as they are (the ties within canary and
 //!   within baseline). R recomputes it at every μ, which differs only at
 //!   the finitely many μ where some x_i − μ lands exactly on a y_j; there
@@ -225,7 +225,30 @@ impl Ranks {
     fn root(&self, q: f64, lo: f64, hi: f64) -> f64 {
         let first_nonpositive = first_true(lo, hi, |mu| self.side(mu, q) <= 0.0);
         let last_nonnegative = last_true(lo, hi, |mu| self.side(mu, q) >= 0.0);
-        first_nonpositive / 2.0 + last_nonnegative / 2.0
+        self.snap(first_nonpositive) / 2.0 + self.snap(last_nonnegative) / 2.0
+    }
+
+    /// The pairwise difference x_i − y_j nearest to `mu` when `mu` is
+    /// within rounding of it. A jump of W sits where a comparison of
+    /// x_i − μ with y_j flips, which rounding may move by an ulp or so of
+    /// the values; snapping makes an edge the difference itself, so that
+    /// an estimate between −1 and 1 is 0, not 1.1e-16.
+    fn snap(&self, mu: f64) -> f64 {
+        let mut best = (mu, f64::INFINITY);
+        for &x in &self.xs {
+            let k = self.ys.partition_point(|y| *y < x - mu);
+            for &y in [k.wrapping_sub(1), k]
+                .iter()
+                .filter_map(|k| self.ys.get(*k))
+            {
+                let d = x - y;
+                let gap = (d - mu).abs();
+                if gap <= 4.0 * f64::EPSILON * (x.abs() + y.abs()) && gap < best.1 {
+                    best = (d, gap);
+                }
+            }
+        }
+        best.0
     }
 }
 

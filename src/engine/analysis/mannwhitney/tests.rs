@@ -75,6 +75,23 @@ fn ties_across_the_samples_average_their_ranks() {
 }
 
 #[test]
+fn edges_are_the_pairwise_differences_themselves() {
+    // Without snapping, the edges land an ulp off the integers and the
+    // estimate reads -2.2e-16.
+    let r = mw(
+        &[1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 3.0],
+        &[1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 3.0, 3.0],
+    );
+    assert_eq!((r.lower, r.estimate, r.upper), (-1.0, 0.0, 1.0));
+    let (x, y) = ([0.1, 0.7, 0.3, 0.45], [0.2, 0.6, 0.35]);
+    let r = mann_whitney(&x, &y, 0.5).expect("runs");
+    let diffs: Vec<f64> = x.iter().flat_map(|a| y.map(|b| a - b)).collect();
+    for v in [r.lower, r.upper] {
+        assert!(diffs.contains(&v), "{v} not in {diffs:?}");
+    }
+}
+
+#[test]
 fn a_clear_shift_is_found_and_significant() {
     let y: Vec<f64> = (0..40).map(|i| 100.0 + f64::from(i % 10)).collect();
     let x: Vec<f64> = y.iter().map(|v| v + 20.0).collect();
