@@ -128,7 +128,7 @@ pub struct MetricJudgement {
 
 impl MetricJudgement {
     /// Whether it counts against the step: High, Low, or NoData of a
-    /// metric that must have data.
+    /// metric that must have data or is critical.
     pub fn fails(&self) -> bool {
         match self.classification {
             Classification::High | Classification::Low => true,
