@@ -38,6 +38,16 @@ pub struct ActArgs {
     pub take_control: bool,
 }
 
+/// Said under `rampdeck judge --help` and in its man page.
+const JUDGE_AFTER_HELP: &str = "Sample files: one number per line (blank lines and `#` comments \
+ignored; NaN and inf allowed, the NaN strategy decides), or a JSON array of numbers and null. At \
+most 16 MiB each.\n\nThe metric config is TOML with any of: confidence (0.98), tolerance (0.25), \
+allowed_increase (1.0), allowed_decrease (1.0), critical_increase, critical_decrease, direction \
+(\"up\" | \"down\" | \"either\"), nan_strategy (\"remove\" | \"replace\"), outliers (true | false | \
+\"remove\" | \"keep\"), must_have_data (false), critical (false).\n\nExit status: 0 pass; 1 high or \
+low (or no data for a metric that must have data); 3 no data; 2 nothing judged (a file or the \
+config unreadable or malformed; the message names file:line).";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlanFormat {
     Text,
@@ -150,6 +160,24 @@ pub enum Cmd {
         config: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "text")]
         format: PlanFormat,
+    },
+    /// Judge one metric's canary samples against its baseline samples with
+    /// Kayenta's Mann-Whitney classifier, as a gate does: the shift's
+    /// interval and estimate, the mean ratio, the p-value and the verdict.
+    #[command(after_help = JUDGE_AFTER_HELP)]
+    Judge {
+        /// The canary's samples.
+        #[arg(long, value_name = "FILE")]
+        canary: PathBuf,
+        /// The baseline's samples.
+        #[arg(long, value_name = "FILE")]
+        baseline: PathBuf,
+        /// The metric's judge settings (TOML); Kayenta's defaults without.
+        #[arg(long, value_name = "TOML")]
+        metric_config: Option<PathBuf>,
+        /// Print one JSON object instead of lines.
+        #[arg(long)]
+        json: bool,
     },
     /// Check a journal: its hash chain, that a `rollout_ended` record
     /// closes it, its HMAC seals (with the key), and its head.

@@ -17,6 +17,7 @@ pub mod headless;
 pub mod hooks;
 pub mod identity;
 pub mod journal;
+pub mod judge_cmd;
 pub mod plan;
 pub mod proc;
 #[cfg(test)]

@@ -13,6 +13,7 @@ fn main() -> ExitCode {
     if matches!(
         cli.command,
         Cmd::Plan { .. }
+            | Cmd::Judge { .. }
             | Cmd::Verify { .. }
             | Cmd::Summary { .. }
             | Cmd::Completions { .. }
@@ -22,6 +23,12 @@ fn main() -> ExitCode {
     }
     let code = match cli.command {
         Cmd::Plan { config, format } => plan(config.as_deref(), format),
+        Cmd::Judge {
+            canary,
+            baseline,
+            metric_config,
+            json,
+        } => rampdeck::judge_cmd::judge_cli(&canary, &baseline, metric_config.as_deref(), json),
         Cmd::Verify {
             journal,
             expect_head,
@@ -148,7 +155,7 @@ fn man() -> i32 {
     }
 }
 
-/// For the commands that only print (`plan`, `verify`, `summary`,
+/// For the commands that only print (`plan`, `judge`, `verify`, `summary`,
 /// `completions`, `man`): a reader that stops early (`| head`) ends the
 /// process quietly, as it would any Unix filter, instead of a panic report
 /// from `println!`. Never for `run`, `demo` or `attach`, whose driver must

@@ -27,6 +27,8 @@ mod journal_crash;
 mod journal_large;
 mod journal_summary;
 mod journal_tamper;
+mod judge_cli;
+mod judge_golden;
 mod output_injection;
 mod parser_fuzz;
 mod plan_checks;
