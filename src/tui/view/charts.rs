@@ -329,6 +329,12 @@ fn y_bounds(a: &[(f64, f64)], b: &[(f64, f64)], extra: [Option<f64>; 2]) -> (f64
     if !lo.is_finite() || !hi.is_finite() {
         return (0.0, 1.0);
     }
+    // Positive values spread over more than half the height start at zero:
+    // the axis then stays put while a latency drifts down from 300 to 150
+    // ms, instead of redrawing the chart at each round step on the way.
+    if lo >= 0.0 && lo <= hi * 0.5 {
+        lo = 0.0;
+    }
     if (hi - lo).abs() < f64::EPSILON {
         return (lo - 1.0, hi + 1.0);
     }
@@ -410,11 +416,20 @@ mod tests {
         // A new extreme inside the same step changes nothing.
         let b = [(0.0, 0.028), (1.0, 1.7), (2.0, 1.9)];
         assert_eq!(y_bounds(&b, &[], [Some(2.0), Some(0.5)]), (lo, hi));
-        let c = [(0.0, 154.0), (1.0, 418.0)];
+        let c = [(0.0, 254.0), (1.0, 418.0)];
         let (lo, hi) = y_bounds(&c, &[], [None, None]);
         assert!(
-            lo <= 154.0 && hi >= 418.0 && lo >= 100.0 && hi <= 450.0,
+            lo <= 254.0 && hi >= 418.0 && lo >= 200.0 && hi <= 450.0,
             "{lo} {hi}"
+        );
+        // Values that spread over more than half the height start at 0, so
+        // a falling minimum does not move the axis.
+        let d = [(0.0, 154.0), (1.0, 418.0)];
+        assert_eq!(y_bounds(&d, &[], [None, None]).0, 0.0);
+        let e = [(0.0, 120.0), (1.0, 418.0)];
+        assert_eq!(
+            y_bounds(&e, &[], [None, None]),
+            y_bounds(&d, &[], [None, None])
         );
         assert_eq!(nice_step(0.13), 0.2);
         assert_eq!(nice_step(7.0), 10.0);

@@ -47,7 +47,10 @@ pub fn status_line(snap: &Snapshot, t: &Theme) -> Line<'static> {
     Line::from(spans)
 }
 
-/// "step 2/5 canary · weight 5 % · in step 03:00 · hold left 02:00".
+/// "step 2/5 canary · weight 5 % · in step 03:00" (full) or "step 2/5
+/// canary · weight 5 % · hold left 02:00" (compact). The full layout's
+/// NEXT line, right below, counts the hold down; one clock per fact keeps a
+/// second's frame to the numbers that moved.
 pub fn step_spans(snap: &Snapshot, t: &Theme, compact: bool) -> Vec<Span<'static>> {
     let e = &snap.engine;
     let sep = t.separator();
@@ -77,6 +80,7 @@ pub fn step_spans(snap: &Snapshot, t: &Theme, compact: bool) -> Vec<Span<'static
     if let Some(left) =
         left.filter(|l| *l > 0 || !matches!(e.phase, crate::engine::Phase::AwaitingApproval { .. }))
         && !e.phase.is_terminal()
+        && compact
     {
         spans.push(Span::raw(sep));
         spans.push(Span::styled("hold left ", t.dim()));

@@ -31,10 +31,8 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         let filled = usize::from(s.weight).div_ceil(10).min(10);
         let state = match s.state {
             StepState::Done => "done".to_string(),
-            StepState::Current => match s.hold_left_ms {
-                Some(0) | None => "current".into(),
-                Some(left) => format!("hold {}", clock(left)),
-            },
+            // The NEXT line counts the current hold down.
+            StepState::Current => "current".into(),
             StepState::AwaitingApproval => "approval".into(),
             StepState::Pending => format!("hold {}", clock(s.hold_ms)),
             StepState::Failed => "failed".into(),
