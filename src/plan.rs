@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::engine::analysis::{GateKinds, JudgeScore};
+
 /// A whole rollout plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -26,6 +28,9 @@ pub struct Plan {
     /// `[journal]`: how the journal is sealed.
     #[serde(default)]
     pub journal: JournalSettings,
+    /// `[judge]`: the step score's thresholds for judged metrics.
+    #[serde(default)]
+    pub judge: JudgeScore,
 }
 
 impl Plan {
@@ -262,6 +267,9 @@ pub struct Metric {
     /// canary at 100 %): see [`BaselineWhenEmpty`].
     #[serde(default)]
     pub baseline_when_empty: BaselineWhenEmpty,
+    /// Gate kinds beside the thresholds: burn rate, judge, sequential test.
+    #[serde(default, skip_serializing_if = "GateKinds::is_empty")]
+    pub kinds: GateKinds,
 }
 
 /// What a gate whose baseline is another cohort (`cohort` or `query`)

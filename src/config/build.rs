@@ -99,7 +99,9 @@ pub(crate) fn build(ctx: &Ctx, raw: &RawPlan) -> R<Plan> {
         }
         None => UiSettings::default(),
     };
+    let judge = super::kinds::score(ctx, raw.judge.as_ref())?;
     Ok(Plan {
+        judge,
         rollout,
         steps,
         metrics,

@@ -44,6 +44,7 @@ pub(crate) fn build_metrics(
         }
         out.push(build_metric(ctx, m, sources)?);
     }
+    super::kinds::check_references(ctx, raw, &out)?;
     // min_traffic refers to other metrics: check once all are known.
     for (m, raw_m) in out.iter().zip(raw) {
         if let (Some(mt), Some(raw_mt)) = (&m.min_traffic, &raw_m.get_ref().min_traffic) {
@@ -106,7 +107,9 @@ fn build_metric(ctx: &Ctx, m: &Spanned<RawMetric>, sources: &[Source]) -> R<Metr
         None => None,
     };
     let no_data = no_data(ctx, r)?;
+    let kinds = super::kinds::build_kinds(ctx, r, &id, bad)?;
     Ok(Metric {
+        kinds,
         name: r
             .name
             .as_ref()

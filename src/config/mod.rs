@@ -12,6 +12,7 @@ mod error;
 mod explain;
 mod hooks;
 mod host;
+mod kinds;
 mod metrics;
 mod raw;
 mod sources;

@@ -27,6 +27,7 @@ pub struct RawPlan {
     pub notify: Option<S<RawNotify>>,
     pub ui: Option<S<RawUi>>,
     pub journal: Option<S<RawJournal>>,
+    pub judge: Option<S<Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,6 +98,9 @@ pub struct RawMetric {
     pub no_data: Option<S<RawNoData>>,
     pub from_weight: Option<S<i64>>,
     pub baseline_when_empty: Option<S<String>>,
+    pub burn: Option<S<Value>>,
+    pub judge: Option<S<Value>>,
+    pub sequential: Option<S<Value>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

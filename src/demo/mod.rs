@@ -18,6 +18,7 @@
 //! ```
 
 pub mod api;
+pub mod offline;
 pub mod scenario;
 pub mod selector;
 pub mod server;

@@ -24,6 +24,7 @@
 
 use crate::plan::{Baseline, BaselineWhenEmpty, DegradedPolicy, Metric};
 
+use super::analysis::{Analyses, KindStatus};
 use super::types::{GateStatus, Timestamp, Verdict};
 use super::words::Units;
 
@@ -59,6 +60,8 @@ pub struct GateState {
     /// The baseline cohort takes no traffic and the metric says
     /// `baseline_when_empty = "no_data"`: ratio and delta cannot be judged.
     pub baseline_empty: bool,
+    /// The state of the metric's other gate kinds and what they said last.
+    pub analyses: Analyses,
 }
 
 impl GateState {
@@ -81,11 +84,13 @@ impl GateState {
             warnings: Vec::new(),
             frozen_at: None,
             baseline_empty: false,
+            analyses: Analyses::new(&metric.kinds),
         }
     }
 
     /// A new step: its gates are judged on its own samples only.
     pub fn reset_step(&mut self) {
+        self.analyses.new_step();
         self.samples = 0;
         self.since_gap = false;
         self.verdict = Verdict::NoData;
@@ -237,6 +242,32 @@ impl GateState {
         self.detail = detail;
     }
 
+    /// Combine the thresholds' verdict with the other gate kinds' (in
+    /// `analyses.latest`): a kind's breach is the gate's breach and
+    /// continues the streak (`streak` is the one before this sample); a kind
+    /// that holds keeps the gate from passing. Only when the thresholds
+    /// judged this sample (not while samples or traffic are too few).
+    pub fn apply_kinds(&mut self, streak: u32) {
+        if !matches!(self.verdict, Verdict::Pass | Verdict::Breach) {
+            return;
+        }
+        let latest: &[KindStatus] = &self.analyses.latest;
+        if self.verdict == Verdict::Breach {
+            return;
+        }
+        if let Some(k) = latest.iter().find(|k| k.verdict == Verdict::Breach) {
+            self.verdict = Verdict::Breach;
+            self.detail = k.detail.clone();
+            self.breaches = streak.saturating_add(1);
+        } else if let Some(k) = latest
+            .iter()
+            .find(|k| k.holds && k.verdict != Verdict::Pass)
+        {
+            self.verdict = k.verdict;
+            self.detail = format!("{}; {}", self.detail, k.detail);
+        }
+    }
+
     /// The status views and the journal see; `gating` is whether the
     /// metric gates the current step.
     pub fn status(&self, metric: &str, gating: bool) -> GateStatus {
@@ -254,6 +285,7 @@ impl GateState {
             warnings: self.warnings.clone(),
             gating,
             baseline_frozen_at: self.frozen_at,
+            kinds: self.analyses.latest.clone(),
         }
     }
 }

@@ -8,10 +8,11 @@ use serde_json::json;
 
 use crate::plan::{NoDataAction, TriggerAction};
 
+use super::analysis::gate::KindInput;
 use super::chain::Goal;
 use super::rollout::{DATA_HOLD_POLLS, DataHold, Engine};
 use super::types::{Actor, Cohort, DecisionKind, Effect, Phase, Reading, Timestamp, Verdict};
-use super::words::number;
+use super::words::{Units, number};
 
 impl Engine {
     /// Journals the start and the end of a wait for data: the step holds
@@ -120,7 +121,12 @@ impl Engine {
                     .source(&m.source)
                     .map(|s| s.degraded)
                     .unwrap_or_default();
+                let streak = self.gates[idx].breaches;
                 self.gates[idx].on_canary_value(m, value, &warnings, policy, block);
+                if !m.kinds.is_empty() {
+                    self.judge_kinds(idx, now);
+                    self.gates[idx].apply_kinds(streak);
+                }
                 self.check_resume(metric, value, out);
             }
             Reading::Value { .. } => {
@@ -153,6 +159,28 @@ impl Engine {
         if self.armed() {
             self.check_no_data(idx, now, out);
         }
+    }
+
+    /// Run metric `idx`'s other gate kinds at a canary sample.
+    fn judge_kinds(&mut self, idx: usize, now: Timestamp) {
+        let plan = Arc::clone(&self.plan);
+        let m = &plan.metrics[idx];
+        let requests = m
+            .kinds
+            .sequential
+            .as_ref()
+            .and_then(|s| plan.metrics.iter().position(|r| r.id == s.requests))
+            .map(|r| &self.series[r]);
+        let input = KindInput {
+            series: &self.series[idx],
+            requests,
+            rollout_start: self.started_at.unwrap_or(now),
+            step_start: self.hold_started_at.unwrap_or(now),
+            bad: m.bad,
+            units: Units::of(m),
+            baseline_gone: self.baseline_gone,
+        };
+        self.gates[idx].analyses.on_canary(&m.kinds, &input, now);
     }
 
     /// Why metric `idx` cannot be judged for lack of canary traffic, if so.

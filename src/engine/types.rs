@@ -385,6 +385,9 @@ pub struct GateStatus {
     /// takes no traffic any more (the canary at 100 %).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline_frozen_at: Option<Timestamp>,
+    /// What the metric's other gate kinds (burn, judge, sequential) said.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<super::analysis::KindStatus>,
 }
 
 fn yes() -> bool {

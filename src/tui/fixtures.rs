@@ -56,6 +56,7 @@ fn metric(id: &str, name: &str, unit: &str, scale: f64, bad: BadDirection, t: Th
         },
         from_weight: None,
         baseline_when_empty: BaselineWhenEmpty::Frozen,
+        kinds: Default::default(),
     }
 }
 
@@ -81,6 +82,7 @@ pub fn plan() -> Plan {
         degraded: DegradedPolicy::Hold,
     };
     Plan {
+        judge: Default::default(),
         rollout: RolloutInfo {
             id: Some("checkout-20261129-140000".into()),
             service: "checkout".into(),

@@ -64,6 +64,7 @@ fn plan() -> Plan {
 
 fn gate(verdict: Verdict, canary: f64, breaches: u32) -> GateStatus {
     GateStatus {
+        kinds: Vec::new(),
         metric: "error_rate".into(),
         verdict,
         canary: Some(canary),

@@ -25,6 +25,7 @@ fn decision(i: u64) -> Decision {
         weight: (i * 5).min(100) as u8,
         phase: PhaseKind::Holding,
         gates: vec![GateStatus {
+            kinds: Vec::new(),
             metric: "error_rate".into(),
             verdict: Verdict::Pass,
             canary: Some(0.01 * i as f64),

@@ -12,6 +12,7 @@ use rampdeck::plan::{
 /// A plan with the given sources and metrics and one trivial step.
 pub fn plan(sources: Vec<Source>, metrics: Vec<Metric>) -> Plan {
     Plan {
+        judge: Default::default(),
         rollout: RolloutInfo {
             id: None,
             service: "checkout".into(),
@@ -79,6 +80,7 @@ pub fn prom_source(name: &str, url: &str, interval_ms: u64, timeout_ms: u64) -> 
 
 pub fn metric(id: &str, source: &str, query: MetricQuery, baseline: Baseline) -> Metric {
     Metric {
+        kinds: Default::default(),
         id: id.into(),
         name: id.into(),
         source: source.into(),

@@ -84,6 +84,7 @@ pub fn snapshot(plan: &Arc<Plan>, points: usize, capacity: usize) -> Snapshot {
         .iter()
         .enumerate()
         .map(|(m, metric)| GateStatus {
+            kinds: Vec::new(),
             metric: metric.id.clone(),
             verdict: Verdict::Pass,
             canary: Some(value(m, points)),

@@ -235,6 +235,7 @@ pub fn build_plan(p: &PlanSpec) -> Result<Plan, String> {
                 o => return Err(format!("bad no_data action {o:?}")),
             };
             Ok(Metric {
+                kinds: Default::default(),
                 id: m.id.clone(),
                 name: m.id.clone(),
                 source: "src".into(),
@@ -292,6 +293,7 @@ pub fn build_plan(p: &PlanSpec) -> Result<Plan, String> {
         })
         .collect::<Result<Vec<_>, String>>()?;
     Ok(Plan {
+        judge: Default::default(),
         rollout: RolloutInfo {
             id: Some("test".into()),
             service: "checkout".into(),
