@@ -186,6 +186,15 @@ fn gates_section(o: &mut String, s: &Summary) {
         }
         for g in &st.gates {
             let _ = writeln!(o, "  - {}", gate(g));
+            for k in &g.kinds {
+                let _ = writeln!(
+                    o,
+                    "    - {} {}: {}",
+                    k.kind,
+                    k.verdict.as_str(),
+                    md(&k.detail)
+                );
+            }
         }
         for e in &st.data_events {
             let _ = writeln!(o, "  - {}: {}", e.at, md(&e.text));

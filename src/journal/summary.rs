@@ -161,6 +161,18 @@ pub struct GateLine {
     /// plan the journal carries; 1 and "" when it names none).
     pub display_scale: f64,
     pub unit: String,
+    /// What the metric's other gate kinds (burn, judge, sequential) said,
+    /// each with the line that states its number.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<KindLine>,
+}
+
+/// One gate kind's verdict and its line ("judge high: shift +0.6 %, ...").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KindLine {
+    pub kind: String,
+    pub verdict: Verdict,
+    pub detail: String,
 }
 
 impl GateLine {
@@ -210,6 +222,15 @@ impl From<&GateStatus> for GateLine {
             detail: g.detail.clone(),
             display_scale: 1.0,
             unit: String::new(),
+            kinds: g
+                .kinds
+                .iter()
+                .map(|k| KindLine {
+                    kind: k.kind.as_str().to_string(),
+                    verdict: k.verdict,
+                    detail: k.detail.clone(),
+                })
+                .collect(),
         }
     }
 }

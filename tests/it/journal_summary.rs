@@ -14,6 +14,8 @@ use rampdeck::journal::{
 use rampdeck::plan::*;
 
 use crate::kit::plan as kit;
+use rampdeck::engine::analysis::KindStatus;
+use rampdeck::engine::analysis::gate::Kind;
 
 fn plan() -> Plan {
     let step = |name: &str, weight: u8, gate: GateKind| Step {
@@ -63,8 +65,16 @@ fn plan() -> Plan {
 }
 
 fn gate(verdict: Verdict, canary: f64, breaches: u32) -> GateStatus {
+    // The judge speaks beside the thresholds; its line goes to the summary.
+    let judge = KindStatus {
+        kind: Kind::Judge,
+        verdict,
+        holds: true,
+        detail: format!("judge {}: shift +{canary}", verdict.as_str()),
+        numbers: serde_json::Value::Null,
+    };
     GateStatus {
-        kinds: Vec::new(),
+        kinds: vec![judge],
         metric: "error_rate".into(),
         verdict,
         canary: Some(canary),
@@ -350,6 +360,21 @@ fn summary_of(path: &Path) -> rampdeck::journal::Summary {
         &read_records(path).expect("read"),
         &verify(path).expect("verify"),
     )
+}
+
+#[test]
+fn each_gate_kind_is_shown_under_its_gate_at_each_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = rolled_back_run(dir.path());
+    let s = summary_of(&path);
+    let md = render_markdown(&s);
+    let section = md.split("## Gate results at each step").nth(1).unwrap();
+    assert!(
+        section.contains("    - judge Breach: judge Breach: shift +"),
+        "{section}"
+    );
+    let json = render_json(&s);
+    assert!(json.contains("\"kinds\""), "{json}");
 }
 
 #[test]
