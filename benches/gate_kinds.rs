@@ -63,6 +63,38 @@ fn main() {
         "\n{rollouts} simulated rollouts in {secs:.1} s ({:.0} rollouts/s)",
         rollouts as f64 / secs
     );
+    judge_cost();
+}
+
+/// What one judgement costs the driver's loop at the default bound of
+/// samples (`max_samples` = 600 per cohort) and at a larger one.
+fn judge_cost() {
+    use rampdeck::engine::analysis::classifier::{JudgeSettings, classify};
+    let settings = JudgeSettings::default();
+    for n in [60usize, 600, 3_000] {
+        // Two noisy cohorts with a small shift and many ties (3 digits).
+        let wave = |i: usize, shift: f64| ((i * 7919 % 1000) as f64 / 1000.0 + shift).round_to(3);
+        let canary: Vec<f64> = (0..n).map(|i| wave(i, 0.02)).collect();
+        let baseline: Vec<f64> = (0..n).map(|i| wave(i * 3 + 1, 0.0)).collect();
+        let reps = (200_000 / n).max(5);
+        let start = Instant::now();
+        for _ in 0..reps {
+            std::hint::black_box(classify(&canary, &baseline, &settings));
+        }
+        let us = start.elapsed().as_secs_f64() * 1e6 / reps as f64;
+        println!("judge of {n} × {n} samples: {us:.0} µs per judgement ({reps} runs)");
+    }
+}
+
+trait Round {
+    fn round_to(self, digits: i32) -> f64;
+}
+
+impl Round for f64 {
+    fn round_to(self, digits: i32) -> f64 {
+        let k = 10f64.powi(digits);
+        (self * k).round() / k
+    }
 }
 
 /// "caught n/N · median (p90)" of the time from `start` to the rollback.
