@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::plan::{GateKind, Plan, Unattended};
 
+use super::analysis::classifier::{MetricJudgement, StepResult, score_step};
 use super::chain::HookChain;
 use super::decision::{Recent, effects, plan_line, plan_summary};
 use super::gates::GateState;
@@ -295,7 +296,36 @@ impl Engine {
             .enumerate()
             .filter(|(i, (_, g))| g.verdict != Verdict::Pass && self.gating(*i))
             .map(|(_, (m, g))| format!("{} is {}", m.id, g.verdict.as_str()))
+            .chain(self.judge_score_short())
             .collect()
+    }
+
+    /// The step score of the judged metrics that gate this step (Kayenta's
+    /// score), when it is below `[judge] pass`: "judge score 50 < 95
+    /// (marginal)". A marginal or failed score holds the step.
+    fn judge_score_short(&self) -> Option<String> {
+        let judged: Vec<(&str, &MetricJudgement)> = self
+            .plan
+            .metrics
+            .iter()
+            .zip(&self.gates)
+            .enumerate()
+            .filter(|(i, _)| self.gating(*i))
+            .filter_map(|(_, (m, g))| g.analyses.judged.as_ref().map(|j| (m.id.as_str(), j)))
+            .collect();
+        if judged.is_empty() {
+            return None;
+        }
+        let s = score_step(judged, &self.plan.judge);
+        (s.result != StepResult::Pass).then(|| {
+            format!(
+                "judge score {} < {} ({}: {})",
+                super::words::number(s.score),
+                super::words::number(self.plan.judge.pass),
+                s.result.as_str(),
+                s.reason
+            )
+        })
     }
 
     /// Hold left in the current step, if its hold has started.

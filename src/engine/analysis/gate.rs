@@ -86,6 +86,8 @@ pub struct Analyses {
     last_counts: Option<(Timestamp, [f64; 4])>,
     judged_at: Option<Timestamp>,
     judge: Option<KindStatus>,
+    /// The judge's latest judgement in this step, for the step score.
+    pub judged: Option<MetricJudgement>,
     /// What each kind said at the latest canary sample.
     pub latest: Vec<KindStatus>,
 }
@@ -106,6 +108,7 @@ impl Analyses {
     pub fn new_step(&mut self) {
         self.judged_at = None;
         self.judge = None;
+        self.judged = None;
         if let Some(t) = self.sequential.as_mut() {
             t.new_step();
         }
@@ -181,6 +184,7 @@ impl Analyses {
         };
         self.judged_at = Some(now);
         self.judge = Some(status.clone());
+        self.judged = Some(r);
         status
     }
 

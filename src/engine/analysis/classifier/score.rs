@@ -16,6 +16,16 @@ pub enum StepResult {
     Fail,
 }
 
+impl StepResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepResult::Pass => "pass",
+            StepResult::Marginal => "marginal",
+            StepResult::Fail => "fail",
+        }
+    }
+}
+
 /// A step's score, its result, what it was made of, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepScore {
