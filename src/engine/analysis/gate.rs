@@ -58,6 +58,10 @@ pub struct KindStatus {
     /// One line with the number that decided it: "burn 17.2× > 14.4× (1h &
     /// 5m)", "judge High: ...", "evidence 42 > 20 (α 0.05)".
     pub detail: String,
+    /// A few words for the chart's legend: "burn 0.6× of 14.4×", "judge
+    /// pass", "evidence 1.3 of 20".
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub short: String,
     /// The numbers behind it, for the journal and the summary.
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub numbers: Value,
@@ -124,8 +128,17 @@ impl Analyses {
             if let Some(spent) = report.budget_consumed {
                 detail.push_str(&format!(", budget spent {} %", number(spent * 100.0)));
             }
+            let short = report
+                .decisive
+                .and_then(|i| report.rules.get(i))
+                .map(|r| match r.burn() {
+                    Some(b) => format!("burn {}× of {}×", number(b), number(r.factor)),
+                    None => format!("burn - of {}×", number(r.factor)),
+                })
+                .unwrap_or_default();
             latest.push(KindStatus {
                 kind: Kind::Burn,
+                short,
                 verdict: report.verdict.gate(),
                 holds: !matches!(report.verdict, BurnVerdict::NoData { .. }),
                 detail,
@@ -164,6 +177,7 @@ impl Analyses {
         if canary.len() < need || baseline.len() < need {
             return KindStatus {
                 kind: Kind::Judge,
+                short: "judge waits".into(),
                 verdict: Verdict::NoData,
                 holds: true,
                 detail: format!(
@@ -177,6 +191,7 @@ impl Analyses {
         let r = classifier::classify(&canary, &baseline, &j.settings);
         let status = KindStatus {
             kind: Kind::Judge,
+            short: format!("judge {}", r.classification.as_str()),
             verdict: judge_verdict(&r, j.settings.direction, input.bad),
             holds: true,
             detail: format!("{}{label}", judge_line(&r, &input.units)),
@@ -223,6 +238,11 @@ impl Analyses {
         let status = test.status();
         Some(KindStatus {
             kind: Kind::Sequential,
+            short: format!(
+                "evidence {} of {}",
+                number(test.evidence().min(1e6)),
+                number(test.threshold())
+            ),
             verdict: if test.rejected() {
                 Verdict::Breach
             } else {

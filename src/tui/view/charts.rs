@@ -98,6 +98,20 @@ fn chart_block(
             Line::from(format!(" · {}, not gating this step ", g.verdict.as_str())).style(t.dim())
         };
         block = block.title_top(title.right_aligned());
+        // The other gate kinds in a few words each on the bottom border (the
+        // burn rate against its limit), in their verdict's color; the ramp
+        // panel has their full lines.
+        let mut kinds = vec![Span::raw(" ")];
+        for k in g.kinds.iter().filter(|k| !k.short.is_empty()) {
+            if kinds.len() > 1 {
+                kinds.push(Span::raw(t.separator()));
+            }
+            kinds.push(Span::styled(t.words(&k.short), t.verdict(k.verdict)));
+        }
+        if kinds.len() > 1 {
+            kinds.push(Span::raw(" "));
+            block = block.title_bottom(Line::from(kinds).right_aligned());
+        }
     }
     if focused {
         block = block.border_style(t.focus_border());
