@@ -143,13 +143,16 @@ pub fn numbers(plan: &Plan, g: &GateStatus, t: &Theme) -> String {
     };
     match g.verdict {
         Verdict::NoData | Verdict::ProviderError => {
+            let detail = held_by_kind(g).unwrap_or_else(|| g.detail.clone());
             if g.no_data_polls > 0 {
-                format!("{} ({} polls)", g.detail, g.no_data_polls)
+                format!("{detail} ({} polls)", g.no_data_polls)
             } else {
-                g.detail.clone()
+                detail
             }
         }
-        Verdict::Breach if decided_by_kind(g) => format!("{}  {}", g.detail, streak(plan, g)),
+        // The streak first: the kind's line is long and is cut at the
+        // panel's edge.
+        Verdict::Breach if decided_by_kind(g) => format!("{}  {}", streak(plan, g), g.detail),
         Verdict::Pass | Verdict::Breach => {
             let Some(limit) = g.limit.filter(|_| m.threshold.limit.is_some()) else {
                 return format!("{} (no limit)", opt_value(m, g.canary));
@@ -181,6 +184,18 @@ fn decided_by_kind(g: &GateStatus) -> bool {
     g.kinds
         .iter()
         .any(|k| k.verdict == Verdict::Breach && k.detail == g.detail)
+}
+
+/// When a kind holds the gate (the judge waiting for samples), the engine
+/// appends its line to the thresholds' detail: that line first, as it is
+/// why the gate holds and the row is cut at the panel's edge.
+fn held_by_kind(g: &GateStatus) -> Option<String> {
+    let k = g.kinds.iter().find(|k| k.holds && k.verdict == g.verdict)?;
+    let rest = g
+        .detail
+        .strip_suffix(k.detail.as_str())?
+        .strip_suffix("; ")?;
+    Some(format!("{}; {rest}", k.detail))
 }
 
 /// "1/2": breaches in a row against the trigger's count, or "x3" without
