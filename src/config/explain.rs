@@ -12,6 +12,7 @@ use crate::plan::{
 };
 use crate::template::{Context, Encoding, Placeholder, Template};
 
+mod kinds;
 mod metrics;
 
 /// Output format of [`explain`].

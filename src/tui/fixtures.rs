@@ -199,6 +199,50 @@ pub fn snapshot_with_points(scenario: Scenario, points: usize) -> Snapshot {
     build(scenario, Some(points))
 }
 
+/// The progressing rollout of [`Scenario::Progressing`] with gate kinds
+/// beside the thresholds: the error ratio with a burn rate, a judge and a
+/// sequential test on the request rate, the p95 latency with a judge.
+pub fn snapshot_with_kinds() -> Snapshot {
+    use crate::engine::analysis::burn::BurnSettings;
+    use crate::engine::analysis::classifier::JudgeSettings;
+    use crate::engine::analysis::{ErrorCounts, JudgeGate, SequentialGate};
+    let mut plan = plan();
+    let judge = JudgeGate {
+        settings: JudgeSettings {
+            allowed_increase: 1.5,
+            ..JudgeSettings::default()
+        },
+        min_samples: 10,
+        max_samples: 600,
+        every: Duration::from_secs(5),
+    };
+    for m in &mut plan.metrics {
+        match m.id.as_str() {
+            "error_rate" => {
+                m.kinds.burn = Some(BurnSettings::default());
+                m.kinds.judge = Some(judge.clone());
+                m.kinds.sequential = Some(SequentialGate {
+                    settings: Default::default(),
+                    requests: "rps".into(),
+                    errors: ErrorCounts::Ratio,
+                });
+            }
+            "p95_latency" => m.kinds.judge = Some(judge.clone()),
+            _ => {}
+        }
+    }
+    let plan = Arc::new(plan);
+    let mut d = Drive::new(plan.clone());
+    d.input(
+        0,
+        Input::Start {
+            actor: Actor::named("alice"),
+        },
+    );
+    d.run(0, 240, i64::MAX, i64::MAX);
+    of_engine(&d.engine, plan, at(240), false)
+}
+
 /// `s` seconds after [`T0`].
 pub fn at(s: i64) -> Timestamp {
     Timestamp(T0.0 + s * 1000)

@@ -11,7 +11,7 @@ use ratatui::style::Color;
 
 use rampdeck::engine::Command;
 use rampdeck::snapshot::Snapshot;
-use rampdeck::tui::fixtures::{Scenario, snapshot};
+use rampdeck::tui::fixtures::{Scenario, snapshot, snapshot_with_kinds};
 use rampdeck::tui::state::{Dialog, Screen};
 use rampdeck::tui::{Action, Keymap, Theme, UiCommand, UiState, render};
 
@@ -55,6 +55,21 @@ fn progressing_200x50() {
     assert!(s.contains("PROGRESSING"));
     assert!(s.contains("advance to 25 % in 02:00"));
     assert!(s.contains("step 2/5 canary"));
+    insta::assert_snapshot!(s);
+}
+
+/// A metric with gate kinds shows one line per kind under its gate row,
+/// in the engine's words; the compact view keeps one line per metric.
+#[test]
+fn gate_kinds_under_their_metric() {
+    let snap = snapshot_with_kinds();
+    let s = screen(&snap, &ui(), W, H);
+    assert!(s.contains("Gates (step 2)"), "{s}");
+    for kind in ["burn ", "judge ", "sequential "] {
+        assert!(s.contains(kind), "{kind} line missing:\n{s}");
+    }
+    let compact = screen(&snap, &ui(), 80, 24);
+    assert!(!compact.contains("sequential"), "{compact}");
     insta::assert_snapshot!(s);
 }
 

@@ -19,6 +19,10 @@ pub(super) fn section(plan: &Plan) -> Vec<Block> {
         doc.push(Block::Sub(format!("{} ({})", m.name, m.id)));
         doc.push(Block::Fields(metric_fields(plan, m)));
     }
+    if let Some(score) = super::kinds::score(plan) {
+        doc.push(Block::Sub("Judge score".into()));
+        doc.push(Block::Fields(vec![score]));
+    }
     doc
 }
 
@@ -43,6 +47,7 @@ fn metric_fields(plan: &Plan, m: &Metric) -> Vec<(String, String)> {
     if let Some(at_full) = at_full_weight(m) {
         f.push(("At 100 %".into(), at_full));
     }
+    f.extend(super::kinds::fields(m));
     f.push(("Gates".into(), gates_from(m)));
     f.push(("Verdict".into(), verdict(plan, m)));
     f.push(("No data".into(), no_data(plan, m)));

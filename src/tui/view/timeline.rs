@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{fit, panel, shown_gates};
+use crate::engine::analysis::KindStatus;
 use crate::engine::words::{clock, opt_value, time_of_day};
 use crate::engine::{GateStatus, StepState, Verdict};
 use crate::plan::{BadDirection, Plan};
@@ -72,6 +73,7 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
     let width = usize::from(area.width.saturating_sub(2));
     for g in gates {
         lines.push(gate_line(&snap.plan, g, t, width));
+        lines.extend(g.kinds.iter().map(|k| kind_line(k, g.gating, t, width)));
     }
     let p = Paragraph::new(lines).block(panel(t, " Ramp "));
     frame.render_widget(p, area);
@@ -109,6 +111,31 @@ pub fn gate_line(plan: &Plan, g: &GateStatus, t: &Theme, width: usize) -> Line<'
     Line::from(spans)
 }
 
+/// One gate kind under its metric's gate line, in the engine's words:
+/// "  ✔ burn 0.6× ≤ 14.4× (over 40s of 60s & 5s), budget spent 0.01 %".
+/// A kind that does not hold the step when it is not a pass (a burn rule
+/// without enough data yet) is dimmed: it is shown, not waited on.
+pub fn kind_line(k: &KindStatus, gating: bool, t: &Theme, width: usize) -> Line<'static> {
+    let style = if gating && (k.holds || k.verdict == Verdict::Pass) {
+        t.verdict(k.verdict)
+    } else {
+        t.dim()
+    };
+    let name = k.kind.as_str();
+    // The burn and judge lines start with their name already.
+    let text = if k.detail.starts_with(name) {
+        k.detail.clone()
+    } else {
+        format!("{name} {}", k.detail)
+    };
+    let symbol = t.verdict_symbol(k.verdict);
+    Line::from(vec![
+        Span::raw("  "),
+        Span::styled(format!("{symbol} "), style),
+        Span::styled(super::truncate(&text, width.saturating_sub(4)), style),
+    ])
+}
+
 /// The numbers behind a verdict, in display units.
 pub fn numbers(plan: &Plan, g: &GateStatus, t: &Theme) -> String {
     let Some(m) = plan.metric(&g.metric) else {
@@ -116,12 +143,16 @@ pub fn numbers(plan: &Plan, g: &GateStatus, t: &Theme) -> String {
     };
     match g.verdict {
         Verdict::NoData | Verdict::ProviderError => {
+            let detail = held_by_kind(g).unwrap_or_else(|| g.detail.clone());
             if g.no_data_polls > 0 {
-                format!("{} ({} polls)", g.detail, g.no_data_polls)
+                format!("{detail} ({} polls)", g.no_data_polls)
             } else {
-                g.detail.clone()
+                detail
             }
         }
+        // The streak first: the kind's line is long and is cut at the
+        // panel's edge.
+        Verdict::Breach if decided_by_kind(g) => format!("{}  {}", streak(plan, g), g.detail),
         Verdict::Pass | Verdict::Breach => {
             let Some(limit) = g.limit.filter(|_| m.threshold.limit.is_some()) else {
                 return format!("{} (no limit)", opt_value(m, g.canary));
@@ -140,17 +171,43 @@ pub fn numbers(plan: &Plan, g: &GateStatus, t: &Theme) -> String {
                 opt_value(m, Some(limit))
             );
             if g.verdict == Verdict::Breach {
-                let need = plan
-                    .triggers
-                    .iter()
-                    .find(|tr| tr.metric == g.metric)
-                    .map(|tr| tr.consecutive);
-                match need {
-                    Some(n) => s.push_str(&format!("  {}/{n}", g.breaches)),
-                    None => s.push_str(&format!("  x{}", g.breaches)),
-                }
+                s.push_str(&format!("  {}", streak(plan, g)));
             }
             s
         }
+    }
+}
+
+/// Whether the gate's breach is a kind's (the engine then gives the gate
+/// that kind's line), not its thresholds'.
+fn decided_by_kind(g: &GateStatus) -> bool {
+    g.kinds
+        .iter()
+        .any(|k| k.verdict == Verdict::Breach && k.detail == g.detail)
+}
+
+/// When a kind holds the gate (the judge waiting for samples), the engine
+/// appends its line to the thresholds' detail: that line first, as it is
+/// why the gate holds and the row is cut at the panel's edge.
+fn held_by_kind(g: &GateStatus) -> Option<String> {
+    let k = g.kinds.iter().find(|k| k.holds && k.verdict == g.verdict)?;
+    let rest = g
+        .detail
+        .strip_suffix(k.detail.as_str())?
+        .strip_suffix("; ")?;
+    Some(format!("{}; {rest}", k.detail))
+}
+
+/// "1/2": breaches in a row against the trigger's count, or "x3" without
+/// a trigger.
+fn streak(plan: &Plan, g: &GateStatus) -> String {
+    let need = plan
+        .triggers
+        .iter()
+        .find(|tr| tr.metric == g.metric)
+        .map(|tr| tr.consecutive);
+    match need {
+        Some(n) => format!("{}/{n}", g.breaches),
+        None => format!("x{}", g.breaches),
     }
 }
