@@ -15,7 +15,7 @@ use crate::engine::analysis::burn::BurnSettings;
 use crate::engine::analysis::classifier::{Direction, JudgeSettings, ScoreThresholds};
 use crate::engine::analysis::sequential::SequentialSettings;
 use crate::engine::analysis::{ErrorCounts, GateKinds, JudgeGate, SequentialGate};
-use crate::plan::{BadDirection, Metric};
+use crate::plan::{BadDirection, Baseline, Metric};
 
 /// Defaults of `[metrics.judge]` beyond Kayenta's settings.
 pub const JUDGE_MIN_SAMPLES: u32 = 10;
@@ -212,6 +212,20 @@ pub(crate) fn check_references(ctx: &Ctx, raw: &[Spanned<RawMetric>], metrics: &
                 format!(
                     "name the metric with each cohort's request rate; the metrics are: {}",
                     metrics.iter().map(|o| o.id.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        let req = metrics.iter().find(|o| o.id == s.requests);
+        if req.is_some_and(|r| !matches!(r.baseline, Baseline::Cohort)) {
+            return Err(ctx.err(
+                span,
+                format!(
+                    "[metrics.sequential] of metric \"{}\": its `requests` metric \"{}\" reads only the canary",
+                    m.id, s.requests
+                ),
+                format!(
+                    "the test compares the cohorts' shares of errors and requests: give metric \"{}\" `baseline = \"cohort\"`",
+                    s.requests
                 ),
             ));
         }

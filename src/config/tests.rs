@@ -367,12 +367,12 @@ fn durations_and_counts_are_bounded_with_the_range_in_the_help() {
     plan("[[steps]]\nname = \"bake\"\nweight = 50\nhold = \"7d\"\n");
     let step = |hold: &str| format!("[[steps]]\nname = \"s\"\nweight = 5\nhold = {hold}\n");
     let msg = refused(&step("999999999999"));
-    assert!(msg.contains("out of range (from 0s to 7days)"), "{msg}");
+    assert!(msg.contains("out of range (from 0s to 7d)"), "{msg}");
     let m = "[[metrics]]\nid = \"e\"\nsource = \"p\"\nquery = \"q\"\nbad = \"up\"\nthreshold = { limit = 1 }\n";
     for (extra, phrase) in [
         (format!("{PROM}interval = \"61m\"\n"), "from 1s to 1h"),
         (format!("{PROM}timeout = \"5ms\"\n"), "from 10ms to 1h"),
-        ("[ui]\nretention = \"8d\"\n".to_string(), "from 1m to 7days"),
+        ("[ui]\nretention = \"8d\"\n".to_string(), "from 1m to 7d"),
         (
             "[hooks.pause]\ncommand = [\"p\"]\ntimeout = \"2h\"\n".to_string(),
             "from 100ms to 1h",
@@ -388,7 +388,7 @@ fn durations_and_counts_are_bounded_with_the_range_in_the_help() {
         ),
         (
             format!("{PROM}{m}baseline = {{ pre_deploy = \"2d\" }}\n"),
-            "from 1m to 1day",
+            "from 1m to 1d",
         ),
         (
             "[hooks.rollback]\ncommand = [\"rb\"]\nretries = 21\n".to_string(),
@@ -412,4 +412,76 @@ fn a_journal_key_is_named_by_its_variable_never_written() {
     assert!(msg.contains("must name an environment variable"), "{msg}");
     let msg = refused("[journal]\nkeyenv = \"X\"\n");
     assert!(msg.contains("keyenv"), "{msg}");
+}
+
+/// Two Prometheus metrics, `e` (errors) and `r` (requests, both cohorts),
+/// and whatever gate-kind tables `kinds` adds to `e`.
+fn with_kinds(kinds: &str) -> String {
+    format!(
+        "{PROM}[[metrics]]\nid = \"r\"\nsource = \"p\"\nquery = \"r\"\nbad = \"down\"\n\
+         [[metrics]]\nid = \"e\"\nsource = \"p\"\nquery = \"q\"\nbad = \"up\"\n\
+         threshold = {{ limit = 0.05 }}\n{kinds}"
+    )
+}
+
+#[test]
+fn gate_kinds_parse_with_their_defaults_and_the_metrics_direction() {
+    let p = plan(&with_kinds(
+        "[metrics.burn]\ntarget = 0.999\n[metrics.judge]\n[metrics.sequential]\nrequests = \"r\"\n",
+    ));
+    let k = &p.metrics[1].kinds;
+    let j = k.judge.as_ref().unwrap();
+    assert_eq!(j.settings.confidence, 0.98);
+    assert_eq!(j.settings.tolerance, 0.25);
+    // bad = "up": the judge looks for increases.
+    assert_eq!(
+        j.settings.direction,
+        crate::engine::analysis::classifier::Direction::Up
+    );
+    assert_eq!((j.min_samples, j.every.as_secs()), (10, 10));
+    assert_eq!(k.burn.as_ref().unwrap().rules.len(), 3);
+    assert_eq!(k.sequential.as_ref().unwrap().requests, "r");
+    assert_eq!(p.judge.pass, 95.0);
+}
+
+#[test]
+fn gate_kind_mistakes_name_the_metric_and_the_fix() {
+    for (kinds, phrase) in [
+        (
+            "[metrics.judge]\nconfidense = 0.9\n",
+            "[metrics.judge] of metric \"e\": unknown field `confidense`",
+        ),
+        ("[metrics.judge]\nconfidence = 1.5\n", "confidence = 1.5"),
+        ("[metrics.judge]\nmin_samples = 1\n", "`min_samples` = 1"),
+        ("[metrics.sequential]\nalpha = 0.05\n", "needs `requests`"),
+        (
+            "[metrics.sequential]\nrequests = \"nope\"\n",
+            "`requests` = \"nope\" is not another metric",
+        ),
+        (
+            "[metrics.burn]\nrules = [{ long = \"1h\", factor = 14.4, budget = 0.02 }]\n",
+            "[metrics.burn] of metric \"e\"",
+        ),
+        (
+            "[metrics.burn]\ntarget = 1.5\n",
+            "[metrics.burn] of metric \"e\"",
+        ),
+        ("[judge]\npass = 50\nmarginal = 75\n", "[judge]: marginal"),
+    ] {
+        let msg = refused(&with_kinds(kinds));
+        assert!(msg.contains(phrase), "{kinds}: {msg}");
+        assert!(msg.contains("t.toml:"), "{kinds}: no location: {msg}");
+    }
+    // The requests metric must read both cohorts.
+    let src = with_kinds("[metrics.sequential]\nrequests = \"r\"\n").replacen(
+        "bad = \"down\"\n",
+        "bad = \"down\"\nbaseline = \"none\"\n",
+        1,
+    );
+    let msg = refused(&src);
+    assert!(msg.contains("reads only the canary"), "{msg}");
+    assert!(
+        msg.contains("baseline = \\\"cohort\\\"") || msg.contains("baseline = \"cohort\""),
+        "{msg}"
+    );
 }

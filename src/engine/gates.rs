@@ -476,4 +476,57 @@ mod tests {
         let j = judge_in(BadDirection::Up, &th, false, 0.0105, None, &ms);
         assert_eq!(j.detail, "10.5 ms ≤ 20 ms limit");
     }
+
+    fn kind(
+        kind: crate::engine::analysis::gate::Kind,
+        verdict: Verdict,
+        holds: bool,
+    ) -> KindStatus {
+        KindStatus {
+            kind,
+            verdict,
+            holds,
+            detail: format!("{} said {}", kind.as_str(), verdict.as_str()),
+            short: String::new(),
+            numbers: serde_json::Value::Null,
+        }
+    }
+
+    fn passing_gate(kinds: Vec<KindStatus>) -> GateState {
+        let mut m = crate::tui::fixtures::plan().metrics[0].clone();
+        m.kinds = Default::default();
+        let mut g = GateState::new(&m);
+        g.verdict = Verdict::Pass;
+        g.detail = "0.01 ≤ 0.05 limit".into();
+        g.analyses.latest = kinds;
+        g
+    }
+
+    #[test]
+    fn a_kinds_breach_continues_the_streak_and_a_holding_kind_keeps_the_gate_from_passing() {
+        use crate::engine::analysis::gate::Kind;
+        let mut g = passing_gate(vec![
+            kind(Kind::Burn, Verdict::Pass, true),
+            kind(Kind::Judge, Verdict::Breach, true),
+        ]);
+        g.apply_kinds(1);
+        assert_eq!((g.verdict, g.breaches), (Verdict::Breach, 2));
+        assert_eq!(g.detail, "judge said Breach");
+
+        let mut g = passing_gate(vec![kind(Kind::Judge, Verdict::NoData, true)]);
+        g.apply_kinds(0);
+        assert_eq!((g.verdict, g.breaches), (Verdict::NoData, 0));
+        assert!(g.detail.ends_with("judge said NoData"), "{}", g.detail);
+
+        // A burn rule without enough data does not hold: the thresholds guard.
+        let mut g = passing_gate(vec![kind(Kind::Burn, Verdict::NoData, false)]);
+        g.apply_kinds(0);
+        assert_eq!(g.verdict, Verdict::Pass);
+
+        // Not judged by the thresholds (too few samples): kinds do not speak.
+        let mut g = passing_gate(vec![kind(Kind::Judge, Verdict::Breach, true)]);
+        g.verdict = Verdict::NoData;
+        g.apply_kinds(3);
+        assert_eq!((g.verdict, g.breaches), (Verdict::NoData, 0));
+    }
 }

@@ -116,9 +116,22 @@ pub fn opt_value(metric: &Metric, raw: Option<f64>) -> String {
     Units::of(metric).show_opt(raw)
 }
 
-/// A configured duration as the plan writes it: `5m`, `1h 30m`, `250ms`.
+/// A configured duration as the plan writes it: `5m`, `1h 30m`, `3d`,
+/// `250ms` (days rather than humantime's `3days` or `1month 6h`; all read
+/// back through humantime).
 pub fn duration(d: Duration) -> String {
-    humantime::format_duration(d).to_string()
+    let mut s = d.as_secs();
+    if s == 0 || d.subsec_nanos() != 0 {
+        return humantime::format_duration(d).to_string();
+    }
+    let mut parts = Vec::new();
+    for (unit, len) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
+        if s >= len {
+            parts.push(format!("{}{unit}", s / len));
+            s %= len;
+        }
+    }
+    parts.join(" ")
 }
 
 /// A measured duration, exact enough for a record: `120 ms`, `30s`,

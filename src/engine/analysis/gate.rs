@@ -236,6 +236,14 @@ impl Analyses {
             self.last_counts = Some((now, now_counts));
         }
         let status = test.status();
+        let detail = if self.last_counts.is_none() {
+            format!(
+                "sequential waits for both cohorts' errors and requests ({})",
+                s.requests
+            )
+        } else {
+            test.describe()
+        };
         Some(KindStatus {
             kind: Kind::Sequential,
             short: format!(
@@ -249,7 +257,7 @@ impl Analyses {
                 Verdict::Pass
             },
             holds: true,
-            detail: test.describe(),
+            detail,
             numbers: serde_json::to_value(&status).unwrap_or(Value::Null),
         })
     }

@@ -234,22 +234,9 @@ impl BurnRule {
     }
 }
 
-/// A window as the rules write it, in days, hours, minutes and seconds:
-/// `5m`, `1h 30m`, `3d` (humantime would say `3days`, and a 30-day period
-/// `30days`; these read back through humantime all the same).
+/// A window as the rules write it: `5m`, `1h 30m`, `3d` (the plan's words).
 pub fn window(d: Duration) -> String {
-    let mut s = d.as_secs();
-    let mut parts = Vec::new();
-    for (unit, len) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
-        if s >= len {
-            parts.push(format!("{}{unit}", s / len));
-            s %= len;
-        }
-    }
-    if parts.is_empty() {
-        return words::duration(d);
-    }
-    parts.join(" ")
+    words::duration(d)
 }
 
 /// Durations as the plan writes them: `"5m"`, `"1h 30m"`, `"30d"`
