@@ -70,6 +70,7 @@ fn gate(verdict: Verdict, canary: f64, breaches: u32) -> GateStatus {
         kind: Kind::Judge,
         verdict,
         holds: true,
+        short: String::new(),
         detail: format!("judge {}: shift +{canary}", verdict.as_str()),
         numbers: serde_json::Value::Null,
     };
