@@ -357,3 +357,14 @@ fn an_empty_window_plan_is_not_written_to_journals() {
     let back: WindowPlan = serde_json::from_str(&json).expect("read");
     assert_eq!(back, plan);
 }
+
+#[test]
+fn a_schedule_that_never_fires_is_never_open() {
+    let never = window(WindowKind::Allow, "0 9 30 2 *", 8, "UTC", "feb 30");
+    let Ok(w) = Windows::new(&[never], &[]) else {
+        return;
+    };
+    let s = w.state(at("UTC", "2026-06-01 10:00"));
+    assert!(!s.allowed);
+    assert_eq!(s.changes_at, None);
+}
