@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use crate::engine::analysis::{GateKinds, JudgeScore};
+pub use crate::engine::window::{FreezeSpec, OnClose, WindowKind, WindowPlan, WindowSpec};
 
 /// A whole rollout plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +32,11 @@ pub struct Plan {
     /// `[judge]`: the step score's thresholds for judged metrics.
     #[serde(default)]
     pub judge: JudgeScore,
+    /// `[[windows]]`, `[[freezes]]` and `[change_window]`: when changes may
+    /// happen (see `engine::window::Windows::of`, which adds the old
+    /// `rollout.window` as a daily allow window in UTC).
+    #[serde(default, skip_serializing_if = "WindowPlan::is_empty")]
+    pub change_windows: WindowPlan,
 }
 
 impl Plan {

@@ -16,6 +16,8 @@ const CRATES: &[&str] = &[
     "hmac",
     "hex",
     "chrono",
+    "chrono_tz",
+    "croner",
     "humantime",
     "statrs",
     "thiserror",

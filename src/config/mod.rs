@@ -17,6 +17,7 @@ mod metrics;
 mod raw;
 mod sources;
 mod values;
+mod windows;
 
 use std::path::{Path, PathBuf};
 

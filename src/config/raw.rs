@@ -28,6 +28,39 @@ pub struct RawPlan {
     pub ui: Option<S<RawUi>>,
     pub journal: Option<S<RawJournal>>,
     pub judge: Option<S<Value>>,
+    #[serde(default)]
+    pub windows: Vec<S<RawSyncWindow>>,
+    #[serde(default)]
+    pub freezes: Vec<S<RawFreeze>>,
+    pub change_window: Option<S<RawChangePolicy>>,
+}
+
+/// `[[windows]]`, Argo CD's sync window shape.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSyncWindow {
+    pub kind: S<String>,
+    pub schedule: S<String>,
+    pub duration: S<Value>,
+    pub time_zone: Option<S<String>>,
+    pub description: Option<S<String>>,
+}
+
+/// `[[freezes]]`: local date-times in a zone.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFreeze {
+    pub from: S<String>,
+    pub to: S<String>,
+    pub time_zone: Option<S<String>>,
+    pub description: Option<S<String>>,
+}
+
+/// `[change_window]`: what the plan does when a window closes mid-rollout.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChangePolicy {
+    pub on_close: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -116,6 +116,7 @@ pub mod rollout;
 mod samples;
 pub mod series;
 pub mod types;
+pub mod window;
 pub mod words;
 
 pub use rollout::Engine;

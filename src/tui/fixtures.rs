@@ -83,6 +83,7 @@ pub fn plan() -> Plan {
     };
     Plan {
         judge: Default::default(),
+        change_windows: Default::default(),
         rollout: RolloutInfo {
             id: Some("checkout-20261129-140000".into()),
             service: "checkout".into(),

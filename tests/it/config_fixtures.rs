@@ -125,6 +125,12 @@ fn example_config_parses_with_its_documented_values() {
     assert_eq!(plan.rollout.service, "checkout");
     assert_eq!(plan.steps.len(), 5);
     assert_eq!(plan.triggers.len(), 3);
+    let windows = rampdeck::engine::window::Windows::of(&plan).expect("windows compile");
+    assert_eq!(
+        (windows.windows.len(), windows.freezes.len()),
+        (2, 1),
+        "the deny window and [rollout.window] as an allow window; the freeze"
+    );
     let p95 = plan.metric("p95_latency").expect("p95");
     assert_eq!(
         p95.baseline,
