@@ -484,6 +484,7 @@ fn gate_kind_mistakes_name_the_metric_and_the_fix() {
         msg.contains("baseline = \\\"cohort\\\"") || msg.contains("baseline = \"cohort\""),
         "{msg}"
     );
+}
 
 // Issue 13: change windows and freezes.
 
