@@ -115,6 +115,7 @@ fn main() {
             jump_at.store(i64::MAX, Ordering::SeqCst);
             let socket = (viewers > 0).then(|| dir.path().join(format!("bench-{run}.sock")));
             let handle = driver::start(DriverSetup {
+                freeze_exception: None,
                 plan: Arc::new(plan),
                 rollout_id: format!("bench-{run}"),
                 journal_path: dir.path().join(format!("bench-{run}.jsonl")),

@@ -89,6 +89,19 @@ pub enum Cmd {
         /// Internal: the rollout id chosen by --detach.
         #[arg(long, hide = true)]
         rollout_id: Option<String>,
+        /// Start (and promote) outside the plan's change windows and
+        /// freezes: the person who approved the exception, not you.
+        /// Journaled with --freeze-reason.
+        #[arg(
+            long,
+            value_name = "NAME",
+            requires = "freeze_reason",
+            conflicts_with = "detach"
+        )]
+        freeze_exception_by: Option<String>,
+        /// Why the freeze exception was granted (ticket, incident).
+        #[arg(long, value_name = "TEXT", requires = "freeze_exception_by")]
+        freeze_reason: Option<String>,
     },
     /// Open the cockpit of a running rollout from another terminal.
     Attach {

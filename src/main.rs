@@ -52,6 +52,8 @@ fn main() -> ExitCode {
             detach,
             serve_only,
             rollout_id,
+            freeze_exception_by,
+            freeze_reason,
         } => {
             if serve_only {
                 // The background driver of --detach: a session of its own, so
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
                 detach,
                 serve_only,
                 rollout_id,
+                freeze_exception: freeze_exception_by.zip(freeze_reason),
             };
             block_on(async move { rampdeck::run::run_cmd(config.as_deref(), view).await })
         }

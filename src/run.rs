@@ -23,6 +23,8 @@ pub struct ViewOptions {
     pub serve_only: bool,
     /// Internal: the rollout id chosen by the process that detached us.
     pub rollout_id: Option<String>,
+    /// A freeze exception: who approved it, and why.
+    pub freeze_exception: Option<(String, String)>,
 }
 
 /// `<service>-<UTC yyyymmdd-hhmmss>` unless the plan names the rollout.
@@ -153,6 +155,15 @@ pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
             return EXIT_CONFIG;
         }
     };
+    if resume.is_none() {
+        let driver = crate::identity::local_actor().user;
+        let by = view.freeze_exception.as_ref().map(|(by, _)| by.as_str());
+        let now = crate::engine::Timestamp(chrono::Utc::now().timestamp_millis());
+        if let Err(why) = crate::engine::windowed::start_check(&plan, now, by, &driver) {
+            crate::tty::say(format_args!("rampdeck: {why}"));
+            return EXIT_CONFIG;
+        }
+    }
     if let Some(p) = &resume {
         warnings.push(format!(
             "resumed from the journal: it left the rollout {} at step {} with {} % confirmed; see the decision log",
@@ -171,6 +182,7 @@ pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
         local_view: !view.serve_only,
         socket: Some(crate::session::socket_path(&id)),
         took_over,
+        freeze_exception: view.freeze_exception.clone(),
         resume,
     };
     // The cockpit is on screen before the driver starts, so creating the

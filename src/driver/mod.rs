@@ -94,6 +94,9 @@ pub struct DriverSetup {
     /// Where this rollout's journal left it, when the journal exists: the
     /// driver resumes there instead of starting over.
     pub resume: Option<ResumePoint>,
+    /// A freeze exception given on the command line (approver, reason),
+    /// journaled before the start.
+    pub freeze_exception: Option<(String, String)>,
 }
 
 /// How a driver ended.
@@ -394,6 +397,14 @@ impl Driver {
                 &prev,
                 serde_json::Value::Null,
             )?;
+        }
+        if let Some((approver, reason)) = self.setup.freeze_exception.clone() {
+            let input = Input::FreezeException {
+                approver,
+                actor: starter.clone(),
+                reason,
+            };
+            self.apply(input, wall_now())?;
         }
         let begin = match self.setup.resume.take() {
             Some(point) => Input::Resume {

@@ -67,6 +67,14 @@ impl Engine {
                 Phase::Paused { .. } => Ok(()),
                 other => Err(format!("not paused (phase: {})", phase_in_text(other))),
             },
+            Command::Promote | Command::PromoteFull | Command::Approve
+                if self.window.closed().is_some() =>
+            {
+                Err(format!(
+                    "{}; rollback and pause are never blocked",
+                    self.window.closed().unwrap_or_default()
+                ))
+            }
             Command::Promote | Command::PromoteFull => match &self.phase {
                 Phase::Holding { .. } | Phase::AwaitingApproval { .. } | Phase::Paused { .. } => {
                     Ok(())

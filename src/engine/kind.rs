@@ -46,6 +46,11 @@ pub enum DecisionKind {
     SourceState,
     DataHoldStarted,
     DataHoldEnded,
+    // Change windows (issue 13).
+    WindowClosed,
+    WindowOpened,
+    WindowRollback,
+    FreezeException,
     // People and views.
     Refused,
     OperatorAttached,
@@ -78,7 +83,7 @@ use DecisionKind as K;
 
 impl DecisionKind {
     /// Every known kind, for tables and tests.
-    pub const ALL: [DecisionKind; 43] = [
+    pub const ALL: [DecisionKind; 47] = [
         K::RolloutStarted,
         K::Resumed,
         K::ResumeConfirmed,
@@ -109,6 +114,10 @@ impl DecisionKind {
         K::SourceState,
         K::DataHoldStarted,
         K::DataHoldEnded,
+        K::WindowClosed,
+        K::WindowOpened,
+        K::WindowRollback,
+        K::FreezeException,
         K::Refused,
         K::OperatorAttached,
         K::OperatorDetached,
@@ -157,6 +166,10 @@ impl DecisionKind {
             K::SourceState => "source_state",
             K::DataHoldStarted => "data_hold_started",
             K::DataHoldEnded => "data_hold_ended",
+            K::WindowClosed => "window_closed",
+            K::WindowOpened => "window_opened",
+            K::WindowRollback => "window_rollback",
+            K::FreezeException => "freeze_exception",
             K::Refused => "refused",
             K::OperatorAttached => "operator_attached",
             K::OperatorDetached => "operator_detached",
@@ -188,7 +201,11 @@ impl DecisionKind {
     pub fn is_rollback(&self) -> bool {
         matches!(
             self,
-            K::Rollback | K::RollbackRetry | K::TriggerRollback | K::NoDataRollback
+            K::Rollback
+                | K::RollbackRetry
+                | K::TriggerRollback
+                | K::NoDataRollback
+                | K::WindowRollback
         )
     }
 
@@ -274,6 +291,8 @@ impl DecisionKind {
                 self,
                 K::Refused
                     | K::DataHoldStarted
+                    | K::WindowClosed
+                    | K::FreezeException
                     | K::ResumeMismatch
                     | K::HeldBack
                     | K::ConnectionsRefused

@@ -117,6 +117,7 @@ mod samples;
 pub mod series;
 pub mod types;
 pub mod window;
+pub mod windowed;
 pub mod words;
 
 pub use rollout::Engine;

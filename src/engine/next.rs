@@ -62,6 +62,7 @@ impl Engine {
             rollback_failed: self.rollback_failed,
             recent: self.recent.iter().cloned().collect(),
             allowed: self.allowed_all(now),
+            window: self.window.view(),
             over: self.is_over(),
         }
     }

@@ -17,6 +17,7 @@ use super::series::MetricSeries;
 use super::types::{
     Actor, Decision, DecisionKind, Effect, GateStatus, HookRecord, Input, Phase, Timestamp, Verdict,
 };
+use super::windowed::WindowGuard;
 
 /// Most points one series keeps, whatever retention / interval says.
 const MAX_SERIES_POINTS: u64 = 200_000;
@@ -74,6 +75,8 @@ pub struct Engine {
     /// The step waits because gating metrics have had no data for a while
     /// (an outage): since when, and which.
     pub(super) data_hold: Option<DataHold>,
+    /// Change windows and freezes: their state now and any exception.
+    pub(super) window: WindowGuard,
 }
 
 /// A wait for data: the step cannot advance because gating metrics keep
@@ -104,6 +107,7 @@ impl Engine {
             })
             .collect();
         let step_times = vec![StepTimes::default(); plan.steps.len()];
+        let plan_ref = Arc::clone(&plan);
         Engine {
             plan,
             phase: Phase::Pending,
@@ -126,6 +130,7 @@ impl Engine {
             recent: Recent::default(),
             baseline_gone: false,
             data_hold: None,
+            window: WindowGuard::of(&plan_ref),
         }
     }
 
@@ -133,6 +138,7 @@ impl Engine {
     pub fn handle(&mut self, input: Input, now: Timestamp) -> Vec<Effect> {
         self.handling_at = now;
         let mut out = Vec::new();
+        self.update_window(now, &mut out);
         match input {
             Input::Start { actor } => self.on_start(actor, now, &mut out),
             Input::Resume { point, actor } => self.on_resume(*point, actor, now, &mut out),
@@ -163,6 +169,11 @@ impl Engine {
             Input::OperatorPresence { attached, actor } => {
                 self.on_presence(attached, actor, &mut out)
             }
+            Input::FreezeException {
+                approver,
+                actor,
+                reason,
+            } => self.on_freeze_exception(&approver, &actor, reason, &mut out),
         }
         self.after_input(now, &mut out);
         out
@@ -297,6 +308,7 @@ impl Engine {
             .filter(|(i, (_, g))| g.verdict != Verdict::Pass && self.gating(*i))
             .map(|(_, (m, g))| format!("{} is {}", m.id, g.verdict.as_str()))
             .chain(self.judge_score_short())
+            .chain(self.window.closed())
             .collect()
     }
 
@@ -368,6 +380,20 @@ impl Engine {
 
     fn on_start(&mut self, actor: Actor, now: Timestamp, out: &mut Vec<Effect>) {
         if self.refused_once_started("start", &actor, out) {
+            return;
+        }
+        if let Some(why) = self.start_refusal() {
+            let why = format!(
+                "start refused: {why}; wait for the window, or record a freeze exception \
+                 approved by someone other than the driver"
+            );
+            self.journal(
+                out,
+                DecisionKind::Refused,
+                &actor,
+                why,
+                json!({ "command": "start" }),
+            );
             return;
         }
         self.started_at = Some(now);

@@ -227,6 +227,14 @@ pub enum Input {
     HookResult { id: u64, outcome: HookOutcome },
     /// The driving view went away (SSH dropped) or came back.
     OperatorPresence { attached: bool, actor: Actor },
+    /// A freeze exception: `approver` (who must not be `actor`, the
+    /// driver) lets this rollout start and promote outside its change
+    /// windows, for `reason`.
+    FreezeException {
+        approver: String,
+        actor: Actor,
+        reason: String,
+    },
     /// Instead of `Start`: go on from where the rollout's journal left it
     /// (see [`super::resume`]).
     Resume {
@@ -591,6 +599,9 @@ pub struct EngineView {
     /// Which operator commands the engine would carry out now.
     #[serde(default)]
     pub allowed: Allowed,
+    /// The change window now, when the plan has any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<super::windowed::WindowView>,
     /// Nothing more will happen ([`super::Engine::is_over`]): the phase is
     /// terminal and no failed rollback is being retried.
     #[serde(default)]

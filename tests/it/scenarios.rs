@@ -300,6 +300,7 @@ fn label(input: &Input) -> String {
         Input::Command { command, .. } => format!("command {}", command.as_str()),
         Input::HookResult { id, outcome } => format!("hook {id} ok={}", outcome.ok),
         Input::OperatorPresence { attached, .. } => format!("presence attached={attached}"),
+        Input::FreezeException { approver, .. } => format!("freeze exception by {approver}"),
     }
 }
 

@@ -100,7 +100,39 @@ fn people_and_data(snap: &Snapshot, t: &Theme) -> Line<'static> {
     spans.push(Span::raw(format!("{} watching", snap.watchers)));
     spans.push(Span::raw("   "));
     spans.extend(data_lane(snap, t, true));
+    spans.extend(window_spans(snap, t));
     Line::from(spans)
+}
+
+/// The change window: open with the time to its close, or closed with why
+/// and when it opens ("window closes in 00:42", "window closed: frozen:
+/// 'year-end' until Mon 09:00 Europe/Berlin · opens in 2:13:04").
+pub fn window_spans(snap: &Snapshot, t: &Theme) -> Vec<Span<'static>> {
+    let Some(w) = &snap.engine.window else {
+        return Vec::new();
+    };
+    let left = w
+        .changes_at
+        .map(|at| clock(at.0.saturating_sub(snap.now.0).max(0) as u64));
+    let mut spans = vec![Span::raw("   ")];
+    if let Some(e) = &w.exception {
+        spans.push(Span::styled(t.words(e), t.warning()));
+    } else if w.allowed {
+        spans.push(Span::styled("window ", t.dim()));
+        match left {
+            Some(l) => spans.push(Span::raw(format!("closes in {l}"))),
+            None => spans.push(Span::raw("open")),
+        }
+    } else {
+        spans.push(Span::styled(
+            t.words(&format!("window closed: {}", w.why)),
+            t.warning(),
+        ));
+        if let Some(l) = left {
+            spans.push(Span::raw(format!("{}opens in {l}", t.separator())));
+        }
+    }
+    spans
 }
 
 /// "data: ● prom up 12 ms  ✖ health erroring: connection refused".

@@ -105,6 +105,7 @@ pub fn snapshot(plan: &Arc<Plan>, points: usize, capacity: usize) -> Snapshot {
         rollout_id: plan.rollout.id.clone().unwrap_or_default(),
         plan: plan.clone(),
         engine: EngineView {
+            window: None,
             phase: Phase::Holding { step: 1 },
             step: Some(1),
             steps: plan
