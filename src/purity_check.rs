@@ -111,6 +111,11 @@ fn code_of(text: &str) -> String {
             pending = true;
             continue;
         }
+        if pending && code.trim_start().starts_with("#[") {
+            // More attributes of the same test item (`#[allow(...)]`).
+            out.push('\n');
+            continue;
+        }
         if pending || skipping.is_some() {
             let depth = skipping.unwrap_or(0) + code.matches('{').count() as i32
                 - code.matches('}').count() as i32;

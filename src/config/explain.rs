@@ -14,6 +14,7 @@ use crate::template::{Context, Encoding, Placeholder, Template};
 
 mod kinds;
 mod metrics;
+mod windows;
 
 /// Output format of [`explain`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,9 +144,10 @@ fn overview(plan: &Plan) -> Vec<Block> {
                 w.days.join(" ")
             ),
         ));
-    } else {
+    } else if plan.change_windows.windows.is_empty() && plan.change_windows.freezes.is_empty() {
         head.push(("Change window".into(), "(none)".into()));
     }
+    head.extend(windows::rows(plan));
     head.push((
         "Journal".into(),
         r.journal_dir
