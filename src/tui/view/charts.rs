@@ -52,7 +52,7 @@ fn chart(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, i: usize,
     };
     let series = snap.series.iter().find(|s| s.metric == metric.id);
     let gate = shown_gates(snap).0.iter().find(|g| g.metric == metric.id);
-    let block = chart_block(metric, gate, ui, focused);
+    let block = chart_block(metric, gate, ui, focused, area.width);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let [values_area, inner] =
@@ -81,6 +81,7 @@ fn chart_block(
     gate: Option<&GateStatus>,
     ui: &UiState,
     focused: bool,
+    width: u16,
 ) -> ratatui::widgets::Block<'static> {
     let t = &ui.theme;
     let name = format!("{}{} ", if focused { " *" } else { " " }, metric.name);
@@ -101,12 +102,22 @@ fn chart_block(
         // The other gate kinds in a few words each on the bottom border (the
         // burn rate against its limit), in their verdict's color; the ramp
         // panel has their full lines.
+        // Only the kinds that fit whole, in the plan's order.
+        let room = usize::from(width).saturating_sub(6);
         let mut kinds = vec![Span::raw(" ")];
+        let mut used = 1;
         for k in g.kinds.iter().filter(|k| !k.short.is_empty()) {
-            if kinds.len() > 1 {
-                kinds.push(Span::raw(t.separator()));
+            let word = t.words(&k.short);
+            let sep = if kinds.len() > 1 { t.separator() } else { "" };
+            let w = sep.chars().count() + word.chars().count();
+            if used + w + 1 > room {
+                break;
             }
-            kinds.push(Span::styled(t.words(&k.short), t.verdict(k.verdict)));
+            used += w;
+            if !sep.is_empty() {
+                kinds.push(Span::raw(sep));
+            }
+            kinds.push(Span::styled(word, t.verdict(k.verdict)));
         }
         if kinds.len() > 1 {
             kinds.push(Span::raw(" "));
