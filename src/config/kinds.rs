@@ -191,8 +191,34 @@ fn sequential(ctx: &Ctx, v: &Spanned<Value>, id: &str) -> R<SequentialGate> {
     })
 }
 
-/// A sequential gate's `requests` names another metric of the plan.
+/// A sequential gate's `requests` and a burn gate's source `windows` name
+/// other metrics of the plan.
 pub(crate) fn check_references(ctx: &Ctx, raw: &[Spanned<RawMetric>], metrics: &[Metric]) -> R<()> {
+    let ids = || {
+        metrics
+            .iter()
+            .map(|o| o.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (m, r) in metrics.iter().zip(raw) {
+        let Some(b) = &m.kinds.burn else { continue };
+        let span = r.get_ref().burn.as_ref().map_or(r.span(), |v| v.span());
+        for w in &b.windows {
+            if w.metric == m.id || !metrics.iter().any(|o| o.id == w.metric) {
+                return Err(ctx.err(
+                    span,
+                    format!(
+                        "[metrics.burn] of metric \"{}\": window {} names \"{}\", not another metric of the plan",
+                        m.id,
+                        crate::engine::words::duration(w.window),
+                        w.metric
+                    ),
+                    format!("name the metric whose canary value is the error ratio over that window; the metrics are: {}", ids()),
+                ));
+            }
+        }
+    }
     for (m, r) in metrics.iter().zip(raw) {
         let Some(s) = &m.kinds.sequential else {
             continue;

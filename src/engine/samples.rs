@@ -179,6 +179,16 @@ impl Engine {
             bad: m.bad,
             units: Units::of(m),
             baseline_gone: self.baseline_gone,
+            source_windows: m
+                .kinds
+                .burn
+                .iter()
+                .flat_map(|b| &b.windows)
+                .filter_map(|w| {
+                    let r = plan.metrics.iter().position(|o| o.id == w.metric)?;
+                    Some((w.window, self.gates[r].canary?))
+                })
+                .collect(),
         };
         self.gates[idx].analyses.on_canary(&m.kinds, &input, now);
     }

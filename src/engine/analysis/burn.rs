@@ -42,7 +42,8 @@ use crate::engine::types::{Timestamp, Verdict, number};
 use crate::engine::words;
 
 pub use settings::{
-    BurnRule, BurnSettings, BurnSettingsError, BurnSeverity, WORKBOOK_PERIOD, default_rules,
+    BurnRule, BurnSettings, BurnSettingsError, BurnSeverity, SourceWindow, WORKBOOK_PERIOD,
+    default_rules,
 };
 use settings::{human, window as show};
 pub use window::WindowRatio;

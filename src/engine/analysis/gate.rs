@@ -78,6 +78,8 @@ pub struct KindInput<'a> {
     pub units: Units<'a>,
     /// The baseline cohort takes no traffic any more (the canary at 100 %).
     pub baseline_gone: bool,
+    /// Burn windows the source computed, with their latest canary ratio.
+    pub source_windows: Vec<(std::time::Duration, f64)>,
 }
 
 /// One metric's state across samples for its kinds: the sequential test's
@@ -123,7 +125,7 @@ impl Analyses {
     pub fn on_canary(&mut self, kinds: &GateKinds, input: &KindInput<'_>, now: Timestamp) {
         let mut latest = Vec::new();
         if let Some(b) = &kinds.burn {
-            let report = burn::evaluate_series(b, &input.series.canary, input.rollout_start, now);
+            let report = burn_report(b, input, now);
             let mut detail = report.describe();
             if let Some(spent) = report.budget_consumed {
                 detail.push_str(&format!(", budget spent {} %", number(spent * 100.0)));
@@ -263,6 +265,30 @@ impl Analyses {
     }
 }
 
+/// The burn rules over the windows the source computed (covering at most
+/// the rollout's age: a canary younger than the window has no more data,
+/// whatever the query says) and, for the others, the series rampdeck holds.
+fn burn_report(b: &burn::BurnSettings, input: &KindInput<'_>, now: Timestamp) -> burn::BurnReport {
+    if input.source_windows.is_empty() {
+        return burn::evaluate_series(b, &input.series.canary, input.rollout_start, now);
+    }
+    let age = now.since(input.rollout_start);
+    let canary = &input.series.canary;
+    let window = |d: std::time::Duration| {
+        if let Some((_, ratio)) = input.source_windows.iter().find(|(w, _)| *w == d) {
+            return Some(burn::WindowRatio {
+                ratio: *ratio,
+                covered: d.min(age).as_secs_f64(),
+            });
+        }
+        let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let from = Timestamp(now.0.saturating_sub(ms)).max(input.rollout_start);
+        burn::WindowRatio::between(canary, from, now)
+    };
+    let whole = burn::WindowRatio::between(canary, input.rollout_start, now);
+    burn::evaluate(b, window, whole)
+}
+
 /// The judge's classification as a gate verdict: High or Low in a
 /// direction the plan judges is a breach; NoData holds.
 fn judge_verdict(r: &MetricJudgement, direction: Direction, bad: BadDirection) -> Verdict {
@@ -343,4 +369,81 @@ pub fn numbers(latest: &[KindStatus]) -> Value {
         );
     }
     Value::Object(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::engine::analysis::burn::{BurnRule, BurnSettings, BurnSeverity, SourceWindow};
+
+    fn series(ratio: f64, secs: i64) -> MetricSeries {
+        let mut s = MetricSeries::new("e", 10_000);
+        for t in 0..=secs {
+            s.canary.push(Timestamp(t * 1000), Some(ratio));
+            s.baseline.push(Timestamp(t * 1000), Some(ratio));
+        }
+        s
+    }
+
+    fn input<'a>(s: &'a MetricSeries, windows: Vec<(Duration, f64)>) -> KindInput<'a> {
+        KindInput {
+            series: s,
+            requests: None,
+            rollout_start: Timestamp(0),
+            step_start: Timestamp(0),
+            bad: BadDirection::Up,
+            units: Units::RAW,
+            baseline_gone: false,
+            source_windows: windows,
+        }
+    }
+
+    fn kinds(b: BurnSettings) -> GateKinds {
+        GateKinds {
+            burn: Some(b),
+            ..GateKinds::default()
+        }
+    }
+
+    #[test]
+    fn a_window_the_source_computed_is_used_over_the_series_and_capped_at_the_rollouts_age() {
+        // The series says 0.05 % errors (0.5× a 99.9 % SLO); the source says
+        // the last hour ran at 2 % (20×), and the last 5 minutes too.
+        let s = series(0.0005, 600);
+        let hour = Duration::from_secs(3600);
+        let five = Duration::from_secs(300);
+        let b = BurnSettings {
+            target: 0.999,
+            rules: vec![BurnRule {
+                long: hour,
+                short: Some(five),
+                factor: Some(14.4),
+                budget: None,
+                severity: BurnSeverity::Page,
+            }],
+            windows: vec![
+                SourceWindow {
+                    window: hour,
+                    metric: "err_1h".into(),
+                },
+                SourceWindow {
+                    window: five,
+                    metric: "err_5m".into(),
+                },
+            ],
+            ..BurnSettings::default()
+        };
+        let mut a = Analyses::default();
+        a.on_canary(&kinds(b.clone()), &input(&s, vec![]), Timestamp(600_000));
+        assert_eq!(a.latest[0].verdict, Verdict::Pass, "{}", a.latest[0].detail);
+        let from_source = vec![(hour, 0.02), (five, 0.02)];
+        a.on_canary(&kinds(b), &input(&s, from_source), Timestamp(600_000));
+        let k = &a.latest[0];
+        assert_eq!(k.verdict, Verdict::Breach, "{}", k.detail);
+        assert!(k.detail.contains("burn 20×"), "{}", k.detail);
+        // Ten minutes of canary: the hour is labelled as what it covers.
+        assert!(k.detail.contains("over 10m of 1h"), "{}", k.detail);
+    }
 }

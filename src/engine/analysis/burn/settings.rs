@@ -42,6 +42,23 @@ pub struct BurnSettings {
     /// short window cannot page on a few polls.
     #[serde(default = "default_short_coverage")]
     pub min_short_coverage: f64,
+    /// Windows whose ratio the source computes: each names another metric
+    /// of the plan whose canary value is the error ratio over that window
+    /// (PromQL over `[1h]`, or a recording rule such as
+    /// `slo:sli_error:ratio_rate1h`). Windows not listed are computed from
+    /// the series rampdeck holds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<SourceWindow>,
+}
+
+/// One window computed by the source: `{ window = "1h", metric = "err_1h" }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceWindow {
+    #[serde(with = "human")]
+    pub window: Duration,
+    /// Id of the metric whose canary value is the ratio over `window`.
+    pub metric: String,
 }
 
 /// One multi-window rule: fires when the burn over both windows exceeds
@@ -140,6 +157,7 @@ impl Default for BurnSettings {
             period: default_period(),
             rules: default_rules(),
             min_short_coverage: default_short_coverage(),
+            windows: Vec::new(),
         }
     }
 }
