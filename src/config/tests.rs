@@ -442,6 +442,17 @@ fn gate_kinds_parse_with_their_defaults_and_the_metrics_direction() {
     assert_eq!(k.burn.as_ref().unwrap().rules.len(), 3);
     assert_eq!(k.sequential.as_ref().unwrap().requests, "r");
     assert_eq!(p.judge.pass, 95.0);
+    let p = plan(&with_kinds(
+        "[metrics.judge]\n[judge]\npass = 90\nmarginal = 60\non_marginal = \"pause\"\n",
+    ));
+    assert_eq!(
+        (p.judge.pass, p.judge.marginal, p.judge.on_marginal),
+        (
+            90.0,
+            60.0,
+            crate::engine::analysis::classifier::OnMarginal::Pause
+        )
+    );
 }
 
 #[test]

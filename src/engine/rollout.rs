@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::plan::{GateKind, Plan, Unattended};
 
-use super::analysis::classifier::{MetricJudgement, StepResult, score_step};
+use super::analysis::classifier::{MetricJudgement, OnMarginal, StepResult, StepScore, score_step};
 use super::chain::HookChain;
 use super::decision::{Recent, effects, plan_line, plan_summary};
 use super::gates::GateState;
@@ -313,9 +313,8 @@ impl Engine {
     }
 
     /// The step score of the judged metrics that gate this step (Kayenta's
-    /// score), when it is below `[judge] pass`: "judge score 50 < 95
-    /// (marginal)". A marginal or failed score holds the step.
-    fn judge_score_short(&self) -> Option<String> {
+    /// score), once any has been judged.
+    pub(super) fn judge_score(&self) -> Option<StepScore> {
         let judged: Vec<(&str, &MetricJudgement)> = self
             .plan
             .metrics
@@ -325,10 +324,13 @@ impl Engine {
             .filter(|(i, _)| self.gating(*i))
             .filter_map(|(_, (m, g))| g.analyses.judged.as_ref().map(|j| (m.id.as_str(), j)))
             .collect();
-        if judged.is_empty() {
-            return None;
-        }
-        let s = score_step(judged, &self.plan.judge);
+        (!judged.is_empty()).then(|| score_step(judged, &self.plan.judge))
+    }
+
+    /// The step score when it is below `[judge] pass`: "judge score 50 < 95
+    /// (marginal: ...)". A marginal or failed score holds the step.
+    fn judge_score_short(&self) -> Option<String> {
+        let s = self.judge_score()?;
         (s.result != StepResult::Pass).then(|| {
             format!(
                 "judge score {} < {} ({}: {})",
@@ -428,6 +430,23 @@ impl Engine {
         let Some(left) = self.hold_left(now) else {
             return;
         };
+        if left.is_zero()
+            && self.plan.judge.on_marginal == OnMarginal::Pause
+            && let Some(s) = self
+                .judge_score()
+                .filter(|s| s.result == StepResult::Marginal)
+        {
+            let reason = format!(
+                "judge score {} is marginal (< {}): paused for a person to decide \
+                 (on_marginal = \"pause\"); {}",
+                super::words::number(s.score),
+                super::words::number(self.plan.judge.pass),
+                s.reason
+            );
+            let detail = serde_json::to_value(&s).unwrap_or_default();
+            self.auto_pause(DecisionKind::TriggerPause, reason, detail, now, out);
+            return;
+        }
         if !left.is_zero() || !self.blocking().is_empty() {
             return;
         }

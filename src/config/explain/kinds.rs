@@ -28,12 +28,22 @@ pub(super) fn score(plan: &Plan) -> Option<(String, String)> {
     if !plan.metrics.iter().any(|m| m.kinds.judge.is_some()) {
         return None;
     }
-    let JudgeScore { pass, marginal } = plan.judge;
+    let JudgeScore {
+        pass,
+        marginal,
+        on_marginal,
+    } = plan.judge;
+    let marginal_does = match on_marginal {
+        crate::engine::analysis::classifier::OnMarginal::Hold => "holds the step",
+        crate::engine::analysis::classifier::OnMarginal::Pause => {
+            "pauses the rollout for a person to decide (on_marginal = \"pause\")"
+        }
+    };
     Some((
         "Judge score".into(),
         format!(
             "the step's score is the share of judged metrics that pass; the step passes at {} \
-             or more, holds from {}, fails below {}",
+             or more; a marginal score (from {}) {marginal_does}; below {} it fails and holds",
             number(pass),
             number(marginal),
             number(marginal)

@@ -63,7 +63,7 @@ use serde::Serialize;
 
 pub use score::{StepResult, StepScore, score_step};
 pub use settings::{
-    Direction, JudgeSettings, NanStrategy, Outliers, ScoreThresholds, SettingsError,
+    Direction, JudgeSettings, NanStrategy, OnMarginal, Outliers, ScoreThresholds, SettingsError,
 };
 
 use super::mannwhitney::mann_whitney;

@@ -186,6 +186,18 @@ impl JudgeSettings {
 pub struct ScoreThresholds {
     pub pass: f64,
     pub marginal: f64,
+    /// What a marginal score does once the hold is over: hold the step
+    /// (default) or pause the rollout for a person to decide.
+    pub on_marginal: OnMarginal,
+}
+
+/// What a marginal step score does (`[judge] on_marginal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnMarginal {
+    #[default]
+    Hold,
+    Pause,
 }
 
 impl Default for ScoreThresholds {
@@ -193,6 +205,7 @@ impl Default for ScoreThresholds {
         ScoreThresholds {
             pass: 95.0,
             marginal: 75.0,
+            on_marginal: OnMarginal::Hold,
         }
     }
 }

@@ -101,6 +101,7 @@ fn out_of_range_settings_are_named_with_the_fix() {
     let t = ScoreThresholds {
         pass: 70.0,
         marginal: 80.0,
+        ..ScoreThresholds::default()
     };
     assert_eq!(t.validate().expect_err("marginal > pass").field, "marginal");
 }
