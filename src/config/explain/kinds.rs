@@ -148,7 +148,7 @@ mod tests {
              least 1.25× the baseline's; needs 10 samples of each cohort",
             "re-judged every 5s",
             "share of requests (rps), α 0.05, k 30",
-            "passes at 95 or more, holds from 75",
+            "passes at 95 or more; a marginal score (from 75) holds the step",
         ] {
             assert!(text.contains(want), "{want} missing:\n{text}");
         }
