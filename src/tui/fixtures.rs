@@ -244,6 +244,31 @@ pub fn snapshot_with_kinds() -> Snapshot {
     of_engine(&d.engine, plan, at(240), false)
 }
 
+/// A rollout whose change window (13:00-14:15 UTC daily, an allow window)
+/// closed at 14:15 while its first steps ran: the ramp holds, the header
+/// says when the window opens again.
+pub fn snapshot_with_window() -> Snapshot {
+    use crate::plan::{WindowKind, WindowSpec};
+    let mut plan = plan();
+    plan.change_windows.windows = vec![WindowSpec {
+        kind: WindowKind::Allow,
+        schedule: "0 13 * * *".into(),
+        duration: Duration::from_secs(75 * 60),
+        time_zone: "UTC".into(),
+        description: Some("afternoon".into()),
+    }];
+    let plan = Arc::new(plan);
+    let mut d = Drive::new(plan.clone());
+    d.input(
+        0,
+        Input::Start {
+            actor: Actor::named("alice"),
+        },
+    );
+    d.run(0, 1200, i64::MAX, i64::MAX);
+    of_engine(&d.engine, plan, at(1200), false)
+}
+
 /// `s` seconds after [`T0`].
 pub fn at(s: i64) -> Timestamp {
     Timestamp(T0.0 + s * 1000)

@@ -73,6 +73,23 @@ fn gate_kinds_under_their_metric() {
     insta::assert_snapshot!(s);
 }
 
+/// A change window that closed mid-rollout: the header says so and when it
+/// opens, the NEXT line says the ramp holds for it, rollback stays offered.
+#[test]
+fn a_closed_change_window_holds_the_ramp_and_says_when_it_opens() {
+    let snap = rampdeck::tui::fixtures::snapshot_with_window();
+    let s = screen(&snap, &ui(), W, H);
+    assert!(
+        s.contains("window closed: outside every allow window"),
+        "{s}"
+    );
+    assert!(s.contains("opens in"), "{s}");
+    assert!(s.contains("change window"), "NEXT line: {s}");
+    assert!(s.contains("r rollback"), "{s}");
+    assert!(s.contains("window_closed"), "the log shows it: {s}");
+    insta::assert_snapshot!(s);
+}
+
 #[test]
 fn paused() {
     let s = screen(&snapshot(Scenario::Paused), &ui(), W, H);
