@@ -234,6 +234,15 @@ fn rollout(ctx: &Ctx, r: &Spanned<RawRollout>) -> R<RolloutInfo> {
         r.id.as_ref()
             .map(|id| ctx.dns_label("rollout id", id))
             .transpose()?;
+    if let Some(req) = r.require_ticket.as_ref().filter(|b| *b.get_ref())
+        && r.ticket.is_none()
+    {
+        return Err(ctx.err(
+            req.span(),
+            "the plan requires a change ticket (require_ticket = true) and names none",
+            "add `[rollout.ticket]` with `id = \"CHG-4821\"` (and `url = ...`), or drop require_ticket",
+        ));
+    }
     let ticket = match &r.ticket {
         Some(t) => {
             let t = t.get_ref();

@@ -70,6 +70,8 @@ pub struct RawRollout {
     pub service: S<String>,
     pub strategy: S<String>,
     pub ticket: Option<S<RawTicket>>,
+    /// Refuse the plan without a `[rollout.ticket]` (change control).
+    pub require_ticket: Option<S<bool>>,
     #[serde(default)]
     pub owners: Vec<S<String>>,
     #[serde(default)]

@@ -597,3 +597,21 @@ fn a_zero_duration_a_reversed_freeze_and_a_skipped_hour_are_refused() {
     let on_close = refused("[change_window]\non_close = \"pause\"\n");
     assert!(on_close.contains("\"hold\", \"rollback\""), "{on_close}");
 }
+
+#[test]
+fn a_plan_that_requires_a_ticket_must_name_one() {
+    let src =
+        format!("{HEAD}{STEPS}").replacen("[rollout]\n", "[rollout]\nrequire_ticket = true\n", 1);
+    let msg = match parse(&src, "t.toml") {
+        Ok(_) => panic!("accepted without a ticket"),
+        Err(e) => e.to_string(),
+    };
+    assert!(msg.contains("requires a change ticket"), "{msg}");
+    assert!(msg.contains("[rollout.ticket]"), "{msg}");
+    let with = src.replacen(
+        "require_ticket = true\n",
+        "require_ticket = true\nticket = { id = \"CHG-1\" }\n",
+        1,
+    );
+    parse(&with, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+}
