@@ -32,7 +32,7 @@ pub const METRIC_NAMES: [&str; 6] = [
 const MAX_POINTS: f64 = 11_000.0;
 
 /// `None` for an unknown name; `Some(None)` when the series has no sample.
-fn series_value(name: &str, s: &CohortSample) -> Option<Option<f64>> {
+pub(crate) fn series_value(name: &str, s: &CohortSample) -> Option<Option<f64>> {
     Some(match name {
         "demo:requests_per_second" => Some(s.requests_per_second),
         "demo:error_ratio" => s.error_ratio,

@@ -67,15 +67,7 @@ fn series_name(query: &MetricQuery) -> Option<&str> {
 }
 
 fn value_of(name: &str, s: &CohortSample) -> Option<f64> {
-    match name {
-        "demo:requests_per_second" => Some(s.requests_per_second),
-        "demo:error_ratio" => s.error_ratio,
-        "demo:latency_p50_seconds" => s.latency_p50,
-        "demo:latency_p95_seconds" => s.latency_p95,
-        "demo:latency_p99_seconds" => s.latency_p99,
-        "demo:saturation" => Some(s.saturation),
-        _ => None,
-    }
+    super::api::series_value(name, s).flatten()
 }
 
 /// Run `plan` against `scenario` (with `seed`) for at most `max_secs`,
@@ -121,15 +113,7 @@ pub fn run(plan: &Plan, scenario: Scenario, seed: u64, max_secs: f64) -> Outcome
                         if call.kind == HookKind::Rollback {
                             sim.set_weight(t, 0);
                         }
-                        let ok = HookOutcome {
-                            ok: true,
-                            code: Some(0),
-                            summary: "exit 0".into(),
-                            stdout: String::new(),
-                            stderr: String::new(),
-                            attempts: 1,
-                            duration_ms: 0,
-                        };
+                        let ok = HookOutcome::succeeded("exit 0");
                         next.extend(engine.handle(
                             Input::HookResult {
                                 id: call.id,

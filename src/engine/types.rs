@@ -203,6 +203,22 @@ pub struct HookOutcome {
     pub duration_ms: u64,
 }
 
+impl HookOutcome {
+    /// A first attempt that succeeded at once, saying `summary` (for
+    /// simulations and tests that answer hooks themselves).
+    pub fn succeeded(summary: &str) -> Self {
+        HookOutcome {
+            ok: true,
+            code: Some(0),
+            summary: summary.into(),
+            stdout: String::new(),
+            stderr: String::new(),
+            attempts: 1,
+            duration_ms: 0,
+        }
+    }
+}
+
 /// Everything that can happen to a rollout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "input", rename_all = "snake_case")]

@@ -280,15 +280,7 @@ mod tests {
             pending = calls
                 .into_iter()
                 .flat_map(|id| {
-                    let outcome = crate::engine::types::HookOutcome {
-                        ok: true,
-                        code: Some(0),
-                        summary: "exit 0".into(),
-                        stdout: String::new(),
-                        stderr: String::new(),
-                        attempts: 1,
-                        duration_ms: 1,
-                    };
+                    let outcome = crate::engine::types::HookOutcome::succeeded("exit 0");
                     e.handle(Input::HookResult { id, outcome }, now)
                 })
                 .collect();
