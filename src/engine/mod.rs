@@ -103,6 +103,7 @@
 //! and change nothing.
 
 pub mod analysis;
+pub mod approvals;
 pub mod chain;
 mod commands;
 pub mod decision;

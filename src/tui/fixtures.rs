@@ -68,6 +68,7 @@ fn step(name: &str, weight: u8, hold_s: u64, gate: GateKind, owner: Option<&str>
         gate,
         owner: owner.map(str::to_string),
         gates: None,
+        approvals: None,
     }
 }
 
