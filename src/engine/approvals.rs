@@ -81,6 +81,13 @@ impl Engine {
         self.plan.steps.get(self.step?)?.approvals.as_ref()
     }
 
+    /// Whether the current step names its approvers (`approvals`): then
+    /// an `Approve` goes to the engine from anyone, not only a driver in
+    /// control, and the engine says who counts.
+    pub fn takes_named_approvals(&self) -> bool {
+        self.step_approvals().is_some()
+    }
+
     /// Approvals of the current step that still count at `now`.
     fn fresh(&self, now: Timestamp) -> Vec<&Given> {
         let (Some(k), Some(spec)) = (self.step, self.step_approvals()) else {
@@ -232,8 +239,14 @@ impl Engine {
     }
 }
 
-/// "approved by alice (12:03); 1 more from bob, @deployers"
+/// "approved by alice (12:03:10); 1 more from bob, @deployers"
 pub fn approvals_line(v: &ApprovalsView) -> String {
+    approvals_parts(v).join("; ")
+}
+
+/// The parts of [`approvals_line`], for a view that puts each on its own
+/// line when the whole does not fit.
+pub fn approvals_parts(v: &ApprovalsView) -> Vec<String> {
     let mut parts = Vec::new();
     if v.approved.is_empty() {
         parts.push(format!("0 of {} approvals", v.need));
@@ -249,7 +262,7 @@ pub fn approvals_line(v: &ApprovalsView) -> String {
     if missing > 0 {
         parts.push(format!("{missing} more from {}", v.can.join(", ")));
     }
-    parts.join("; ")
+    parts
 }
 
 #[cfg(test)]
