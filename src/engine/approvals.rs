@@ -43,6 +43,29 @@ impl ApprovalSpec {
         })
     }
 
+    /// The rule in one phrase, for `plan` and the summary: "2 approvals
+    /// from alice, bob, @deployers (not the driver; each counts 30m)".
+    pub fn describe(&self) -> String {
+        let noun = if self.count == 1 {
+            "approval"
+        } else {
+            "approvals"
+        };
+        let mut notes = Vec::new();
+        if !self.allow_self {
+            notes.push("not the driver".to_string());
+        }
+        if let Some(e) = self.expires() {
+            notes.push(format!("each counts {}", super::words::duration(e)));
+        }
+        let notes = if notes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", notes.join("; "))
+        };
+        format!("{} {noun} from {}{notes}", self.count, self.from.join(", "))
+    }
+
     fn expires(&self) -> Option<Duration> {
         self.expires_ms.map(Duration::from_millis)
     }
@@ -468,6 +491,27 @@ mod tests {
         // Bob may approve again; now both are fresh.
         approve(&mut e, Actor::named("bob"), at_min(35));
         assert_on_step_2(&e);
+    }
+
+    #[test]
+    fn a_restart_keeps_the_approvals_and_the_driver() {
+        let mut e = awaiting(spec(&["alice", "bob", "carol"], 2));
+        approve(&mut e, Actor::named("bob"), at_min(3));
+        let records: Vec<_> = e.recent.iter().cloned().collect();
+        let point = crate::engine::resume::ResumePoint::from_decisions(records).unwrap();
+        assert_eq!(point.driver.as_deref(), Some("alice"));
+        let mut r = Engine::new(Arc::clone(e.plan()));
+        let input = Input::Resume {
+            point: Box::new(point),
+            actor: Actor::named("alice"),
+        };
+        let out = r.handle(input, at_min(4));
+        settle(&mut r, out, at_min(4));
+        r.handle(Input::Tick, at_min(6));
+        let v = r.view(at_min(6));
+        let a = v.steps[0].approvals.as_ref().unwrap();
+        assert_eq!(a.approved.len(), 1, "{a:?}");
+        assert_eq!(a.can, vec!["carol"], "the driver and bob are left out");
     }
 
     #[test]
