@@ -106,7 +106,7 @@ impl Driver {
         let now = wall_now();
         // Decided and applied at one instant, so what the sender is told is
         // what the engine did.
-        let verdict = self.engine.allowed(command, now);
+        let verdict = self.engine.allowed_by(command, &actor, now);
         if client.is_some()
             && let Err(why) = &verdict
             && !self.flood.pass(&person(&actor), Kind::Refused, now)

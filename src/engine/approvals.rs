@@ -111,6 +111,27 @@ impl Engine {
         self.step_approvals().is_some()
     }
 
+    /// Like [`Engine::allowed`], knowing who asks: an approval to a step
+    /// that names its approvers is refused here as the engine would
+    /// (not named, the driver, already counted), so the sender is told
+    /// what the engine then does.
+    pub fn allowed_by(
+        &self,
+        command: super::types::Command,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<(), super::types::Refusal> {
+        self.allowed(command, now)?;
+        let spec = match (command, self.step_approvals()) {
+            (super::types::Command::Approve, Some(spec)) => spec,
+            _ => return Ok(()),
+        };
+        match self.approver_refusal(spec, actor, now) {
+            Some(why) => Err(super::types::Refusal(why)),
+            None => Ok(()),
+        }
+    }
+
     /// Approvals of the current step that still count at `now`.
     fn fresh(&self, now: Timestamp) -> Vec<&Given> {
         let (Some(k), Some(spec)) = (self.step, self.step_approvals()) else {
@@ -467,6 +488,31 @@ mod tests {
         assert_eq!(kind, &DecisionKind::Refused);
         assert!(why.contains("mallory is not an approver"), "{why}");
         assert!(why.contains("bob, @deployers"), "{why}");
+    }
+
+    #[test]
+    fn allowed_by_says_what_the_engine_will_do() {
+        let mut e = awaiting(spec(&["alice", "bob", "carol"], 2));
+        let now = at_min(3);
+        assert!(
+            e.allowed_by(Command::Approve, &Actor::named("bob"), now)
+                .is_ok()
+        );
+        assert!(
+            e.allowed_by(Command::Approve, &Actor::named("alice"), now)
+                .is_err()
+        );
+        assert!(
+            e.allowed_by(Command::Approve, &Actor::named("zed"), now)
+                .is_err()
+        );
+        approve(&mut e, Actor::named("bob"), now);
+        let dup = e.allowed_by(Command::Approve, &Actor::named("bob"), now);
+        assert!(dup.unwrap_err().0.contains("counts once"));
+        assert!(
+            e.allowed_by(Command::Pause, &Actor::named("zed"), now)
+                .is_ok()
+        );
     }
 
     #[test]
