@@ -17,6 +17,7 @@ pub fn local_actor() -> Actor {
 /// /proc entry), with this host's name.
 pub fn actor_for_uid(uid: u32, login_uid: Option<u32>, ssh_client: Option<String>) -> Actor {
     let user = user_name(uid);
+    let groups = groups_of(uid);
     let host = nix::unistd::gethostname()
         .ok()
         .and_then(|h| h.into_string().ok());
@@ -26,7 +27,30 @@ pub fn actor_for_uid(uid: u32, login_uid: Option<u32>, ssh_client: Option<String
         login_uid: login_uid.filter(|l| *l != uid),
         host,
         ssh_client,
+        groups,
     }
+}
+
+/// The names of the Unix groups `uid` is in (its primary group and the
+/// supplementary ones from the group database), for `@group` approvers.
+/// Empty when the system has no entry for the uid: such an actor matches
+/// only by name.
+pub fn groups_of(uid: u32) -> Vec<String> {
+    use nix::unistd::{Group, User, getgrouplist};
+    let Ok(Some(user)) = User::from_uid(nix::unistd::Uid::from_raw(uid)) else {
+        return Vec::new();
+    };
+    let Ok(name) = std::ffi::CString::new(user.name.as_bytes()) else {
+        return Vec::new();
+    };
+    let gids = getgrouplist(&name, user.gid).unwrap_or_else(|_| vec![user.gid]);
+    let mut names: Vec<String> = gids
+        .into_iter()
+        .filter_map(|g| Group::from_gid(g).ok().flatten().map(|g| g.name))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// The user name for a uid, or `uid:N` when the system has no entry.

@@ -195,6 +195,10 @@ pub struct Step {
     /// [`Plan::gates_step`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gates: Option<Vec<String>>,
+    /// N-of-M approvals this step waits for (implies a manual gate); on
+    /// the last step they gate the promotion to 100 %.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvals: Option<crate::engine::approvals::ApprovalSpec>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -449,21 +449,45 @@ fn steps(ctx: &Ctx, raw: &RawPlan) -> R<Vec<Step>> {
                 .map(|id| id.get_ref().clone())
                 .collect::<Vec<_>>()
         });
+        let gate = step_gate(ctx, &name, r, r.approvals.is_some())?;
+        let approvals = match &r.approvals {
+            Some(a) => Some(super::approvals::build_approvals(ctx, &name, a)?),
+            None => None,
+        };
         out.push(Step {
             gates,
+            approvals,
+            gate,
             name,
             weight,
             hold: ctx.duration_in("hold", &r.hold, Duration::ZERO, MAX_HOLD)?,
-            gate: match &r.gate {
-                Some(g) => ctx.pick(
-                    "gate",
-                    g,
-                    &[("auto", GateKind::Auto), ("manual", GateKind::Manual)],
-                )?,
-                None => GateKind::Auto,
-            },
             owner: r.owner.as_ref().map(|o| o.get_ref().clone()),
         });
     }
     Ok(out)
+}
+
+/// A step's gate: `approvals` make it manual (they are what it waits
+/// for), so `gate = "auto"` next to them is a contradiction to fix.
+fn step_gate(ctx: &Ctx, name: &str, r: &RawStep, approvals: bool) -> R<GateKind> {
+    let Some(g) = &r.gate else {
+        return Ok(if approvals {
+            GateKind::Manual
+        } else {
+            GateKind::Auto
+        });
+    };
+    let kind = ctx.pick(
+        "gate",
+        g,
+        &[("auto", GateKind::Auto), ("manual", GateKind::Manual)],
+    )?;
+    if approvals && kind == GateKind::Auto {
+        return Err(ctx.err(
+            g.span(),
+            format!("step \"{name}\" has gate = \"auto\" and approvals"),
+            "a step with `approvals` waits for them: remove `gate = \"auto\"` (or set it to \"manual\"), or remove `approvals`",
+        ));
+    }
+    Ok(kind)
 }

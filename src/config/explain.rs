@@ -188,9 +188,10 @@ fn steps(plan: &Plan) -> Vec<Block> {
                 s.name.clone(),
                 format!("{} %", s.weight),
                 duration(s.hold),
-                match s.gate {
-                    GateKind::Auto => "auto".into(),
-                    GateKind::Manual => "manual approval".into(),
+                match (s.gate, &s.approvals) {
+                    (_, Some(a)) => a.describe(),
+                    (GateKind::Auto, None) => "auto".into(),
+                    (GateKind::Manual, None) => "manual approval".into(),
                 },
                 s.owner.clone().unwrap_or_else(|| "-".into()),
                 gated_by(plan, s),

@@ -7,6 +7,7 @@
 //! that fill defaults and produce the clean plan. `explain` renders what
 //! `rampdeck plan` prints; `warnings` lists what is allowed but risky.
 
+mod approvals;
 mod build;
 mod error;
 mod explain;

@@ -111,6 +111,17 @@ pub struct RawStep {
     pub gate: Option<S<String>>,
     pub owner: Option<S<String>>,
     pub gates: Option<S<Vec<S<String>>>>,
+    pub approvals: Option<S<RawApprovals>>,
+}
+
+/// A step's `approvals = { from = [...], count = N, allow_self, expires }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApprovals {
+    pub from: S<Vec<S<String>>>,
+    pub count: S<i64>,
+    pub allow_self: Option<S<bool>>,
+    pub expires: Option<S<Value>>,
 }
 
 #[derive(Debug, Deserialize)]

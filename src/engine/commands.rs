@@ -50,6 +50,11 @@ impl Engine {
         if let Some(why) = self.closed(command) {
             return Err(why);
         }
+        if matches!(command, Command::Promote | Command::PromoteFull) {
+            if let Some(why) = self.approvals_block(command == Command::PromoteFull, now) {
+                return Err(why);
+            }
+        }
         match command {
             Command::Pause => match &self.phase {
                 Phase::Paused { by, reason, .. } => {
@@ -272,6 +277,9 @@ impl Engine {
     }
 
     fn approve(&mut self, actor: &Actor, reason: &str, now: Timestamp, out: &mut Vec<Effect>) {
+        if self.approve_counted(actor, reason, now, out) {
+            return;
+        }
         let Phase::AwaitingApproval { step: k } = self.phase else {
             return;
         };

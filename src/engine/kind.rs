@@ -23,6 +23,8 @@ pub enum DecisionKind {
     Promote,
     PromoteFull,
     Approve,
+    /// One approval of an N-of-M step recorded (not yet enough to advance).
+    Approval,
     Promoted,
     // Stopping.
     Pause,
@@ -83,7 +85,7 @@ use DecisionKind as K;
 
 impl DecisionKind {
     /// Every known kind, for tables and tests.
-    pub const ALL: [DecisionKind; 47] = [
+    pub const ALL: [DecisionKind; 48] = [
         K::RolloutStarted,
         K::Resumed,
         K::ResumeConfirmed,
@@ -95,6 +97,7 @@ impl DecisionKind {
         K::Promote,
         K::PromoteFull,
         K::Approve,
+        K::Approval,
         K::Promoted,
         K::Pause,
         K::TriggerPause,
@@ -147,6 +150,7 @@ impl DecisionKind {
             K::Promote => "promote",
             K::PromoteFull => "promote_full",
             K::Approve => "approve",
+            K::Approval => "approval",
             K::Promoted => "promoted",
             K::Pause => "pause",
             K::TriggerPause => "trigger_pause",
@@ -275,6 +279,7 @@ impl DecisionKind {
                 K::RolloutStarted
                     | K::StepEntered
                     | K::AwaitingApproval
+                    | K::Approval
                     | K::Resume
                     | K::RolledBack
                     | K::Promoted

@@ -92,7 +92,10 @@
 //!   what was overridden. PromoteFull: same phases → full promotion.
 //! * Approve: only AwaitingApproval with every gate passing; in Holding it
 //!   is refused with the hold left ("hold not over yet: 01:20 left; use
-//!   promote to skip") or the failing gates.
+//!   promote to skip") or the failing gates. A step with `approvals`
+//!   (N of M, `approvals.rs`) records each eligible approval and advances
+//!   only at `count` fresh ones; Promote and PromoteFull are refused
+//!   while they would skip required approvals.
 //!
 //! # Records
 //!
@@ -103,6 +106,7 @@
 //! and change nothing.
 
 pub mod analysis;
+pub mod approvals;
 pub mod chain;
 mod commands;
 pub mod decision;

@@ -43,6 +43,11 @@ impl Engine {
                     owner: s.owner.clone(),
                     entered_at: times.entered,
                     left_at: times.left,
+                    approvals: if current == Some(i) && !self.phase.is_terminal() {
+                        self.approvals_view(now)
+                    } else {
+                        None
+                    },
                 }
             })
             .collect();
@@ -121,7 +126,13 @@ impl Engine {
             },
             Phase::AwaitingApproval { .. } => {
                 let blocking = self.blocking();
-                if blocking.is_empty() {
+                if let (true, Some(v)) = (blocking.is_empty(), self.approvals_view(now)) {
+                    NextAction::AwaitApprovals {
+                        missing: v.missing(),
+                        need: v.need,
+                        from: v.can,
+                    }
+                } else if blocking.is_empty() {
                     NextAction::AwaitApproval {
                         to_weight: next_weight,
                     }

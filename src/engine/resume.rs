@@ -55,6 +55,13 @@ pub struct ResumePoint {
     /// A `rollout_ended` record closed the journal.
     #[serde(default)]
     pub closed: bool,
+    /// Who started the rollout: approvals do not count the driver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    /// Approvals given to N-of-M steps: (step, who, when), so a restart
+    /// keeps them (and their age).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<(usize, String, Timestamp)>,
 }
 
 impl ResumePoint {
@@ -80,6 +87,8 @@ impl ResumePoint {
                     last_at: d.at,
                     records: 0,
                     closed: false,
+                    driver: Some(d.actor.user.clone()),
+                    approvals: Vec::new(),
                 }),
                 (None, _) => continue,
                 (Some(p), _) => p,
@@ -92,6 +101,9 @@ impl ResumePoint {
             }
             if d.phase == PhaseKind::Paused && p.phase != PhaseKind::Paused {
                 p.paused = Some((d.actor.user.clone(), d.reason.clone()));
+            }
+            if let (DecisionKind::Approval, Some(k), Some(at)) = (&d.action, d.step, d.at) {
+                p.approvals.push((k, d.actor.user.clone(), at));
             }
             if d.action == DecisionKind::Failed {
                 p.failed_reason = Some(d.reason.clone());
@@ -256,6 +268,16 @@ impl Engine {
         self.started_at = p.started_at.or(Some(now));
         self.hooks.continue_after(p.max_hook_id);
         self.weight = p.weight;
+        self.driver = p.driver.clone();
+        self.approvals = p
+            .approvals
+            .iter()
+            .map(|(step, user, at)| super::approvals::Given {
+                step: *step,
+                user: user.clone(),
+                at: *at,
+            })
+            .collect();
         let last = self.plan.steps.len().saturating_sub(1);
         let k = p.step.map(|s| s.min(last));
         self.step = k;

@@ -77,6 +77,11 @@ pub struct Engine {
     pub(super) data_hold: Option<DataHold>,
     /// Change windows and freezes: their state now and any exception.
     pub(super) window: WindowGuard,
+    /// Who started the rollout: the driver, who cannot approve their own
+    /// promotion unless the step's approvals allow it.
+    pub(super) driver: Option<String>,
+    /// Approvals given to N-of-M steps (see `approvals.rs`).
+    pub(super) approvals: Vec<super::approvals::Given>,
 }
 
 /// A wait for data: the step cannot advance because gating metrics keep
@@ -131,6 +136,8 @@ impl Engine {
             baseline_gone: false,
             data_hold: None,
             window: WindowGuard::of(&plan_ref),
+            driver: None,
+            approvals: Vec::new(),
         }
     }
 
@@ -399,6 +406,7 @@ impl Engine {
             return;
         }
         self.started_at = Some(now);
+        self.driver = Some(actor.user.clone());
         let reason = plan_line(&self.plan);
         let detail = plan_summary(&self.plan);
         if self.plan.steps.is_empty() {

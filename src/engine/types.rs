@@ -44,6 +44,10 @@ pub struct Actor {
     /// SSH client address from SSH_CONNECTION/SSH_CLIENT of the driving view.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh_client: Option<String>,
+    /// Unix groups the user is in, resolved where the identity is made
+    /// (the engine is pure): `@group` approvers match on these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
 }
 
 impl Actor {
@@ -55,6 +59,7 @@ impl Actor {
             login_uid: None,
             host: None,
             ssh_client: None,
+            groups: Vec::new(),
         }
     }
     pub fn named(user: &str) -> Self {
@@ -528,6 +533,12 @@ pub enum NextAction {
     Advance { to_weight: u8, in_ms: u64 },
     /// "waiting for approval to advance to 50 %"
     AwaitApproval { to_weight: u8 },
+    /// "waiting for 1 more approval (of 2) from bob, @deployers"
+    AwaitApprovals {
+        missing: u32,
+        need: u32,
+        from: Vec<String>,
+    },
     /// "approval for 50 % opens in 03:12" (manual step, hold not over yet)
     ApprovalIn { to_weight: u8, in_ms: u64 },
     /// "promote to 100 % in 00:30" (last step)
@@ -587,6 +598,9 @@ pub struct StepView {
     /// When the step was entered and left (for chart boundaries).
     pub entered_at: Option<Timestamp>,
     pub left_at: Option<Timestamp>,
+    /// For the current step with `approvals`: who approved, who still can.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvals: Option<super::approvals::ApprovalsView>,
 }
 
 /// What views need of the engine at one moment. Cheap to clone relative to

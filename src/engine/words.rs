@@ -243,6 +243,15 @@ pub fn next_action(next: &NextAction) -> String {
         NextAction::AwaitApproval { to_weight } => {
             format!("waiting for approval to advance to {to_weight} %")
         }
+        NextAction::AwaitApprovals {
+            missing,
+            need,
+            from,
+        } => format!(
+            "waiting for {missing} more {} (of {need}) from {}",
+            plural(*missing, "approval", "approvals"),
+            from.join(", ")
+        ),
         NextAction::ApprovalIn { to_weight, in_ms } => {
             format!("approval for {to_weight} % opens in {}", clock(*in_ms))
         }

@@ -68,6 +68,7 @@ fn step(name: &str, weight: u8, hold_s: u64, gate: GateKind, owner: Option<&str>
         gate,
         owner: owner.map(str::to_string),
         gates: None,
+        approvals: None,
     }
 }
 
@@ -267,6 +268,32 @@ pub fn snapshot_with_window() -> Snapshot {
     );
     d.run(0, 1200, i64::MAX, i64::MAX);
     of_engine(&d.engine, plan, at(1200), false)
+}
+
+/// The "quarter" step (manual, at 25 %) needing 2 of bob, carol and
+/// @deployers, awaiting approval with bob's in: "1 of 2 approvals".
+pub fn snapshot_with_approvals() -> Snapshot {
+    let mut plan = plan();
+    if let Some(s) = plan.steps.iter_mut().find(|s| s.name == "quarter") {
+        s.approvals = Some(crate::engine::approvals::ApprovalSpec {
+            from: vec!["bob".into(), "carol".into(), "@deployers".into()],
+            count: 2,
+            allow_self: false,
+            expires_ms: Some(30 * 60_000),
+        });
+    }
+    let plan = Arc::new(plan);
+    let mut d = Drive::new(plan.clone());
+    d.input(
+        0,
+        Input::Start {
+            actor: Actor::named("alice"),
+        },
+    );
+    d.run(0, 962, i64::MAX, i64::MAX);
+    d.command(962, Command::Approve, "bob", "dashboards look clean");
+    d.run(962, 965, i64::MAX, i64::MAX);
+    of_engine(&d.engine, plan, at(965), false)
 }
 
 /// `s` seconds after [`T0`].

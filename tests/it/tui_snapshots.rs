@@ -111,6 +111,18 @@ fn awaiting_approval() {
 }
 
 #[test]
+fn awaiting_one_of_two_approvals() {
+    let snap = rampdeck::tui::fixtures::snapshot_with_approvals();
+    let s = screen(&snap, &ui(), W, H);
+    assert!(s.contains("approved by bob (14:16:02)"), "{s}");
+    assert!(s.contains("1 more from carol, @deployers"), "{s}");
+    assert!(s.contains("waiting for 1 more approval (of 2) from carol, @deployers"));
+    insta::assert_snapshot!(s);
+    // A small terminal draws too (the ramp may not show at all).
+    screen(&snap, &ui(), 80, 24);
+}
+
+#[test]
 fn breach_with_countdown() {
     let s = screen(&snapshot(Scenario::BreachCountdown), &ui(), W, H);
     assert!(s.contains("rollback in 1 more breach of error_rate (~5 s)"));

@@ -8,6 +8,7 @@ use ratatui::widgets::Paragraph;
 
 use super::{fit, panel, shown_gates};
 use crate::engine::analysis::KindStatus;
+use crate::engine::approvals::{approvals_line, approvals_parts};
 use crate::engine::words::{clock, opt_value, time_of_day};
 use crate::engine::{GateStatus, StepState, Verdict};
 use crate::plan::{BadDirection, Plan};
@@ -27,6 +28,7 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         .unwrap_or(4)
         .min(12);
     let (full, empty) = t.bar_cells();
+    let width = usize::from(area.width.saturating_sub(2));
     for s in &snap.engine.steps {
         let style = t.step(s.state);
         let filled = usize::from(s.weight).div_ceil(10).min(10);
@@ -50,6 +52,22 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
             spans.push(Span::styled(format!(" @{o}"), t.dim()));
         }
         lines.push(Line::from(spans));
+        // Under the step that needs them: who approved, who still can.
+        if let Some(a) = &s.approvals {
+            let whole = format!("    {}", approvals_line(a));
+            let rows = if whole.chars().count() <= width {
+                vec![whole]
+            } else {
+                approvals_parts(a)
+                    .into_iter()
+                    .map(|p| format!("    {p}"))
+                    .collect()
+            };
+            lines
+                .extend(rows.into_iter().map(|r| {
+                    Line::from(Span::styled(super::truncate(&r, width), t.step(s.state)))
+                }));
+        }
     }
     if let Some(h) = snap.engine.hook_running {
         lines.push(Line::from(Span::styled(
@@ -70,7 +88,6 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         (None, None) => "Gates".to_string(),
     };
     lines.push(Line::from(Span::styled(title, t.title())));
-    let width = usize::from(area.width.saturating_sub(2));
     for g in gates {
         lines.push(gate_line(&snap.plan, g, t, width));
         lines.extend(g.kinds.iter().map(|k| kind_line(k, g.gating, t, width)));

@@ -49,6 +49,7 @@ pub fn step(name: &str, weight: u8, hold: Duration, gate: GateKind) -> Step {
         gate,
         owner: None,
         gates: None,
+        approvals: None,
     }
 }
 

@@ -127,6 +127,7 @@ pub fn snapshot(plan: &Arc<Plan>, points: usize, capacity: usize) -> Snapshot {
                     owner: None,
                     entered_at: None,
                     left_at: None,
+                    approvals: None,
                 })
                 .collect(),
             weight: 25,

@@ -212,6 +212,7 @@ pub fn build_plan(p: &PlanSpec) -> Result<Plan, String> {
                 },
                 owner: None,
                 gates: s.gates.clone(),
+                approvals: None,
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
