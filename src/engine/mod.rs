@@ -120,6 +120,7 @@ pub mod rollout;
 mod samples;
 pub mod series;
 pub mod types;
+mod view;
 pub mod window;
 pub mod windowed;
 pub mod words;
