@@ -29,6 +29,7 @@ mod journal_summary;
 mod journal_tamper;
 mod judge_cli;
 mod judge_golden;
+mod judge_score;
 mod output_injection;
 mod parser_fuzz;
 mod plan_checks;
