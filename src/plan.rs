@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use crate::engine::analysis::{GateKinds, JudgeScore};
+pub use crate::engine::preflight::{PreflightCheck, PreflightItem};
 pub use crate::engine::window::{FreezeSpec, OnClose, WindowKind, WindowPlan, WindowSpec};
 
 /// A whole rollout plan.
@@ -37,9 +38,26 @@ pub struct Plan {
     /// `rollout.window` as a daily allow window in UTC).
     #[serde(default, skip_serializing_if = "WindowPlan::is_empty")]
     pub change_windows: WindowPlan,
+    /// `[[preflight]]`: what must be done before the ramp may start (issue
+    /// 13). The old `rollout.checklist` strings are added to these as
+    /// manual, required items by [`Plan::preflight_items`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preflight: Vec<PreflightItem>,
 }
 
 impl Plan {
+    /// Every pre-flight item in order: the old `rollout.checklist` strings
+    /// first (manual, required), then `[[preflight]]`. Engine and driver
+    /// index items in this list.
+    pub fn preflight_items(&self) -> Vec<PreflightItem> {
+        let old = self.rollout.checklist.iter().map(|t| PreflightItem {
+            title: t.clone(),
+            owner: None,
+            required: true,
+            check: None,
+        });
+        old.chain(self.preflight.iter().cloned()).collect()
+    }
     pub fn metric(&self, id: &str) -> Option<&Metric> {
         self.metrics.iter().find(|m| m.id == id)
     }

@@ -101,6 +101,7 @@ pub(crate) fn build(ctx: &Ctx, raw: &RawPlan) -> R<Plan> {
     };
     let judge = super::kinds::score(ctx, raw.judge.as_ref())?;
     Ok(Plan {
+        preflight: super::preflight::build_preflight(ctx, raw)?,
         change_windows: super::windows::build_windows(ctx, raw)?,
         judge,
         rollout,

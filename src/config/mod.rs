@@ -15,6 +15,7 @@ mod hooks;
 mod host;
 mod kinds;
 mod metrics;
+mod preflight;
 mod raw;
 mod sources;
 mod values;

@@ -33,6 +33,26 @@ pub struct RawPlan {
     #[serde(default)]
     pub freezes: Vec<S<RawFreeze>>,
     pub change_window: Option<S<RawChangePolicy>>,
+    #[serde(default)]
+    pub preflight: Vec<S<RawPreflight>>,
+}
+
+/// `[[preflight]]`: an item to do before the ramp starts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPreflight {
+    pub title: S<String>,
+    pub owner: Option<S<String>>,
+    pub required: Option<S<bool>>,
+    pub check: Option<S<RawPreflightCheck>>,
+}
+
+/// `check = { command = [...], timeout = "30s" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPreflightCheck {
+    pub command: S<Vec<S<String>>>,
+    pub timeout: Option<S<Value>>,
 }
 
 /// `[[windows]]`, Argo CD's sync window shape.

@@ -53,6 +53,9 @@ pub enum DecisionKind {
     WindowOpened,
     WindowRollback,
     FreezeException,
+    // Pre-flight (issue 13).
+    PreflightCheck,
+    PreflightConfirmed,
     // People and views.
     Refused,
     OperatorAttached,
@@ -85,7 +88,7 @@ use DecisionKind as K;
 
 impl DecisionKind {
     /// Every known kind, for tables and tests.
-    pub const ALL: [DecisionKind; 48] = [
+    pub const ALL: [DecisionKind; 50] = [
         K::RolloutStarted,
         K::Resumed,
         K::ResumeConfirmed,
@@ -121,6 +124,8 @@ impl DecisionKind {
         K::WindowOpened,
         K::WindowRollback,
         K::FreezeException,
+        K::PreflightCheck,
+        K::PreflightConfirmed,
         K::Refused,
         K::OperatorAttached,
         K::OperatorDetached,
@@ -174,6 +179,8 @@ impl DecisionKind {
             K::WindowOpened => "window_opened",
             K::WindowRollback => "window_rollback",
             K::FreezeException => "freeze_exception",
+            K::PreflightCheck => "preflight_check",
+            K::PreflightConfirmed => "preflight_confirmed",
             K::Refused => "refused",
             K::OperatorAttached => "operator_attached",
             K::OperatorDetached => "operator_detached",

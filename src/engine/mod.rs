@@ -114,6 +114,7 @@ pub mod gates;
 pub mod kind;
 mod moves;
 mod next;
+pub mod preflight;
 pub mod reason;
 pub mod resume;
 pub mod rollout;

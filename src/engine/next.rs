@@ -69,6 +69,7 @@ impl Engine {
             allowed: self.allowed_all(now),
             window: self.window.view(),
             over: self.is_over(),
+            preflight: self.preflight.views().to_vec(),
         }
     }
 

@@ -82,6 +82,8 @@ pub struct Engine {
     pub(super) driver: Option<String>,
     /// Approvals given to N-of-M steps (see `approvals.rs`).
     pub(super) approvals: Vec<super::approvals::Given>,
+    /// Pre-flight items and where each stands (see `preflight.rs`).
+    pub(super) preflight: super::preflight::Preflight,
 }
 
 /// A wait for data: the step cannot advance because gating metrics keep
@@ -138,6 +140,7 @@ impl Engine {
             window: WindowGuard::of(&plan_ref),
             driver: None,
             approvals: Vec::new(),
+            preflight: super::preflight::Preflight::of(&plan_ref),
         }
     }
 
@@ -181,6 +184,12 @@ impl Engine {
                 actor,
                 reason,
             } => self.on_freeze_exception(&approver, &actor, reason, &mut out),
+            Input::PreflightResult { item, ok, summary } => {
+                self.on_preflight_result(item, ok, &summary, &mut out)
+            }
+            Input::PreflightConfirmed { actor, reason } => {
+                self.on_preflight_confirmed(&actor, reason, &mut out)
+            }
         }
         self.after_input(now, &mut out);
         out
@@ -391,11 +400,17 @@ impl Engine {
         if self.refused_once_started("start", &actor, out) {
             return;
         }
-        if let Some(why) = self.start_refusal() {
-            let why = format!(
+        let window = self.start_refusal().map(|why| {
+            format!(
                 "start refused: {why}; wait for the window, or record a freeze exception \
                  approved by someone other than the driver"
-            );
+            )
+        });
+        let preflight = || {
+            self.preflight_refusal()
+                .map(|why| format!("start refused: {why}"))
+        };
+        if let Some(why) = window.or_else(preflight) {
             self.journal(
                 out,
                 DecisionKind::Refused,

@@ -256,6 +256,15 @@ pub enum Input {
         actor: Actor,
         reason: String,
     },
+    /// An automatic pre-flight check finished (before `Start`): item
+    /// `item` of `Plan::preflight_items`, and the start of its output.
+    PreflightResult {
+        item: usize,
+        ok: bool,
+        summary: String,
+    },
+    /// `actor` confirms every manual pre-flight item, with a note.
+    PreflightConfirmed { actor: Actor, reason: String },
     /// Instead of `Start`: go on from where the rollout's journal left it
     /// (see [`super::resume`]).
     Resume {

@@ -120,4 +120,7 @@ pub struct EngineView {
     /// terminal and no failed rollback is being retried.
     #[serde(default)]
     pub over: bool,
+    /// Pre-flight items and where each stands (issue 13).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preflight: Vec<super::preflight::PreflightView>,
 }

@@ -83,6 +83,7 @@ pub fn plan() -> Plan {
         degraded: DegradedPolicy::Hold,
     };
     Plan {
+        preflight: vec![],
         judge: Default::default(),
         change_windows: Default::default(),
         rollout: RolloutInfo {

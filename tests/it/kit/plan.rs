@@ -12,6 +12,7 @@ use rampdeck::plan::{
 /// A plan with the given sources and metrics and one trivial step.
 pub fn plan(sources: Vec<Source>, metrics: Vec<Metric>) -> Plan {
     Plan {
+        preflight: vec![],
         judge: Default::default(),
         change_windows: Default::default(),
         rollout: RolloutInfo {

@@ -106,6 +106,7 @@ pub fn snapshot(plan: &Arc<Plan>, points: usize, capacity: usize) -> Snapshot {
         plan: plan.clone(),
         engine: EngineView {
             window: None,
+            preflight: vec![],
             phase: Phase::Holding { step: 1 },
             step: Some(1),
             steps: plan

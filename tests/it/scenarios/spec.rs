@@ -294,6 +294,7 @@ pub fn build_plan(p: &PlanSpec) -> Result<Plan, String> {
         })
         .collect::<Result<Vec<_>, String>>()?;
     Ok(Plan {
+        preflight: vec![],
         judge: Default::default(),
         change_windows: Default::default(),
         rollout: RolloutInfo {

@@ -1,0 +1,133 @@
+//! `[[preflight]]` → [`PreflightItem`]s (issue 13). The old
+//! `rollout.checklist` strings are not copied here: `Plan::preflight_items`
+//! adds them as manual, required items, so old plans read as before.
+
+use std::time::Duration;
+
+use super::error::Ctx;
+use super::raw::{RawPlan, RawPreflight};
+use super::values::R;
+use crate::plan::{PreflightCheck, PreflightItem};
+
+/// A check's timeout when none is given, and its bounds.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+const MIN_TIMEOUT: Duration = Duration::from_secs(1);
+const MAX_TIMEOUT: Duration = Duration::from_secs(600);
+
+pub(crate) fn build_preflight(ctx: &Ctx, raw: &RawPlan) -> R<Vec<PreflightItem>> {
+    raw.preflight
+        .iter()
+        .map(|p| item(ctx, p.get_ref()))
+        .collect()
+}
+
+fn item(ctx: &Ctx, p: &RawPreflight) -> R<PreflightItem> {
+    let title = p.title.get_ref().trim().to_string();
+    if title.is_empty() {
+        return Err(ctx.err(
+            p.title.span(),
+            "a pre-flight item's `title` is empty",
+            "say what must be done, e.g. title = \"migrations are backward compatible\"",
+        ));
+    }
+    let owner = p
+        .owner
+        .as_ref()
+        .map(|o| o.get_ref().trim().to_string())
+        .filter(|o| !o.is_empty());
+    let check = match &p.check {
+        None => None,
+        Some(c) => {
+            let c = c.get_ref();
+            let command: Vec<String> = c
+                .command
+                .get_ref()
+                .iter()
+                .map(|a| a.get_ref().clone())
+                .collect();
+            if command.first().is_none_or(|p| p.trim().is_empty()) {
+                return Err(ctx.err(
+                    c.command.span(),
+                    format!("pre-flight item \"{title}\": `check.command` is empty"),
+                    "give the argv to run (no shell), e.g. command = [\"./check-migrations.sh\"]",
+                ));
+            }
+            let timeout = match &c.timeout {
+                Some(v) => ctx.duration_in("timeout", v, MIN_TIMEOUT, MAX_TIMEOUT)?,
+                None => DEFAULT_TIMEOUT,
+            };
+            Some(PreflightCheck { command, timeout })
+        }
+    };
+    Ok(PreflightItem {
+        title,
+        owner,
+        required: p.required.as_ref().is_none_or(|r| *r.get_ref()),
+        check,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::config::parse;
+
+    const HEAD: &str = "[rollout]\nservice = \"shop\"\nstrategy = \"canary\"\n";
+    const STEPS: &str = "\n[[steps]]\nname = \"all\"\nweight = 100\nhold = \"1m\"\n";
+
+    fn parsed(extra: &str) -> Result<crate::plan::Plan, String> {
+        parse(&format!("{HEAD}{extra}{STEPS}"), "t.toml").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn preflight_items_parse_with_defaults_and_old_checklists_join_them() {
+        let p = parsed(
+            "checklist = [\"release notes reviewed\"]\n\
+             [[preflight]]\ntitle = \"migrations are backward compatible\"\nowner = \"dana\"\n\
+             check = { command = [\"./check-migrations.sh\", \"--strict\"] }\n\
+             [[preflight]]\ntitle = \"dashboards reachable\"\nrequired = false\n\
+             check = { command = [\"curl\", \"-f\", \"https://x\"], timeout = \"5s\" }\n\
+             [[preflight]]\ntitle = \"on-call briefed\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.preflight.len(), 3);
+        let m = &p.preflight[0];
+        assert_eq!(m.owner.as_deref(), Some("dana"));
+        assert!(m.required);
+        let check = m.check.as_ref().map(|c| (c.command.len(), c.timeout));
+        assert_eq!(check, Some((2, Duration::from_secs(30))));
+        assert!(!p.preflight[1].required);
+        assert_eq!(
+            p.preflight[1].check.as_ref().map(|c| c.timeout),
+            Some(Duration::from_secs(5))
+        );
+        assert!(p.preflight[2].check.is_none());
+        let all = p.preflight_items();
+        assert_eq!(all.len(), 4);
+        assert_eq!(all[0].title, "release notes reviewed");
+        assert!(all[0].required && all[0].check.is_none());
+    }
+
+    #[test]
+    fn bad_preflight_items_are_refused_with_a_fix() {
+        let cases = [
+            ("[[preflight]]\ntitle = \" \"\n", "title"),
+            (
+                "[[preflight]]\ntitle = \"t\"\ncheck = { command = [] }\n",
+                "check.command",
+            ),
+            (
+                "[[preflight]]\ntitle = \"t\"\ncheck = { command = [\"x\"], timeout = \"20m\" }\n",
+                "timeout",
+            ),
+            ("[[preflight]]\ntitle = \"t\"\ncolour = 1\n", "colour"),
+        ];
+        for (extra, word) in cases {
+            let Err(e) = parsed(extra) else {
+                panic!("accepted: {extra}");
+            };
+            assert!(e.contains(word), "{extra}: {e}");
+        }
+    }
+}
