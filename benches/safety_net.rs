@@ -116,6 +116,7 @@ fn main() {
             let socket = (viewers > 0).then(|| dir.path().join(format!("bench-{run}.sock")));
             let handle = driver::start(DriverSetup {
                 freeze_exception: None,
+                preflight_confirmed: None,
                 plan: Arc::new(plan),
                 rollout_id: format!("bench-{run}"),
                 journal_path: dir.path().join(format!("bench-{run}.jsonl")),

@@ -102,6 +102,18 @@ pub enum Cmd {
         /// Why the freeze exception was granted (ticket, incident).
         #[arg(long, value_name = "TEXT", requires = "freeze_exception_by")]
         freeze_reason: Option<String>,
+        /// Record the plan's manual pre-flight items as done, confirmed by
+        /// NAME (journaled with --reason). Automatic checks must still pass.
+        #[arg(
+            long,
+            value_name = "NAME",
+            requires = "reason",
+            conflicts_with = "detach"
+        )]
+        preflight_confirmed_by: Option<String>,
+        /// The note of the pre-flight confirmation.
+        #[arg(long, value_name = "TEXT", requires = "preflight_confirmed_by")]
+        reason: Option<String>,
     },
     /// Open the cockpit of a running rollout from another terminal.
     Attach {

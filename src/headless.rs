@@ -114,6 +114,10 @@ pub async fn run(
                 exit_code(&outcome.phase)
             }
         }
+        Ok(Err(crate::driver::DriverError::Preflight(why))) => {
+            crate::tty::say(format_args!("rampdeck: {why}"));
+            EXIT_CONFIG
+        }
         Ok(Err(e)) => {
             crate::tty::say(format_args!("rampdeck: the driver stopped: {e:?}"));
             EXIT_INTERNAL

@@ -54,6 +54,8 @@ fn main() -> ExitCode {
             rollout_id,
             freeze_exception_by,
             freeze_reason,
+            preflight_confirmed_by,
+            reason,
         } => {
             if serve_only {
                 // The background driver of --detach: a session of its own, so
@@ -77,6 +79,7 @@ fn main() -> ExitCode {
                 serve_only,
                 rollout_id,
                 freeze_exception: freeze_exception_by.zip(freeze_reason),
+                preflight_confirmed: preflight_confirmed_by.zip(reason),
             };
             block_on(async move { rampdeck::run::run_cmd(config.as_deref(), view).await })
         }

@@ -25,6 +25,8 @@ pub struct ViewOptions {
     pub rollout_id: Option<String>,
     /// A freeze exception: who approved it, and why.
     pub freeze_exception: Option<(String, String)>,
+    /// Who confirmed the manual pre-flight items, and the note.
+    pub preflight_confirmed: Option<(String, String)>,
 }
 
 /// `<service>-<UTC yyyymmdd-hhmmss>` unless the plan names the rollout.
@@ -183,6 +185,7 @@ pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
         socket: Some(crate::session::socket_path(&id)),
         took_over,
         freeze_exception: view.freeze_exception.clone(),
+        preflight_confirmed: view.preflight_confirmed.clone(),
         resume,
     };
     // The cockpit is on screen before the driver starts, so creating the
@@ -312,6 +315,10 @@ async fn screen(
     }
     match outcome {
         Ok(Ok(o)) => print_outcome(&o),
+        Ok(Err(driver::DriverError::Preflight(why))) => {
+            crate::tty::say(format_args!("rampdeck: {why}"));
+            EXIT_CONFIG
+        }
         Ok(Err(e)) => {
             crate::tty::say(format_args!("rampdeck: the driver stopped: {e}"));
             EXIT_INTERNAL

@@ -19,4 +19,8 @@ pub enum DriverError {
     /// The session socket for attached views could not be opened.
     #[error("the session socket: {0}")]
     Session(#[from] SessionError),
+    /// The engine refused to start: a required pre-flight item is not
+    /// done (the refusal is journaled). The text says what and how.
+    #[error("{0}")]
+    Preflight(String),
 }

@@ -29,6 +29,7 @@ use crate::sources::{self, LatestFilter, SampleMsg};
 mod ending;
 mod error;
 mod health;
+mod preflight;
 mod resume;
 mod run_hooks;
 mod sharing;
@@ -97,6 +98,9 @@ pub struct DriverSetup {
     /// A freeze exception given on the command line (approver, reason),
     /// journaled before the start.
     pub freeze_exception: Option<(String, String)>,
+    /// Who confirmed the manual pre-flight items on the command line, and
+    /// their note; journaled before the start.
+    pub preflight_confirmed: Option<(String, String)>,
 }
 
 /// How a driver ended.
@@ -320,7 +324,13 @@ impl Driver {
         mut samples: mpsc::Receiver<SampleMsg>,
         mut requests: mpsc::Receiver<session::Request>,
     ) -> Result<DriverOutcome, DriverError> {
-        self.begin()?;
+        if let Some(why) = self.begin().await? {
+            // Pending for want of pre-flight: nothing may happen, so the
+            // driver ends (socket removed) and says what is missing.
+            self.publish(wall_now());
+            let _ = self.wind_down().await;
+            return Err(DriverError::Preflight(why));
+        }
         // Twice a second: holds end within half a second of their time, and
         // samples (which decide rollbacks) are handled as they arrive.
         let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -387,8 +397,11 @@ impl Driver {
     }
 
     /// Journals a lock taken over, then starts or resumes the rollout; a
-    /// driver with no local view says the operator is not attached.
-    fn begin(&mut self) -> Result<(), DriverError> {
+    /// driver with no local view says the operator is not attached. A new
+    /// rollout first runs its pre-flight checks and records a command-line
+    /// confirmation; if the start is still refused for want of pre-flight,
+    /// returns why.
+    async fn begin(&mut self) -> Result<Option<String>, DriverError> {
         let starter = self.setup.starter.clone();
         if let Some(prev) = self.setup.took_over.clone() {
             self.record(
@@ -405,6 +418,9 @@ impl Driver {
                 reason,
             };
             self.apply(input, wall_now())?;
+        }
+        if self.setup.resume.is_none() {
+            self.preflight().await?;
         }
         let begin = match self.setup.resume.take() {
             Some(point) => Input::Resume {
@@ -423,7 +439,10 @@ impl Driver {
             };
             self.apply(why, wall_now())?;
         }
-        Ok(())
+        if matches!(self.engine.phase(), Phase::Pending) {
+            return Ok(self.engine.preflight_refusal());
+        }
+        Ok(None)
     }
 
     /// Lets attached views and notices in flight finish, stops the pollers,

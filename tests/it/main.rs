@@ -33,6 +33,7 @@ mod judge_score;
 mod output_injection;
 mod parser_fuzz;
 mod plan_checks;
+mod preflight_run;
 mod presets;
 mod prometheus_integration;
 mod reasons_identity;
