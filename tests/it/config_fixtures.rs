@@ -210,4 +210,6 @@ fn example_config_commented_options_parse_when_uncommented() {
         plan.notify.slack_webhook_env.as_deref(),
         Some("SLACK_WEBHOOK_URL")
     );
+    assert_eq!(plan.preflight.len(), 8);
+    assert!(plan.preflight.iter().filter(|p| p.check.is_some()).count() == 2);
 }
