@@ -86,7 +86,15 @@ impl Engine {
                     _ => NextAction::None,
                 };
             }
-            Phase::Pending | Phase::Promoted | Phase::RolledBack => {
+            Phase::Pending => {
+                let missing = self.preflight.missing_titles();
+                return if missing.is_empty() {
+                    NextAction::None
+                } else {
+                    NextAction::AwaitPreflight { missing }
+                };
+            }
+            Phase::Promoted | Phase::RolledBack => {
                 return NextAction::None;
             }
             Phase::RollingBack => {

@@ -115,6 +115,15 @@ impl Preflight {
         &self.items
     }
 
+    /// The titles of the required items not done yet.
+    pub fn missing_titles(&self) -> Vec<String> {
+        self.items
+            .iter()
+            .filter(|i| i.required && !i.done())
+            .map(|i| i.title.clone())
+            .collect()
+    }
+
     /// Why the ramp may not start yet, if a required item is not done.
     pub fn refusal(&self) -> Option<String> {
         let missing: Vec<String> = self
@@ -309,6 +318,11 @@ mod tests {
         let out = start(&mut e);
         assert_eq!(kinds(&out), vec![DecisionKind::Refused]);
         assert_eq!(*e.phase(), Phase::Pending);
+        let next = e.next_action(Timestamp(1_000));
+        assert_eq!(
+            crate::engine::words::next_action(&next),
+            "waiting for pre-flight: \"release notes reviewed\", \"migrations are backward compatible\""
+        );
         let why = e.preflight_refusal().unwrap();
         assert!(why.contains("release notes reviewed"), "{why}");
         assert!(why.contains("migrations are backward compatible"), "{why}");

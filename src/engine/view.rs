@@ -55,6 +55,9 @@ pub enum NextAction {
     HoldingUnattended,
     /// "retrying the rollback (attempt 3) in 00:30" after a rollback failed
     RetryRollback { attempt: u32, in_ms: u64 },
+    /// "waiting for pre-flight: \"release notes reviewed\"" (before the
+    /// start, while required pre-flight items are not done)
+    AwaitPreflight { missing: Vec<String> },
     /// "nothing more will happen on its own"
     None,
 }

@@ -256,6 +256,10 @@ pub fn next_action(next: &NextAction) -> String {
             format!("approval for {to_weight} % opens in {}", clock(*in_ms))
         }
         NextAction::PromoteFull { in_ms } => format!("promote to 100 % in {}", clock(*in_ms)),
+        NextAction::AwaitPreflight { missing } => {
+            let items: Vec<String> = missing.iter().map(|t| format!("\"{t}\"")).collect();
+            format!("waiting for pre-flight: {}", items.join(", "))
+        }
         NextAction::RollbackIn {
             metric,
             breaches_left,
