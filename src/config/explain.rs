@@ -164,15 +164,34 @@ fn overview(plan: &Plan) -> Vec<Block> {
     ]
 }
 
-/// The checklist to tick before the start, if the plan has one.
+/// The pre-flight items to do before the start (the old `checklist`
+/// strings first, as manual items), if the plan has any.
 fn checklist(plan: &Plan) -> Vec<Block> {
-    let r = &plan.rollout;
-    if r.checklist.is_empty() {
+    let items = plan.preflight_items();
+    if items.is_empty() {
         return Vec::new();
     }
+    let line = |i: &crate::plan::PreflightItem| {
+        let mut notes = Vec::new();
+        if let Some(o) = &i.owner {
+            notes.push(format!("owner {o}"));
+        }
+        match &i.check {
+            Some(c) => notes.push(format!(
+                "check `{}`, timeout {}",
+                c.command.join(" "),
+                crate::engine::words::elapsed(c.timeout)
+            )),
+            None => notes.push("manual".into()),
+        }
+        if !i.required {
+            notes.push("optional".into());
+        }
+        format!("[ ] {} ({})", i.title, notes.join("; "))
+    };
     vec![
-        Block::Heading("Checklist".into()),
-        Block::List(r.checklist.iter().map(|c| format!("[ ] {c}")).collect()),
+        Block::Heading("Pre-flight".into()),
+        Block::List(items.iter().map(line).collect()),
     ]
 }
 
