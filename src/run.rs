@@ -165,6 +165,11 @@ pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
             crate::tty::say(format_args!("rampdeck: {why}"));
             return EXIT_CONFIG;
         }
+        let confirmed = view.preflight_confirmed.is_some();
+        if let Err(why) = crate::engine::preflight::manual_check(&plan, confirmed) {
+            crate::tty::say(format_args!("rampdeck: {why}"));
+            return EXIT_CONFIG;
+        }
     }
     if let Some(p) = &resume {
         warnings.push(format!(

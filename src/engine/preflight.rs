@@ -148,6 +148,19 @@ impl Preflight {
     }
 }
 
+/// Whether a new rollout of `plan` can get past its manual pre-flight
+/// items: they must be confirmed (`confirmed`) when any is required. The
+/// engine refuses the same start; this lets `rampdeck run` say so before
+/// it opens a journal or a screen. Automatic checks are not run here.
+pub fn manual_check(plan: &crate::plan::Plan, confirmed: bool) -> Result<(), String> {
+    let mut p = Preflight::of(plan);
+    p.items.retain(|i| !i.automatic);
+    match p.refusal() {
+        Some(why) if !confirmed => Err(format!("start refused: {why}")),
+        _ => Ok(()),
+    }
+}
+
 /// The first [`SUMMARY_CHARS`] characters of `text`.
 fn bounded(text: &str) -> String {
     let mut s: String = text.chars().take(SUMMARY_CHARS).collect();
@@ -377,7 +390,10 @@ mod tests {
         let mut e = Engine::new(Arc::new(plan()));
         assert_eq!(kinds(&result(&mut e, 0, true)), vec![DecisionKind::Refused]);
         assert_eq!(kinds(&result(&mut e, 9, true)), vec![DecisionKind::Refused]);
+        assert!(manual_check(&plan(), false).is_err_and(|w| w.contains("release notes")));
+        assert!(manual_check(&plan(), true).is_ok());
         let mut bare = Engine::new(Arc::new(crate::tui::fixtures::plan()));
+        assert!(manual_check(&crate::tui::fixtures::plan(), false).is_ok());
         assert_eq!(kinds(&confirm(&mut bare)), vec![DecisionKind::Refused]);
         assert_eq!(bare.preflight_refusal(), None);
     }
