@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use crate::engine::resume::ResumePoint;
 use crate::engine::series::MetricSeries;
 use crate::engine::{
-    Actor, Command, Decision, DecisionKind, Effect, Engine, GateStatus, Input, Phase, Timestamp,
+    Actor, Command, Decision, Effect, Engine, GateStatus, Input, Phase, Timestamp,
 };
 use crate::journal::{JournalOptions, JournalWriter};
 use crate::plan::{HookKind, Plan, SourceKind};
@@ -394,55 +394,6 @@ impl Driver {
             }
         }
         Ok(self.wind_down().await)
-    }
-
-    /// Journals a lock taken over, then starts or resumes the rollout; a
-    /// driver with no local view says the operator is not attached. A new
-    /// rollout first runs its pre-flight checks and records a command-line
-    /// confirmation; if the start is still refused for want of pre-flight,
-    /// returns why.
-    async fn begin(&mut self) -> Result<Option<String>, DriverError> {
-        let starter = self.setup.starter.clone();
-        if let Some(prev) = self.setup.took_over.clone() {
-            self.record(
-                DecisionKind::LockTakenOver,
-                &starter,
-                &prev,
-                serde_json::Value::Null,
-            )?;
-        }
-        if let Some((approver, reason)) = self.setup.freeze_exception.clone() {
-            let input = Input::FreezeException {
-                approver,
-                actor: starter.clone(),
-                reason,
-            };
-            self.apply(input, wall_now())?;
-        }
-        if self.setup.resume.is_none() {
-            self.preflight().await?;
-        }
-        let begin = match self.setup.resume.take() {
-            Some(point) => Input::Resume {
-                point: Box::new(point),
-                actor: starter.clone(),
-            },
-            None => Input::Start {
-                actor: starter.clone(),
-            },
-        };
-        self.apply(begin, wall_now())?;
-        if !self.local_view {
-            let why = Input::OperatorPresence {
-                attached: false,
-                actor: starter,
-            };
-            self.apply(why, wall_now())?;
-        }
-        if matches!(self.engine.phase(), Phase::Pending) {
-            return Ok(self.engine.preflight_refusal());
-        }
-        Ok(None)
     }
 
     /// Lets attached views and notices in flight finish, stops the pollers,

@@ -1,15 +1,17 @@
-//! Pre-flight checks (issue 13): before `Start`, each `[[preflight]]`
-//! item's automatic `check` runs as a real process (argv, no shell, in a
-//! session of its own, killed at its timeout, output bounded) through
-//! [`crate::proc::run`], the runner of command sources and argv hooks.
-//! Each result goes to the engine as an `Input::PreflightResult`.
+//! The start of a driver (lock taken over, freeze exception, pre-flight,
+//! then `Start` or `Resume`), and the pre-flight checks (issue 13): before
+//! `Start`, each `[[preflight]]` item's automatic `check` runs as a real
+//! process (argv, no shell, in a session of its own, killed at its
+//! timeout, output bounded) through [`crate::proc::run`], the runner of
+//! command sources and argv hooks. Each result goes to the engine as an
+//! `Input::PreflightResult`.
 
 use std::time::Duration;
 
 use tokio::process::Command;
 
 use super::{Driver, DriverError, wall_now};
-use crate::engine::{Actor, Input};
+use crate::engine::{Actor, DecisionKind, Input, Phase};
 use crate::plan::{Plan, PreflightCheck};
 use crate::proc::{self, Ended, Limits};
 
@@ -21,6 +23,55 @@ const CAPTURE: usize = 4 * 1024;
 const PIPE_GRACE: Duration = Duration::from_secs(2);
 
 impl Driver {
+    /// Journals a lock taken over, then starts or resumes the rollout; a
+    /// driver with no local view says the operator is not attached. A new
+    /// rollout first runs its pre-flight checks and records a command-line
+    /// confirmation; if the start is still refused for want of pre-flight,
+    /// returns why.
+    pub(super) async fn begin(&mut self) -> Result<Option<String>, DriverError> {
+        let starter = self.setup.starter.clone();
+        if let Some(prev) = self.setup.took_over.clone() {
+            self.record(
+                DecisionKind::LockTakenOver,
+                &starter,
+                &prev,
+                serde_json::Value::Null,
+            )?;
+        }
+        if let Some((approver, reason)) = self.setup.freeze_exception.clone() {
+            let input = Input::FreezeException {
+                approver,
+                actor: starter.clone(),
+                reason,
+            };
+            self.apply(input, wall_now())?;
+        }
+        if self.setup.resume.is_none() {
+            self.preflight().await?;
+        }
+        let begin = match self.setup.resume.take() {
+            Some(point) => Input::Resume {
+                point: Box::new(point),
+                actor: starter.clone(),
+            },
+            None => Input::Start {
+                actor: starter.clone(),
+            },
+        };
+        self.apply(begin, wall_now())?;
+        if !self.local_view {
+            let why = Input::OperatorPresence {
+                attached: false,
+                actor: starter,
+            };
+            self.apply(why, wall_now())?;
+        }
+        if matches!(self.engine.phase(), Phase::Pending) {
+            return Ok(self.engine.preflight_refusal());
+        }
+        Ok(None)
+    }
+
     /// Before a new rollout's `Start`: each automatic check's result, then
     /// the command line's confirmation of the manual items, if given.
     pub(super) async fn preflight(&mut self) -> Result<(), DriverError> {
