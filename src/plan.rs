@@ -46,18 +46,6 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Every pre-flight item in order: the old `rollout.checklist` strings
-    /// first (manual, required), then `[[preflight]]`. Engine and driver
-    /// index items in this list.
-    pub fn preflight_items(&self) -> Vec<PreflightItem> {
-        let old = self.rollout.checklist.iter().map(|t| PreflightItem {
-            title: t.clone(),
-            owner: None,
-            required: true,
-            check: None,
-        });
-        old.chain(self.preflight.iter().cloned()).collect()
-    }
     pub fn metric(&self, id: &str) -> Option<&Metric> {
         self.metrics.iter().find(|m| m.id == id)
     }

@@ -38,6 +38,21 @@ pub struct PreflightCheck {
     pub timeout: Duration,
 }
 
+impl crate::plan::Plan {
+    /// Every pre-flight item in order: the old `rollout.checklist` strings
+    /// first (manual, required), then `[[preflight]]`. Engine and driver
+    /// index items in this list.
+    pub fn preflight_items(&self) -> Vec<PreflightItem> {
+        let old = self.rollout.checklist.iter().map(|t| PreflightItem {
+            title: t.clone(),
+            owner: None,
+            required: true,
+            check: None,
+        });
+        old.chain(self.preflight.iter().cloned()).collect()
+    }
+}
+
 /// Where one item stands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
