@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::engine::analysis::{GateKinds, JudgeScore};
 pub use crate::engine::preflight::{PreflightCheck, PreflightItem};
+pub use crate::engine::types::duration_ms;
 pub use crate::engine::window::{FreezeSpec, OnClose, WindowKind, WindowPlan, WindowSpec};
 
 /// A whole rollout plan.
@@ -590,19 +591,5 @@ impl Default for UiSettings {
             ],
             keys: BTreeMap::new(),
         }
-    }
-}
-
-/// Durations serialize as whole milliseconds.
-pub mod duration_ms {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_millis() as u64)
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        Ok(Duration::from_millis(u64::deserialize(d)?))
     }
 }

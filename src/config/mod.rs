@@ -223,3 +223,5 @@ pub fn outside_window(plan: &Plan, now: chrono::DateTime<chrono::Utc>) -> Option
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_change;

@@ -315,7 +315,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::engine::types::{Command, HookOutcome, Input};
+    use crate::engine::testing::settle;
+    use crate::engine::types::{Command, Input};
     use crate::plan::Plan;
 
     const T0: i64 = 1_796_634_000_000;
@@ -340,38 +341,6 @@ mod tests {
             count,
             allow_self: false,
             expires_ms: None,
-        }
-    }
-
-    fn ok() -> HookOutcome {
-        HookOutcome {
-            ok: true,
-            code: Some(0),
-            summary: "exit 0".into(),
-            stdout: String::new(),
-            stderr: String::new(),
-            attempts: 1,
-            duration_ms: 1,
-        }
-    }
-
-    /// Answer every hook the effects ask for, until none is left.
-    fn settle(e: &mut Engine, mut pending: Vec<Effect>, now: Timestamp) {
-        loop {
-            let calls: Vec<u64> = pending
-                .iter()
-                .filter_map(|x| match x {
-                    Effect::RunHook(c) => Some(c.id),
-                    _ => None,
-                })
-                .collect();
-            if calls.is_empty() {
-                return;
-            }
-            pending = calls
-                .into_iter()
-                .flat_map(|id| e.handle(Input::HookResult { id, outcome: ok() }, now))
-                .collect();
         }
     }
 

@@ -120,6 +120,8 @@ pub mod resume;
 pub mod rollout;
 mod samples;
 pub mod series;
+#[cfg(test)]
+mod testing;
 pub mod types;
 mod view;
 pub mod window;

@@ -274,6 +274,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::engine::testing::kinds;
     use crate::engine::types::{Input, Timestamp};
     use crate::plan::Plan;
 
@@ -298,16 +299,6 @@ mod tests {
             },
         ];
         p
-    }
-
-    fn kinds(effects: &[Effect]) -> Vec<DecisionKind> {
-        effects
-            .iter()
-            .filter_map(|e| match e {
-                Effect::Journal(d) => Some(d.action.clone()),
-                _ => None,
-            })
-            .collect()
     }
 
     fn start(e: &mut Engine) -> Vec<Effect> {

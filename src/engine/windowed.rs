@@ -224,6 +224,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::engine::testing::{kinds, settle};
     use crate::engine::types::{Command, Input};
     use crate::plan::{OnClose, Plan, WindowKind, WindowSpec};
 
@@ -248,16 +249,6 @@ mod tests {
         p
     }
 
-    fn kinds(effects: &[Effect]) -> Vec<DecisionKind> {
-        effects
-            .iter()
-            .filter_map(|e| match e {
-                Effect::Journal(d) => Some(d.action.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-
     fn start(e: &mut Engine, now: Timestamp) -> Vec<Effect> {
         let actor = Actor::named("alice");
         e.handle(Input::Start { actor }, now)
@@ -265,26 +256,8 @@ mod tests {
 
     /// Start and answer every hook at once, until the first step holds.
     fn enter_first_step(e: &mut Engine, now: Timestamp) {
-        let mut pending = start(e, now);
-        loop {
-            let calls: Vec<u64> = pending
-                .iter()
-                .filter_map(|x| match x {
-                    Effect::RunHook(c) => Some(c.id),
-                    _ => None,
-                })
-                .collect();
-            if calls.is_empty() {
-                break;
-            }
-            pending = calls
-                .into_iter()
-                .flat_map(|id| {
-                    let outcome = crate::engine::types::HookOutcome::succeeded("exit 0");
-                    e.handle(Input::HookResult { id, outcome }, now)
-                })
-                .collect();
-        }
+        let pending = start(e, now);
+        settle(e, pending, now);
         assert!(
             matches!(e.phase(), Phase::Holding { .. }),
             "{:?}",

@@ -54,7 +54,7 @@ pub struct JudgeGate {
     pub max_samples: u32,
     /// How often the judge runs again on the grown sample (each run is one
     /// more look: see BENCHMARKS.md for the false-alarm rate this gives).
-    #[serde(with = "millis")]
+    #[serde(with = "crate::engine::types::duration_ms")]
     pub every: Duration,
 }
 
@@ -88,17 +88,3 @@ pub enum ErrorCounts {
 /// (`[judge]`): the step passes at `pass` or more, holds from `marginal`,
 /// fails below it.
 pub type JudgeScore = ScoreThresholds;
-
-mod millis {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        Ok(Duration::from_millis(u64::deserialize(d)?))
-    }
-}
