@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use crate::engine::analysis::{GateKinds, JudgeScore};
+pub use crate::engine::exit::ExitPlan;
 pub use crate::engine::preflight::{PreflightCheck, PreflightItem};
 pub use crate::engine::types::duration_ms;
 pub use crate::engine::window::{FreezeSpec, OnClose, WindowKind, WindowPlan, WindowSpec};
@@ -44,6 +45,10 @@ pub struct Plan {
     /// manual, required items by [`Plan::preflight_items`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub preflight: Vec<PreflightItem>,
+    /// `[exit]`: the observation at 100 % and the exit items before the
+    /// rollout is promoted (issue 13); none: promoted at 100 %.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit: Option<ExitPlan>,
 }
 
 impl Plan {

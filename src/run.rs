@@ -165,7 +165,9 @@ pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
             crate::tty::say(format_args!("rampdeck: {why}"));
             return EXIT_CONFIG;
         }
-        let confirmed = view.preflight_confirmed.is_some();
+        // Without a screen no one can tick a manual item: they must be
+        // confirmed on the command line. The cockpit shows them to tick.
+        let confirmed = view.preflight_confirmed.is_some() || !headless;
         if let Err(why) = crate::engine::preflight::manual_check(&plan, confirmed) {
             crate::tty::say(format_args!("rampdeck: {why}"));
             return EXIT_CONFIG;

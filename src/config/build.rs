@@ -102,6 +102,7 @@ pub(crate) fn build(ctx: &Ctx, raw: &RawPlan) -> R<Plan> {
     let judge = super::kinds::score(ctx, raw.judge.as_ref())?;
     Ok(Plan {
         preflight: super::preflight::build_preflight(ctx, raw)?,
+        exit: super::preflight::build_exit(ctx, raw)?,
         change_windows: super::windows::build_windows(ctx, raw)?,
         judge,
         rollout,

@@ -1,12 +1,15 @@
-//! `[[preflight]]` → [`PreflightItem`]s (issue 13). The old
+//! `[[preflight]]` → [`PreflightItem`]s and `[exit]` → [`ExitPlan`]
+//! (issue 13). The old
 //! `rollout.checklist` strings are not copied here: `Plan::preflight_items`
 //! adds them as manual, required items, so old plans read as before.
 
 use std::time::Duration;
 
 use super::error::Ctx;
-use super::raw::{RawPlan, RawPreflight};
+use super::raw::{RawPlan, RawPreflight, RawPreflightCheck};
 use super::values::R;
+use crate::engine::checklist::HttpProbe;
+use crate::engine::exit::{DEFAULT_OBSERVE, ExitPlan};
 use crate::plan::{PreflightCheck, PreflightItem};
 
 /// A check's timeout when none is given, and its bounds.
@@ -17,16 +20,39 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(600);
 pub(crate) fn build_preflight(ctx: &Ctx, raw: &RawPlan) -> R<Vec<PreflightItem>> {
     raw.preflight
         .iter()
-        .map(|p| item(ctx, p.get_ref()))
+        .map(|p| item(ctx, "pre-flight", p.get_ref()))
         .collect()
 }
 
-fn item(ctx: &Ctx, p: &RawPreflight) -> R<PreflightItem> {
+/// The observation period's bounds.
+const MIN_OBSERVE: Duration = Duration::from_secs(1);
+const MAX_OBSERVE: Duration = Duration::from_secs(24 * 3600);
+
+/// `[exit]` → [`ExitPlan`]: the observation period (default 10 minutes)
+/// and `[[exit.items]]`, items of the same shape as `[[preflight]]`.
+pub(crate) fn build_exit(ctx: &Ctx, raw: &RawPlan) -> R<Option<ExitPlan>> {
+    let Some(exit) = &raw.exit else {
+        return Ok(None);
+    };
+    let exit = exit.get_ref();
+    let observe = match &exit.observe {
+        Some(v) => ctx.duration_in("observe", v, MIN_OBSERVE, MAX_OBSERVE)?,
+        None => DEFAULT_OBSERVE,
+    };
+    let items = exit
+        .items
+        .iter()
+        .map(|p| item(ctx, "exit", p.get_ref()))
+        .collect::<R<Vec<_>>>()?;
+    Ok(Some(ExitPlan { observe, items }))
+}
+
+fn item(ctx: &Ctx, what: &str, p: &RawPreflight) -> R<PreflightItem> {
     let title = p.title.get_ref().trim().to_string();
     if title.is_empty() {
         return Err(ctx.err(
             p.title.span(),
-            "a pre-flight item's `title` is empty",
+            format!("a {what} item's `title` is empty"),
             "say what must be done, e.g. title = \"migrations are backward compatible\"",
         ));
     }
@@ -37,33 +63,80 @@ fn item(ctx: &Ctx, p: &RawPreflight) -> R<PreflightItem> {
         .filter(|o| !o.is_empty());
     let check = match &p.check {
         None => None,
-        Some(c) => {
-            let c = c.get_ref();
-            let command: Vec<String> = c
-                .command
-                .get_ref()
-                .iter()
-                .map(|a| a.get_ref().clone())
-                .collect();
-            if command.first().is_none_or(|p| p.trim().is_empty()) {
-                return Err(ctx.err(
-                    c.command.span(),
-                    format!("pre-flight item \"{title}\": `check.command` is empty"),
-                    "give the argv to run (no shell), e.g. command = [\"./check-migrations.sh\"]",
-                ));
-            }
-            let timeout = match &c.timeout {
-                Some(v) => ctx.duration_in("timeout", v, MIN_TIMEOUT, MAX_TIMEOUT)?,
-                None => DEFAULT_TIMEOUT,
-            };
-            Some(PreflightCheck { command, timeout })
-        }
+        Some(c) => Some(check(ctx, what, &title, c)?),
     };
     Ok(PreflightItem {
         title,
         owner,
         required: p.required.as_ref().is_none_or(|r| *r.get_ref()),
         check,
+    })
+}
+
+fn check(
+    ctx: &Ctx,
+    what: &str,
+    title: &str,
+    c: &toml::Spanned<RawPreflightCheck>,
+) -> R<PreflightCheck> {
+    let span = c.span();
+    let c = c.get_ref();
+    let timeout = match &c.timeout {
+        Some(v) => ctx.duration_in("timeout", v, MIN_TIMEOUT, MAX_TIMEOUT)?,
+        None => DEFAULT_TIMEOUT,
+    };
+    let (command, http) = match (&c.command, &c.http) {
+        (Some(_), Some(_)) | (None, None) => {
+            return Err(ctx.err(
+                span,
+                format!("{what} item \"{title}\": `check` needs one of `command` or `http`"),
+                "give an argv, e.g. check = { command = [\"./check-migrations.sh\"] }, or a probe, e.g. check = { http = \"https://shop.internal/healthz\" }",
+            ));
+        }
+        (Some(cmd), None) => {
+            let command: Vec<String> = cmd.get_ref().iter().map(|a| a.get_ref().clone()).collect();
+            if command.first().is_none_or(|p| p.trim().is_empty()) {
+                return Err(ctx.err(
+                    cmd.span(),
+                    format!("{what} item \"{title}\": `check.command` is empty"),
+                    "give the argv to run (no shell), e.g. command = [\"./check-migrations.sh\"]",
+                ));
+            }
+            (command, None)
+        }
+        (None, Some(url)) => {
+            let url = ctx.url(
+                "check.http",
+                url,
+                "pass a token through a check command instead",
+            )?;
+            let status = match &c.status {
+                None => None,
+                Some(s) => match u16::try_from(*s.get_ref()) {
+                    Ok(code @ 100..=599) => Some(code),
+                    _ => {
+                        return Err(ctx.err(
+                            s.span(),
+                            format!("{what} item \"{title}\": `check.status` {} is not an HTTP status", s.get_ref()),
+                            "give the status the probe expects, e.g. status = 200 (or leave it out: any 2xx passes)",
+                        ));
+                    }
+                },
+            };
+            (Vec::new(), Some(HttpProbe { url, status }))
+        }
+    };
+    if c.status.is_some() && http.is_none() {
+        return Err(ctx.err(
+            span,
+            format!("{what} item \"{title}\": `check.status` goes with `http`, not `command`"),
+            "a command passes when it exits 0; remove `status`",
+        ));
+    }
+    Ok(PreflightCheck {
+        command,
+        http,
+        timeout,
     })
 }
 

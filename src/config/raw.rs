@@ -35,6 +35,16 @@ pub struct RawPlan {
     pub change_window: Option<S<RawChangePolicy>>,
     #[serde(default)]
     pub preflight: Vec<S<RawPreflight>>,
+    pub exit: Option<S<RawExit>>,
+}
+
+/// `[exit]`: the observation period and the exit items.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExit {
+    pub observe: Option<S<Value>>,
+    #[serde(default)]
+    pub items: Vec<S<RawPreflight>>,
 }
 
 /// `[[preflight]]`: an item to do before the ramp starts.
@@ -47,11 +57,14 @@ pub struct RawPreflight {
     pub check: Option<S<RawPreflightCheck>>,
 }
 
-/// `check = { command = [...], timeout = "30s" }`.
+/// `check = { command = [...], timeout = "30s" }` or
+/// `check = { http = "https://…", status = 200 }`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPreflightCheck {
-    pub command: S<Vec<S<String>>>,
+    pub command: Option<S<Vec<S<String>>>>,
+    pub http: Option<S<String>>,
+    pub status: Option<S<i64>>,
     pub timeout: Option<S<Value>>,
 }
 

@@ -126,6 +126,16 @@ pub fn run(plan: &Plan, scenario: Scenario, seed: u64, max_secs: f64) -> Outcome
                         out.rollback_at = Some(t);
                         out.rollback_reason = Some(d.reason.clone());
                     }
+                    Effect::RunCheck { stage, item } => {
+                        // The simulated service passes its checks at once.
+                        let result = Input::CheckResult {
+                            stage,
+                            item,
+                            ok: true,
+                            summary: "simulated: passed".into(),
+                        };
+                        next.extend(engine.handle(result, now));
+                    }
                     Effect::Journal(_) | Effect::Notify(_) => {}
                 }
             }

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use crate::engine::resume::ResumePoint;
 use crate::engine::series::MetricSeries;
 use crate::engine::{
-    Actor, Command, Decision, Effect, Engine, GateStatus, Input, Phase, Timestamp,
+    Actor, Command, Decision, Effect, Engine, GateStatus, Input, Phase, Stage, Timestamp,
 };
 use crate::journal::{JournalOptions, JournalWriter};
 use crate::plan::{HookKind, Plan, SourceKind};
@@ -61,6 +61,16 @@ pub enum DriverInput {
     ExitWhenDone,
     /// Stop the driver (the last view closed, or a signal). Journaled.
     Shutdown { actor: Actor, why: String },
+    /// The local view ticks a manual checklist item (every manual item of
+    /// the stage when `item` is `None`), with a note.
+    Confirm {
+        stage: Stage,
+        item: Option<usize>,
+        actor: Actor,
+        reason: String,
+    },
+    /// The local view asks to run a stage's automatic checks again.
+    RunChecks { stage: Stage, item: Option<usize> },
 }
 
 /// One line of progress for headless output and notifications.
@@ -174,6 +184,7 @@ pub async fn start(setup: DriverSetup) -> Result<DriverHandle, DriverError> {
     );
     let (input_tx, input_rx) = mpsc::channel(64);
     let (hook_tx, hook_rx) = mpsc::channel(64);
+    let (check_tx, check_rx) = mpsc::channel(64);
     let (events, first_events) = broadcast::channel(1024);
     let first = Arc::new(initial_snapshot(&setup, &engine, now));
     let series = first.series.clone();
@@ -192,6 +203,8 @@ pub async fn start(setup: DriverSetup) -> Result<DriverHandle, DriverError> {
         series_dirty: false,
         events: events.clone(),
         hook_tx,
+        check_tx,
+        awaiting_start: false,
         hooks_running: HashMap::new(),
         cancel_tx: watch::channel(false).0,
         filter: LatestFilter::new(),
@@ -240,7 +253,14 @@ pub async fn start(setup: DriverSetup) -> Result<DriverHandle, DriverError> {
     };
     let mut driver = driver;
     driver.server = server;
-    let task = tokio::spawn(driver.run(input_rx, hook_rx, sample_rx, request_rx));
+    let channels = Channels {
+        inputs: input_rx,
+        hook_results: hook_rx,
+        check_results: check_rx,
+        samples: sample_rx,
+        requests: request_rx,
+    };
+    let task = tokio::spawn(driver.run(channels));
     Ok(DriverHandle {
         snapshots: snap_rx,
         inputs: input_tx,
@@ -269,6 +289,10 @@ struct Driver {
     series_dirty: bool,
     events: broadcast::Sender<Event>,
     hook_tx: mpsc::Sender<(u64, crate::engine::HookOutcome)>,
+    /// Where checklist checks send their `Input::CheckResult`.
+    check_tx: mpsc::Sender<Input>,
+    /// A new rollout waits for its pre-flight before `Start`.
+    awaiting_start: bool,
     hooks_running: HashMap<u64, HookKind>,
     /// Set to true to stop retrying hooks (a human took over).
     cancel_tx: watch::Sender<bool>,
@@ -312,25 +336,29 @@ struct Driver {
     notifying: Vec<JoinHandle<()>>,
 }
 
+/// Where the driver's loop hears from views, hooks, checks and sources.
+struct Channels {
+    inputs: mpsc::Receiver<DriverInput>,
+    hook_results: mpsc::Receiver<(u64, crate::engine::HookOutcome)>,
+    check_results: mpsc::Receiver<Input>,
+    samples: mpsc::Receiver<SampleMsg>,
+    requests: mpsc::Receiver<session::Request>,
+}
+
 /// The longest wait at exit for the session server to say `Bye` to its
 /// views and remove its socket.
 const SOCKET_CLOSE: Duration = Duration::from_secs(2);
 
 impl Driver {
-    async fn run(
-        mut self,
-        mut inputs: mpsc::Receiver<DriverInput>,
-        mut hook_results: mpsc::Receiver<(u64, crate::engine::HookOutcome)>,
-        mut samples: mpsc::Receiver<SampleMsg>,
-        mut requests: mpsc::Receiver<session::Request>,
-    ) -> Result<DriverOutcome, DriverError> {
-        if let Some(why) = self.begin().await? {
-            // Pending for want of pre-flight: nothing may happen, so the
-            // driver ends (socket removed) and says what is missing.
-            self.publish(wall_now());
-            let _ = self.wind_down().await;
-            return Err(DriverError::Preflight(why));
-        }
+    async fn run(mut self, channels: Channels) -> Result<DriverOutcome, DriverError> {
+        let Channels {
+            mut inputs,
+            mut hook_results,
+            mut check_results,
+            mut samples,
+            mut requests,
+        } = channels;
+        self.begin().await?;
         // Twice a second: holds end within half a second of their time, and
         // samples (which decide rollbacks) are handled as they arrive.
         let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -352,6 +380,12 @@ impl Driver {
                     Some(DriverInput::Shutdown { actor, why }) => {
                         stop = Some((actor, why));
                     }
+                    Some(DriverInput::Confirm { stage, item, actor, reason }) => {
+                        self.confirm(stage, item, actor, reason, None)?;
+                    }
+                    Some(DriverInput::RunChecks { stage, item }) => {
+                        self.apply(Input::RunChecks { stage, item }, wall_now())?;
+                    }
                     None => stop = Some((Actor::system(), "every view closed".into())),
                 },
                 Some(req) = requests.recv() => self.on_request(req)?,
@@ -362,6 +396,7 @@ impl Driver {
                     self.redactor.outcome(&mut outcome);
                     self.apply(Input::HookResult { id, outcome }, wall_now())?;
                 }
+                Some(input) = check_results.recv() => self.apply(input, wall_now())?,
                 Some(msg) = samples.recv() => {
                     self.on_sample(msg)?;
                 }
@@ -373,6 +408,13 @@ impl Driver {
                     self.admit_settled(now)?;
                     self.say_held_back(now, false)?;
                 }
+            }
+            if let Some(why) = self.start_when_ready()? {
+                // Pending for want of pre-flight with no one to tick it:
+                // the driver ends (socket removed) and says what is missing.
+                self.publish(wall_now());
+                let _ = self.wind_down().await;
+                return Err(DriverError::Preflight(why));
             }
             let ended = self.engine.is_over() && self.hooks_running.is_empty();
             // A failed rollout gets its summary at once; once it is rolled
@@ -455,6 +497,7 @@ impl Driver {
                     self.emit(now, "warning", text, serde_json::Value::Null);
                 }
                 Effect::RunHook(call) => self.spawn_hook(call),
+                Effect::RunCheck { stage, item } => self.spawn_check(stage, item),
                 // Notices are for chat: the decision's own line already
                 // says the same to headless output and views.
                 Effect::Notify(n) => self.notify(n.text),

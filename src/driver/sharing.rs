@@ -199,6 +199,22 @@ impl Driver {
                     }
                 }
             }
+            ClientMsg::Confirm { stage, item, note } => {
+                self.confirm(stage, item, actor, note, Some(client_id))
+            }
+            ClientMsg::RunChecks { stage, item } => {
+                let who = person(&actor);
+                if self.access.controller() == Some(who.as_str()) {
+                    self.apply(Input::RunChecks { stage, item }, wall_now())
+                } else {
+                    self.tell(
+                        Some(client_id),
+                        "refused: only the driver in control runs checks; take control first (c)"
+                            .into(),
+                    );
+                    Ok(())
+                }
+            }
             ClientMsg::Ping => Ok(()),
         }
     }
@@ -320,7 +336,7 @@ impl Driver {
         Ok(())
     }
 
-    fn tell(&self, client: Option<u64>, text: String) {
+    pub(super) fn tell(&self, client: Option<u64>, text: String) {
         if let (Some(id), Some(server)) = (client, &self.server) {
             server.notice(id, text);
         }

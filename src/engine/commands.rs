@@ -50,6 +50,12 @@ impl Engine {
         if let Some(why) = self.closed(command) {
             return Err(why);
         }
+        if matches!(command, Command::Promote | Command::PromoteFull)
+            && matches!(self.phase, Phase::Observing { .. })
+        {
+            // Ends the observation early; traffic does not move.
+            return Ok(());
+        }
         if matches!(command, Command::Promote | Command::PromoteFull) {
             if let Some(why) = self.approvals_block(command == Command::PromoteFull, now) {
                 return Err(why);
@@ -238,6 +244,14 @@ impl Engine {
         now: Timestamp,
         out: &mut Vec<Effect>,
     ) {
+        if matches!(self.phase, Phase::Observing { .. }) {
+            let kind = match command {
+                Command::PromoteFull => DecisionKind::PromoteFull,
+                _ => DecisionKind::Promote,
+            };
+            self.end_observation(kind, actor, reason, now, out);
+            return;
+        }
         let (Phase::Holding { step: k }
         | Phase::AwaitingApproval { step: k }
         | Phase::Paused { step: k, .. }) = self.phase

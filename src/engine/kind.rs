@@ -56,6 +56,10 @@ pub enum DecisionKind {
     // Pre-flight (issue 13).
     PreflightCheck,
     PreflightConfirmed,
+    // Exit criteria (issue 13).
+    ObservationStarted,
+    ExitCheck,
+    ExitConfirmed,
     // People and views.
     Refused,
     OperatorAttached,
@@ -88,7 +92,7 @@ use DecisionKind as K;
 
 impl DecisionKind {
     /// Every known kind, for tables and tests.
-    pub const ALL: [DecisionKind; 50] = [
+    pub const ALL: [DecisionKind; 53] = [
         K::RolloutStarted,
         K::Resumed,
         K::ResumeConfirmed,
@@ -126,6 +130,9 @@ impl DecisionKind {
         K::FreezeException,
         K::PreflightCheck,
         K::PreflightConfirmed,
+        K::ObservationStarted,
+        K::ExitCheck,
+        K::ExitConfirmed,
         K::Refused,
         K::OperatorAttached,
         K::OperatorDetached,
@@ -181,6 +188,9 @@ impl DecisionKind {
             K::FreezeException => "freeze_exception",
             K::PreflightCheck => "preflight_check",
             K::PreflightConfirmed => "preflight_confirmed",
+            K::ObservationStarted => "observation_started",
+            K::ExitCheck => "exit_check",
+            K::ExitConfirmed => "exit_confirmed",
             K::Refused => "refused",
             K::OperatorAttached => "operator_attached",
             K::OperatorDetached => "operator_detached",
@@ -287,6 +297,7 @@ impl DecisionKind {
                     | K::StepEntered
                     | K::AwaitingApproval
                     | K::Approval
+                    | K::ObservationStarted
                     | K::Resume
                     | K::RolledBack
                     | K::Promoted
@@ -349,6 +360,8 @@ pub enum PhaseKind {
     Holding,
     AwaitingApproval,
     Paused,
+    /// At 100 %, watching the exit criteria before `Promoted`.
+    Observing,
     Promoted,
     RollingBack,
     RolledBack,
@@ -367,6 +380,7 @@ impl PhaseKind {
             PhaseKind::Holding => "holding",
             PhaseKind::AwaitingApproval => "awaiting_approval",
             PhaseKind::Paused => "paused",
+            PhaseKind::Observing => "observing",
             PhaseKind::Promoted => "promoted",
             PhaseKind::RollingBack => "rolling_back",
             PhaseKind::RolledBack => "rolled_back",

@@ -108,8 +108,10 @@
 pub mod analysis;
 pub mod approvals;
 pub mod chain;
+pub mod checklist;
 mod commands;
 pub mod decision;
+pub mod exit;
 pub mod gates;
 pub mod kind;
 mod moves;

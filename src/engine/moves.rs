@@ -202,20 +202,7 @@ impl Engine {
             }
             Goal::Full => {
                 self.weight = 100;
-                self.phase = Phase::Promoted;
-                if let Some(k) = self.step
-                    && let Some(t) = self.step_times.get_mut(k)
-                {
-                    t.left = Some(now);
-                }
-                self.journal(
-                    out,
-                    DecisionKind::Promoted,
-                    &system,
-                    "100 % on the new version".into(),
-                    json!(null),
-                );
-                self.run_side(HookKind::OnFinish, &system, "promoted".into(), now, out);
+                self.reached_full(now, out);
             }
             Goal::Rollback => {
                 self.weight = 0;

@@ -70,6 +70,8 @@ impl Engine {
             window: self.window.view(),
             over: self.is_over(),
             preflight: self.preflight.views().to_vec(),
+            exit: self.exit_items.views().to_vec(),
+            observation: self.observation_view(now),
         }
     }
 
@@ -96,6 +98,14 @@ impl Engine {
             }
             Phase::Promoted | Phase::RolledBack => {
                 return NextAction::None;
+            }
+            Phase::Observing { .. } => {
+                if let Some(n) = self.trigger_countdown(TriggerAction::Rollback) {
+                    return n;
+                }
+                return self
+                    .observation_view(now)
+                    .map_or(NextAction::None, NextAction::Observe);
             }
             Phase::RollingBack => {
                 return match self.chain_hook() {

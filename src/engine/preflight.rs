@@ -1,42 +1,15 @@
 //! Pre-flight (issue 13): what must be done before the ramp may start.
-//! Each item is manual (a person confirms it) or automatic (a `check`
-//! command the driver runs before `Start`; its result comes back as
-//! [`Input::PreflightResult`](super::Input::PreflightResult)). While a
-//! required item is not done, `Start` is refused (journaled `refused`; the
-//! phase stays `Pending`). Every result and confirmation is journaled
-//! with who gave it.
+//! The items are a [`Checklist`] (see `checklist.rs`): the old
+//! `rollout.checklist` strings and `[[preflight]]`. While a required item
+//! is not done, `Start` is refused (journaled `refused`; the phase stays
+//! `Pending`); in the cockpit the driver starts the ramp once the last
+//! required item is done.
 
-use std::time::Duration;
-
-use serde::{Deserialize, Serialize};
-use serde_json::json;
-
+use super::checklist::{Checklist, ItemView};
 use super::rollout::Engine;
-use super::types::{Actor, DecisionKind, Effect, Phase};
+use super::types::Stage;
 
-/// Characters of a check's output kept in its record and view.
-pub const SUMMARY_CHARS: usize = 500;
-
-/// One pre-flight item: a manual one a person confirms, or an automatic
-/// one whose `check` command must exit 0.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PreflightItem {
-    pub title: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
-    /// The ramp cannot start until it is done (default true).
-    pub required: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub check: Option<PreflightCheck>,
-}
-
-/// An automatic pre-flight check: an argv (no shell) run with a timeout.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PreflightCheck {
-    pub command: Vec<String>,
-    #[serde(with = "crate::plan::duration_ms")]
-    pub timeout: Duration,
-}
+pub use super::checklist::{Check as PreflightCheck, ChecklistItem as PreflightItem};
 
 impl crate::plan::Plan {
     /// Every pre-flight item in order: the old `rollout.checklist` strings
@@ -53,217 +26,50 @@ impl crate::plan::Plan {
     }
 }
 
-/// Where one item stands.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum ItemState {
-    Pending,
-    /// The automatic check exited 0; the start of its output.
-    Passed {
-        summary: String,
-    },
-    /// The automatic check failed; the start of its output.
-    Failed {
-        summary: String,
-    },
-    /// A person confirmed the manual item.
-    Confirmed {
-        by: String,
-        note: String,
-    },
+/// The pre-flight checklist of `plan`.
+pub fn of(plan: &crate::plan::Plan) -> Checklist {
+    Checklist::of(Stage::Preflight, &plan.preflight_items())
 }
 
-/// One item as views show it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PreflightView {
-    pub title: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
-    pub required: bool,
-    pub automatic: bool,
-    pub state: ItemState,
-}
-
-impl PreflightView {
-    /// Passed or confirmed.
-    pub fn done(&self) -> bool {
-        matches!(
-            self.state,
-            ItemState::Passed { .. } | ItemState::Confirmed { .. }
-        )
+/// Why the ramp may not start yet, if a required item is not done.
+pub fn refusal(list: &Checklist) -> Option<String> {
+    let missing: Vec<String> = list.missing().map(ItemView::missing_line).collect();
+    if missing.is_empty() {
+        return None;
     }
-
-    /// `"title" (why it is not done)`.
-    fn missing_line(&self) -> String {
-        let why = match (&self.state, self.automatic) {
-            (ItemState::Failed { .. }, _) => "check failed",
-            (_, true) => "check not run",
-            (_, false) => "manual, not confirmed",
-        };
-        format!("\"{}\" ({why})", self.title)
-    }
-}
-
-/// Every item of the plan, in [`crate::plan::Plan::preflight_items`] order.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Preflight {
-    items: Vec<PreflightView>,
-}
-
-impl Preflight {
-    pub fn of(plan: &crate::plan::Plan) -> Preflight {
-        let items = plan
-            .preflight_items()
-            .into_iter()
-            .map(|i| PreflightView {
-                automatic: i.check.is_some(),
-                title: i.title,
-                owner: i.owner,
-                required: i.required,
-                state: ItemState::Pending,
-            })
-            .collect();
-        Preflight { items }
-    }
-
-    pub fn views(&self) -> &[PreflightView] {
-        &self.items
-    }
-
-    /// The titles of the required items not done yet.
-    pub fn missing_titles(&self) -> Vec<String> {
-        self.items
-            .iter()
-            .filter(|i| i.required && !i.done())
-            .map(|i| i.title.clone())
-            .collect()
-    }
-
-    /// Why the ramp may not start yet, if a required item is not done.
-    pub fn refusal(&self) -> Option<String> {
-        let missing: Vec<String> = self
-            .items
-            .iter()
-            .filter(|i| i.required && !i.done())
-            .map(PreflightView::missing_line)
-            .collect();
-        if missing.is_empty() {
-            return None;
-        }
-        let manual = self
-            .items
-            .iter()
-            .any(|i| i.required && !i.done() && !i.automatic);
-        let how = if manual {
-            "; confirm the manual items (rampdeck run --preflight-confirmed-by NAME --reason TEXT)"
-        } else {
-            ""
-        };
-        Some(format!("pre-flight not done: {}{how}", missing.join(", ")))
-    }
+    let how = if list.missing().any(|i| !i.automatic) {
+        "; confirm the manual items (in the cockpit, or rampdeck run --preflight-confirmed-by NAME --reason TEXT)"
+    } else {
+        ""
+    };
+    Some(format!("pre-flight not done: {}{how}", missing.join(", ")))
 }
 
 /// Whether a new rollout of `plan` can get past its manual pre-flight
-/// items: they must be confirmed (`confirmed`) when any is required. The
-/// engine refuses the same start; this lets `rampdeck run` say so before
-/// it opens a journal or a screen. Automatic checks are not run here.
+/// items without a screen: they must be confirmed (`confirmed`) when any
+/// is required. The engine refuses the same start; this lets a headless
+/// `rampdeck run` say so before it opens a journal. Automatic checks are
+/// not run here.
 pub fn manual_check(plan: &crate::plan::Plan, confirmed: bool) -> Result<(), String> {
-    let mut p = Preflight::of(plan);
-    p.items.retain(|i| !i.automatic);
-    match p.refusal() {
+    let manual: Vec<PreflightItem> = plan
+        .preflight_items()
+        .into_iter()
+        .filter(|i| i.check.is_none())
+        .collect();
+    match refusal(&Checklist::of(Stage::Preflight, &manual)) {
         Some(why) if !confirmed => Err(format!("start refused: {why}")),
         _ => Ok(()),
     }
 }
 
-/// The first [`SUMMARY_CHARS`] characters of `text`.
-fn bounded(text: &str) -> String {
-    let mut s: String = text.chars().take(SUMMARY_CHARS).collect();
-    if text.chars().nth(SUMMARY_CHARS).is_some() {
-        s.push('…');
-    }
-    s
-}
-
 impl Engine {
-    /// An automatic check's result (before the start only).
-    pub(super) fn on_preflight_result(
-        &mut self,
-        item: usize,
-        ok: bool,
-        summary: &str,
-        out: &mut Vec<Effect>,
-    ) {
-        let system = Actor::system();
-        let summary = bounded(summary);
-        let title = self.preflight.items.get(item).map(|i| i.title.clone());
-        let detail = json!({ "item": item, "title": title, "ok": ok, "output": summary });
-        let automatic = self.preflight.items.get(item).is_some_and(|i| i.automatic);
-        if !automatic || !matches!(self.phase, Phase::Pending) {
-            let why = format!(
-                "pre-flight result for item {item} ignored: no automatic check is pending there"
-            );
-            self.journal(out, DecisionKind::Refused, &system, why, detail);
-            return;
-        }
-        let (state, word) = if ok {
-            (ItemState::Passed { summary }, "passed")
-        } else {
-            (ItemState::Failed { summary }, "failed")
-        };
-        let title = title.unwrap_or_default();
-        if let Some(i) = self.preflight.items.get_mut(item) {
-            i.state = state;
-        }
-        let reason = format!("pre-flight check {word}: {title}");
-        self.journal(out, DecisionKind::PreflightCheck, &system, reason, detail);
-    }
-
-    /// `actor` confirms every manual item at once, with `reason` as the note.
-    pub(super) fn on_preflight_confirmed(
-        &mut self,
-        actor: &Actor,
-        reason: String,
-        out: &mut Vec<Effect>,
-    ) {
-        let note = super::reason::clean_reason(reason);
-        let manual: Vec<usize> = (0..self.preflight.items.len())
-            .filter(|&k| !self.preflight.items[k].automatic)
-            .collect();
-        let titles: Vec<String> = manual
-            .iter()
-            .map(|&k| self.preflight.items[k].title.clone())
-            .collect();
-        let detail = json!({ "items": titles, "note": note });
-        if actor.user.trim().is_empty()
-            || manual.is_empty()
-            || !matches!(self.phase, Phase::Pending)
-        {
-            let why = "pre-flight confirmation refused: it needs a name, manual items, and a rollout not yet started".to_string();
-            self.journal(out, DecisionKind::Refused, actor, why, detail);
-            return;
-        }
-        for k in manual {
-            self.preflight.items[k].state = ItemState::Confirmed {
-                by: actor.user.clone(),
-                note: note.clone(),
-            };
-        }
-        let reason = format!(
-            "pre-flight confirmed by {}: {}",
-            actor.user,
-            titles.join(", ")
-        );
-        self.journal(out, DecisionKind::PreflightConfirmed, actor, reason, detail);
-    }
-
     /// Why the ramp may not start yet for want of pre-flight, if so.
     pub fn preflight_refusal(&self) -> Option<String> {
-        self.preflight.refusal()
+        refusal(&self.preflight)
     }
 
     /// Every pre-flight item and where it stands.
-    pub fn preflight(&self) -> &[PreflightView] {
+    pub fn preflight(&self) -> &[ItemView] {
         self.preflight.views()
     }
 }
@@ -272,10 +78,12 @@ impl Engine {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use std::sync::Arc;
+    use std::time::Duration;
 
     use super::*;
+    use crate::engine::checklist::{ItemState, SUMMARY_CHARS};
     use crate::engine::testing::kinds;
-    use crate::engine::types::{Input, Timestamp};
+    use crate::engine::types::{Actor, DecisionKind, Effect, Input, Phase, Timestamp};
     use crate::plan::Plan;
 
     fn plan() -> Plan {
@@ -288,6 +96,7 @@ mod tests {
                 required: true,
                 check: Some(PreflightCheck {
                     command: vec!["./check-migrations.sh".into()],
+                    http: None,
                     timeout: Duration::from_secs(30),
                 }),
             },
@@ -308,11 +117,20 @@ mod tests {
 
     fn result(e: &mut Engine, item: usize, ok: bool) -> Vec<Effect> {
         let summary = "x".repeat(2_000);
-        e.handle(Input::PreflightResult { item, ok, summary }, Timestamp(500))
+        let stage = Stage::Preflight;
+        let input = Input::CheckResult {
+            stage,
+            item,
+            ok,
+            summary,
+        };
+        e.handle(input, Timestamp(500))
     }
 
     fn confirm(e: &mut Engine) -> Vec<Effect> {
-        let input = Input::PreflightConfirmed {
+        let input = Input::Confirm {
+            stage: Stage::Preflight,
+            item: None,
             actor: Actor::named("carol"),
             reason: "ok".into(),
         };
@@ -402,5 +220,72 @@ mod tests {
         assert!(manual_check(&crate::tui::fixtures::plan(), false).is_ok());
         assert_eq!(kinds(&confirm(&mut bare)), vec![DecisionKind::Refused]);
         assert_eq!(bare.preflight_refusal(), None);
+    }
+
+    #[test]
+    fn items_are_ticked_one_at_a_time_and_checks_run_when_asked() {
+        let mut e = Engine::new(Arc::new(plan()));
+        let run = Input::RunChecks {
+            stage: Stage::Preflight,
+            item: None,
+        };
+        let out = e.handle(run.clone(), Timestamp(100));
+        let asked = Effect::RunCheck {
+            stage: Stage::Preflight,
+            item: 1,
+        };
+        assert_eq!(out, vec![asked]);
+        assert_eq!(e.preflight()[1].state, ItemState::Running);
+        assert!(
+            e.handle(run, Timestamp(200)).is_empty(),
+            "a running check is not asked for twice"
+        );
+        let bob = Actor::named("bob");
+        let tick = |item| Input::Confirm {
+            stage: Stage::Preflight,
+            item: Some(item),
+            actor: bob.clone(),
+            reason: "seen the notes".into(),
+        };
+        assert!(
+            e.confirmable(Stage::Preflight, Some(1), &bob)
+                .is_err_and(|r| r.0.contains("automatic"))
+        );
+        let out = e.handle(tick(0), Timestamp(300));
+        let Some(Effect::Journal(d)) = out.first() else {
+            panic!("{out:?}");
+        };
+        assert_eq!(d.action, DecisionKind::PreflightConfirmed);
+        assert_eq!(
+            d.detail["items"],
+            serde_json::json!(["release notes reviewed"])
+        );
+        assert_eq!(
+            e.preflight()[2].state,
+            ItemState::Pending,
+            "one tick confirms one item"
+        );
+        assert!(
+            e.confirmable(Stage::Preflight, Some(0), &bob)
+                .is_err_and(|r| r.0.contains("already confirmed by bob"))
+        );
+        assert_eq!(
+            kinds(&e.handle(tick(0), Timestamp(400))),
+            vec![DecisionKind::Refused]
+        );
+        result(&mut e, 1, true);
+        assert_eq!(
+            e.preflight_refusal(),
+            None,
+            "the optional item does not block"
+        );
+        assert_eq!(
+            kinds(&start(&mut e)).first(),
+            Some(&DecisionKind::RolloutStarted)
+        );
+        assert!(
+            e.confirmable(Stage::Preflight, Some(2), &bob)
+                .is_err_and(|r| r.0.contains("cannot be confirmed now"))
+        );
     }
 }

@@ -62,6 +62,10 @@ pub struct ResumePoint {
     /// keeps them (and their age).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvals: Vec<(usize, String, Timestamp)>,
+    /// Exit items a person ticked: (title, who, note), so a restart while
+    /// observing keeps them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exit_confirmed: Vec<(String, String, String)>,
 }
 
 impl ResumePoint {
@@ -89,6 +93,7 @@ impl ResumePoint {
                     closed: false,
                     driver: Some(d.actor.user.clone()),
                     approvals: Vec::new(),
+                    exit_confirmed: Vec::new(),
                 }),
                 (None, _) => continue,
                 (Some(p), _) => p,
@@ -104,6 +109,14 @@ impl ResumePoint {
             }
             if let (DecisionKind::Approval, Some(k), Some(at)) = (&d.action, d.step, d.at) {
                 p.approvals.push((k, d.actor.user.clone(), at));
+            }
+            if d.action == DecisionKind::ExitConfirmed {
+                let note = d.detail["note"].as_str().unwrap_or_default();
+                for title in d.detail["items"].as_array().into_iter().flatten() {
+                    let title = title.as_str().unwrap_or_default().to_string();
+                    p.exit_confirmed
+                        .push((title, d.actor.user.clone(), note.to_string()));
+                }
             }
             if d.action == DecisionKind::Failed {
                 p.failed_reason = Some(d.reason.clone());
@@ -234,6 +247,14 @@ impl Engine {
                 now,
                 out,
             );
+            return;
+        }
+        self.restore_exit_items(&p);
+        if p.phase == PhaseKind::Observing && p.traffic_in_flight().is_none() {
+            // At 100 % with the promote hook done: observe again from now
+            // (the period restarts; ticked exit items stay ticked).
+            self.journal_resumed(found, out);
+            self.reached_full(now, out);
             return;
         }
         if p.phase == PhaseKind::Failed {

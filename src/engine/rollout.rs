@@ -83,7 +83,11 @@ pub struct Engine {
     /// Approvals given to N-of-M steps (see `approvals.rs`).
     pub(super) approvals: Vec<super::approvals::Given>,
     /// Pre-flight items and where each stands (see `preflight.rs`).
-    pub(super) preflight: super::preflight::Preflight,
+    pub(super) preflight: super::checklist::Checklist,
+    /// Exit items (`[exit]`) and where each stands (see `exit.rs`).
+    pub(super) exit_items: super::checklist::Checklist,
+    /// While observing at 100 %: since when, and the last gate not passing.
+    pub(super) observation: super::exit::Observation,
 }
 
 /// A wait for data: the step cannot advance because gating metrics keep
@@ -140,7 +144,9 @@ impl Engine {
             window: WindowGuard::of(&plan_ref),
             driver: None,
             approvals: Vec::new(),
-            preflight: super::preflight::Preflight::of(&plan_ref),
+            preflight: super::preflight::of(&plan_ref),
+            exit_items: super::exit::of(&plan_ref),
+            observation: Default::default(),
         }
     }
 
@@ -184,12 +190,19 @@ impl Engine {
                 actor,
                 reason,
             } => self.on_freeze_exception(&approver, &actor, reason, &mut out),
-            Input::PreflightResult { item, ok, summary } => {
-                self.on_preflight_result(item, ok, &summary, &mut out)
-            }
-            Input::PreflightConfirmed { actor, reason } => {
-                self.on_preflight_confirmed(&actor, reason, &mut out)
-            }
+            Input::RunChecks { stage, item } => self.on_run_checks(stage, item, &mut out),
+            Input::CheckResult {
+                stage,
+                item,
+                ok,
+                summary,
+            } => self.on_check_result(stage, item, ok, &summary, &mut out),
+            Input::Confirm {
+                stage,
+                item,
+                actor,
+                reason,
+            } => self.on_confirm(stage, item, &actor, reason, &mut out),
         }
         self.after_input(now, &mut out);
         out
@@ -247,6 +260,7 @@ impl Engine {
             }
         }
         self.update_data_hold(now, out);
+        self.observe(now, out);
     }
 
     /// The current phase.
@@ -373,6 +387,7 @@ impl Engine {
                 | Phase::Holding { .. }
                 | Phase::AwaitingApproval { .. }
                 | Phase::Paused { .. }
+                | Phase::Observing { .. }
         )
     }
 

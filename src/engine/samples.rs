@@ -313,6 +313,11 @@ impl Engine {
         if self.hooks.goal() == Some(Goal::Full) {
             return;
         }
+        // While observing at 100 % nothing is left to hold back: the
+        // observation already waits for every gate to pass again.
+        if matches!(self.phase, Phase::Observing { .. }) {
+            return;
+        }
         let step = self.step.unwrap_or(0);
         self.phase = Phase::Paused {
             step,

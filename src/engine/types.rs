@@ -256,15 +256,26 @@ pub enum Input {
         actor: Actor,
         reason: String,
     },
-    /// An automatic pre-flight check finished (before `Start`): item
-    /// `item` of `Plan::preflight_items`, and the start of its output.
-    PreflightResult {
+    /// Run the automatic checks of `stage` that are not running (all of
+    /// them, or the one at `item`): the engine marks them running and asks
+    /// for each with an [`Effect::RunCheck`].
+    RunChecks { stage: Stage, item: Option<usize> },
+    /// An automatic check of `stage` finished: item `item` of the stage's
+    /// list, and the start of its output.
+    CheckResult {
+        stage: Stage,
         item: usize,
         ok: bool,
         summary: String,
     },
-    /// `actor` confirms every manual pre-flight item, with a note.
-    PreflightConfirmed { actor: Actor, reason: String },
+    /// `actor` confirms the manual item `item` of `stage` (or every manual
+    /// item of it when `None`), with a note.
+    Confirm {
+        stage: Stage,
+        item: Option<usize>,
+        actor: Actor,
+        reason: String,
+    },
     /// Instead of `Start`: go on from where the rollout's journal left it
     /// (see [`super::resume`]).
     Resume {
@@ -281,6 +292,31 @@ pub enum Effect {
     Journal(Box<Decision>),
     RunHook(HookCall),
     Notify(Notice),
+    /// Run the automatic check of item `item` of `stage`; answer with
+    /// `Input::CheckResult`.
+    RunCheck {
+        stage: Stage,
+        item: usize,
+    },
+}
+
+/// Which checklist an item belongs to: the pre-flight before the ramp, or
+/// the exit criteria after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Preflight,
+    Exit,
+}
+
+impl Stage {
+    /// How people name the list: "pre-flight", "exit".
+    pub fn word(self) -> &'static str {
+        match self {
+            Stage::Preflight => "pre-flight",
+            Stage::Exit => "exit",
+        }
+    }
 }
 
 /// A hook to run. The driver fills placeholders from `vars`.
@@ -490,6 +526,10 @@ pub enum Phase {
         by: String,
         reason: String,
     },
+    /// At 100 % on the new version, watching the exit criteria (`[exit]`)
+    /// for the observation period; triggers stay armed. `Promoted` once
+    /// they hold.
+    Observing { step: usize },
     /// Full promotion done.
     Promoted,
     /// Rollback hooks running.
@@ -510,6 +550,7 @@ impl Phase {
             Phase::Holding { .. } => PhaseKind::Holding,
             Phase::AwaitingApproval { .. } => PhaseKind::AwaitingApproval,
             Phase::Paused { .. } => PhaseKind::Paused,
+            Phase::Observing { .. } => PhaseKind::Observing,
             Phase::Promoted => PhaseKind::Promoted,
             Phase::RollingBack => PhaseKind::RollingBack,
             Phase::RolledBack => PhaseKind::RolledBack,

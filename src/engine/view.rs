@@ -58,6 +58,9 @@ pub enum NextAction {
     /// "waiting for pre-flight: \"release notes reviewed\"" (before the
     /// start, while required pre-flight items are not done)
     AwaitPreflight { missing: Vec<String> },
+    /// "promoted in 04:12 if every gate keeps passing" (at 100 %, observing
+    /// the exit criteria)
+    Observe(super::exit::ObservationView),
     /// "nothing more will happen on its own"
     None,
 }
@@ -125,5 +128,11 @@ pub struct EngineView {
     pub over: bool,
     /// Pre-flight items and where each stands (issue 13).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub preflight: Vec<super::preflight::PreflightView>,
+    pub preflight: Vec<super::checklist::ItemView>,
+    /// Exit items (`[exit]`) and where each stands.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exit: Vec<super::checklist::ItemView>,
+    /// While observing at 100 %: where the exit criteria stand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observation: Option<super::exit::ObservationView>,
 }

@@ -197,6 +197,7 @@ pub fn phase_headline(phase: &Phase) -> &'static str {
         Phase::Holding { .. } => "PROGRESSING",
         Phase::AwaitingApproval { .. } => "AWAITING APPROVAL",
         Phase::Paused { .. } => "PAUSED",
+        Phase::Observing { .. } => "OBSERVING",
         Phase::Promoted => "PROMOTED",
         Phase::RollingBack => "ROLLING BACK",
         Phase::RolledBack => "ROLLED BACK",
@@ -224,6 +225,7 @@ pub fn phase_sentence(phase: &Phase) -> String {
         Phase::Paused { by, reason, .. } if reason.is_empty() => format!("{head} by {by}"),
         Phase::Paused { by, reason, .. } => format!("{head} by {by}: {reason}"),
         Phase::Promoted => format!("{head} to 100 %"),
+        Phase::Observing { .. } => format!("{head} at 100 %"),
         Phase::Failed { reason } => format!("{head}: {reason}"),
         Phase::Pending | Phase::RollingBack | Phase::RolledBack => head.into(),
     }
@@ -260,6 +262,7 @@ pub fn next_action(next: &NextAction) -> String {
             let items: Vec<String> = missing.iter().map(|t| format!("\"{t}\"")).collect();
             format!("waiting for pre-flight: {}", items.join(", "))
         }
+        NextAction::Observe(o) => observe_sentence(o),
         NextAction::RollbackIn {
             metric,
             breaches_left,
@@ -307,3 +310,25 @@ pub fn next_action(next: &NextAction) -> String {
 #[cfg(test)]
 #[path = "words_tests.rs"]
 mod tests;
+
+/// The NEXT line while observing at 100 %: when the rollout is promoted,
+/// or what it waits for.
+fn observe_sentence(o: &super::exit::ObservationView) -> String {
+    if !o.unstable.is_empty() {
+        return format!(
+            "observing: not passing: {}; promoted {} after every gate passes again",
+            o.unstable.join(", "),
+            duration(std::time::Duration::from_millis(o.observe_ms))
+        );
+    }
+    let items: Vec<&str> = o.missing.iter().map(String::as_str).collect();
+    match (o.left_ms, items.is_empty()) {
+        (0, false) => format!("observing: waiting for exit items: {}", items.join(", ")),
+        (left, true) => format!("promoted in {} if every gate keeps passing", clock(left)),
+        (left, false) => format!(
+            "promoted in {} if every gate keeps passing and the exit items are done: {}",
+            clock(left),
+            items.join(", ")
+        ),
+    }
+}

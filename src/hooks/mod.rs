@@ -23,6 +23,7 @@ use tokio::sync::watch;
 pub use command::{CAPTURE_LIMIT, Capture};
 pub use notify::notify_slack;
 pub use vars::{HookVars, expand_argv, expand_json_body, expand_url};
+pub(crate) use webhook::error_chain;
 
 use crate::engine::HookOutcome;
 use crate::plan::{Hook, HookAction, Webhook};

@@ -191,7 +191,7 @@ fn outcome(
 
 /// reqwest's top-level message is often just "error sending request"; the
 /// cause ("connection refused") is what a human needs.
-pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -103,6 +103,21 @@ pub enum ClientMsg {
     Command { command: Command, reason: String },
     /// Take control from the current driver (`c`).
     TakeControl,
+    /// Tick a manual checklist item (every manual item of the stage when
+    /// `item` is absent), with a note; only the driver in control may.
+    Confirm {
+        stage: crate::engine::Stage,
+        #[serde(default)]
+        item: Option<usize>,
+        #[serde(default)]
+        note: String,
+    },
+    /// Run a stage's automatic checks again (one, or every one).
+    RunChecks {
+        stage: crate::engine::Stage,
+        #[serde(default)]
+        item: Option<usize>,
+    },
     /// Keepalive; answered by `Pong` from the server itself.
     Ping,
     /// Made by the server: a view attached.

@@ -84,6 +84,7 @@ pub fn plan() -> Plan {
     };
     Plan {
         preflight: vec![],
+        exit: None,
         judge: Default::default(),
         change_windows: Default::default(),
         rollout: RolloutInfo {

@@ -158,6 +158,7 @@ impl Theme {
             Phase::Promoting { .. } | Phase::Holding { .. } => Color::Green,
             Phase::AwaitingApproval { .. } => Color::Cyan,
             Phase::Paused { .. } => Color::Yellow,
+            Phase::Observing { .. } => Color::LightGreen,
             Phase::Promoted => Color::LightGreen,
             Phase::RollingBack => Color::LightRed,
             Phase::RolledBack => Color::Magenta,

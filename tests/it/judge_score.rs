@@ -80,7 +80,7 @@ fn run(on_marginal: &str, secs: i64) -> (Engine, Vec<DecisionKind>) {
                         now,
                     )),
                     Effect::Journal(d) => kinds.push(d.action.clone()),
-                    Effect::Notify(_) => {}
+                    Effect::Notify(_) | Effect::RunCheck { .. } => {}
                 }
             }
             pending = next;

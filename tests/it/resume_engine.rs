@@ -93,7 +93,7 @@ fn feed(
         match eff {
             Effect::Journal(d) => journal.push(*d),
             Effect::RunHook(c) => hooks.push(c),
-            Effect::Notify(_) => {}
+            Effect::Notify(_) | Effect::RunCheck { .. } => {}
         }
     }
 }

@@ -42,6 +42,7 @@ fn effect_name(e: &Effect) -> Option<String> {
         Effect::Journal(d) => Some(format!("journal:{}", d.action)),
         Effect::RunHook(c) => Some(format!("hook:{}@{}", c.kind.as_str(), c.weight)),
         Effect::Notify(_) => None,
+        Effect::RunCheck { stage, item } => Some(format!("check:{}#{item}", stage.word())),
     }
 }
 
@@ -301,8 +302,15 @@ fn label(input: &Input) -> String {
         Input::HookResult { id, outcome } => format!("hook {id} ok={}", outcome.ok),
         Input::OperatorPresence { attached, .. } => format!("presence attached={attached}"),
         Input::FreezeException { approver, .. } => format!("freeze exception by {approver}"),
-        Input::PreflightResult { item, ok, .. } => format!("preflight {item} ok={ok}"),
-        Input::PreflightConfirmed { actor, .. } => format!("preflight confirmed by {}", actor.user),
+        Input::RunChecks { stage, .. } => format!("run {} checks", stage.word()),
+        Input::CheckResult {
+            stage, item, ok, ..
+        } => {
+            format!("{} check {item} ok={ok}", stage.word())
+        }
+        Input::Confirm { stage, actor, .. } => {
+            format!("{} confirmed by {}", stage.word(), actor.user)
+        }
     }
 }
 
@@ -524,7 +532,7 @@ proptest::proptest! {
                         outstanding.push(c.id);
                     }
                     Effect::Journal(d) => proptest::prop_assert_eq!(d.gates.len(), metrics.len()),
-                    Effect::Notify(_) => {}
+                    Effect::Notify(_) | Effect::RunCheck { .. } => {}
                 }
             }
             let view = engine.view(Timestamp(now));

@@ -120,7 +120,7 @@ impl Run {
                     self.journal.append(now, &d).unwrap();
                 }
                 Effect::RunHook(call) => self.hooks.push(call),
-                Effect::Notify(_) => {}
+                Effect::Notify(_) | Effect::RunCheck { .. } => {}
             }
         }
     }

@@ -13,6 +13,7 @@ use rampdeck::plan::{
 pub fn plan(sources: Vec<Source>, metrics: Vec<Metric>) -> Plan {
     Plan {
         preflight: vec![],
+        exit: None,
         judge: Default::default(),
         change_windows: Default::default(),
         rollout: RolloutInfo {

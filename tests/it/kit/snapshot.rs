@@ -107,6 +107,8 @@ pub fn snapshot(plan: &Arc<Plan>, points: usize, capacity: usize) -> Snapshot {
         engine: EngineView {
             window: None,
             preflight: vec![],
+            exit: vec![],
+            observation: None,
             phase: Phase::Holding { step: 1 },
             step: Some(1),
             steps: plan

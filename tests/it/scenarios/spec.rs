@@ -41,6 +41,22 @@ pub struct PlanSpec {
     /// The source's policy for answers with warnings: "hold" (default) or "pass".
     #[serde(default)]
     pub degraded: Option<String>,
+    /// `[exit]`: the observation period and exit items.
+    #[serde(default)]
+    pub exit: Option<ExitSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExitSpec {
+    /// Seconds.
+    pub observe: u64,
+    /// Titles of automatic exit checks (a command each).
+    #[serde(default)]
+    pub checks: Vec<String>,
+    /// Titles of manual hand-off items, after the checks.
+    #[serde(default)]
+    pub handoff: Vec<String>,
 }
 
 pub fn five() -> u64 {
@@ -135,6 +151,11 @@ pub struct Event {
     pub hook_kind: Option<String>,
     pub hook_id: Option<u64>,
     pub presence: Option<String>,
+    /// An exit check's result: "ok" or "fail", for item `item`.
+    pub exit_check: Option<String>,
+    /// Exit item `item` ticked by this person.
+    pub exit_confirm: Option<String>,
+    pub item: Option<usize>,
     // Expectations.
     pub phase: Option<String>,
     pub step: Option<usize>,
@@ -295,6 +316,25 @@ pub fn build_plan(p: &PlanSpec) -> Result<Plan, String> {
         .collect::<Result<Vec<_>, String>>()?;
     Ok(Plan {
         preflight: vec![],
+        exit: p.exit.as_ref().map(|x| {
+            let item = |title: &String, check: bool| rampdeck::plan::PreflightItem {
+                title: title.clone(),
+                owner: None,
+                required: true,
+                check: check.then(|| rampdeck::plan::PreflightCheck {
+                    command: vec!["./smoke.sh".into()],
+                    http: None,
+                    timeout: Duration::from_secs(30),
+                }),
+            };
+            let checks = x.checks.iter().map(|t| item(t, true));
+            rampdeck::plan::ExitPlan {
+                observe: Duration::from_secs(x.observe),
+                items: checks
+                    .chain(x.handoff.iter().map(|t| item(t, false)))
+                    .collect(),
+            }
+        }),
         judge: Default::default(),
         change_windows: Default::default(),
         rollout: RolloutInfo {
@@ -416,6 +456,22 @@ pub fn inputs(e: &Event, outstanding: &mut Vec<HookCall>) -> Result<Vec<Input>, 
         v.push(Input::OperatorPresence {
             attached: p == "attached",
             actor: Actor::named(e.by.as_deref().unwrap_or("alice")),
+        });
+    }
+    if let Some(result) = &e.exit_check {
+        v.push(Input::CheckResult {
+            stage: rampdeck::engine::Stage::Exit,
+            item: e.item.unwrap_or(0),
+            ok: result == "ok",
+            summary: format!("smoke: {result}"),
+        });
+    }
+    if let Some(who) = &e.exit_confirm {
+        v.push(Input::Confirm {
+            stage: rampdeck::engine::Stage::Exit,
+            item: e.item,
+            actor: Actor::named(who),
+            reason: e.reason.clone().unwrap_or_default(),
         });
     }
     if let Some(result) = &e.hook {
