@@ -226,6 +226,10 @@ async fn bridge(
                 let msg = match cmd {
                     Some(UiCommand::Engine { command, reason }) => ClientMsg::Command { command, reason },
                     Some(UiCommand::TakeControl) => ClientMsg::TakeControl,
+                    Some(UiCommand::Confirm { stage, item, note }) => {
+                        ClientMsg::Confirm { stage, item: Some(item), note }
+                    }
+                    Some(UiCommand::RunChecks { stage, item }) => ClientMsg::RunChecks { stage, item },
                     Some(UiCommand::Quit) | None => return,
                 };
                 if client.send(msg).await.is_err() {

@@ -371,6 +371,13 @@ fn bridge_commands(
                 // The local terminal of the person who started the
                 // rollout is in control from the start.
                 UiCommand::TakeControl => continue,
+                UiCommand::Confirm { stage, item, note } => DriverInput::Confirm {
+                    stage,
+                    item: Some(item),
+                    actor: actor.clone(),
+                    reason: note,
+                },
+                UiCommand::RunChecks { stage, item } => DriverInput::RunChecks { stage, item },
                 UiCommand::Quit => break,
             };
             if inputs.send(msg).await.is_err() {

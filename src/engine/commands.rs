@@ -50,11 +50,22 @@ impl Engine {
         if let Some(why) = self.closed(command) {
             return Err(why);
         }
-        if matches!(command, Command::Promote | Command::PromoteFull)
-            && matches!(self.phase, Phase::Observing { .. })
-        {
-            // Ends the observation early; traffic does not move.
-            return Ok(());
+        if let Phase::Observing { .. } = self.phase {
+            return match command {
+                // Ends the observation early; traffic does not move.
+                Command::Promote => Ok(()),
+                Command::PromoteFull => Err(
+                    "already at 100 %, observing the exit criteria; promote ends the observation now"
+                        .into(),
+                ),
+                Command::Pause => Err(
+                    "nothing to pause at 100 %: the observation waits for every gate to pass; roll back to stop"
+                        .into(),
+                ),
+                Command::Resume => Err("not paused (phase: observing)".into()),
+                Command::Approve => self.approvable(now),
+                Command::Rollback => Ok(()),
+            };
         }
         if matches!(command, Command::Promote | Command::PromoteFull) {
             if let Some(why) = self.approvals_block(command == Command::PromoteFull, now) {

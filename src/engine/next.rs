@@ -17,7 +17,9 @@ impl Engine {
             .enumerate()
             .map(|(i, s)| {
                 let state = match current {
-                    _ if self.phase == Phase::Promoted => StepState::Done,
+                    _ if matches!(self.phase, Phase::Promoted | Phase::Observing { .. }) => {
+                        StepState::Done
+                    }
                     Some(c) if i < c => StepState::Done,
                     Some(c) if i == c => match self.phase {
                         Phase::AwaitingApproval { .. } => StepState::AwaitingApproval,

@@ -321,7 +321,13 @@ impl Engine {
     /// Whether metric `idx` gates the current step (every metric does
     /// outside the steps).
     pub(super) fn gating(&self, idx: usize) -> bool {
-        match (self.step, self.plan.metrics.get(idx)) {
+        // At 100 % (observing the exit criteria) the last step's gates
+        // apply, whichever step the full promotion came from.
+        let step = match self.phase {
+            Phase::Observing { .. } => Some(self.plan.steps.len().saturating_sub(1)),
+            _ => self.step,
+        };
+        match (step, self.plan.metrics.get(idx)) {
             (Some(k), Some(m)) => self.plan.gates_step(m, k),
             _ => true,
         }

@@ -322,13 +322,14 @@ fn observe_sentence(o: &super::exit::ObservationView) -> String {
         );
     }
     let items: Vec<&str> = o.missing.iter().map(String::as_str).collect();
+    let n = items.len() as u32;
     match (o.left_ms, items.is_empty()) {
         (0, false) => format!("observing: waiting for exit items: {}", items.join(", ")),
         (left, true) => format!("promoted in {} if every gate keeps passing", clock(left)),
         (left, false) => format!(
-            "promoted in {} if every gate keeps passing and the exit items are done: {}",
+            "promoted in {} if gates keep passing and {n} more exit {} done",
             clock(left),
-            items.join(", ")
+            plural(n, "item is", "items are")
         ),
     }
 }

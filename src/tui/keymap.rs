@@ -59,17 +59,30 @@ pub enum Action {
     Bottom,
     /// Confirm the open dialog.
     Confirm,
+    /// Select the next checklist item (pre-flight, exit).
+    ItemNext,
+    /// Select the previous checklist item.
+    ItemPrev,
+    /// Tick the selected manual checklist item (asks for a note).
+    Tick,
+    /// Run the checklist's automatic checks again (the selected one, or
+    /// every one not passed).
+    Recheck,
 }
 
 impl Action {
     /// Every action, in the order help lists them.
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 24] = [
         Action::PauseResume,
         Action::Promote,
         Action::PromoteFull,
         Action::Rollback,
         Action::Approve,
         Action::TakeControl,
+        Action::Tick,
+        Action::Recheck,
+        Action::ItemNext,
+        Action::ItemPrev,
         Action::Confirm,
         Action::Zoom,
         Action::FocusNext,
@@ -109,6 +122,10 @@ impl Action {
             Action::Top => "top",
             Action::Bottom => "bottom",
             Action::Confirm => "confirm",
+            Action::ItemNext => "next item",
+            Action::ItemPrev => "prev item",
+            Action::Tick => "tick item",
+            Action::Recheck => "re-run checks",
         }
     }
 
@@ -137,6 +154,10 @@ impl Action {
             Action::Top => "jump to the top",
             Action::Bottom => "jump to the bottom",
             Action::Confirm => "confirm",
+            Action::ItemNext => "select the next pre-flight or exit item",
+            Action::ItemPrev => "select the previous pre-flight or exit item",
+            Action::Tick => "tick the selected manual item as done (with an optional note)",
+            Action::Recheck => "run the selected automatic check again (or every one not passed)",
         }
     }
 

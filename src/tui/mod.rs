@@ -10,6 +10,9 @@ pub mod downsample;
 #[doc(hidden)]
 #[cfg(any(test, feature = "demo"))]
 pub mod fixtures;
+#[doc(hidden)]
+#[cfg(any(test, feature = "demo"))]
+pub mod fixtures_checklist;
 pub mod keymap;
 pub mod state;
 pub mod theme;

@@ -11,7 +11,8 @@ use ratatui_textarea::TextArea;
 use super::downsample::Downsampler;
 use super::keymap::{Action, Keymap, Mode};
 use super::theme::Theme;
-use crate::engine::{Command, Phase};
+use crate::engine::checklist::{ItemState, ItemView};
+use crate::engine::{Command, Phase, Stage};
 use crate::snapshot::Snapshot;
 
 /// What the cockpit asks of the driver.
@@ -21,6 +22,14 @@ pub enum UiCommand {
     Engine { command: Command, reason: String },
     /// Ask to become the driver of a shared session (issue 6).
     TakeControl,
+    /// Tick manual item `item` of `stage`, with a note.
+    Confirm {
+        stage: Stage,
+        item: usize,
+        note: String,
+    },
+    /// Run `stage`'s automatic checks again (one, or every one not passed).
+    RunChecks { stage: Stage, item: Option<usize> },
     /// The operator closed the cockpit. Never promotes or rolls back.
     Quit,
 }
@@ -52,6 +61,9 @@ pub fn consequence(command: Command, snap: &Snapshot) -> String {
             e.weight
         ),
         Command::Resume => format!("Resume {svc}: gates and holds count again."),
+        Command::Promote if matches!(e.phase, Phase::Observing { .. }) => format!(
+            "End the observation of {svc} now: promoted without waiting for the exit criteria (what is not met is recorded)."
+        ),
         Command::Promote => format!(
             "Move {svc} from {} % to {next_weight} % now, whatever the gates say.",
             e.weight
@@ -83,6 +95,29 @@ pub enum Dialog {
     Confirm(Box<ConfirmDialog>),
     /// "The rollout is in progress: quit anyway?"
     Quit,
+    /// Tick a checklist item, with an optional note.
+    Tick(Box<TickDialog>),
+}
+
+/// The tick dialog: which item, and the note.
+#[derive(Debug, Clone)]
+pub struct TickDialog {
+    pub stage: Stage,
+    pub item: usize,
+    pub title: String,
+    pub note: TextArea<'static>,
+    pub error: Option<String>,
+}
+
+/// The checklist the cockpit shows now, if any: the pre-flight before the
+/// start, the exit items while observing at 100 %.
+pub fn active_checklist(snap: &Snapshot) -> Option<(Stage, &[ItemView])> {
+    let e = &snap.engine;
+    match e.phase {
+        Phase::Pending if !e.preflight.is_empty() => Some((Stage::Preflight, &e.preflight)),
+        Phase::Observing { .. } if !e.exit.is_empty() => Some((Stage::Exit, &e.exit)),
+        _ => None,
+    }
 }
 
 /// Everything the views need besides the snapshot.
@@ -99,6 +134,8 @@ pub struct UiState {
     pub log_scroll: usize,
     pub help_scroll: usize,
     pub dialog: Option<Dialog>,
+    /// The selected item of the checklist on screen.
+    pub item: usize,
     /// Closing this cockpit stops the driver (see `TuiOptions`).
     pub hosts_driver: bool,
     /// A one-line note for the footer after a key that could not act.
@@ -120,6 +157,7 @@ impl UiState {
             log_scroll: 0,
             help_scroll: 0,
             dialog: None,
+            item: 0,
             hosts_driver: false,
             flash: None,
             plots: RefCell::new(Vec::new()),
@@ -129,7 +167,7 @@ impl UiState {
     /// Which key table applies now.
     pub fn mode(&self) -> Mode {
         match (&self.dialog, self.screen) {
-            (Some(Dialog::Confirm(_)), _) => Mode::Dialog,
+            (Some(Dialog::Confirm(_) | Dialog::Tick(_)), _) => Mode::Dialog,
             (Some(Dialog::Quit), _) => Mode::Quit,
             (None, Screen::Main) => Mode::Normal,
             (None, Screen::Zoom) => Mode::Zoom,
@@ -144,17 +182,22 @@ impl UiState {
         self.flash = None;
         let mode = self.mode();
         let action = self.keymap.action(mode, &ev);
-        if let Some(Dialog::Confirm(d)) = &mut self.dialog
+        let field = match &mut self.dialog {
+            Some(Dialog::Confirm(d)) => Some((&mut d.reason, &mut d.error)),
+            Some(Dialog::Tick(d)) => Some((&mut d.note, &mut d.error)),
+            _ => None,
+        };
+        if let Some((text, error)) = field
             && !matches!(action, Some(Action::Confirm | Action::Back))
         {
             // Everything else is typing in the reason field, up to the
             // engine's limit: a key that would pass it is undone and said.
-            d.reason.input(ev);
-            d.error = None;
-            let typed: usize = d.reason.lines().iter().map(|l| l.len() + 1).sum();
+            text.input(ev);
+            *error = None;
+            let typed: usize = text.lines().iter().map(|l| l.len() + 1).sum();
             if typed.saturating_sub(1) > crate::engine::reason::MAX_REASON_BYTES {
-                d.reason.undo();
-                d.error = Some(format!(
+                text.undo();
+                *error = Some(format!(
                     "a reason is at most {} bytes: shorten it (a ticket link says more)",
                     crate::engine::reason::MAX_REASON_BYTES
                 ));
@@ -234,6 +277,18 @@ impl UiState {
                 };
                 *pos = pos.saturating_add_signed(delta).min(max.saturating_sub(1));
             }
+            Action::ItemNext | Action::ItemPrev => {
+                let n = active_checklist(snap).map_or(0, |(_, items)| items.len());
+                if n > 0 {
+                    self.item = if action == Action::ItemNext {
+                        (self.item + 1) % n
+                    } else {
+                        (self.item + n - 1) % n
+                    };
+                }
+            }
+            Action::Tick => return self.tick(snap),
+            Action::Recheck => return self.recheck(snap),
             Action::Top => self.log_scroll = 0,
             Action::Bottom => self.log_scroll = snap.engine.recent.len().saturating_sub(1),
         }
@@ -273,9 +328,80 @@ impl UiState {
         None
     }
 
+    /// The selected item of the checklist on screen, within its length.
+    pub fn selected<'a>(&self, snap: &'a Snapshot) -> Option<(Stage, usize, &'a ItemView)> {
+        let (stage, items) = active_checklist(snap)?;
+        let k = self.item.min(items.len().checked_sub(1)?);
+        Some((stage, k, &items[k]))
+    }
+
+    fn tick(&mut self, snap: &Snapshot) -> Option<UiCommand> {
+        let Some((stage, item, it)) = self.selected(snap) else {
+            self.flash = Some("nothing to tick: no pre-flight or exit item is on screen".into());
+            return None;
+        };
+        if it.automatic {
+            self.flash = Some(format!(
+                "\"{}\" is an automatic check: x runs it again",
+                it.title
+            ));
+            return None;
+        }
+        if it.done() {
+            self.flash = Some(format!("\"{}\" is already {}", it.title, it.state_word()));
+            return None;
+        }
+        let mut note = TextArea::default();
+        note.set_placeholder_style(self.theme.dim());
+        note.set_cursor_line_style(ratatui::style::Style::default());
+        note.set_placeholder_text("note (optional): a link, what you checked");
+        self.dialog = Some(Dialog::Tick(Box::new(TickDialog {
+            stage,
+            item,
+            title: it.title.clone(),
+            note,
+            error: None,
+        })));
+        None
+    }
+
+    fn recheck(&mut self, snap: &Snapshot) -> Option<UiCommand> {
+        let (stage, items) = active_checklist(snap)?;
+        let selected = self.selected(snap).filter(|(_, _, it)| it.automatic);
+        if let Some((_, k, it)) = selected {
+            if it.state == ItemState::Running {
+                self.flash = Some(format!("\"{}\" is running", it.title));
+                return None;
+            }
+            return Some(UiCommand::RunChecks {
+                stage,
+                item: Some(k),
+            });
+        }
+        if !items.iter().any(|i| i.automatic) {
+            self.flash = Some(format!("the {} list has no automatic checks", stage.word()));
+            return None;
+        }
+        Some(UiCommand::RunChecks { stage, item: None })
+    }
+
     fn confirm(&mut self) -> Option<UiCommand> {
         match self.dialog.take()? {
             Dialog::Quit => Some(UiCommand::Quit),
+            Dialog::Tick(d) => {
+                let note = d.note.lines().join(" ").trim().to_string();
+                if let Err(problem) = crate::engine::reason::check_reason(&note) {
+                    let mut d = d;
+                    d.error = Some(problem);
+                    self.dialog = Some(Dialog::Tick(d));
+                    return None;
+                }
+                Some(UiCommand::Confirm {
+                    stage: d.stage,
+                    item: d.item,
+                    note,
+                })
+            }
             Dialog::Confirm(d) => {
                 let reason = d.reason.lines().join(" ").trim().to_string();
                 let problem = if d.required && reason.is_empty() {
@@ -330,6 +456,16 @@ pub fn available(action: Action, snap: &Snapshot, actor: &str) -> bool {
     match action {
         Action::TakeControl => snap.driver.as_deref().is_some_and(|d| d != actor),
         Action::Zoom | Action::FocusNext | Action::FocusPrev => !snap.plan.metrics.is_empty(),
+        Action::Tick => active_checklist(snap)
+            .is_some_and(|(_, items)| items.iter().any(|i| !i.automatic && !i.done())),
+        Action::Recheck => active_checklist(snap).is_some_and(|(_, items)| {
+            items
+                .iter()
+                .any(|i| i.automatic && !matches!(i.state, ItemState::Running))
+        }),
+        Action::ItemNext | Action::ItemPrev => {
+            active_checklist(snap).is_some_and(|(_, items)| items.len() > 1)
+        }
         _ => true,
     }
 }

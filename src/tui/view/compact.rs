@@ -46,6 +46,17 @@ pub fn header(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
 
 pub fn body(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
     let t = &ui.theme;
+    let want = super::checklist::height(snap);
+    // The checklist first (pre-flight, exit), leaving room for the gates.
+    let area = if want > 0 {
+        let h = want.min(area.height.saturating_sub(5).max(area.height / 2));
+        let [list, rest] =
+            Layout::vertical([Constraint::Length(h), Constraint::Fill(1)]).areas(area);
+        super::checklist::render(frame, list, snap, ui);
+        rest
+    } else {
+        area
+    };
     let n = snap.plan.metrics.len() as u16;
     // Taller sparklines when there is room; keep three lines for decisions.
     let per = (area.height.saturating_sub(4) / n.max(1)).clamp(2, 4);

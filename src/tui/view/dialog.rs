@@ -11,12 +11,13 @@ use crate::engine::words::phase_in_text;
 use crate::plan::Unattended;
 use crate::snapshot::Snapshot;
 use crate::tui::keymap::{Action, Mode};
-use crate::tui::state::{ConfirmDialog, Dialog, UiState};
+use crate::tui::state::{ConfirmDialog, Dialog, TickDialog, UiState};
 
 pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
     match &ui.dialog {
         Some(Dialog::Confirm(d)) => confirm(frame, area, snap, ui, d),
         Some(Dialog::Quit) => quit(frame, area, snap, ui),
+        Some(Dialog::Tick(d)) => tick(frame, area, ui, d),
         None => {}
     }
 }
@@ -83,6 +84,48 @@ fn confirm(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, d: &Con
         Span::raw(format!(" {verb}   ")),
         Span::styled(key(ui, Mode::Dialog, Action::Back), t.key()),
         Span::raw(" cancel   (journaled with your name and reason)"),
+    ]);
+    frame.render_widget(Paragraph::new(hint_line), hint);
+}
+
+fn tick(frame: &mut Frame, area: Rect, ui: &UiState, d: &TickDialog) {
+    let t = &ui.theme;
+    let rect = centered(area, 76, 11);
+    frame.render_widget(Clear, rect);
+    let title = format!(" Tick {} item {} ", d.stage.word(), d.item + 1);
+    let block = panel(t, title).border_style(t.focus_border());
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let [what, label, field, err, hint] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Length(1),
+        Constraint::Length(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    let text = format!("\"{}\" is done: you confirm it, as {}.", d.title, ui.actor);
+    frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), what);
+    frame.render_widget(
+        Paragraph::new(Span::styled("Note (optional):", t.bold())),
+        label,
+    );
+    let field_block = panel(t, "");
+    let field_inner = field_block.inner(field);
+    frame.render_widget(field_block, field);
+    frame.render_widget(&d.note, field_inner);
+    if let Some(e) = &d.error {
+        let sym = if t.ascii { "! " } else { "⚠ " };
+        frame.render_widget(
+            Paragraph::new(Span::styled(format!("{sym}{e}"), t.error())),
+            err,
+        );
+    }
+    let hint_line = Line::from(vec![
+        Span::styled(key(ui, Mode::Dialog, Action::Confirm), t.key()),
+        Span::raw(" tick   "),
+        Span::styled(key(ui, Mode::Dialog, Action::Back), t.key()),
+        Span::raw(" cancel   (journaled with your name and note)"),
     ]);
     frame.render_widget(Paragraph::new(hint_line), hint);
 }

@@ -12,9 +12,12 @@ use crate::tui::state::{UiState, available};
 
 /// Footer order: what acts on the rollout first, then leaving, then
 /// navigation; entries that do not fit are dropped from the end.
-const ORDER: [Action; 20] = [
+const ORDER: [Action; 23] = [
     Action::Confirm,
     Action::Back,
+    Action::Tick,
+    Action::Recheck,
+    Action::ItemNext,
     Action::PauseResume,
     Action::Promote,
     Action::PromoteFull,
@@ -53,6 +56,10 @@ pub fn entries(snap: &Snapshot, ui: &UiState) -> Vec<(String, &'static str)> {
         let label = match action {
             Action::PauseResume if matches!(snap.engine.phase, Phase::Paused { .. }) => "resume",
             Action::PauseResume => "pause",
+            Action::Promote if matches!(snap.engine.phase, Phase::Observing { .. }) => {
+                "end observation"
+            }
+            Action::Recheck => "re-run",
             Action::FocusNext => "focus",
             Action::Back if mode == Mode::Dialog || mode == Mode::Quit => "cancel",
             Action::Confirm if mode == Mode::Quit => "quit",

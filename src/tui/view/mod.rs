@@ -27,6 +27,7 @@
 
 mod banner;
 mod charts;
+mod checklist;
 mod compact;
 mod dialog;
 pub mod footer;
@@ -138,9 +139,29 @@ fn main_body(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
     let ramp_w = (area.width * 36 / 100).max(46).min(area.width / 2);
     let [charts_area, ramp_area] =
         Layout::horizontal([Constraint::Fill(1), Constraint::Length(ramp_w)]).areas(top);
+    let charts_area = with_checklist(frame, charts_area, snap, ui);
     charts::grid(frame, charts_area, snap, ui);
     timeline::render(frame, ramp_area, snap, ui);
     log::recent(frame, log_area, snap, ui);
+}
+
+/// Draws the checklist on screen, if any, in the lower part of `area`
+/// (all of it before the start, when the charts have nothing yet to show);
+/// returns what is left.
+fn with_checklist(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) -> Rect {
+    let want = checklist::height(snap);
+    if want == 0 {
+        return area;
+    }
+    let pending = matches!(snap.engine.phase, Phase::Pending);
+    let h = if pending {
+        area.height
+    } else {
+        want.min(area.height / 2)
+    };
+    let [rest, list] = Layout::vertical([Constraint::Fill(1), Constraint::Length(h)]).areas(area);
+    checklist::render(frame, list, snap, ui);
+    rest
 }
 
 /// A bordered panel in the theme's border set.
