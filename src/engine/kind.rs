@@ -56,6 +56,10 @@ pub enum DecisionKind {
     // Pre-flight (issue 13).
     PreflightCheck,
     PreflightConfirmed,
+    // Exit criteria (issue 13): the observation after the last step.
+    ObservationStarted,
+    ExitCheck,
+    ExitConfirmed,
     // People and views.
     Refused,
     OperatorAttached,
@@ -88,7 +92,7 @@ use DecisionKind as K;
 
 impl DecisionKind {
     /// Every known kind, for tables and tests.
-    pub const ALL: [DecisionKind; 50] = [
+    pub const ALL: [DecisionKind; 53] = [
         K::RolloutStarted,
         K::Resumed,
         K::ResumeConfirmed,
@@ -126,6 +130,9 @@ impl DecisionKind {
         K::FreezeException,
         K::PreflightCheck,
         K::PreflightConfirmed,
+        K::ObservationStarted,
+        K::ExitCheck,
+        K::ExitConfirmed,
         K::Refused,
         K::OperatorAttached,
         K::OperatorDetached,
@@ -181,6 +188,9 @@ impl DecisionKind {
             K::FreezeException => "freeze_exception",
             K::PreflightCheck => "preflight_check",
             K::PreflightConfirmed => "preflight_confirmed",
+            K::ObservationStarted => "observation_started",
+            K::ExitCheck => "exit_check",
+            K::ExitConfirmed => "exit_confirmed",
             K::Refused => "refused",
             K::OperatorAttached => "operator_attached",
             K::OperatorDetached => "operator_detached",
@@ -287,6 +297,7 @@ impl DecisionKind {
                     | K::StepEntered
                     | K::AwaitingApproval
                     | K::Approval
+                    | K::ObservationStarted
                     | K::Resume
                     | K::RolledBack
                     | K::Promoted
@@ -422,6 +433,19 @@ mod tests {
         assert_eq!(DecisionKind::TriggerPause.severity(), Severity::Warning);
         assert!(DecisionKind::NoDataRollback.notifies());
         assert!(!DecisionKind::HookStarted.notifies());
+    }
+
+    #[test]
+    fn exit_criteria_kinds_neither_roll_back_nor_end_a_step() {
+        for k in [K::ObservationStarted, K::ExitCheck, K::ExitConfirmed] {
+            assert!(!k.is_rollback() && !k.ends_step() && !k.is_outcome(), "{k}");
+        }
+        assert_eq!(
+            DecisionKind::from_word("observation_started"),
+            K::ObservationStarted
+        );
+        assert!(K::ObservationStarted.notifies());
+        assert!(!K::ExitCheck.notifies());
     }
 
     #[test]
