@@ -443,3 +443,59 @@ fn exit_criteria_list_the_observation_its_items_and_each_criterion_with_evidence
     );
     assert!(!json.contains("\"preflight\""), "{json}");
 }
+
+/// What a check printed, a note, a reason and a criterion's evidence come
+/// from outside: they render as the characters they are and forge no
+/// heading, list item or table row.
+#[test]
+fn text_from_the_journal_forges_no_structure_in_these_sections() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hostile.jsonl");
+    let mut j = JournalWriter::create(&path, "hostile").unwrap();
+    let forged = "ok``\n## Forged heading\n| a | b |";
+    let records = [
+        record(
+            "preflight_check",
+            "rampdeck",
+            "pre-flight check passed",
+            json!({ "item": 0, "title": "# t | x", "ok": true, "output": forged }),
+        ),
+        record(
+            "preflight_confirmed",
+            "mallory",
+            "pre-flight confirmed",
+            json!({ "items": ["a\n- [x] forged item"], "note": forged }),
+        ),
+        record(
+            "approval",
+            "mallory",
+            "1 of 2 approvals: x | y\n## Forged",
+            json!({ "step": 0, "approvals": 1, "need": 2 }),
+        ),
+        record(
+            "freeze_exception",
+            "mallory",
+            "freeze exception",
+            json!({ "approver": "eve\n## Forged", "window": "", "reason": forged }),
+        ),
+        record(
+            "promoted",
+            "rampdeck",
+            "done",
+            json!({ "criteria": [{ "criterion": "c\n# forged", "met": true, "evidence": forged }] }),
+        ),
+    ];
+    for (k, d) in records.iter().enumerate() {
+        j.append(Timestamp(MON_0900 + k as i64 * 1000), d).unwrap();
+    }
+    let md = render_markdown(&summary_of(&path));
+    for line in md.lines() {
+        assert!(!line.starts_with("## Forged"), "{line}\nin:\n{md}");
+        assert!(!line.starts_with("# forged"), "{line}\nin:\n{md}");
+        assert!(!line.starts_with("- [x] forged"), "{line}\nin:\n{md}");
+        assert!(!line.starts_with("| a | b |"), "{line}\nin:\n{md}");
+    }
+    // One approval row, whatever its reason held.
+    let approvals = section(&md, "## Approvals");
+    assert_eq!(approvals.lines().filter(|l| l.starts_with("| ")).count(), 2);
+}

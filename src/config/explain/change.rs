@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{Block, gated_by};
+use super::{Block, code, gated_by};
 use crate::engine::words::duration;
 use crate::plan::{GateKind, Plan, TriggerAction};
 
@@ -22,8 +22,8 @@ pub(super) fn preflight(plan: &Plan) -> Vec<Block> {
         }
         match &i.check {
             Some(c) => notes.push(format!(
-                "check `{}`, timeout {}",
-                c.command.join(" "),
+                "check {}, timeout {}",
+                code(&c.command.join(" ")),
                 crate::engine::words::elapsed(c.timeout)
             )),
             None => notes.push("manual".into()),
