@@ -89,7 +89,11 @@ fn at(h: i64, m: i64) -> Timestamp {
 
 impl Run {
     fn new(dir: &Path) -> Run {
-        let plan = rampdeck::config::parse(PLAN, "plan.toml").unwrap();
+        Run::of(dir, PLAN)
+    }
+
+    fn of(dir: &Path, text: &str) -> Run {
+        let plan = rampdeck::config::parse(text, "plan.toml").unwrap();
         let path = dir.join("checkout-around.jsonl");
         let journal = JournalWriter::create(&path, "checkout-around").unwrap();
         Run {
@@ -195,6 +199,48 @@ fn day(dir: &Path) -> PathBuf {
     run.input(at(33, 4), Input::Tick);
     run.input(at(33, 5), Input::Tick);
     run.path
+}
+
+/// With `on_close = "rollback"`, the window closing mid-step rolls back:
+/// the summary lists it under the windows, with when it opens again.
+#[test]
+fn a_window_closing_under_on_close_rollback_is_listed_as_the_rollback() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{PLAN}\n[change_window]\non_close = \"rollback\"\n");
+    let mut run = Run::of(dir.path(), &text);
+    let confirm = Input::PreflightConfirmed {
+        actor: Actor::named("dave"),
+        reason: "done".into(),
+    };
+    run.input(at(16, 40), check_passed());
+    run.input(at(16, 41), confirm);
+    run.input(
+        at(16, 50),
+        Input::Start {
+            actor: Actor::named("dave"),
+        },
+    );
+    run.input(at(17, 0), Input::Tick);
+    let s = summary_of(&run.path);
+    let events: Vec<WindowEvent> = s.around.windows.iter().map(|w| w.event).collect();
+    assert_eq!(events, vec![WindowEvent::Rollback]);
+    assert_eq!(
+        s.around.windows[0].changes_at.as_deref(),
+        Some("2026-12-08T09:00:00.000Z")
+    );
+    let md = render_markdown(&s);
+    assert!(
+        md.contains("window closed, rolled back (on_close = \"rollback\")"),
+        "{md}"
+    );
+}
+
+fn check_passed() -> Input {
+    Input::PreflightResult {
+        item: 0,
+        ok: true,
+        summary: "ok".into(),
+    }
 }
 
 fn summary_of(path: &Path) -> Summary {
