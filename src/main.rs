@@ -196,7 +196,8 @@ fn plan(config: Option<&std::path::Path>, format: PlanFormat) -> i32 {
                 PlanFormat::Text => rampdeck::config::ExplainFormat::Text,
                 PlanFormat::Markdown => rampdeck::config::ExplainFormat::Markdown,
             };
-            print!("{}", rampdeck::config::explain(&plan, f));
+            let now = rampdeck::engine::Timestamp(chrono::Utc::now().timestamp_millis());
+            print!("{}", rampdeck::config::explain(&plan, f, now));
             if let Some(w) = rampdeck::config::outside_window(&plan, chrono::Utc::now()) {
                 eprintln!("warning: {w}");
             }

@@ -5,15 +5,18 @@
 use std::time::Duration;
 
 use super::warnings;
-use crate::engine::words::{duration, minute_of_day};
+use crate::engine::Timestamp;
+use crate::engine::words::duration;
 use crate::plan::{
     Auth, GateKind, Hook, HookAction, HookKind, Plan, SourceKind, Trigger, TriggerAction,
     Unattended,
 };
 use crate::template::{Context, Encoding, Placeholder, Template};
 
+mod change;
 mod kinds;
 mod metrics;
+mod render;
 mod windows;
 
 /// Output format of [`explain`].
@@ -60,20 +63,25 @@ enum Block {
     List(Vec<String>),
 }
 
-/// The plan as a reviewer reads it.
-pub fn explain(plan: &Plan, format: ExplainFormat) -> String {
-    let doc = document(plan);
+/// The plan as a reviewer reads it, at `now` (the change windows' next
+/// open and close times are worked out from it; the CLI passes the clock
+/// in, nothing here reads one).
+pub fn explain(plan: &Plan, format: ExplainFormat, now: Timestamp) -> String {
+    let doc = document(plan, now);
     match format {
-        ExplainFormat::Text => render_text(&doc),
-        ExplainFormat::Markdown => render_markdown(&doc),
+        ExplainFormat::Text => render::render_text(&doc),
+        ExplainFormat::Markdown => render::render_markdown(&doc),
     }
 }
 
-fn document(plan: &Plan) -> Vec<Block> {
-    let sections: [fn(&Plan) -> Vec<Block>; 9] = [
-        overview,
-        checklist,
+fn document(plan: &Plan, now: Timestamp) -> Vec<Block> {
+    let mut doc = overview(plan, now);
+    doc.extend(windows::section(plan, now));
+    let sections: [fn(&Plan) -> Vec<Block>; 10] = [
+        change::preflight,
         steps,
+        change::decision_points,
+        change::approvals,
         sources,
         metrics::section,
         triggers,
@@ -81,7 +89,8 @@ fn document(plan: &Plan) -> Vec<Block> {
         notifications,
         warnings_section,
     ];
-    sections.iter().flat_map(|section| section(plan)).collect()
+    doc.extend(sections.iter().flat_map(|section| section(plan)));
+    doc
 }
 
 /// `(none)` for an empty list, else the items joined with commas.
@@ -94,7 +103,7 @@ fn or_none(v: &[String]) -> String {
 }
 
 /// The title and who, what and when of the rollout.
-fn overview(plan: &Plan) -> Vec<Block> {
+fn overview(plan: &Plan, now: Timestamp) -> Vec<Block> {
     let r = &plan.rollout;
     let mut head = vec![
         ("Service".into(), r.service.clone()),
@@ -102,7 +111,7 @@ fn overview(plan: &Plan) -> Vec<Block> {
         (
             "Change ticket".into(),
             r.ticket.as_ref().map_or("(none)".into(), |t| match &t.url {
-                Some(u) => format!("{} {u}", t.id),
+                Some(u) => render::link(&t.id, u),
                 None => t.id.clone(),
             }),
         ),
@@ -134,20 +143,7 @@ fn overview(plan: &Plan) -> Vec<Block> {
             },
         ),
     ];
-    if let Some(w) = &r.window {
-        head.push((
-            "Change window".into(),
-            format!(
-                "{}-{} UTC, {}",
-                minute_of_day(w.start_min),
-                minute_of_day(w.end_min),
-                w.days.join(" ")
-            ),
-        ));
-    } else if plan.change_windows.windows.is_empty() && plan.change_windows.freezes.is_empty() {
-        head.push(("Change window".into(), "(none)".into()));
-    }
-    head.extend(windows::rows(plan));
+    head.push(windows::now_row(plan, now));
     head.push((
         "Journal".into(),
         r.journal_dir
@@ -161,37 +157,6 @@ fn overview(plan: &Plan) -> Vec<Block> {
             r.strategy.as_str()
         )),
         Block::Fields(head),
-    ]
-}
-
-/// The pre-flight items to do before the start (the old `checklist`
-/// strings first, as manual items), if the plan has any.
-fn checklist(plan: &Plan) -> Vec<Block> {
-    let items = plan.preflight_items();
-    if items.is_empty() {
-        return Vec::new();
-    }
-    let line = |i: &crate::plan::PreflightItem| {
-        let mut notes = Vec::new();
-        if let Some(o) = &i.owner {
-            notes.push(format!("owner {o}"));
-        }
-        match &i.check {
-            Some(c) => notes.push(format!(
-                "check `{}`, timeout {}",
-                c.command.join(" "),
-                crate::engine::words::elapsed(c.timeout)
-            )),
-            None => notes.push("manual".into()),
-        }
-        if !i.required {
-            notes.push("optional".into());
-        }
-        format!("[ ] {} ({})", i.title, notes.join("; "))
-    };
-    vec![
-        Block::Heading("Pre-flight".into()),
-        Block::List(items.iter().map(line).collect()),
     ]
 }
 
@@ -299,9 +264,13 @@ fn triggers(plan: &Plan) -> Vec<Block> {
                 duration(s.timeout)
             )
         });
+        let threshold = plan
+            .metric(&t.metric)
+            .map_or_else(|| "-".into(), metrics::breach_when);
         vec![
             t.name.clone(),
             t.metric.clone(),
+            threshold,
             format!("{} breaches in a row", t.consecutive),
             match t.action {
                 TriggerAction::Rollback => "rollback".into(),
@@ -310,18 +279,28 @@ fn triggers(plan: &Plan) -> Vec<Block> {
             why,
         ]
     });
+    let owners = if plan.rollout.owners.is_empty() {
+        "(none named)".to_string()
+    } else {
+        format!(
+            "{} (the rollout's owners; a trigger acts without waiting for anyone)",
+            plan.rollout.owners.join(", ")
+        )
+    };
     vec![
         Block::Heading("Triggers".into()),
         Block::Table(
             vec![
                 "trigger",
                 "metric",
+                "breach when",
                 "fires after",
                 "action",
                 "breach to action, worst case",
             ],
             rows.collect(),
         ),
+        Block::Fields(vec![("Owners".into(), owners)]),
     ]
 }
 
@@ -496,102 +475,4 @@ fn code(s: &str) -> String {
     } else {
         format!("`{s}`")
     }
-}
-
-fn render_text(doc: &[Block]) -> String {
-    let mut out = String::new();
-    for b in doc {
-        match b {
-            Block::Heading(h) => {
-                if !out.is_empty() {
-                    out.push('\n');
-                }
-                out.push_str(&format!("{h}\n{}\n", "=".repeat(h.chars().count())));
-            }
-            Block::Sub(h) => out.push_str(&format!("\n{h}\n{}\n", "-".repeat(h.chars().count()))),
-            Block::Fields(f) => {
-                let w = f.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
-                for (k, v) in f {
-                    out.push_str(&format!("  {k:<w$}  {v}\n"));
-                }
-            }
-            Block::List(items) => items
-                .iter()
-                .for_each(|i| out.push_str(&format!("  - {i}\n"))),
-            Block::Table(head, rows) => {
-                let widths: Vec<usize> = (0..head.len())
-                    .map(|c| {
-                        rows.iter()
-                            .map(|r| r[c].chars().count())
-                            .chain([head[c].len()])
-                            .max()
-                            .unwrap_or(0)
-                    })
-                    .collect();
-                let line = |cells: Vec<&str>| {
-                    let s: Vec<String> = cells
-                        .iter()
-                        .zip(&widths)
-                        .map(|(c, w)| format!("{c:<w$}"))
-                        .collect();
-                    format!("  {}\n", s.join("  ").trim_end())
-                };
-                out.push_str(&line(head.clone()));
-                out.push_str(&line(
-                    widths
-                        .iter()
-                        .map(|w| "-".repeat(*w))
-                        .collect::<Vec<_>>()
-                        .iter()
-                        .map(String::as_str)
-                        .collect(),
-                ));
-                if rows.is_empty() {
-                    out.push_str("  (none)\n");
-                }
-                for r in rows {
-                    out.push_str(&line(r.iter().map(String::as_str).collect()));
-                }
-            }
-        }
-    }
-    out
-}
-
-fn render_markdown(doc: &[Block]) -> String {
-    let cell = |s: &str| s.replace('|', "\\|");
-    let mut out = String::new();
-    for (i, b) in doc.iter().enumerate() {
-        match b {
-            Block::Heading(h) if i == 0 => out.push_str(&format!("# {h}\n\n")),
-            Block::Heading(h) => out.push_str(&format!("## {h}\n\n")),
-            Block::Sub(h) => out.push_str(&format!("### {h}\n\n")),
-            Block::Fields(f) => {
-                out.push_str("| | |\n|---|---|\n");
-                for (k, v) in f {
-                    out.push_str(&format!("| **{}** | {} |\n", cell(k), cell(v)));
-                }
-                out.push('\n');
-            }
-            Block::List(items) => {
-                for item in items {
-                    out.push_str(&format!("- {item}\n"));
-                }
-                out.push('\n');
-            }
-            Block::Table(head, rows) => {
-                out.push_str(&format!("| {} |\n", head.join(" | ")));
-                out.push_str(&format!("|{}\n", "---|".repeat(head.len())));
-                for r in rows {
-                    let cells: Vec<String> = r.iter().map(|c| cell(c)).collect();
-                    out.push_str(&format!("| {} |\n", cells.join(" | ")));
-                }
-                if rows.is_empty() {
-                    out.push_str("\n_(none)_\n");
-                }
-                out.push('\n');
-            }
-        }
-    }
-    out
 }

@@ -137,7 +137,10 @@ fn worst_case_is_interval_times_consecutive_plus_timeout() {
         worst_case_to_rollback(&p, &p.triggers[0]),
         Duration::from_secs(24)
     );
-    assert!(explain(&p, ExplainFormat::Text).contains("24s = 10s x 2 + 4s"));
+    assert!(
+        explain(&p, ExplainFormat::Text, crate::engine::Timestamp(0))
+            .contains("24s = 10s x 2 + 4s")
+    );
 }
 
 #[test]
@@ -148,7 +151,10 @@ fn warnings_name_risky_but_legal_plans() {
     assert!(w.contains("no [[triggers]]"), "{w}");
     assert!(w.contains("no metric has a limit, ratio or delta"), "{w}");
     assert!(w.contains("not used by any metric"), "{w}");
-    assert!(explain(&p, ExplainFormat::Markdown).contains("skips TLS certificate checks"));
+    assert!(
+        explain(&p, ExplainFormat::Markdown, crate::engine::Timestamp(0))
+            .contains("skips TLS certificate checks")
+    );
 }
 
 #[test]

@@ -149,7 +149,7 @@ impl Engine {
     pub(super) fn approvals_missing(&self, now: Timestamp) -> Option<String> {
         let spec = self.step_approvals()?;
         let have = self.fresh(now).len() as u32;
-        (have < spec.count).then(|| format!("{have} of {} approvals", spec.count))
+        (have < spec.count).then(|| counted(have, spec.count))
     }
 
     /// Why a promote cannot run: it would skip approvals the plan
@@ -247,16 +247,12 @@ impl Engine {
             "need": spec.count,
             "expires_ms": spec.expires_ms,
         });
-        let text = format!(
-            "{} of {} approvals: {reason}",
-            have.min(spec.count),
-            spec.count
-        );
+        let text = format!("{}: {reason}", counted(have, spec.count));
         self.journal(out, DecisionKind::Approval, actor, text, detail);
         if have >= spec.count {
             let by: Vec<String> = self.fresh(now).iter().map(|g| g.user.clone()).collect();
             let reason = format!("{} of {} approvals ({})", have, spec.count, by.join(", "));
-            let detail = json!({ "approved_by": by });
+            let detail = json!({ "approved_by": by, "step": k });
             self.advance_from(k, DecisionKind::Approve, actor, reason, detail, now, out);
         }
         true
@@ -283,6 +279,12 @@ impl Engine {
     }
 }
 
+/// How far a step's approvals are: "1 of 2 approvals" (never more than
+/// needed). The cockpit, the journal and the summary say it this way.
+pub fn counted(have: u32, need: u32) -> String {
+    format!("{} of {need} approvals", have.min(need))
+}
+
 /// "approved by alice (12:03:10); 1 more from bob, @deployers"
 pub fn approvals_line(v: &ApprovalsView) -> String {
     approvals_parts(v).join("; ")
@@ -293,7 +295,7 @@ pub fn approvals_line(v: &ApprovalsView) -> String {
 pub fn approvals_parts(v: &ApprovalsView) -> Vec<String> {
     let mut parts = Vec::new();
     if v.approved.is_empty() {
-        parts.push(format!("0 of {} approvals", v.need));
+        parts.push(counted(0, v.need));
     } else {
         let who: Vec<String> = v
             .approved

@@ -313,7 +313,9 @@ impl Engine {
             DecisionKind::Approve,
             actor,
             reason.to_string(),
-            json!(null),
+            // The step approved: the record is journaled once the next
+            // step is current.
+            json!({ "step": k }),
             now,
             out,
         );

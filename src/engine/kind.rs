@@ -56,7 +56,7 @@ pub enum DecisionKind {
     // Pre-flight (issue 13).
     PreflightCheck,
     PreflightConfirmed,
-    // Exit criteria (issue 13).
+    // Exit criteria (issue 13): the observation after the last step.
     ObservationStarted,
     ExitCheck,
     ExitConfirmed,
@@ -436,6 +436,19 @@ mod tests {
         assert_eq!(DecisionKind::TriggerPause.severity(), Severity::Warning);
         assert!(DecisionKind::NoDataRollback.notifies());
         assert!(!DecisionKind::HookStarted.notifies());
+    }
+
+    #[test]
+    fn exit_criteria_kinds_neither_roll_back_nor_end_a_step() {
+        for k in [K::ObservationStarted, K::ExitCheck, K::ExitConfirmed] {
+            assert!(!k.is_rollback() && !k.ends_step() && !k.is_outcome(), "{k}");
+        }
+        assert_eq!(
+            DecisionKind::from_word("observation_started"),
+            K::ObservationStarted
+        );
+        assert!(K::ObservationStarted.notifies());
+        assert!(!K::ExitCheck.notifies());
     }
 
     #[test]

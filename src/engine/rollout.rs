@@ -421,7 +421,8 @@ impl Engine {
         if self.refused_once_started("start", &actor, out) {
             return;
         }
-        let window = self.start_refusal().map(|why| {
+        let closed = self.start_refusal();
+        let window = closed.as_ref().map(|why| {
             format!(
                 "start refused: {why}; wait for the window, or record a freeze exception \
                  approved by someone other than the driver"
@@ -432,13 +433,13 @@ impl Engine {
                 .map(|why| format!("start refused: {why}"))
         };
         if let Some(why) = window.or_else(preflight) {
-            self.journal(
-                out,
-                DecisionKind::Refused,
-                &actor,
-                why,
-                json!({ "command": "start" }),
-            );
+            // The window's words, when it is the window that refuses: the
+            // summary lists the start refused under the change windows.
+            let detail = match closed {
+                Some(w) => json!({ "command": "start", "window": w }),
+                None => json!({ "command": "start" }),
+            };
+            self.journal(out, DecisionKind::Refused, &actor, why, detail);
             return;
         }
         self.started_at = Some(now);

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use super::JournalError;
 use super::damaged::{AfterBreak, after_break, collect};
 use super::escape::{code, keep_lines, md, md_link};
+use super::render_phases;
 use super::summary::{
     BreachToRollback, CheckState, DecisionLine, GateLine, LISTED_PER_PERSON, MetricUnits, Repeated,
     Summary, plan_of, summarize_kept,
@@ -40,6 +41,9 @@ pub fn render_markdown(s: &Summary) -> String {
     // here and in every section.
     overview(&mut o, s);
     people_section(&mut o, s);
+    render_phases::preflight_section(&mut o, s);
+    render_phases::windows_section(&mut o, s);
+    render_phases::approvals_section(&mut o, s);
     exit_criteria_section(&mut o, s);
     timeline_section(&mut o, s);
     gates_section(&mut o, s);
@@ -135,7 +139,8 @@ fn people_section(o: &mut String, s: &Summary) {
     let _ = writeln!(o, "- **Watched:** {}", list(&s.watched));
 }
 
-/// The checklist, ticked from the journal's evidence.
+/// The checklist, ticked from the journal's evidence, then what the
+/// observation after the last step journaled.
 fn exit_criteria_section(o: &mut String, s: &Summary) {
     let _ = writeln!(o, "\n## Exit criteria\n");
     for c in &s.checklist {
@@ -145,6 +150,9 @@ fn exit_criteria_section(o: &mut String, s: &Summary) {
             CheckState::Unknown => "[ ] unknown:",
         };
         let _ = writeln!(o, "- {mark} {} — {}", md(&c.item), md(&c.evidence));
+    }
+    if let Some(e) = &s.around.exit {
+        render_phases::exit_part(o, e);
     }
 }
 

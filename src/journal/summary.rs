@@ -9,6 +9,7 @@ use serde_json::Value;
 
 pub use super::blame::{BreachToRollback, MetricUnits};
 pub use super::damaged::{AfterBreak, NotRecord};
+pub use super::phases::AroundTheRamp;
 use super::record::{Record, format_ts};
 use super::verify::VerifyReport;
 use crate::engine::words::Units;
@@ -37,6 +38,10 @@ pub struct Summary {
     pub breach_to_rollback: Option<BreachToRollback>,
     pub chain: ChainStatus,
     pub checklist: Vec<CheckItem>,
+    /// Pre-flight, change windows, approvals and exit criteria, as
+    /// journaled (each list absent when the journal has nothing for it).
+    #[serde(flatten)]
+    pub around: AroundTheRamp,
     /// Repeated records (refusals, views coming and going) past the first
     /// few of each person, counted rather than listed in `decisions`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -414,6 +419,7 @@ pub fn summarize_kept(
             details: verify.details(),
         },
         checklist: super::checklist::checklist(records, verify, &units),
+        around: super::phases::around_the_ramp(records),
         repeated,
         after_break: None,
     }

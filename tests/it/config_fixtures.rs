@@ -11,6 +11,11 @@ use std::path::{Path, PathBuf};
 use rampdeck::config::{self, ExplainFormat};
 use rampdeck::plan::{Baseline, Strategy};
 
+/// The `now` of the explain snapshots: Thursday 2026-12-10 08:00 UTC, an
+/// hour before `[rollout.window]` opens and three before the Thursday deny
+/// window (12:00 Berlin).
+const NOW: rampdeck::engine::Timestamp = rampdeck::engine::Timestamp(1_796_889_600_000);
+
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -80,7 +85,7 @@ fn valid_configs_parse_without_errors() {
         assert!(!plan.steps.is_empty(), "{}", path.display());
         // Both formats render every step by name.
         for format in [ExplainFormat::Text, ExplainFormat::Markdown] {
-            let text = config::explain(&plan, format);
+            let text = config::explain(&plan, format, NOW);
             for s in &plan.steps {
                 assert!(
                     text.contains(&s.name),
@@ -148,7 +153,7 @@ fn example_config_parses_with_its_documented_values() {
 fn explain_text_snapshot() {
     insta::assert_snapshot!(
         "explain_text",
-        config::explain(&example(), ExplainFormat::Text)
+        config::explain(&example(), ExplainFormat::Text, NOW)
     );
 }
 
@@ -156,7 +161,7 @@ fn explain_text_snapshot() {
 fn explain_markdown_snapshot() {
     insta::assert_snapshot!(
         "explain_markdown",
-        config::explain(&example(), ExplainFormat::Markdown)
+        config::explain(&example(), ExplainFormat::Markdown, NOW)
     );
 }
 
@@ -212,4 +217,41 @@ fn example_config_commented_options_parse_when_uncommented() {
     );
     assert_eq!(plan.preflight.len(), 8);
     assert!(plan.preflight.iter().filter(|p| p.check.is_some()).count() == 2);
+}
+
+/// The plan as a change-ticket attachment: windows with their next active
+/// times (from a fixed now, Thursday 2026-12-10 08:00 UTC: the Berlin
+/// weekday window is open, the New York deny comes on Friday), pre-flight
+/// with owners and checks, approvals per step, the ticket as a link.
+#[test]
+fn change_control_markdown_snapshot() {
+    let plan = config::load(&root().join("tests/configs/valid/change_control.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let md = config::explain(&plan, ExplainFormat::Markdown, NOW);
+    assert!(
+        md.contains("| **Change ticket** | [CHG-9001](https://tickets.example.com/CHG-9001) |"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "| allow: weekday hours | each \"0 9 * * 1-5\" for 8h | Europe/Berlin | active now | \
+             Thu 2026-12-10 17:00 Europe/Berlin |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 3 | full | 100 % | alice, bob, @payments-leads | 2 | no | 30m |"),
+        "{md}"
+    );
+    // The text says the same, the ticket as id and URL.
+    let text = config::explain(&plan, ExplainFormat::Text, NOW);
+    assert!(
+        text.contains("CHG-9001 https://tickets.example.com/CHG-9001"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Fri 2026-12-11 16:00 America/New_York"),
+        "{text}"
+    );
+    insta::assert_snapshot!("explain_change_control_markdown", md);
 }

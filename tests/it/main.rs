@@ -50,6 +50,7 @@ mod source_faults;
 mod ssh_drop;
 mod summary_blame;
 mod summary_damaged;
+mod summary_phases;
 mod tui_checklists;
 mod tui_snapshots;
 mod verify_proves;

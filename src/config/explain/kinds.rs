@@ -138,7 +138,7 @@ mod tests {
     fn the_demo_plan_explains_each_kind_and_the_score() {
         let toml = demo::DEMO_CONFIG.replace(demo::ADDR_PLACEHOLDER, "127.0.0.1:9");
         let plan = crate::config::parse(&toml, "demo.toml").unwrap();
-        let text = explain(&plan, ExplainFormat::Text);
+        let text = explain(&plan, ExplainFormat::Text, crate::engine::Timestamp(0));
         for want in [
             "Burn rate      SLO 99.5 %",
             "faster than 14.4× over both 1m and 5s",

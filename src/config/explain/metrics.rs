@@ -90,7 +90,7 @@ fn baseline(m: &Metric) -> String {
 }
 
 /// The limit, ratio and delta, any one of which is a breach.
-fn breach_when(m: &Metric) -> String {
+pub(super) fn breach_when(m: &Metric) -> String {
     let val = |x: f64| Units::of(m).show(x);
     let above = match m.bad {
         BadDirection::Up => "above",

@@ -204,6 +204,28 @@ impl Windows {
         }
     }
 
+    /// The next span in which `rule` alone is open, `[opens, closes)`,
+    /// from `now` on: `opens` ≤ `now` when it is open now. `None` when it
+    /// does not open within [`LOOK_AHEAD`] (or, for a long-open window,
+    /// does not close within it: then `closes` is the look-ahead's end).
+    /// Whether a change is allowed also depends on the other rules: see
+    /// [`Windows::state`].
+    pub fn next_open(&self, rule: Rule, now: Timestamp) -> Option<(Timestamp, Timestamp)> {
+        let to = now.0.saturating_add(ms(LOOK_AHEAD));
+        let (spans, _) = self.spans(now.0, to);
+        spans
+            .iter()
+            .filter(|s| s.rule == rule && s.end > now.0)
+            .min_by_key(|s| s.start)
+            .map(|s| (Timestamp(s.start), Timestamp(s.end)))
+    }
+
+    /// `t` with its date, in the zone of `rule`: "Mon 2026-12-07 09:00
+    /// Europe/Berlin", for a document read later than it was made.
+    pub fn dated(&self, rule: Rule, t: Timestamp) -> String {
+        words::dated(t, self.zone(rule))
+    }
+
     /// The zone a rule's times are shown in.
     fn zone(&self, rule: Rule) -> Tz {
         match rule {

@@ -368,3 +368,23 @@ fn a_schedule_that_never_fires_is_never_open() {
     assert!(!s.allowed);
     assert_eq!(s.changes_at, None);
 }
+
+#[test]
+fn next_open_gives_one_rules_next_span_in_its_own_zone() {
+    let w = of(&[weekdays()], &[]);
+    let rule = Rule::Window(0);
+    // Friday evening: the next span is Monday's, 09:00 to 17:00 Berlin.
+    let (opens, closes) = w
+        .next_open(rule, berlin("2026-12-04 18:00"))
+        .expect("opens");
+    assert_eq!(opens, berlin("2026-12-07 09:00"));
+    assert_eq!(closes, berlin("2026-12-07 17:00"));
+    assert_eq!(w.dated(rule, opens), "Mon 2026-12-07 09:00 Europe/Berlin");
+    // Inside it: the span it is in, opened before now.
+    let now = berlin("2026-12-07 10:00");
+    let (opens, closes) = w.next_open(rule, now).expect("open now");
+    assert!(opens <= now && closes == berlin("2026-12-07 17:00"));
+    // A schedule that never fires within the look-ahead: none.
+    let feb30 = window(WindowKind::Allow, "0 9 30 2 *", 1, "UTC", "");
+    assert_eq!(of(&[feb30], &[]).next_open(rule, now), None);
+}

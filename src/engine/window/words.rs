@@ -93,6 +93,14 @@ pub fn when(now: Timestamp, t: Timestamp, tz: Tz) -> String {
     format!("{} {}", l.format(form), tz.name())
 }
 
+/// `t` with its weekday and date in `tz`: "Mon 2026-12-07 09:00 UTC".
+pub fn dated(t: Timestamp, tz: Tz) -> String {
+    match tz.timestamp_millis_opt(t.0).single() {
+        Some(l) => format!("{} {}", l.format("%a %Y-%m-%d %H:%M"), tz.name()),
+        None => format!("{} ms", t.0),
+    }
+}
+
 /// "within 8 days": how far the search looked, in whole days (hours when
 /// a schedule firing very often cut it short).
 fn within(ms: i64) -> String {

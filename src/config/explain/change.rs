@@ -1,0 +1,174 @@
+//! `plan`'s sections on what surrounds the ramp (issue 13): the pre-flight
+//! items with their owners and checks, the approvals each step needs, and
+//! the decision points in ramp order.
+
+use std::time::Duration;
+
+use super::{Block, code, gated_by};
+use crate::engine::words::duration;
+use crate::plan::{GateKind, Plan, TriggerAction};
+
+/// The pre-flight items to do before the start (the old `checklist`
+/// strings first, as manual items), if the plan has any.
+pub(super) fn preflight(plan: &Plan) -> Vec<Block> {
+    let items = plan.preflight_items();
+    if items.is_empty() {
+        return Vec::new();
+    }
+    let line = |i: &crate::plan::PreflightItem| {
+        let mut notes = Vec::new();
+        if let Some(o) = &i.owner {
+            notes.push(format!("owner {o}"));
+        }
+        match &i.check {
+            Some(c) => notes.push(format!(
+                "check {}, timeout {}",
+                code(&c.command.join(" ")),
+                crate::engine::words::elapsed(c.timeout)
+            )),
+            None => notes.push("manual".into()),
+        }
+        if !i.required {
+            notes.push("optional".into());
+        }
+        format!("[ ] {} ({})", i.title, notes.join("; "))
+    };
+    vec![
+        Block::Heading("Pre-flight".into()),
+        Block::List(items.iter().map(line).collect()),
+    ]
+}
+
+/// Who approves each step that waits for people, how many, whether the
+/// driver counts, and how long an approval counts.
+pub(super) fn approvals(plan: &Plan) -> Vec<Block> {
+    let rows: Vec<Vec<String>> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let (from, need, own, counts) = match (&s.approvals, s.gate) {
+                (Some(a), _) => (
+                    a.from.join(", "),
+                    a.count.to_string(),
+                    if a.allow_self { "yes" } else { "no" },
+                    a.expires_ms.map_or("while the step lasts".into(), |ms| {
+                        duration(Duration::from_millis(ms))
+                    }),
+                ),
+                (None, GateKind::Manual) => {
+                    ("a driver in control".into(), "1".into(), "yes", "-".into())
+                }
+                (None, GateKind::Auto) => return None,
+            };
+            Some(vec![
+                (i + 1).to_string(),
+                s.name.clone(),
+                format!("{} %", s.weight),
+                from,
+                need,
+                own.into(),
+                counts,
+            ])
+        })
+        .collect();
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    let mut notes = vec![
+        "An approval is given with `a` in the cockpit or `rampdeck approve ROLLOUT --reason ...`; \
+         one person counts once; promote cannot skip required approvals; rollback and pause \
+         never wait for them."
+            .to_string(),
+    ];
+    if plan.steps.last().is_some_and(|s| s.approvals.is_some()) {
+        notes.push("The last step's approvals gate the promotion to 100 %.".into());
+    }
+    vec![
+        Block::Heading("Approvals".into()),
+        Block::Table(
+            vec![
+                "#",
+                "step",
+                "weight",
+                "from",
+                "needed",
+                "driver may approve",
+                "each counts",
+            ],
+            rows,
+        ),
+        Block::List(notes),
+    ]
+}
+
+/// The ramp's decision points in order: when each step can be decided at
+/// the earliest (every hold in a row from the start), who or what decides,
+/// and what can stop it at any time.
+pub(super) fn decision_points(plan: &Plan) -> Vec<Block> {
+    let windows = !plan.change_windows.windows.is_empty()
+        || !plan.change_windows.freezes.is_empty()
+        || plan.rollout.window.is_some();
+    let mut at = Duration::ZERO;
+    let mut items: Vec<String> = plan
+        .steps
+        .iter()
+        .map(|s| {
+            at += s.hold;
+            let owner = s
+                .owner
+                .as_deref()
+                .map(|o| format!(", owner {o}"))
+                .unwrap_or_default();
+            let gates = gated_by(plan, s);
+            let decides = match (&s.approvals, s.gate) {
+                (Some(a), _) => format!("waits for {}", a.describe()),
+                (None, GateKind::Manual) => "waits for a driver's approval".into(),
+                (None, GateKind::Auto) if gates.starts_with("nothing") => {
+                    "advances by itself after the hold".into()
+                }
+                (None, GateKind::Auto) => {
+                    format!("advances by itself when its gates pass ({gates})")
+                }
+            };
+            format!(
+                "+{} — {} ({} %){owner}: after its {} hold, {decides}",
+                duration(at),
+                s.name,
+                s.weight,
+                duration(s.hold)
+            )
+        })
+        .collect();
+    let triggers: Vec<String> = plan
+        .triggers
+        .iter()
+        .map(|t| {
+            let action = match t.action {
+                TriggerAction::Rollback => "rolls back",
+                TriggerAction::Pause => "pauses",
+            };
+            format!(
+                "{} {action} after {} breaches of {}",
+                t.name, t.consecutive, t.metric
+            )
+        })
+        .collect();
+    let stop = if triggers.is_empty() {
+        "At any step: a driver may pause or roll back at any time.".to_string()
+    } else {
+        format!(
+            "At any step: {}; a driver may pause or roll back at any time.",
+            triggers.join("; ")
+        )
+    };
+    items.push(stop);
+    if windows {
+        items.push(
+            "Every start and advance needs an open change window (or a freeze exception); \
+             rollback and pause never wait for one."
+                .into(),
+        );
+    }
+    vec![Block::Heading("Decision points".into()), Block::List(items)]
+}
