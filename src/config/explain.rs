@@ -77,11 +77,12 @@ pub fn explain(plan: &Plan, format: ExplainFormat, now: Timestamp) -> String {
 fn document(plan: &Plan, now: Timestamp) -> Vec<Block> {
     let mut doc = overview(plan, now);
     doc.extend(windows::section(plan, now));
-    let sections: [fn(&Plan) -> Vec<Block>; 10] = [
+    let sections: [fn(&Plan) -> Vec<Block>; 11] = [
         change::preflight,
         steps,
         change::decision_points,
         change::approvals,
+        change::exit,
         sources,
         metrics::section,
         triggers,

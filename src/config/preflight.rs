@@ -203,4 +203,68 @@ mod tests {
             assert!(e.contains(word), "{extra}: {e}");
         }
     }
+
+    #[test]
+    fn http_checks_and_exit_items_parse() {
+        let p = parsed(
+            "[[preflight]]\ntitle = \"status page\"\n\
+             check = { http = \"https://status.example.com/x\", status = 204 }\n\
+             [exit]\nobserve = \"15m\"\n\
+             [[exit.items]]\ntitle = \"smoke\"\ncheck = { command = [\"./smoke.sh\"] }\n\
+             [[exit.items]]\ntitle = \"on-call briefed\"\nowner = \"bob\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let probe = p.preflight[0].check.as_ref().and_then(|c| c.http.clone());
+        let probe = probe.unwrap_or_else(|| panic!("{:?}", p.preflight));
+        assert_eq!(probe.status, Some(204));
+        assert!(probe.passes(204) && !probe.passes(200));
+        let exit = p.exit.unwrap_or_else(|| panic!("no [exit]"));
+        assert_eq!(exit.observe, Duration::from_secs(900));
+        assert_eq!(exit.items.len(), 2);
+        assert!(exit.items[0].check.is_some() && exit.items[1].check.is_none());
+        let bare = parsed("[exit]\n").unwrap_or_else(|e| panic!("{e}"));
+        let observe = bare.exit.map(|e| e.observe);
+        assert_eq!(observe, Some(crate::engine::exit::DEFAULT_OBSERVE));
+        assert!(parsed("").unwrap_or_else(|e| panic!("{e}")).exit.is_none());
+    }
+
+    #[test]
+    fn bad_checks_and_exit_tables_are_refused_with_a_fix() {
+        let cases = [
+            (
+                "[[preflight]]\ntitle = \"t\"\ncheck = { command = [\"x\"], http = \"https://x\" }\n",
+                "one of `command` or `http`",
+            ),
+            (
+                "[[preflight]]\ntitle = \"t\"\ncheck = { timeout = \"5s\" }\n",
+                "one of `command` or `http`",
+            ),
+            (
+                "[[preflight]]\ntitle = \"t\"\ncheck = { http = \"ftp://x\" }\n",
+                "not an http(s) URL",
+            ),
+            (
+                "[[preflight]]\ntitle = \"t\"\ncheck = { http = \"https://u:p@x\" }\n",
+                "password",
+            ),
+            (
+                "[[preflight]]\ntitle = \"t\"\ncheck = { http = \"https://x\", status = 99 }\n",
+                "not an HTTP status",
+            ),
+            (
+                "[[preflight]]\ntitle = \"t\"\ncheck = { command = [\"x\"], status = 200 }\n",
+                "goes with `http`",
+            ),
+            ("[exit]\nobserve = \"0s\"\n", "observe"),
+            ("[exit]\nobserve = \"2d\"\n", "observe"),
+            ("[exit]\nwatch = \"5m\"\n", "watch"),
+            ("[exit]\n[[exit.items]]\ntitle = \"\"\n", "exit item"),
+        ];
+        for (extra, word) in cases {
+            let Err(e) = parsed(extra) else {
+                panic!("accepted: {extra}");
+            };
+            assert!(e.contains(word), "{extra}: {e}");
+        }
+    }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use rampdeck::engine::{
     Actor, Command as EngineCommand, Decision, DecisionKind, Effect, Engine, HookCall, HookOutcome,
-    Input, Timestamp,
+    Input, Stage, Timestamp,
 };
 use rampdeck::journal::phases::{ApprovalState, ItemResult, WindowEvent};
 use rampdeck::journal::{
@@ -111,7 +111,7 @@ impl Run {
                     self.journal.append(now, &d).unwrap();
                 }
                 Effect::RunHook(call) => self.hooks.push(call),
-                Effect::Notify(_) => {}
+                Effect::Notify(_) | Effect::RunCheck { .. } => {}
             }
         }
         while !self.hooks.is_empty() {
@@ -155,7 +155,8 @@ impl Run {
 fn day(dir: &Path) -> PathBuf {
     let mut run = Run::new(dir);
     let dave = || Actor::named("dave");
-    let check = |ok: bool, summary: &str| Input::PreflightResult {
+    let check = |ok: bool, summary: &str| Input::CheckResult {
+        stage: Stage::Preflight,
         item: 0,
         ok,
         summary: summary.into(),
@@ -175,7 +176,9 @@ fn day(dir: &Path) -> PathBuf {
         reason: "ship before lunch".into(),
     };
     run.input(at(8, 11), own);
-    let confirm = Input::PreflightConfirmed {
+    let confirm = Input::Confirm {
+        stage: Stage::Preflight,
+        item: None,
         actor: dave(),
         reason: "walked through with alice".into(),
     };
@@ -208,7 +211,9 @@ fn a_window_closing_under_on_close_rollback_is_listed_as_the_rollback() {
     let dir = tempfile::tempdir().unwrap();
     let text = format!("{PLAN}\n[change_window]\non_close = \"rollback\"\n");
     let mut run = Run::of(dir.path(), &text);
-    let confirm = Input::PreflightConfirmed {
+    let confirm = Input::Confirm {
+        stage: Stage::Preflight,
+        item: None,
         actor: Actor::named("dave"),
         reason: "done".into(),
     };
@@ -236,7 +241,8 @@ fn a_window_closing_under_on_close_rollback_is_listed_as_the_rollback() {
 }
 
 fn check_passed() -> Input {
-    Input::PreflightResult {
+    Input::CheckResult {
+        stage: Stage::Preflight,
         item: 0,
         ok: true,
         summary: "ok".into(),

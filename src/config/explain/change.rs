@@ -15,28 +15,58 @@ pub(super) fn preflight(plan: &Plan) -> Vec<Block> {
     if items.is_empty() {
         return Vec::new();
     }
-    let line = |i: &crate::plan::PreflightItem| {
-        let mut notes = Vec::new();
-        if let Some(o) = &i.owner {
-            notes.push(format!("owner {o}"));
-        }
-        match &i.check {
-            Some(c) => notes.push(format!(
-                "check {}, timeout {}",
-                code(&c.command.join(" ")),
-                crate::engine::words::elapsed(c.timeout)
-            )),
-            None => notes.push("manual".into()),
-        }
-        if !i.required {
-            notes.push("optional".into());
-        }
-        format!("[ ] {} ({})", i.title, notes.join("; "))
-    };
     vec![
         Block::Heading("Pre-flight".into()),
-        Block::List(items.iter().map(line).collect()),
+        Block::Sub(
+            "The ramp starts once every required item is done: checks pass, people tick the manual items in the cockpit (or --preflight-confirmed-by without a screen).".into(),
+        ),
+        Block::List(items.iter().map(item_line).collect()),
     ]
+}
+
+/// One checklist item: `[ ] title (owner; check or manual; optional)`.
+fn item_line(i: &crate::plan::PreflightItem) -> String {
+    let mut notes = Vec::new();
+    if let Some(o) = &i.owner {
+        notes.push(format!("owner {o}"));
+    }
+    match &i.check {
+        Some(c) => notes.push(format!(
+            "check {}, timeout {}",
+            code(&c.describe()),
+            crate::engine::words::elapsed(c.timeout)
+        )),
+        None => notes.push("manual".into()),
+    }
+    if !i.required {
+        notes.push("optional".into());
+    }
+    format!("[ ] {} ({})", i.title, notes.join("; "))
+}
+
+/// The exit criteria (`[exit]`): what must hold at 100 % before the
+/// rollout is promoted, or that it is promoted as soon as it gets there.
+pub(super) fn exit(plan: &Plan) -> Vec<Block> {
+    let mut out = vec![Block::Heading("Exit criteria".into())];
+    let Some(exit) = &plan.exit else {
+        out.push(Block::Sub(
+            "None: the rollout is promoted as soon as traffic reaches 100 %. Add [exit] observe = \"10m\" to watch it there first.".into(),
+        ));
+        return out;
+    };
+    let mut criteria = vec![
+        format!("[ ] {} observed at 100 %", duration(exit.observe)),
+        format!(
+            "[ ] every gate of the last step passes for the whole {} (thresholds, burn rate, judge); a gate that stops passing starts the period again",
+            duration(exit.observe)
+        ),
+    ];
+    criteria.extend(exit.items.iter().map(item_line));
+    out.push(Block::Sub(
+        "Promoted only when every criterion holds; rollback triggers stay armed while observing, and promote ends the observation early (recorded with what was not met).".into(),
+    ));
+    out.push(Block::List(criteria));
+    out
 }
 
 /// Who approves each step that waits for people, how many, whether the
