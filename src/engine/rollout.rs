@@ -163,6 +163,7 @@ impl Engine {
                 self.auto_advance(now, &mut out);
             }
             Input::Tick => {
+                self.expire_approvals(now, &mut out);
                 self.retry_rollback(now, &mut out);
                 self.auto_advance(now, &mut out);
             }
@@ -184,6 +185,14 @@ impl Engine {
                 actor,
                 reason,
             } => self.on_freeze_exception(&approver, &actor, reason, &mut out),
+            Input::ApproveStep {
+                step,
+                actor,
+                reason,
+            } => self.on_approve_step(step, actor, reason, now, &mut out),
+            Input::PeerFreezeException { approver, reason } => {
+                self.on_peer_freeze_exception(approver, reason, &mut out)
+            }
             Input::PreflightResult { item, ok, summary } => {
                 self.on_preflight_result(item, ok, &summary, &mut out)
             }

@@ -256,6 +256,18 @@ pub enum Input {
         actor: Actor,
         reason: String,
     },
+    /// `actor` approves step `step` (0-based) by number (`rampdeck approve
+    /// ROLLOUT STEP`): refused unless it is the rollout's current step, so
+    /// a late approval of one step never counts for the next.
+    ApproveStep {
+        step: usize,
+        actor: Actor,
+        reason: String,
+    },
+    /// A freeze exception granted by `approver` themselves over the
+    /// rollout's socket (identity from peer credentials, not typed):
+    /// refused from the driver, and while the window is open.
+    PeerFreezeException { approver: Actor, reason: String },
     /// An automatic pre-flight check finished (before `Start`): item
     /// `item` of `Plan::preflight_items`, and the start of its output.
     PreflightResult {

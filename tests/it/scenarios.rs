@@ -301,6 +301,12 @@ fn label(input: &Input) -> String {
         Input::HookResult { id, outcome } => format!("hook {id} ok={}", outcome.ok),
         Input::OperatorPresence { attached, .. } => format!("presence attached={attached}"),
         Input::FreezeException { approver, .. } => format!("freeze exception by {approver}"),
+        Input::ApproveStep { step, actor, .. } => {
+            format!("approve step {} by {}", step + 1, actor.user)
+        }
+        Input::PeerFreezeException { approver, .. } => {
+            format!("freeze exception by {} (peer)", approver.user)
+        }
         Input::PreflightResult { item, ok, .. } => format!("preflight {item} ok={ok}"),
         Input::PreflightConfirmed { actor, .. } => format!("preflight confirmed by {}", actor.user),
     }
