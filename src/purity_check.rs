@@ -242,6 +242,7 @@ fn the_check_catches_what_it_is_for() {
     assert!(
         !after.contains("tokio") && after.contains("use std::fs;"),
         "{after}"
-    );    let file = code_of("//! Tests.\n#![cfg(test)]\nuse crate::tui::fixtures;\n");
+    );
+    let file = code_of("//! Tests.\n#![cfg(test)]\nuse crate::tui::fixtures;\n");
     assert!(!file.contains("tui"), "{file}");
 }
