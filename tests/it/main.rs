@@ -14,6 +14,7 @@
 
 mod kit;
 
+mod approve_pty;
 mod cli_docs;
 mod config_fixtures;
 mod demo_closed_loop;
