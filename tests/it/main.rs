@@ -21,6 +21,7 @@ mod demo_closed_loop;
 mod demo_headless;
 mod demo_service;
 mod e2e_pty;
+mod freeze_exception;
 mod headless_exit;
 mod hooks;
 mod hostile_sources;
