@@ -14,6 +14,7 @@
 
 mod kit;
 
+mod approvals_restart;
 mod approve_pty;
 mod cli_docs;
 mod config_fixtures;
