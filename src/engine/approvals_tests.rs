@@ -436,3 +436,28 @@ fn a_view_offers_approve_only_to_whom_the_engine_would_count() {
             .is_ok()
     );
 }
+
+#[test]
+fn a_restart_says_a_lapse_or_a_drop_only_once() {
+    let mut s = spec(&["bob", "carol"], 2);
+    s.expires_ms = Some(30 * 60_000);
+    let mut e = awaiting(s.clone());
+    approve(&mut e, Actor::named("bob"), at_min(3));
+    let out = e.handle(Input::Tick, at_min(33));
+    assert!(kinds(&out).contains(&DecisionKind::ApprovalExpired));
+    let (mut r, out) = resumed(&e, plan(s.clone()), at_min(34));
+    let mut all = kinds(&out);
+    all.extend(kinds(&r.handle(Input::Tick, at_min(40))));
+    assert!(!all.contains(&DecisionKind::ApprovalExpired), "{all:?}");
+
+    // Dropped under a changed plan once; the next restart (same new plan)
+    // does not drop it again.
+    let mut e = awaiting(spec(&["alice", "bob", "carol"], 2));
+    approve(&mut e, Actor::named("bob"), at_min(3));
+    let mut changed = plan(spec(&["alice", "bob", "carol"], 2));
+    changed.steps[1].weight += 1;
+    let (r, out) = resumed(&e, changed.clone(), at_min(4));
+    assert!(kinds(&out).contains(&DecisionKind::ApprovalsInvalidated));
+    let (_, out) = resumed_from(&[&e, &r], changed, at_min(5));
+    assert!(!kinds(&out).contains(&DecisionKind::ApprovalsInvalidated));
+}

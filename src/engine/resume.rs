@@ -141,6 +141,24 @@ impl ResumePoint {
                 let under = under.or_else(|| p.plan_hash.clone());
                 p.approvals.push((k, d.actor.user.clone(), at, under));
             }
+            // A lapsed or dropped approval never counts again (nor is it
+            // said again): a new one by the same person is a new record.
+            let gone: Vec<(u64, &str, i64)> = match d.action {
+                DecisionKind::ApprovalExpired => vec![&d.detail],
+                DecisionKind::ApprovalsInvalidated => d.detail["dropped"]
+                    .as_array()
+                    .map(|l| l.iter().collect())
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            }
+            .into_iter()
+            .filter_map(|g| {
+                let step = g["step"].as_u64()?;
+                Some((step, g["user"].as_str()?, g["approved_at"].as_i64()?))
+            })
+            .collect();
+            p.approvals
+                .retain(|(k, user, at, _)| !gone.contains(&(*k as u64, user.as_str(), at.0)));
             if d.action == DecisionKind::Resumed
                 && let Some(h) = d.detail["plan_hash"].as_str()
             {
