@@ -190,6 +190,15 @@ impl Engine {
     /// Why `approver` may not grant a freeze exception over the socket now:
     /// the driver, one already granted, or no window closed to except.
     pub fn peer_freeze_exception_refusal(&self, approver: &Actor) -> Option<String> {
+        if self.phase == Phase::Pending {
+            // Before the start nobody drives yet: the exception is the
+            // driver's `--freeze-exception-by`, journaled as typed.
+            return Some(
+                "the rollout has not started: a freeze exception before the start is given \
+                 with --freeze-exception-by on `rampdeck run`"
+                    .into(),
+            );
+        }
         if self.driver.as_deref() == Some(approver.user.as_str()) {
             return Some(format!(
                 "{} drives this rollout and cannot approve its own freeze exception; \
@@ -500,6 +509,9 @@ mod tests {
                 .unwrap()
                 .contains("already recorded")
         );
+        let pending = Engine::new(Arc::new(plan(OnClose::Hold)));
+        let why = pending.peer_freeze_exception_refusal(&Actor::named("carol"));
+        assert!(why.unwrap().contains("has not started"));
         let mut open = Engine::new(Arc::new(plan(OnClose::Hold)));
         enter_first_step(&mut open, at(10, 0));
         let why = open.peer_freeze_exception_refusal(&Actor::named("carol"));
