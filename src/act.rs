@@ -1,5 +1,7 @@
 //! `rampdeck pause|resume|promote|approve [ROLLOUT]`: a pipeline or a
-//! second engineer acts on a running rollout without the cockpit.
+//! second engineer acts on a running rollout without the cockpit
+//! (`approve ROLLOUT STEP` approves only that step; `approve ROLLOUT
+//! --freeze-exception` grants a freeze exception as the sender).
 //!
 //! Each verb is one command on the rollout's socket, exactly as a key in
 //! an attached cockpit: the driver journals it with the identity the
@@ -58,7 +60,93 @@ pub async fn act_cmd(
     reason: &str,
     take_control: bool,
 ) -> i32 {
-    let name = verb(command);
+    let msg = ClientMsg::Command {
+        command,
+        reason: reason.to_string(),
+    };
+    let sent = Sent {
+        name: verb(command),
+        command: Some(command),
+        accepted: command.as_str(),
+        settle: true,
+    };
+    send(sent, msg, rollout, reason, take_control).await
+}
+
+/// What `rampdeck approve` approves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Approval {
+    /// The step awaiting approval; with a number (1-based), only that step.
+    Step(Option<u32>),
+    /// A freeze exception, granted as the sender (peer credentials).
+    FreezeException,
+}
+
+/// `rampdeck approve [ROLLOUT] [STEP] --reason R` or `rampdeck approve
+/// [ROLLOUT] --freeze-exception --reason R`; exit codes as [`act_cmd`].
+pub async fn approve_cmd(
+    how: Approval,
+    rollout: Option<&str>,
+    reason: &str,
+    take_control: bool,
+) -> i32 {
+    match how {
+        Approval::Step(None) => act_cmd(Command::Approve, rollout, reason, take_control).await,
+        Approval::Step(Some(step)) => {
+            let msg = ClientMsg::ApproveStep {
+                step,
+                reason: reason.to_string(),
+            };
+            let sent = Sent {
+                name: "approve",
+                command: Some(Command::Approve),
+                accepted: Command::Approve.as_str(),
+                settle: true,
+            };
+            send(sent, msg, rollout, reason, take_control).await
+        }
+        Approval::FreezeException => {
+            let name = "approve --freeze-exception";
+            if reason.trim().is_empty() {
+                eprintln!(
+                    "rampdeck {name}: a freeze exception needs a reason: add --reason \"why\"; nothing was sent"
+                );
+                return EXIT_CONFIG;
+            }
+            let msg = ClientMsg::FreezeException {
+                reason: reason.to_string(),
+            };
+            let sent = Sent {
+                name,
+                command: None,
+                accepted: "freeze_exception",
+                settle: false,
+            };
+            send(sent, msg, rollout, reason, take_control).await
+        }
+    }
+}
+
+/// One message to a rollout and how its answer reads.
+struct Sent {
+    /// As typed: "promote --full".
+    name: &'static str,
+    /// The command `reason_required` may name.
+    command: Option<Command>,
+    /// The word of the driver's `accepted: ...` notice.
+    accepted: &'static str,
+    /// Wait for the snapshot showing the new phase.
+    settle: bool,
+}
+
+async fn send(
+    sent: Sent,
+    msg: ClientMsg,
+    rollout: Option<&str>,
+    reason: &str,
+    take_control: bool,
+) -> i32 {
+    let name = sent.name;
     let fail = |code: i32, why: &str| {
         eprintln!("rampdeck {name}: {why}");
         code
@@ -76,7 +164,10 @@ pub async fn act_cmd(
         Err(e) => return fail(EXIT_INTERNAL, &e.to_string()),
     };
     let required = client.snapshots.borrow().plan.ui.reason_required.clone();
-    if let Some(why) = missing_reason(&required, command, reason) {
+    if let Some(why) = sent
+        .command
+        .and_then(|c| missing_reason(&required, c, reason))
+    {
         return fail(EXIT_CONFIG, &why);
     }
     if take_control {
@@ -89,15 +180,15 @@ pub async fn act_cmd(
         }
     }
     let before = client.snapshots.borrow().engine.phase.clone();
-    let msg = ClientMsg::Command {
-        command,
-        reason: reason.to_string(),
-    };
     if let Err(e) = client.send(msg).await {
         return fail(EXIT_INTERNAL, &e.to_string());
     }
-    let accepted = format!("{ACCEPTED}{}", command.as_str());
+    let accepted = format!("{ACCEPTED}{}", sent.accepted);
     match answer(&mut client, |n| n == accepted).await {
+        Answer::Yes if !sent.settle => {
+            println!("{name}: accepted; journaled with your identity");
+            0
+        }
         Answer::Yes => {
             let now = settled(&mut client, &before).await;
             println!(

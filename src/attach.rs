@@ -194,11 +194,14 @@ async fn attach_socket(socket: &Path, ascii: bool, wait: Duration) -> i32 {
             return EXIT_INTERNAL;
         }
     };
-    let me = client.hello.you.user.clone();
+    // Who the driver saw in the peer credentials: the footer offers `a`
+    // to this person only when the engine would count their approval.
+    let me = client.hello.you.clone();
     let (view_tx, view_rx) = watch::channel(client.snapshots.borrow().clone());
     let (ui_tx, ui_rx) = mpsc::channel::<UiCommand>(16);
     let bridge = tokio::spawn(bridge(client, view_tx, ui_rx));
-    let opts = TuiOptions::from_env(ascii, &me);
+    let mut opts = TuiOptions::from_env(ascii, &me.user);
+    opts.groups = me.groups;
     let exit = crate::tui::run(view_rx, ui_tx, opts).await;
     bridge.abort();
     match exit {

@@ -38,6 +38,24 @@ pub struct ActArgs {
     pub take_control: bool,
 }
 
+/// What `approve` takes.
+#[derive(Debug, Clone, Args)]
+pub struct ApproveArgs {
+    #[command(flatten)]
+    pub act: ActArgs,
+    /// The step you approve, 1-based as the ramp shows it. Refused unless
+    /// it is the step the rollout is at, so an approval meant for one step
+    /// never counts for the next. Without it, the current step.
+    #[arg(value_name = "STEP", value_parser = clap::value_parser!(u32).range(1..))]
+    pub step: Option<u32>,
+    /// Grant this rollout a freeze exception instead (it is held by a
+    /// closed change window): journaled as approved by you, with the
+    /// identity the socket's peer credentials prove. Needs --reason; the
+    /// driver cannot grant its own.
+    #[arg(long, conflicts_with_all = ["step", "take_control"])]
+    pub freeze_exception: bool,
+}
+
 /// Said under `rampdeck judge --help` and in its man page.
 const JUDGE_AFTER_HELP: &str = "Sample files: one number per line (blank lines and `#` comments \
 ignored; NaN and inf allowed, the NaN strategy decides), or a JSON array of numbers and null. At \
@@ -91,7 +109,13 @@ pub enum Cmd {
         rollout_id: Option<String>,
         /// Start (and promote) outside the plan's change windows and
         /// freezes: the person who approved the exception, not you.
-        /// Journaled with --freeze-reason.
+        /// Journaled with --freeze-reason and the name as typed (detail
+        /// `"identity": "typed"`): nothing proves NAME. Once the rollout
+        /// runs, the approver can grant an exception with their own
+        /// identity instead: `rampdeck approve ROLLOUT --freeze-exception
+        /// --reason ...` from their shell, sent over the rollout's socket
+        /// and journaled with the identity its peer credentials prove
+        /// (`"identity": "peer"`).
         #[arg(
             long,
             value_name = "NAME",
@@ -153,9 +177,11 @@ pub enum Cmd {
         #[arg(long)]
         full: bool,
     },
-    /// Approve a manual step whose hold is over, from another shell.
+    /// Approve a manual step whose hold is over, from another shell:
+    /// `rampdeck approve ROLLOUT [STEP]`; with --freeze-exception, grant a
+    /// freeze exception as yourself.
     #[command(after_help = ACT_AFTER_HELP)]
-    Approve(ActArgs),
+    Approve(ApproveArgs),
     /// Print a shell completion script: `rampdeck completions bash > /etc/bash_completion.d/rampdeck`.
     Completions {
         /// bash | zsh | fish | elvish | powershell

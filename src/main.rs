@@ -102,7 +102,16 @@ fn main() -> ExitCode {
             },
             a,
         ),
-        Cmd::Approve(a) => act(Command::Approve, a),
+        Cmd::Approve(a) => block_on(async move {
+            let reason = a.act.reason.unwrap_or_default();
+            let rollout = a.act.rollout.as_deref();
+            let how = if a.freeze_exception {
+                rampdeck::act::Approval::FreezeException
+            } else {
+                rampdeck::act::Approval::Step(a.step)
+            };
+            rampdeck::act::approve_cmd(how, rollout, &reason, a.act.take_control).await
+        }),
         Cmd::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "rampdeck", &mut std::io::stdout());

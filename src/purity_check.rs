@@ -3,7 +3,8 @@
 //! crates and `std` modules listed here, and never read a clock. A `use
 //! tokio`, `std::fs`, `reqwest`, `Instant::now()` or `Utc::now()` in them
 //! fails `cargo test`, so purity is not just a comment. Test modules (from
-//! `#[cfg(test)]` on) are not checked: tests may use fixtures.
+//! `#[cfg(test)]` on, and files that begin `#![cfg(test)]`) are not
+//! checked: tests may use fixtures.
 
 use std::path::{Path, PathBuf};
 
@@ -107,6 +108,10 @@ fn code_of(text: &str) -> String {
             Some(i) => &line[..i],
             None => line,
         };
+        if code.trim_start().starts_with("#![cfg(test)]") {
+            // A test module in a file of its own (`#[path = "x_tests.rs"]`).
+            break;
+        }
         if code.trim_start().starts_with("#[cfg(test)]") {
             pending = true;
             continue;
@@ -238,4 +243,6 @@ fn the_check_catches_what_it_is_for() {
         !after.contains("tokio") && after.contains("use std::fs;"),
         "{after}"
     );
+    let file = code_of("//! Tests.\n#![cfg(test)]\nuse crate::tui::fixtures;\n");
+    assert!(!file.contains("tui"), "{file}");
 }

@@ -233,6 +233,7 @@ fn open_screen(setup: &DriverSetup, ascii: bool) -> EarlyScreen {
     let (ui_tx, commands) = tokio::sync::mpsc::channel(16);
     let actor = crate::identity::local_actor();
     let mut opts = crate::tui::TuiOptions::from_env(ascii, &actor.user);
+    opts.groups = actor.groups.clone();
     opts.hosts_driver = true;
     opts.hangup_log = Some(crate::tty::log_path_for(&setup.journal_path));
     let tui = tokio::spawn(crate::tui::run(rx, ui_tx, opts));

@@ -31,6 +31,18 @@ impl Driver {
         reason: String,
         client: Option<u64>,
     ) -> Result<(), DriverError> {
+        self.command_at(command, None, actor, reason, client)
+    }
+
+    /// A command, or with `step` (0-based) an approval of that step only.
+    fn command_at(
+        &mut self,
+        command: Command,
+        step: Option<usize>,
+        actor: Actor,
+        reason: String,
+        client: Option<u64>,
+    ) -> Result<(), DriverError> {
         let now = wall_now();
         // A token pasted into a reason goes no further than here.
         let reason = self.redactor.text(&reason).into_owned();
@@ -66,14 +78,14 @@ impl Driver {
         // A step with `approvals` names its own approvers: they need not be
         // drivers nor take control, and the engine decides who counts.
         if command == Command::Approve && self.engine.takes_named_approvals() {
-            return self.engine_command(command, actor, reason, client);
+            return self.engine_command(command, step, actor, reason, client);
         }
         match self.access.check(&who, command, now) {
-            AccessDecision::Allow => self.engine_command(command, actor, reason, client),
+            AccessDecision::Allow => self.engine_command(command, step, actor, reason, client),
             AccessDecision::Confirmed { first } => {
                 let reason =
                     format!("{reason} (two-person rule: asked by {first}, confirmed by {who})");
-                self.engine_command(command, actor, reason, client)
+                self.engine_command(command, step, actor, reason, client)
             }
             AccessDecision::Refuse(r) => {
                 if client.is_none() || self.flood.pass(&who, Kind::Refused, now) {
@@ -99,6 +111,7 @@ impl Driver {
     fn engine_command(
         &mut self,
         command: Command,
+        step: Option<usize>,
         actor: Actor,
         reason: String,
         client: Option<u64>,
@@ -106,7 +119,10 @@ impl Driver {
         let now = wall_now();
         // Decided and applied at one instant, so what the sender is told is
         // what the engine did.
-        let verdict = self.engine.allowed_by(command, &actor, now);
+        let verdict = match step.and_then(|k| self.engine.approve_step_refusal(k)) {
+            Some(why) => Err(crate::engine::Refusal(why)),
+            None => self.engine.allowed_by(command, &actor, now),
+        };
         if client.is_some()
             && let Err(why) = &verdict
             && !self.flood.pass(&person(&actor), Kind::Refused, now)
@@ -121,10 +137,17 @@ impl Driver {
             self.cancel_tx.send_replace(true);
             self.cancel_tx = tokio::sync::watch::channel(false).0;
         }
-        let input = Input::Command {
-            command,
-            actor,
-            reason,
+        let input = match step {
+            Some(step) => Input::ApproveStep {
+                step,
+                actor,
+                reason,
+            },
+            None => Input::Command {
+                command,
+                actor,
+                reason,
+            },
         };
         self.apply(input, now)?;
         // The sender learns the engine's answer (`rampdeck VERB` exits on it).
@@ -176,6 +199,27 @@ impl Driver {
                 }
                 self.command(command, actor, reason, Some(client_id))
             }
+            ClientMsg::ApproveStep { step, reason } => {
+                if let Err(why) = crate::engine::reason::check_reason(&reason) {
+                    self.tell(Some(client_id), format!("refused: {why}"));
+                    return Ok(());
+                }
+                // 1-based on the wire, as the ramp shows it.
+                let steps = self.setup.plan.steps.len();
+                let Some(k) = (step as usize).checked_sub(1).filter(|k| *k < steps) else {
+                    self.tell(
+                        Some(client_id),
+                        format!(
+                            "refused: there is no step {step}: this plan has steps 1 to {steps}"
+                        ),
+                    );
+                    return Ok(());
+                };
+                self.command_at(Command::Approve, Some(k), actor, reason, Some(client_id))
+            }
+            ClientMsg::FreezeException { reason } => {
+                self.peer_freeze_exception(actor, reason, client_id)
+            }
             ClientMsg::TakeControl => {
                 let who = person(&actor);
                 match self.access.take_control(&who) {
@@ -217,6 +261,55 @@ impl Driver {
             }
             ClientMsg::Ping => Ok(()),
         }
+    }
+
+    /// A freeze exception granted by the person at the other end of the
+    /// socket, as the peer credentials prove them (never a typed name).
+    fn peer_freeze_exception(
+        &mut self,
+        actor: Actor,
+        reason: String,
+        client: u64,
+    ) -> Result<(), DriverError> {
+        let now = wall_now();
+        if let Err(why) = crate::engine::reason::check_reason(&reason) {
+            self.tell(Some(client), format!("refused: {why}"));
+            return Ok(());
+        }
+        if reason.trim().is_empty() {
+            let why = "refused: a freeze exception needs a reason: add --reason \"why\"";
+            self.tell(Some(client), why.into());
+            return Ok(());
+        }
+        let reason = self.redactor.text(&reason).into_owned();
+        let who = person(&actor);
+        if !self.flood.pass(&who, Kind::Command, now) {
+            self.tell(
+                Some(client),
+                format!("refused: too many commands from {who}"),
+            );
+            return Ok(());
+        }
+        let verdict = self.engine.peer_freeze_exception_refusal(&actor);
+        if let Some(why) = &verdict
+            && !self.flood.pass(&who, Kind::Refused, now)
+        {
+            self.tell(Some(client), format!("refused: {why}"));
+            return Ok(());
+        }
+        let input = Input::PeerFreezeException {
+            approver: actor,
+            reason,
+        };
+        self.apply(input, now)?;
+        self.tell(
+            Some(client),
+            match verdict {
+                None => "accepted: freeze_exception".to_string(),
+                Some(why) => format!("refused: {why}"),
+            },
+        );
+        Ok(())
     }
 
     /// Views connected for longer than a peek become attached views.

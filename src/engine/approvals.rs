@@ -37,10 +37,7 @@ pub struct ApprovalSpec {
 impl ApprovalSpec {
     /// Whether `actor` is named, or in a named group.
     pub fn eligible(&self, actor: &Actor) -> bool {
-        self.from.iter().any(|f| match f.strip_prefix('@') {
-            Some(group) => actor.groups.iter().any(|g| g == group),
-            None => *f == actor.user,
-        })
+        eligible(&self.from, actor)
     }
 
     /// The rule in one phrase, for `plan` and the summary: "2 approvals
@@ -71,12 +68,22 @@ impl ApprovalSpec {
     }
 }
 
+/// Whether `actor` is one of `from`: by name, or in an `@group`.
+fn eligible(from: &[String], actor: &Actor) -> bool {
+    from.iter().any(|f| match f.strip_prefix('@') {
+        Some(group) => actor.groups.iter().any(|g| g == group),
+        None => *f == actor.user,
+    })
+}
+
 /// One approval given for a step.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Given {
     pub step: usize,
     pub user: String,
     pub at: Timestamp,
+    /// Its lapse was journaled (`approval_expired`, once).
+    pub lapsed: bool,
 }
 
 /// Who approved the current step and who still can, for the views.
@@ -89,12 +96,74 @@ pub struct ApprovalsView {
     /// Named people and groups who could still approve (those who did
     /// and, unless allowed, the driver left out).
     pub can: Vec<String>,
+    /// The step's approvers as the plan names them, and whether the driver
+    /// may be one: with `driver`, a view can say whether the person at it
+    /// may approve ([`ApprovalsView::refusal`]), as the engine decides.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub from: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_self: bool,
+    /// Who drives the rollout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
 }
 
 impl ApprovalsView {
     /// How many more approvals are needed.
     pub fn missing(&self) -> u32 {
         self.need.saturating_sub(self.approved.len() as u32)
+    }
+
+    /// Why `actor` cannot approve this step now (not named, the driver,
+    /// already counted): the one rule, used by the engine when an approval
+    /// comes and by views before they offer `a`.
+    pub fn refusal(&self, actor: &Actor) -> Option<String> {
+        if !eligible(&self.from, actor) {
+            return Some(format!(
+                "{} is not an approver for this step; approvals come from {}",
+                actor.user,
+                self.from.join(", ")
+            ));
+        }
+        if !self.allow_self && self.driver.as_deref() == Some(actor.user.as_str()) {
+            return Some(format!(
+                "{} drives this rollout and cannot approve it (allow_self = false); ask {}",
+                actor.user,
+                self.from.join(", ")
+            ));
+        }
+        if let Some((_, at)) = self.approved.iter().find(|(u, _)| *u == actor.user) {
+            return Some(format!(
+                "{} already approved at {}; one person counts once",
+                actor.user,
+                time_of_day(*at)
+            ));
+        }
+        None
+    }
+}
+
+impl super::view::EngineView {
+    /// Like [`super::types::Allowed::check`], for the person `actor`: an
+    /// approval of a step that names its approvers is offered only to one
+    /// the engine would count (what [`Engine::allowed_by`] says).
+    pub fn allowed_for(
+        &self,
+        command: super::types::Command,
+        actor: &Actor,
+    ) -> Result<(), super::types::Refusal> {
+        self.allowed.check(command)?;
+        if command != super::types::Command::Approve {
+            return Ok(());
+        }
+        let approvals = self
+            .step
+            .and_then(|k| self.steps.get(k))
+            .and_then(|s| s.approvals.as_ref());
+        match approvals.and_then(|a| a.refusal(actor)) {
+            Some(why) => Err(super::types::Refusal(why)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -122,11 +191,10 @@ impl Engine {
         now: Timestamp,
     ) -> Result<(), super::types::Refusal> {
         self.allowed(command, now)?;
-        let spec = match (command, self.step_approvals()) {
-            (super::types::Command::Approve, Some(spec)) => spec,
-            _ => return Ok(()),
-        };
-        match self.approver_refusal(spec, actor, now) {
+        if command != super::types::Command::Approve {
+            return Ok(());
+        }
+        match self.approver_refusal(actor, now) {
             Some(why) => Err(super::types::Refusal(why)),
             None => Ok(()),
         }
@@ -140,7 +208,7 @@ impl Engine {
         self.approvals
             .iter()
             .filter(|g| g.step == k)
-            .filter(|g| spec.expires().is_none_or(|e| now.since(g.at) < e))
+            .filter(|g| !expired(spec, g, now))
             .collect()
     }
 
@@ -180,34 +248,8 @@ impl Engine {
     }
 
     /// Why `actor` cannot approve the current step at `now`.
-    fn approver_refusal(
-        &self,
-        spec: &ApprovalSpec,
-        actor: &Actor,
-        now: Timestamp,
-    ) -> Option<String> {
-        if !spec.eligible(actor) {
-            return Some(format!(
-                "{} is not an approver for this step; approvals come from {}",
-                actor.user,
-                spec.from.join(", ")
-            ));
-        }
-        if !spec.allow_self && self.driver.as_deref() == Some(actor.user.as_str()) {
-            return Some(format!(
-                "{} drives this rollout and cannot approve it (allow_self = false); ask {}",
-                actor.user,
-                spec.from.join(", ")
-            ));
-        }
-        if let Some(g) = self.fresh(now).into_iter().find(|g| g.user == actor.user) {
-            return Some(format!(
-                "{} already approved at {}; one person counts once",
-                actor.user,
-                time_of_day(g.at)
-            ));
-        }
-        None
+    fn approver_refusal(&self, actor: &Actor, now: Timestamp) -> Option<String> {
+        self.approvals_view(now)?.refusal(actor)
     }
 
     /// An `Approve` in `AwaitingApproval` on a step with `approvals`:
@@ -227,7 +269,7 @@ impl Engine {
             return false;
         };
         let k = *k;
-        if let Some(why) = self.approver_refusal(&spec, actor, now) {
+        if let Some(why) = self.approver_refusal(actor, now) {
             let detail = json!({ "command": "approve", "reason": reason });
             self.journal(out, DecisionKind::Refused, actor, why, detail);
             return true;
@@ -239,6 +281,7 @@ impl Engine {
             step: k,
             user: actor.user.clone(),
             at: now,
+            lapsed: false,
         });
         let have = self.fresh(now).len() as u32;
         let detail = json!({
@@ -246,6 +289,8 @@ impl Engine {
             "approvals": have,
             "need": spec.count,
             "expires_ms": spec.expires_ms,
+            // A changed plan invalidates it (see `resume.rs`).
+            "plan_hash": super::decision::plan_hash(&self.plan),
         });
         let text = format!("{}: {reason}", counted(have, spec.count));
         self.journal(out, DecisionKind::Approval, actor, text, detail);
@@ -275,6 +320,9 @@ impl Engine {
             approved,
             need: spec.count,
             can,
+            from: spec.from.clone(),
+            allow_self: spec.allow_self,
+            driver: self.driver.clone(),
         })
     }
 }
@@ -283,6 +331,168 @@ impl Engine {
 /// needed). The cockpit, the journal and the summary say it this way.
 pub fn counted(have: u32, need: u32) -> String {
     format!("{} of {need} approvals", have.min(need))
+}
+
+/// Whether approval `g` no longer counts at `now` under `spec`.
+fn expired(spec: &ApprovalSpec, g: &Given, now: Timestamp) -> bool {
+    spec.expires().is_some_and(|e| now.since(g.at) >= e)
+}
+
+impl Engine {
+    /// On a tick: journal, once each, the approvals of the step still
+    /// waiting for them that lapsed by `now` ("bob's approval of step 3
+    /// expired after 30m; 1 more needed from carol, @deployers"). An
+    /// approval of a step already left lapses silently: it no longer
+    /// mattered.
+    pub(super) fn expire_approvals(&mut self, now: Timestamp, out: &mut Vec<Effect>) {
+        let waiting = matches!(
+            self.phase,
+            Phase::Holding { .. } | Phase::AwaitingApproval { .. } | Phase::Paused { .. }
+        );
+        let (true, Some(k), Some(spec)) = (waiting, self.step, self.step_approvals().cloned())
+        else {
+            return;
+        };
+        let lapsed: Vec<usize> = (self.approvals.iter().enumerate())
+            .filter(|(_, g)| g.step == k && !g.lapsed && expired(&spec, g, now))
+            .map(|(i, _)| i)
+            .collect();
+        for i in lapsed {
+            self.approvals[i].lapsed = true;
+            let g = self.approvals[i].clone();
+            let Some(v) = self.approvals_view(now) else {
+                return;
+            };
+            let after = spec
+                .expires()
+                .map(super::words::duration)
+                .unwrap_or_default();
+            let reason = format!(
+                "{}'s approval of step {} expired after {after}; {} more needed from {}",
+                g.user,
+                k + 1,
+                v.missing(),
+                v.can.join(", ")
+            );
+            let detail = json!({
+                "step": k,
+                "user": g.user,
+                "approved_at": g.at,
+                "expires_ms": spec.expires_ms,
+                "approvals": v.approved.len(),
+                "need": spec.count,
+            });
+            self.journal(
+                out,
+                DecisionKind::ApprovalExpired,
+                &Actor::system(),
+                reason,
+                detail,
+            );
+        }
+    }
+}
+
+impl Engine {
+    /// On a resume: keep the journal's approvals given under this plan
+    /// (`plan_hash`); returns those given under another, which no longer
+    /// count (a changed plan invalidates them).
+    pub(super) fn restore_approvals(
+        &mut self,
+        p: &super::resume::ResumePoint,
+        plan_hash: &str,
+    ) -> Vec<Given> {
+        let mut dropped = Vec::new();
+        self.approvals.clear();
+        for (step, user, at, under) in &p.approvals {
+            let given = Given {
+                step: *step,
+                user: user.clone(),
+                at: *at,
+                lapsed: false,
+            };
+            // Records from before the plan hash was kept count as before.
+            if under.as_deref().is_none_or(|h| h == plan_hash) {
+                self.approvals.push(given);
+            } else {
+                dropped.push(given);
+            }
+        }
+        dropped
+    }
+
+    /// The `approvals_invalidated` record for approvals `dropped` on a
+    /// resume because the plan changed since they were given.
+    pub(super) fn journal_dropped_approvals(&mut self, dropped: Vec<Given>, out: &mut Vec<Effect>) {
+        if dropped.is_empty() {
+            return;
+        }
+        let who: Vec<String> = dropped
+            .iter()
+            .map(|g| format!("{} (step {})", g.user, g.step + 1))
+            .collect();
+        let reason = format!(
+            "the plan changed since {} approved: approvals given under another plan do not count; ask again",
+            who.join(", ")
+        );
+        let list: Vec<serde_json::Value> = dropped
+            .iter()
+            .map(|g| json!({ "step": g.step, "user": g.user, "approved_at": g.at }))
+            .collect();
+        let detail = json!({
+            "dropped": list,
+            "plan_hash": super::decision::plan_hash(&self.plan),
+        });
+        self.journal(
+            out,
+            DecisionKind::ApprovalsInvalidated,
+            &Actor::system(),
+            reason,
+            detail,
+        );
+    }
+}
+
+impl Engine {
+    /// Why an approval naming step `step` (0-based) does not count now: the
+    /// rollout is at another step (an approval is of one step, never the
+    /// next). `None` when `step` is the current step.
+    pub fn approve_step_refusal(&self, step: usize) -> Option<String> {
+        match self.step {
+            Some(k) if k == step => None,
+            Some(k) => Some(format!(
+                "this approval names step {} but the rollout is at step {} ({}); an approval of \
+                 one step never counts for another: approve step {} if you mean it",
+                step + 1,
+                k + 1,
+                self.plan.steps.get(k).map_or("", |s| s.name.as_str()),
+                k + 1
+            )),
+            None => Some(format!(
+                "this approval names step {} but the rollout has not entered a step yet",
+                step + 1
+            )),
+        }
+    }
+
+    /// An approval of step `step` by number: refused (and journaled) when
+    /// it is not the current step, else an `Approve` as any other.
+    pub(super) fn on_approve_step(
+        &mut self,
+        step: usize,
+        actor: Actor,
+        reason: String,
+        now: Timestamp,
+        out: &mut Vec<Effect>,
+    ) {
+        let reason = super::reason::clean_reason(reason);
+        if let Some(why) = self.approve_step_refusal(step) {
+            let detail = json!({ "command": "approve", "step": step, "reason": reason });
+            self.journal(out, DecisionKind::Refused, &actor, why, detail);
+            return;
+        }
+        self.on_command(super::types::Command::Approve, actor, reason, now, out);
+    }
 }
 
 /// "approved by alice (12:03:10); 1 more from bob, @deployers"
@@ -312,232 +522,5 @@ pub fn approvals_parts(v: &ApprovalsView) -> Vec<String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-    use crate::engine::testing::settle;
-    use crate::engine::types::{Command, Input};
-    use crate::plan::Plan;
-
-    const T0: i64 = 1_796_634_000_000;
-
-    fn at_min(m: i64) -> Timestamp {
-        Timestamp(T0 + m * 60_000)
-    }
-
-    /// The fixture plan without metrics, its first step needing `spec`.
-    fn plan(spec: ApprovalSpec) -> Plan {
-        let mut p = crate::tui::fixtures::plan();
-        p.metrics.clear();
-        p.triggers.clear();
-        p.steps[0].gate = crate::plan::GateKind::Manual;
-        p.steps[0].approvals = Some(spec);
-        p
-    }
-
-    fn spec(from: &[&str], count: u32) -> ApprovalSpec {
-        ApprovalSpec {
-            from: from.iter().map(|s| s.to_string()).collect(),
-            count,
-            allow_self: false,
-            expires_ms: None,
-        }
-    }
-
-    /// Started by alice; the first step's hold over: awaiting approvals.
-    fn awaiting(spec: ApprovalSpec) -> Engine {
-        let mut e = Engine::new(Arc::new(plan(spec)));
-        let out = e.handle(
-            Input::Start {
-                actor: Actor::named("alice"),
-            },
-            at_min(0),
-        );
-        settle(&mut e, out, at_min(0));
-        e.handle(Input::Tick, at_min(2));
-        assert_eq!(e.phase(), &Phase::AwaitingApproval { step: 0 });
-        e
-    }
-
-    fn approve(e: &mut Engine, actor: Actor, now: Timestamp) -> Vec<Effect> {
-        let input = Input::Command {
-            command: Command::Approve,
-            actor,
-            reason: "looks good".into(),
-        };
-        e.handle(input, now)
-    }
-
-    /// The journaled decisions: (kind, reason).
-    fn said(out: &[Effect]) -> Vec<(DecisionKind, String)> {
-        out.iter()
-            .filter_map(|x| match x {
-                Effect::Journal(d) => Some((d.action.clone(), d.reason.clone())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// The approvals were enough: the rollout left the first step.
-    fn assert_on_step_2(e: &Engine) {
-        assert!(
-            matches!(
-                e.phase(),
-                Phase::Promoting { step: 1 } | Phase::Holding { step: 1 }
-            ),
-            "{:?}",
-            e.phase()
-        );
-    }
-
-    fn in_group(user: &str, group: &str) -> Actor {
-        Actor {
-            groups: vec![group.into()],
-            ..Actor::named(user)
-        }
-    }
-
-    #[test]
-    fn two_of_three_advance_and_one_does_not() {
-        let mut e = awaiting(spec(&["bob", "carol", "dave"], 2));
-        let out = approve(&mut e, Actor::named("bob"), at_min(3));
-        assert_eq!(said(&out)[0].0, DecisionKind::Approval);
-        assert!(said(&out)[0].1.starts_with("1 of 2 approvals"), "{out:?}");
-        assert_eq!(e.phase(), &Phase::AwaitingApproval { step: 0 });
-        let v = e.view(at_min(4));
-        let line = approvals_line(v.steps[0].approvals.as_ref().unwrap());
-        assert!(line.starts_with("approved by bob ("), "{line}");
-        assert!(line.ends_with("; 1 more from carol, dave"), "{line}");
-        assert_eq!(
-            crate::engine::words::next_action(&v.next),
-            "waiting for 1 more approval (of 2) from carol, dave"
-        );
-        let out = approve(&mut e, Actor::named("carol"), at_min(5));
-        let kinds: Vec<_> = said(&out).into_iter().map(|(k, _)| k).collect();
-        assert!(kinds.contains(&DecisionKind::Approve), "{kinds:?}");
-        assert_on_step_2(&e);
-    }
-
-    #[test]
-    fn one_person_counts_once() {
-        let mut e = awaiting(spec(&["bob", "carol"], 2));
-        approve(&mut e, Actor::named("bob"), at_min(3));
-        let out = approve(&mut e, Actor::named("bob"), at_min(4));
-        let (kind, why) = &said(&out)[0];
-        assert_eq!(kind, &DecisionKind::Refused);
-        assert!(
-            why.contains("already approved") && why.contains("counts once"),
-            "{why}"
-        );
-        assert_eq!(e.phase(), &Phase::AwaitingApproval { step: 0 });
-    }
-
-    #[test]
-    fn the_driver_cannot_approve_unless_allowed() {
-        let mut e = awaiting(spec(&["alice", "bob"], 1));
-        let out = approve(&mut e, Actor::named("alice"), at_min(3));
-        let (kind, why) = &said(&out)[0];
-        assert_eq!(kind, &DecisionKind::Refused);
-        assert!(why.contains("drives this rollout"), "{why}");
-        let v = e.view(at_min(3));
-        assert_eq!(v.steps[0].approvals.as_ref().unwrap().can, vec!["bob"]);
-
-        let mut allowed = spec(&["alice", "bob"], 1);
-        allowed.allow_self = true;
-        let mut e = awaiting(allowed);
-        approve(&mut e, Actor::named("alice"), at_min(3));
-        assert_on_step_2(&e);
-    }
-
-    #[test]
-    fn someone_not_named_is_refused_with_who_can() {
-        let mut e = awaiting(spec(&["bob", "@deployers"], 1));
-        let out = approve(&mut e, in_group("mallory", "staff"), at_min(3));
-        let (kind, why) = &said(&out)[0];
-        assert_eq!(kind, &DecisionKind::Refused);
-        assert!(why.contains("mallory is not an approver"), "{why}");
-        assert!(why.contains("bob, @deployers"), "{why}");
-    }
-
-    #[test]
-    fn allowed_by_says_what_the_engine_will_do() {
-        let mut e = awaiting(spec(&["alice", "bob", "carol"], 2));
-        let now = at_min(3);
-        assert!(
-            e.allowed_by(Command::Approve, &Actor::named("bob"), now)
-                .is_ok()
-        );
-        assert!(
-            e.allowed_by(Command::Approve, &Actor::named("alice"), now)
-                .is_err()
-        );
-        assert!(
-            e.allowed_by(Command::Approve, &Actor::named("zed"), now)
-                .is_err()
-        );
-        approve(&mut e, Actor::named("bob"), now);
-        let dup = e.allowed_by(Command::Approve, &Actor::named("bob"), now);
-        assert!(dup.unwrap_err().0.contains("counts once"));
-        assert!(
-            e.allowed_by(Command::Pause, &Actor::named("zed"), now)
-                .is_ok()
-        );
-    }
-
-    #[test]
-    fn a_group_member_counts() {
-        let mut e = awaiting(spec(&["bob", "@deployers"], 2));
-        approve(&mut e, in_group("erin", "deployers"), at_min(3));
-        assert_eq!(e.phase(), &Phase::AwaitingApproval { step: 0 });
-        approve(&mut e, Actor::named("bob"), at_min(4));
-        assert_on_step_2(&e);
-    }
-
-    #[test]
-    fn an_expired_approval_no_longer_counts() {
-        let mut s = spec(&["bob", "carol"], 2);
-        s.expires_ms = Some(30 * 60_000);
-        let mut e = awaiting(s);
-        approve(&mut e, Actor::named("bob"), at_min(3));
-        // 31 minutes later bob's approval has lapsed: carol's is 1 of 2.
-        let out = approve(&mut e, Actor::named("carol"), at_min(34));
-        assert!(said(&out)[0].1.starts_with("1 of 2"), "{out:?}");
-        assert_eq!(e.phase(), &Phase::AwaitingApproval { step: 0 });
-        // Bob may approve again; now both are fresh.
-        approve(&mut e, Actor::named("bob"), at_min(35));
-        assert_on_step_2(&e);
-    }
-
-    #[test]
-    fn a_restart_keeps_the_approvals_and_the_driver() {
-        let mut e = awaiting(spec(&["alice", "bob", "carol"], 2));
-        approve(&mut e, Actor::named("bob"), at_min(3));
-        let records: Vec<_> = e.recent.iter().cloned().collect();
-        let point = crate::engine::resume::ResumePoint::from_decisions(records).unwrap();
-        assert_eq!(point.driver.as_deref(), Some("alice"));
-        let mut r = Engine::new(Arc::clone(e.plan()));
-        let input = Input::Resume {
-            point: Box::new(point),
-            actor: Actor::named("alice"),
-        };
-        let out = r.handle(input, at_min(4));
-        settle(&mut r, out, at_min(4));
-        r.handle(Input::Tick, at_min(6));
-        let v = r.view(at_min(6));
-        let a = v.steps[0].approvals.as_ref().unwrap();
-        assert_eq!(a.approved.len(), 1, "{a:?}");
-        assert_eq!(a.can, vec!["carol"], "the driver and bob are left out");
-    }
-
-    #[test]
-    fn promote_cannot_skip_approvals_but_rollback_can_run() {
-        let e = awaiting(spec(&["bob", "carol"], 2));
-        let why = e.allowed(Command::Promote, at_min(3)).unwrap_err().0;
-        assert!(why.contains("needs approvals"), "{why}");
-        assert!(e.allowed(Command::PromoteFull, at_min(3)).is_err());
-        assert!(e.allowed(Command::Rollback, at_min(3)).is_ok());
-        assert!(e.allowed(Command::Approve, at_min(3)).is_ok());
-    }
-}
+#[path = "approvals_tests.rs"]
+mod tests;

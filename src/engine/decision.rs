@@ -127,7 +127,22 @@ pub fn plan_summary(plan: &Plan) -> Value {
         // The whole plan (it holds no secrets, only variable names), so the
         // journal alone is enough for the post-deploy summary and an audit.
         "plan": serde_json::to_value(plan).unwrap_or(Value::Null),
+        "plan_hash": plan_hash(plan),
     })
+}
+
+/// The plan's fingerprint: SHA-256 (hex) of its JSON, as the
+/// `rollout_started` record keeps it under `plan`. Approvals are given
+/// under one plan; a resume under another does not count them.
+pub fn plan_hash(plan: &Plan) -> String {
+    plan_value_hash(&serde_json::to_value(plan).unwrap_or(Value::Null))
+}
+
+/// [`plan_hash`] of a plan already in JSON (an older journal's
+/// `rollout_started` record, written before the hash was).
+pub fn plan_value_hash(plan: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(plan.to_string().as_bytes()))
 }
 
 /// One line for the `rollout_started` reason: "canary of checkout: 5 steps,

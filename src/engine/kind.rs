@@ -25,6 +25,10 @@ pub enum DecisionKind {
     Approve,
     /// One approval of an N-of-M step recorded (not yet enough to advance).
     Approval,
+    /// An approval of the step still waiting for it lapsed (`expires`).
+    ApprovalExpired,
+    /// Approvals given under another plan were not counted on a resume.
+    ApprovalsInvalidated,
     Promoted,
     // Stopping.
     Pause,
@@ -92,7 +96,7 @@ use DecisionKind as K;
 
 impl DecisionKind {
     /// Every known kind, for tables and tests.
-    pub const ALL: [DecisionKind; 53] = [
+    pub const ALL: [DecisionKind; 55] = [
         K::RolloutStarted,
         K::Resumed,
         K::ResumeConfirmed,
@@ -105,6 +109,8 @@ impl DecisionKind {
         K::PromoteFull,
         K::Approve,
         K::Approval,
+        K::ApprovalExpired,
+        K::ApprovalsInvalidated,
         K::Promoted,
         K::Pause,
         K::TriggerPause,
@@ -163,6 +169,8 @@ impl DecisionKind {
             K::PromoteFull => "promote_full",
             K::Approve => "approve",
             K::Approval => "approval",
+            K::ApprovalExpired => "approval_expired",
+            K::ApprovalsInvalidated => "approvals_invalidated",
             K::Promoted => "promoted",
             K::Pause => "pause",
             K::TriggerPause => "trigger_pause",
@@ -298,6 +306,8 @@ impl DecisionKind {
                     | K::AwaitingApproval
                     | K::Approval
                     | K::ObservationStarted
+                    | K::ApprovalExpired
+                    | K::ApprovalsInvalidated
                     | K::Resume
                     | K::RolledBack
                     | K::Promoted
@@ -316,6 +326,8 @@ impl DecisionKind {
                     | K::DataHoldStarted
                     | K::WindowClosed
                     | K::FreezeException
+                    | K::ApprovalExpired
+                    | K::ApprovalsInvalidated
                     | K::ResumeMismatch
                     | K::HeldBack
                     | K::ConnectionsRefused
@@ -449,6 +461,19 @@ mod tests {
         );
         assert!(K::ObservationStarted.notifies());
         assert!(!K::ExitCheck.notifies());
+    }
+
+    #[test]
+    fn a_lapsed_or_dropped_approval_is_a_warning_people_hear_of() {
+        for k in [
+            DecisionKind::ApprovalExpired,
+            DecisionKind::ApprovalsInvalidated,
+        ] {
+            assert_eq!(k.severity(), Severity::Warning, "{k}");
+            assert!(k.notifies(), "{k}");
+            assert!(!k.advances() && !k.ends_step(), "{k}");
+        }
+        assert_eq!(DecisionKind::ApprovalExpired.as_str(), "approval_expired");
     }
 
     #[test]

@@ -58,14 +58,40 @@ pub struct ResumePoint {
     /// Who started the rollout: approvals do not count the driver.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub driver: Option<String>,
-    /// Approvals given to N-of-M steps: (step, who, when), so a restart
-    /// keeps them (and their age).
+    /// Approvals given to N-of-M steps: (step, who, when, the hash of the
+    /// plan they were given under), so a restart keeps them (and their
+    /// age) when the plan is the same.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub approvals: Vec<(usize, String, Timestamp)>,
+    pub approvals: Vec<(usize, String, Timestamp, Option<String>)>,
     /// Exit items a person ticked: (title, who, note), so a restart while
     /// observing keeps them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exit_confirmed: Vec<(String, String, String)>,
+    /// The hash of the plan the rollout last ran under (its
+    /// `rollout_started`, then each `resumed` record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_hash: Option<String>,
+    /// A freeze exception granted for this rollout (before its start or
+    /// while it ran): (approver, reason), kept across a restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freeze_exception: Option<(String, String)>,
+}
+
+/// The plan hash a `rollout_started` record holds, or works out from the
+/// plan it holds (journals from before the hash was written).
+fn plan_hash_of(d: &Decision) -> Option<String> {
+    if let Some(h) = d.detail["plan_hash"].as_str() {
+        return Some(h.to_string());
+    }
+    let plan = &d.detail["plan"];
+    (!plan.is_null()).then(|| super::decision::plan_value_hash(plan))
+}
+
+/// (approver, reason) of a granted `freeze_exception` record.
+fn freeze_exception_of(d: &Decision) -> Option<(String, String)> {
+    let approver = d.detail["approver"].as_str()?;
+    let reason = d.detail["reason"].as_str().unwrap_or_default();
+    Some((approver.to_string(), reason.to_string()))
 }
 
 impl ResumePoint {
@@ -75,8 +101,14 @@ impl ResumePoint {
         decisions: impl IntoIterator<Item = D>,
     ) -> Option<Self> {
         let mut p: Option<ResumePoint> = None;
+        // Granted before the start (`--freeze-exception-by`), it comes
+        // before `rollout_started`.
+        let mut exception = None;
         for d in decisions {
             let d = d.borrow();
+            if d.action == DecisionKind::FreezeException {
+                exception = freeze_exception_of(d).or(exception);
+            }
             let p = match (&mut p, &d.action) {
                 (None, DecisionKind::RolloutStarted) => p.insert(ResumePoint {
                     started_at: d.at,
@@ -94,6 +126,8 @@ impl ResumePoint {
                     driver: Some(d.actor.user.clone()),
                     approvals: Vec::new(),
                     exit_confirmed: Vec::new(),
+                    plan_hash: plan_hash_of(d),
+                    freeze_exception: None,
                 }),
                 (None, _) => continue,
                 (Some(p), _) => p,
@@ -108,7 +142,9 @@ impl ResumePoint {
                 p.paused = Some((d.actor.user.clone(), d.reason.clone()));
             }
             if let (DecisionKind::Approval, Some(k), Some(at)) = (&d.action, d.step, d.at) {
-                p.approvals.push((k, d.actor.user.clone(), at));
+                let under = d.detail["plan_hash"].as_str().map(str::to_string);
+                let under = under.or_else(|| p.plan_hash.clone());
+                p.approvals.push((k, d.actor.user.clone(), at, under));
             }
             if d.action == DecisionKind::ExitConfirmed {
                 let note = d.detail["note"].as_str().unwrap_or_default();
@@ -118,6 +154,30 @@ impl ResumePoint {
                         .push((title, d.actor.user.clone(), note.to_string()));
                 }
             }
+            // A lapsed or dropped approval never counts again (nor is it
+            // said again): a new one by the same person is a new record.
+            let gone: Vec<(u64, &str, i64)> = match d.action {
+                DecisionKind::ApprovalExpired => vec![&d.detail],
+                DecisionKind::ApprovalsInvalidated => d.detail["dropped"]
+                    .as_array()
+                    .map(|l| l.iter().collect())
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            }
+            .into_iter()
+            .filter_map(|g| {
+                let step = g["step"].as_u64()?;
+                Some((step, g["user"].as_str()?, g["approved_at"].as_i64()?))
+            })
+            .collect();
+            p.approvals
+                .retain(|(k, user, at, _)| !gone.contains(&(*k as u64, user.as_str(), at.0)));
+            if d.action == DecisionKind::Resumed
+                && let Some(h) = d.detail["plan_hash"].as_str()
+            {
+                p.plan_hash = Some(h.to_string());
+            }
+            p.freeze_exception = exception.clone();
             if d.action == DecisionKind::Failed {
                 p.failed_reason = Some(d.reason.clone());
             }
@@ -191,10 +251,18 @@ struct Resumed {
     actor: Actor,
     reason: String,
     detail: serde_json::Value,
+    /// Approvals given under another plan, not counted.
+    dropped: Vec<super::approvals::Given>,
 }
 
 impl Resumed {
-    fn new(p: &ResumePoint, k: Option<usize>, steps: &[crate::plan::Step], actor: Actor) -> Self {
+    fn new(
+        p: &ResumePoint,
+        k: Option<usize>,
+        steps: &[crate::plan::Step],
+        actor: Actor,
+        plan_hash: String,
+    ) -> Self {
         let at_step = match k {
             Some(k) => format!("step {} ({} %)", k + 1, steps[k].weight),
             None => "before the first step".into(),
@@ -210,11 +278,13 @@ impl Resumed {
             "last_action": p.last_action,
             "last_at": p.last_at,
             "in_flight": p.in_flight.iter().map(|(_, kind)| kind.as_str()).collect::<Vec<_>>(),
+            "plan_hash": plan_hash,
         });
         Resumed {
             actor,
             reason,
             detail,
+            dropped: Vec::new(),
         }
     }
 }
@@ -231,7 +301,10 @@ impl Engine {
             return;
         }
         let k = self.restore_position(&p, now);
-        let found = Resumed::new(&p, k, &self.plan.steps, actor);
+        let plan_hash = super::decision::plan_hash(&self.plan);
+        let dropped = self.restore_approvals(&p, &plan_hash);
+        let mut found = Resumed::new(&p, k, &self.plan.steps, actor, plan_hash);
+        found.dropped = dropped;
         // A rollback that was running, or failed: run it again.
         if p.phase == PhaseKind::RollingBack
             || (p.phase == PhaseKind::Failed && p.rollback_in_doubt())
@@ -290,15 +363,11 @@ impl Engine {
         self.hooks.continue_after(p.max_hook_id);
         self.weight = p.weight;
         self.driver = p.driver.clone();
-        self.approvals = p
-            .approvals
-            .iter()
-            .map(|(step, user, at)| super::approvals::Given {
-                step: *step,
-                user: user.clone(),
-                at: *at,
-            })
-            .collect();
+        // An exception granted before the crash still holds: the rollout
+        // keeps promoting inside it.
+        if p.freeze_exception.is_some() {
+            self.window.exception = p.freeze_exception.clone();
+        }
         let last = self.plan.steps.len().saturating_sub(1);
         let k = p.step.map(|s| s.min(last));
         self.step = k;
@@ -313,8 +382,10 @@ impl Engine {
             actor,
             reason,
             detail,
+            dropped,
         } = found;
         self.journal(out, DecisionKind::Resumed, &actor, reason, detail);
+        self.journal_dropped_approvals(dropped, out);
     }
 
     /// Resumes at step `k`: paused for a person when a traffic hook was in

@@ -169,6 +169,7 @@ impl Engine {
                 self.auto_advance(now, &mut out);
             }
             Input::Tick => {
+                self.expire_approvals(now, &mut out);
                 self.retry_rollback(now, &mut out);
                 self.auto_advance(now, &mut out);
             }
@@ -203,6 +204,14 @@ impl Engine {
                 actor,
                 reason,
             } => self.on_confirm(stage, item, &actor, reason, &mut out),
+            Input::ApproveStep {
+                step,
+                actor,
+                reason,
+            } => self.on_approve_step(step, actor, reason, now, &mut out),
+            Input::PeerFreezeException { approver, reason } => {
+                self.on_peer_freeze_exception(approver, reason, &mut out)
+            }
         }
         self.after_input(now, &mut out);
         out

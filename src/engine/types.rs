@@ -256,6 +256,18 @@ pub enum Input {
         actor: Actor,
         reason: String,
     },
+    /// `actor` approves step `step` (0-based) by number (`rampdeck approve
+    /// ROLLOUT STEP`): refused unless it is the rollout's current step, so
+    /// a late approval of one step never counts for the next.
+    ApproveStep {
+        step: usize,
+        actor: Actor,
+        reason: String,
+    },
+    /// A freeze exception granted by `approver` themselves over the
+    /// rollout's socket (identity from peer credentials, not typed):
+    /// refused from the driver, and while the window is open.
+    PeerFreezeException { approver: Actor, reason: String },
     /// Run the automatic checks of `stage` that are not running (all of
     /// them, or the one at `item`): the engine marks them running and asks
     /// for each with an [`Effect::RunCheck`].

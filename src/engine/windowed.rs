@@ -170,7 +170,14 @@ impl Engine {
             None
         };
         let why = self.window.view().map(|v| v.why).unwrap_or_default();
-        let detail = json!({ "approver": approver, "window": why, "reason": reason });
+        // The name as typed at the start (`--freeze-exception-by`); the
+        // socket path records a proven identity ("peer").
+        let detail = json!({
+            "approver": approver,
+            "window": why,
+            "reason": reason,
+            "identity": "typed",
+        });
         if let Some(r) = refused {
             self.journal(out, DecisionKind::Refused, driver, r, detail);
             return;
@@ -178,6 +185,68 @@ impl Engine {
         self.window.exception = Some((approver.to_string(), reason.clone()));
         let text = format!("freeze exception approved by {approver}: {reason}");
         self.journal(out, DecisionKind::FreezeException, driver, text, detail);
+    }
+
+    /// Why `approver` may not grant a freeze exception over the socket now:
+    /// the driver, one already granted, or no window closed to except.
+    pub fn peer_freeze_exception_refusal(&self, approver: &Actor) -> Option<String> {
+        if self.phase == Phase::Pending {
+            // Before the start nobody drives yet: the exception is the
+            // driver's `--freeze-exception-by`, journaled as typed.
+            return Some(
+                "the rollout has not started: a freeze exception before the start is given \
+                 with --freeze-exception-by on `rampdeck run`"
+                    .into(),
+            );
+        }
+        if self.driver.as_deref() == Some(approver.user.as_str()) {
+            return Some(format!(
+                "{} drives this rollout and cannot approve its own freeze exception; \
+                 another person grants it (rampdeck approve ROLLOUT --freeze-exception)",
+                approver.user
+            ));
+        }
+        if let Some((by, _)) = &self.window.exception {
+            return Some(format!("a freeze exception is already recorded, by {by}"));
+        }
+        if self.window.closed().is_none() {
+            return Some("the change window is open: no freeze exception is needed now".into());
+        }
+        None
+    }
+
+    /// A freeze exception granted over the socket by `approver`, whose
+    /// identity the socket's peer credentials proved: journaled with
+    /// `"identity": "peer"`, as by the approver.
+    pub(super) fn on_peer_freeze_exception(
+        &mut self,
+        approver: Actor,
+        reason: String,
+        out: &mut Vec<Effect>,
+    ) {
+        let reason = super::reason::clean_reason(reason);
+        let refused = if reason.trim().is_empty() {
+            Some("a freeze exception needs a reason".to_string())
+        } else {
+            self.peer_freeze_exception_refusal(&approver)
+        };
+        let why = self.window.view().map(|v| v.why).unwrap_or_default();
+        let detail = json!({
+            "approver": approver.user,
+            "window": why,
+            "reason": reason,
+            "identity": "peer",
+        });
+        if let Some(r) = refused {
+            self.journal(out, DecisionKind::Refused, &approver, r, detail);
+            return;
+        }
+        self.window.exception = Some((approver.user.clone(), reason.clone()));
+        let text = format!(
+            "freeze exception approved by {} (identity from peer credentials): {reason}",
+            approver.user
+        );
+        self.journal(out, DecisionKind::FreezeException, &approver, text, detail);
     }
 
     /// Why the rollout may not start now (after this input's refresh), if
@@ -346,5 +415,106 @@ mod tests {
             kinds(&out)
         );
         assert_eq!(e.phase(), &Phase::RollingBack);
+    }
+
+    /// Started at 20:00, outside the window, on carol's exception; the
+    /// first step entered.
+    fn started_on_exception() -> Engine {
+        let mut e = Engine::new(Arc::new(plan(OnClose::Hold)));
+        let carol = Input::FreezeException {
+            approver: "carol".into(),
+            actor: Actor::named("alice"),
+            reason: "hotfix for INC-12".into(),
+        };
+        let out = e.handle(carol, at(20, 0));
+        let d = match &out[0] {
+            Effect::Journal(d) => d,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(d.detail["identity"], "typed");
+        enter_first_step(&mut e, at(20, 0));
+        e
+    }
+
+    #[test]
+    fn a_resumed_rollout_keeps_its_freeze_exception() {
+        let e = started_on_exception();
+        assert!(e.allowed(Command::Promote, at(20, 5)).is_ok());
+        let records: Vec<_> = e.recent.iter().cloned().collect();
+        let point = crate::engine::resume::ResumePoint::from_decisions(records).unwrap();
+        assert_eq!(
+            point.freeze_exception,
+            Some(("carol".into(), "hotfix for INC-12".into()))
+        );
+        let mut r = Engine::new(Arc::clone(e.plan()));
+        let input = Input::Resume {
+            point: Box::new(point),
+            actor: Actor::named("alice"),
+        };
+        let out = r.handle(input, at(20, 30));
+        settle(&mut r, out, at(20, 30));
+        assert!(
+            r.allowed(Command::Promote, at(20, 31)).is_ok(),
+            "{:?}",
+            r.allowed(Command::Promote, at(20, 31))
+        );
+        let w = r.view(at(20, 31)).window.unwrap();
+        assert!(!w.allowed);
+        assert!(w.exception.unwrap().contains("carol"));
+        // The window holds nothing: the ramp goes on inside the exception.
+        assert!(
+            !r.blocking().iter().any(|b| b.contains("change window")),
+            "{:?}",
+            r.blocking()
+        );
+    }
+
+    #[test]
+    fn an_exception_over_the_socket_records_the_proven_identity_and_not_the_drivers() {
+        let mut e = Engine::new(Arc::new(plan(OnClose::Hold)));
+        enter_first_step(&mut e, at(16, 50));
+        e.handle(Input::Tick, at(17, 0));
+        assert!(e.allowed(Command::Promote, at(17, 1)).is_err());
+        let own = Input::PeerFreezeException {
+            approver: Actor::named("alice"),
+            reason: "ship it".into(),
+        };
+        assert!(
+            e.peer_freeze_exception_refusal(&Actor::named("alice"))
+                .is_some()
+        );
+        let out = e.handle(own, at(17, 1));
+        assert_eq!(kinds(&out), vec![DecisionKind::Refused]);
+        let carol = Actor {
+            uid: Some(1002),
+            ..Actor::named("carol")
+        };
+        let grant = Input::PeerFreezeException {
+            approver: carol.clone(),
+            reason: "INC-12 fix must ship tonight".into(),
+        };
+        let out = e.handle(grant, at(17, 2));
+        assert_eq!(kinds(&out), vec![DecisionKind::FreezeException]);
+        let Effect::Journal(d) = &out[0] else {
+            panic!("{out:?}")
+        };
+        assert_eq!(d.actor, carol, "journaled as the approver");
+        assert_eq!(d.detail["identity"], "peer");
+        assert_eq!(d.detail["approver"], "carol");
+        assert!(e.allowed(Command::Promote, at(17, 3)).is_ok());
+        // Once granted, another is refused, and with the window open none
+        // is needed.
+        assert!(
+            e.peer_freeze_exception_refusal(&Actor::named("dave"))
+                .unwrap()
+                .contains("already recorded")
+        );
+        let pending = Engine::new(Arc::new(plan(OnClose::Hold)));
+        let why = pending.peer_freeze_exception_refusal(&Actor::named("carol"));
+        assert!(why.unwrap().contains("has not started"));
+        let mut open = Engine::new(Arc::new(plan(OnClose::Hold)));
+        enter_first_step(&mut open, at(10, 0));
+        let why = open.peer_freeze_exception_refusal(&Actor::named("carol"));
+        assert!(why.unwrap().contains("window is open"));
     }
 }

@@ -5,7 +5,8 @@
 //! since the start, so a late viewer is backfilled), then `Update`s that
 //! carry the small parts of the snapshot plus only the series points added
 //! since the previous message; `Notice`, `Pong` and finally `Bye`.
-//! Client → server: `Command`, `TakeControl`, `Ping`.
+//! Client → server: `Command`, `ApproveStep`, `FreezeException`,
+//! `TakeControl`, `Ping`.
 //!
 //! Every line is one JSON object tagged by `"type"`. Lines longer than the
 //! limits below are refused before any parsing.
@@ -101,6 +102,17 @@ pub enum ServerMsg {
 pub enum ClientMsg {
     /// An operator command, with the reason typed in the confirm dialog.
     Command { command: Command, reason: String },
+    /// Approve step `step` (1-based, as the ramp shows it) by number:
+    /// `rampdeck approve ROLLOUT STEP`. The driver refuses it unless that
+    /// step is the one awaiting, so a late approval never counts for the
+    /// next step. A message of its own rather than a field on `Command`: a
+    /// driver that does not know it refuses the line instead of counting
+    /// the approval for whatever step is current.
+    ApproveStep { step: u32, reason: String },
+    /// Grant this rollout a freeze exception as the person at the other end
+    /// of the socket (`rampdeck approve ROLLOUT --freeze-exception`): the
+    /// driver journals the identity the peer credentials prove.
+    FreezeException { reason: String },
     /// Take control from the current driver (`c`).
     TakeControl,
     /// Tick a manual checklist item (every manual item of the stage when
@@ -314,6 +326,40 @@ mod tests {
                 reason: "5xx".into()
             })
         );
+    }
+
+    #[test]
+    fn an_approval_of_a_step_and_a_freeze_exception_read_back() {
+        assert_eq!(
+            decode_client(br#"{"type":"approve_step","step":3,"reason":"ok"}"#),
+            Ok(ClientMsg::ApproveStep {
+                step: 3,
+                reason: "ok".into()
+            })
+        );
+        assert_eq!(
+            decode_client(br#"{"type":"freeze_exception","reason":"INC-12"}"#),
+            Ok(ClientMsg::FreezeException {
+                reason: "INC-12".into()
+            })
+        );
+        // A step is a number a u32 holds, never a string or a negative.
+        assert!(decode_client(br#"{"type":"approve_step","step":-1,"reason":""}"#).is_err());
+        assert!(decode_client(br#"{"type":"approve_step","step":"2","reason":""}"#).is_err());
+        let big = format!(
+            r#"{{"type":"approve_step","step":{},"reason":""}}"#,
+            u64::MAX
+        );
+        assert!(decode_client(big.as_bytes()).is_err());
+        for msg in [
+            ClientMsg::ApproveStep {
+                step: 2,
+                reason: "r".into(),
+            },
+            ClientMsg::FreezeException { reason: "r".into() },
+        ] {
+            assert_eq!(decode_client(&encode(&msg).unwrap()), Ok(msg));
+        }
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub struct TuiOptions {
     pub mono: bool,
     /// The operator's name, for commands and the "you drive" check.
     pub actor_name: String,
+    /// The operator's Unix groups, so `a` is offered to an `@group`
+    /// approver (as the engine will count them).
+    pub groups: Vec<String>,
     /// This process runs the driver: closing the cockpit stops it (as
     /// opposed to a view attached to a driver that runs elsewhere).
     pub hosts_driver: bool,
@@ -55,6 +58,7 @@ impl TuiOptions {
             ascii,
             mono: theme.mono,
             actor_name: actor_name.to_string(),
+            groups: Vec::new(),
             hosts_driver: false,
             hangup_log: None,
         }
@@ -198,6 +202,7 @@ pub async fn run(
     let keymap = Keymap::with_overrides(&current.plan.ui.keys)?;
     let theme = Theme::detect(opts.ascii, opts.mono, |k| std::env::var(k).ok());
     let mut ui = UiState::new(theme, keymap, &opts.actor_name);
+    ui.groups = opts.groups.clone();
     ui.hosts_driver = opts.hosts_driver;
 
     let mut signals = crate::tty::Signals::new();

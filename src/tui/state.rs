@@ -12,7 +12,7 @@ use super::downsample::Downsampler;
 use super::keymap::{Action, Keymap, Mode};
 use super::theme::Theme;
 use crate::engine::checklist::{ItemState, ItemView};
-use crate::engine::{Command, Phase, Stage};
+use crate::engine::{Actor, Command, Phase, Stage};
 use crate::snapshot::Snapshot;
 
 /// What the cockpit asks of the driver.
@@ -127,6 +127,8 @@ pub struct UiState {
     pub keymap: Keymap,
     /// Who this cockpit acts as.
     pub actor: String,
+    /// The Unix groups of `actor` (for `@group` approvers).
+    pub groups: Vec<String>,
     pub screen: Screen,
     /// Index of the focused metric chart.
     pub focus: usize,
@@ -152,6 +154,7 @@ impl UiState {
             theme,
             keymap,
             actor: actor.to_string(),
+            groups: Vec::new(),
             screen: Screen::Main,
             focus: 0,
             log_scroll: 0,
@@ -161,6 +164,14 @@ impl UiState {
             hosts_driver: false,
             flash: None,
             plots: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The person at this cockpit, as the engine judges an approval.
+    pub fn me(&self) -> Actor {
+        Actor {
+            groups: self.groups.clone(),
+            ..Actor::named(&self.actor)
         }
     }
 
@@ -233,7 +244,7 @@ impl UiState {
             | Action::Rollback
             | Action::Approve => return self.operator(action, snap),
             Action::TakeControl => {
-                if available(action, snap, &self.actor) {
+                if available(action, snap, &self.me()) {
                     return Some(UiCommand::TakeControl);
                 }
                 self.flash = Some("you are already driving".into());
@@ -297,7 +308,7 @@ impl UiState {
 
     fn operator(&mut self, action: Action, snap: &Snapshot) -> Option<UiCommand> {
         let confirm = command_of(action, snap)?;
-        if let Err(why) = snap.engine.allowed.check(confirm) {
+        if let Err(why) = snap.engine.allowed_for(confirm, &self.me()) {
             // The engine's own words, as it would journal them.
             self.flash = Some(format!("{}: {why}", confirm.as_str()));
             return None;
@@ -446,15 +457,16 @@ pub fn command_of(action: Action, snap: &Snapshot) -> Option<Command> {
     })
 }
 
-/// Whether `action` can do anything in this snapshot; the footer shows only
-/// these. For the keys that send a command, the engine's own answer
-/// (`EngineView::allowed`) decides, nothing else.
-pub fn available(action: Action, snap: &Snapshot, actor: &str) -> bool {
+/// Whether `action` can do anything in this snapshot for `me`; the footer
+/// shows only these. For the keys that send a command, the engine's own
+/// answer (`EngineView::allowed_for`: an approval of a step that names its
+/// approvers only to one it would count) decides, nothing else.
+pub fn available(action: Action, snap: &Snapshot, me: &Actor) -> bool {
     if let Some(command) = command_of(action, snap) {
-        return snap.engine.allowed.check(command).is_ok();
+        return snap.engine.allowed_for(command, me).is_ok();
     }
     match action {
-        Action::TakeControl => snap.driver.as_deref().is_some_and(|d| d != actor),
+        Action::TakeControl => snap.driver.as_deref().is_some_and(|d| d != me.user),
         Action::Zoom | Action::FocusNext | Action::FocusPrev => !snap.plan.metrics.is_empty(),
         Action::Tick => active_checklist(snap)
             .is_some_and(|(_, items)| items.iter().any(|i| !i.automatic && !i.done())),

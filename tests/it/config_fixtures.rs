@@ -215,8 +215,15 @@ fn example_config_commented_options_parse_when_uncommented() {
         plan.notify.slack_webhook_env.as_deref(),
         Some("SLACK_WEBHOOK_URL")
     );
-    assert_eq!(plan.preflight.len(), 8);
-    assert!(plan.preflight.iter().filter(|p| p.check.is_some()).count() == 2);
+    assert_eq!(plan.preflight.len(), 9);
+    assert!(plan.preflight.iter().filter(|p| p.check.is_some()).count() == 3);
+    let exit = plan.exit.expect("[exit] uncommented");
+    assert_eq!(exit.items.len(), 6);
+    let probes = exit
+        .items
+        .iter()
+        .filter_map(|i| i.check.as_ref()?.http.as_ref());
+    assert_eq!(probes.count(), 1);
 }
 
 /// The plan as a change-ticket attachment: windows with their next active

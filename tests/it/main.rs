@@ -14,6 +14,8 @@
 
 mod kit;
 
+mod approvals_restart;
+mod approve_pty;
 mod cli_docs;
 mod config_fixtures;
 mod demo_closed_loop;
@@ -21,6 +23,7 @@ mod demo_headless;
 mod demo_service;
 mod e2e_pty;
 mod exit_run;
+mod freeze_exception;
 mod headless_exit;
 mod hooks;
 mod hostile_sources;

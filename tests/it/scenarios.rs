@@ -311,6 +311,12 @@ fn label(input: &Input) -> String {
         Input::Confirm { stage, actor, .. } => {
             format!("{} confirmed by {}", stage.word(), actor.user)
         }
+        Input::ApproveStep { step, actor, .. } => {
+            format!("approve step {} by {}", step + 1, actor.user)
+        }
+        Input::PeerFreezeException { approver, .. } => {
+            format!("freeze exception by {} (peer)", approver.user)
+        }
     }
 }
 

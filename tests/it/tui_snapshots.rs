@@ -117,9 +117,49 @@ fn awaiting_one_of_two_approvals() {
     assert!(s.contains("approved by bob (14:16:02)"), "{s}");
     assert!(s.contains("1 more from carol, @deployers"), "{s}");
     assert!(s.contains("waiting for 1 more approval (of 2) from carol, @deployers"));
+    // alice drives and may not approve (allow_self = false): the engine
+    // would refuse it, so the cockpit does not offer it.
+    assert!(!s.contains("a approve"), "{s}");
+    assert!(!s.contains("press a to approve"), "{s}");
     insta::assert_snapshot!(s);
     // A small terminal draws too (the ramp may not show at all).
     screen(&snap, &ui(), 80, 24);
+}
+
+#[test]
+fn approve_is_offered_to_the_people_the_engine_counts_and_not_to_the_driver() {
+    let snap = rampdeck::tui::fixtures::snapshot_with_approvals();
+    let as_who = |user: &str, groups: &[&str]| {
+        let mut ui = UiState::new(Theme::default(), Keymap::defaults().unwrap(), user);
+        ui.groups = groups.iter().map(|g| g.to_string()).collect();
+        ui
+    };
+    // carol is named; erin is in @deployers (as an attached viewer's peer
+    // credentials would say).
+    for ui in [as_who("carol", &[]), as_who("erin", &["deployers"])] {
+        let s = screen(&snap, &ui, W, H);
+        assert!(s.contains("a approve"), "{}:\n{s}", ui.actor);
+        assert!(s.contains("(press a to approve)"), "{}:\n{s}", ui.actor);
+    }
+    // bob already approved (counts once), zed is not named, alice drives.
+    for ui in [as_who("bob", &[]), as_who("zed", &["staff"]), ui()] {
+        let s = screen(&snap, &ui, W, H);
+        assert!(!s.contains("a approve"), "{}:\n{s}", ui.actor);
+    }
+    // The key itself says the engine's words instead of sending anything.
+    let mut alice = ui();
+    let sent = alice.apply(Action::Approve, &snap);
+    assert!(sent.is_none());
+    let flash = alice.flash.clone().unwrap_or_default();
+    assert!(flash.contains("alice is not an approver"), "{flash}");
+    let mut carol = as_who("carol", &[]);
+    assert!(matches!(
+        carol.apply(Action::Approve, &snap),
+        Some(UiCommand::Engine {
+            command: Command::Approve,
+            ..
+        })
+    ));
 }
 
 #[test]

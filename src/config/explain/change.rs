@@ -17,9 +17,10 @@ pub(super) fn preflight(plan: &Plan) -> Vec<Block> {
     }
     vec![
         Block::Heading("Pre-flight".into()),
-        Block::Sub(
-            "The ramp starts once every required item is done: checks pass, people tick the manual items in the cockpit (or --preflight-confirmed-by without a screen).".into(),
-        ),
+        Block::Fields(vec![(
+            "Start".into(),
+            "once every required item is done: checks pass, people tick the manual items in the cockpit (or --preflight-confirmed-by without a screen)".into(),
+        )]),
         Block::List(items.iter().map(item_line).collect()),
     ]
 }
@@ -49,9 +50,10 @@ fn item_line(i: &crate::plan::PreflightItem) -> String {
 pub(super) fn exit(plan: &Plan) -> Vec<Block> {
     let mut out = vec![Block::Heading("Exit criteria".into())];
     let Some(exit) = &plan.exit else {
-        out.push(Block::Sub(
-            "None: the rollout is promoted as soon as traffic reaches 100 %. Add [exit] observe = \"10m\" to watch it there first.".into(),
-        ));
+        out.push(Block::Fields(vec![(
+            "Observation".into(),
+            "none: the rollout is promoted as soon as traffic reaches 100 % (add [exit] observe = \"10m\" to watch it there first)".into(),
+        )]));
         return out;
     };
     let mut criteria = vec![
@@ -62,9 +64,13 @@ pub(super) fn exit(plan: &Plan) -> Vec<Block> {
         ),
     ];
     criteria.extend(exit.items.iter().map(item_line));
-    out.push(Block::Sub(
-        "Promoted only when every criterion holds; rollback triggers stay armed while observing, and promote ends the observation early (recorded with what was not met).".into(),
-    ));
+    out.push(Block::Fields(vec![
+        ("Observation".into(), format!("{} at 100 %", duration(exit.observe))),
+        (
+            "Promoted".into(),
+            "only when every criterion below holds; rollback triggers stay armed while observing, and promote ends the observation early (recorded with what was not met)".into(),
+        ),
+    ]));
     out.push(Block::List(criteria));
     out
 }

@@ -41,13 +41,14 @@ const ORDER: [Action; 23] = [
 /// (key, label) pairs for the footer: the keys that work now.
 pub fn entries(snap: &Snapshot, ui: &UiState) -> Vec<(String, &'static str)> {
     let mode = ui.mode();
+    let me = ui.me();
     let mut out = Vec::new();
     for action in ORDER {
         // Focus keys are many and obvious; one entry says "tab".
         if action == Action::FocusPrev {
             continue;
         }
-        if !available(action, snap, &ui.actor) {
+        if !available(action, snap, &me) {
             continue;
         }
         let Some(key) = ui.keymap.keys_for(mode, action).into_iter().next() else {

@@ -25,10 +25,15 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
     ];
     // Say which key acts on a waiting gate.
     let hint = match next {
-        NextAction::AwaitApproval { .. } => Some(Action::Approve),
+        NextAction::AwaitApproval { .. } | NextAction::AwaitApprovals { .. } => {
+            Some(Action::Approve)
+        }
         NextAction::Paused { .. } => Some(Action::PauseResume),
         _ => None,
     };
+    // Only a key this person may use: the driver of a step that names
+    // other approvers is not told to press `a`.
+    let hint = hint.filter(|a| crate::tui::state::available(*a, snap, &ui.me()));
     if let Some(action) = hint
         && let Some(key) = ui.keymap.keys_for(Mode::Normal, action).first()
     {
