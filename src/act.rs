@@ -1,4 +1,4 @@
-//! `rampdeck pause|resume|promote|approve [ROLLOUT]`: a pipeline or a
+//! `rampdeck pause|resume|promote|approve|tick [ROLLOUT]`: a pipeline or a
 //! second engineer acts on a running rollout without the cockpit
 //! (`approve ROLLOUT STEP` approves only that step; `approve ROLLOUT
 //! --freeze-exception` grants a freeze exception as the sender).
@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use crate::engine::{Command, Phase};
+use crate::engine::{Command, Phase, Stage};
 use crate::headless::{EXIT_CONFIG, EXIT_INTERNAL, EXIT_STOPPED};
 use crate::session::{self, ClientMsg};
 
@@ -125,6 +125,43 @@ pub async fn approve_cmd(
             send(sent, msg, rollout, reason, take_control).await
         }
     }
+}
+
+/// `rampdeck tick [ROLLOUT] --item N --reason NOTE`: ticks manual item ITEM
+/// (1-based) of the checklist on screen: the pre-flight before the start,
+/// the exit items after it. Exit codes as [`act_cmd`].
+pub async fn tick_cmd(item: u32, rollout: Option<&str>, note: &str, take_control: bool) -> i32 {
+    let name = "tick";
+    // A first look at the rollout says which checklist is on screen.
+    let phase = match crate::attach::choose(rollout) {
+        Ok(socket) => match session::connect(&socket).await {
+            Ok(client) => client.snapshots.borrow().engine.phase.clone(),
+            Err(e) => {
+                eprintln!("rampdeck {name}: {e}");
+                return EXIT_INTERNAL;
+            }
+        },
+        Err(e) => {
+            eprintln!("rampdeck {name}: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let (stage, accepted) = match phase {
+        Phase::Pending => (Stage::Preflight, "pre-flight item confirmed"),
+        _ => (Stage::Exit, "exit item confirmed"),
+    };
+    let msg = ClientMsg::Confirm {
+        stage,
+        item: Some(item.saturating_sub(1) as usize),
+        note: note.to_string(),
+    };
+    let sent = Sent {
+        name,
+        command: None,
+        accepted,
+        settle: false,
+    };
+    send(sent, msg, rollout, note, take_control).await
 }
 
 /// One message to a rollout and how its answer reads.

@@ -182,6 +182,19 @@ pub enum Cmd {
     /// freeze exception as yourself.
     #[command(after_help = ACT_AFTER_HELP)]
     Approve(ApproveArgs),
+    /// Tick a manual pre-flight item (before the start) or exit item (while
+    /// observing at 100 %) from another shell, as the cockpit's `t` does:
+    /// `rampdeck tick [ROLLOUT] --item N --reason NOTE`, N 1-based as the
+    /// cockpit lists them. Journaled with your identity; you must be one of
+    /// the plan's drivers.
+    #[command(after_help = ACT_AFTER_HELP)]
+    Tick {
+        #[command(flatten)]
+        act: ActArgs,
+        /// The item, 1-based as the cockpit's checklist shows it.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        item: u32,
+    },
     /// Print a shell completion script: `rampdeck completions bash > /etc/bash_completion.d/rampdeck`.
     Completions {
         /// bash | zsh | fish | elvish | powershell

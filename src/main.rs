@@ -112,6 +112,11 @@ fn main() -> ExitCode {
             };
             rampdeck::act::approve_cmd(how, rollout, &reason, a.act.take_control).await
         }),
+        Cmd::Tick { act: a, item } => block_on(async move {
+            let reason = a.reason.unwrap_or_default();
+            let rollout = a.rollout.as_deref();
+            rampdeck::act::tick_cmd(item, rollout, &reason, a.take_control).await
+        }),
         Cmd::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "rampdeck", &mut std::io::stdout());

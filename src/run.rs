@@ -493,14 +493,17 @@ pub async fn demo_cmd(scenario: &str, speed: f64, view: ViewOptions) -> i32 {
     code
 }
 
-/// The demo plan with the simulated service's address and holds divided by
-/// `speed`.
+/// The demo plan with the simulated service's address and holds (and the
+/// exit observation) divided by `speed`.
 #[cfg(feature = "demo")]
 pub fn demo_plan(addr: &str, speed: f64) -> Result<Plan, crate::config::ConfigError> {
     let text = crate::demo::DEMO_CONFIG.replace(crate::demo::ADDR_PLACEHOLDER, addr);
     let mut plan = crate::config::parse(&text, "assets/demo.toml")?;
     for step in &mut plan.steps {
         step.hold = step.hold.div_f64(speed);
+    }
+    if let Some(exit) = &mut plan.exit {
+        exit.observe = exit.observe.div_f64(speed);
     }
     Ok(plan)
 }

@@ -273,9 +273,10 @@ impl Driver {
         }
         let reason = self.redactor.text(&reason).into_owned();
         let who = crate::session::access::person(&actor);
-        if client.is_some() && self.access.controller() != Some(who.as_str()) {
+        let may = self.access.controller() == Some(who.as_str()) || self.access.may_drive(&who);
+        if client.is_some() && !may {
             let why = format!(
-                "refused: only the driver in control ticks {} items; take control first (c)",
+                "refused: only a driver of this rollout ticks {} items (the plan's `drivers`)",
                 stage.word()
             );
             self.tell(client, why);

@@ -48,12 +48,15 @@ pub struct Criterion {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ObservationView {
     pub observe_ms: u64,
-    /// Left until the period (counted from the last time a gate did not
-    /// pass) is over.
+    /// Left of the period: time with every gate passing since the last
+    /// breach counts; time without data pauses the clock.
     pub left_ms: u64,
     /// Gating metrics not passing now.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unstable: Vec<String>,
+    /// None of those breaches: they lack data, and the clock is paused.
+    #[serde(default)]
+    pub waiting_for_data: bool,
     /// Required exit items not done, as `"title" (why)`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
@@ -65,11 +68,16 @@ pub fn of(plan: &crate::plan::Plan) -> Checklist {
     Checklist::of(Stage::Exit, items)
 }
 
-/// When observing started and when a gate last did not pass.
+/// When observing started, the last breach, and how long every gate has
+/// passed (with data) since.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(super) struct Observation {
     pub since: Option<Timestamp>,
-    pub unstable_at: Option<Timestamp>,
+    pub breach_at: Option<Timestamp>,
+    /// Time with every gating metric passing since the last breach.
+    pub stable_ms: u64,
+    /// The previous input, and whether every gate passed then.
+    pub last: Option<(Timestamp, bool)>,
 }
 
 impl Engine {
@@ -87,9 +95,12 @@ impl Engine {
         };
         let k = self.plan.steps.len().saturating_sub(1);
         self.phase = Phase::Observing { step: k };
+        // The observation is the gates' step: the judge compares what
+        // came since (against the baseline from before).
+        self.hold_started_at = Some(now);
         self.observation = Observation {
             since: Some(now),
-            unstable_at: None,
+            ..Observation::default()
         };
         let titles: Vec<&str> = exit.items.iter().map(|i| i.title.as_str()).collect();
         let items = match titles.len() {
@@ -142,9 +153,19 @@ impl Engine {
         if !matches!(self.phase, Phase::Observing { .. }) {
             return;
         }
-        if !self.blocking().is_empty() {
-            self.observation.unstable_at = Some(now);
+        let (breaching, waiting) = self.observation_gates();
+        let passing = breaching.is_empty() && waiting.is_empty();
+        let o = &mut self.observation;
+        if !breaching.is_empty() {
+            // A breach starts the period again.
+            o.stable_ms = 0;
+            o.breach_at = Some(now);
+        } else if let Some((at, true)) = o.last
+            && passing
+        {
+            o.stable_ms += now.0.saturating_sub(at.0).max(0) as u64;
         }
+        o.last = Some((now, passing));
         let criteria = self.criteria(now);
         if criteria.iter().all(|c| c.met) {
             let observe = self
@@ -212,28 +233,32 @@ impl Engine {
                 clock(observed.as_millis() as u64)
             ),
         }];
-        let blocking = self.blocking();
-        let stable_from = self.observation.unstable_at.unwrap_or(since);
-        let stable = Duration::from_millis(now.0.saturating_sub(stable_from.0).max(0) as u64);
+        let (breaching, waiting) = self.observation_gates();
+        let stable = Duration::from_millis(self.observation.stable_ms);
         let gates: Vec<String> = self
             .gate_statuses()
             .iter()
             .filter(|g| g.gating)
             .map(|g| format!("{}: {}", g.metric, g.detail))
             .collect();
-        let evidence = if blocking.is_empty() {
-            let from = match self.observation.unstable_at {
-                Some(at) => format!("passing since {}", super::words::time_of_day(at)),
-                None => "passing since observation began".into(),
-            };
-            format!("{from}; {}", gates.join("; "))
-        } else {
-            format!("not passing now: {}", blocking.join(", "))
+        let last_breach = match self.observation.breach_at {
+            Some(at) => format!("last breach {}", super::words::time_of_day(at)),
+            None => "no breach while observing".into(),
+        };
+        let so_far = format!(
+            "passed {} of {} with data ({last_breach})",
+            clock(stable.as_millis() as u64),
+            clock(observe.as_millis() as u64)
+        );
+        let evidence = match (breaching.is_empty(), waiting.is_empty()) {
+            (false, _) => format!("breaching now: {}", breaching.join(", ")),
+            (true, false) => format!("{so_far}; waiting for data: {}", waiting.join(", ")),
+            (true, true) => format!("{so_far}; {}", gates.join("; ")),
         };
         out.push(Criterion {
             criterion: "every gate passes for the whole period (thresholds, burn rate, judge)"
                 .into(),
-            met: blocking.is_empty() && stable >= observe,
+            met: breaching.is_empty() && waiting.is_empty() && stable >= observe,
             evidence,
         });
         for i in self.exit_items.views().iter().filter(|i| i.required) {
@@ -256,6 +281,16 @@ impl Engine {
         out
     }
 
+    /// Time every gate has passed, as of `now` (the time since the last
+    /// input counts when every gate passed then and passes still).
+    fn stable_ms_at(&self, now: Timestamp) -> u64 {
+        let o = &self.observation;
+        match o.last {
+            Some((at, true)) => o.stable_ms + now.0.saturating_sub(at.0).max(0) as u64,
+            _ => o.stable_ms,
+        }
+    }
+
     /// Where the observation stands, while observing.
     pub(super) fn observation_view(&self, now: Timestamp) -> Option<ObservationView> {
         if !matches!(self.phase, Phase::Observing { .. }) {
@@ -266,19 +301,41 @@ impl Engine {
             .exit
             .as_ref()
             .map_or(DEFAULT_OBSERVE, |e| e.observe);
-        let since = self.observation.since.unwrap_or(now);
-        let from = self.observation.unstable_at.unwrap_or(since);
-        let end = from.plus(observe);
+        let observe_ms = observe.as_millis() as u64;
+        let (breaching, waiting) = self.observation_gates();
         Some(ObservationView {
-            observe_ms: observe.as_millis() as u64,
-            left_ms: end.0.saturating_sub(now.0).max(0) as u64,
-            unstable: self.blocking(),
+            observe_ms,
+            left_ms: observe_ms.saturating_sub(self.stable_ms_at(now)),
+            waiting_for_data: breaching.is_empty() && !waiting.is_empty(),
+            unstable: breaching.into_iter().chain(waiting).collect(),
             missing: self
                 .exit_items
                 .missing()
                 .map(super::checklist::ItemView::missing_line)
                 .collect(),
         })
+    }
+}
+
+impl Engine {
+    /// The gating metrics not passing while observing: those that breach
+    /// (a verdict of Breach, or the judge's step score below `pass`), and
+    /// those waiting for data (NoData, ProviderError). A change window is
+    /// not among them: ending the observation moves no traffic.
+    fn observation_gates(&self) -> (Vec<String>, Vec<String>) {
+        let mut breaching = Vec::new();
+        let mut waiting = Vec::new();
+        let gates = self.plan.metrics.iter().zip(&self.gates).enumerate();
+        for (_, (m, g)) in gates.filter(|(i, _)| self.gating(*i)) {
+            let line = format!("{} is {}", m.id, g.verdict.as_str());
+            match g.verdict {
+                super::types::Verdict::Pass => {}
+                super::types::Verdict::Breach => breaching.push(line),
+                _ => waiting.push(line),
+            }
+        }
+        breaching.extend(self.judge_score_short());
+        (breaching, waiting)
     }
 }
 

@@ -30,7 +30,9 @@ impl Engine {
                     },
                     _ => StepState::Pending,
                 };
-                let hold_left_ms = if current == Some(i) && !self.phase.is_terminal() {
+                let observing = matches!(self.phase, Phase::Observing { .. });
+                let hold_left_ms = if current == Some(i) && !self.phase.is_terminal() && !observing
+                {
                     self.hold_left(now).map(|d| d.as_millis() as u64)
                 } else {
                     None

@@ -374,7 +374,7 @@ impl Engine {
 
     /// The step score when it is below `[judge] pass`: "judge score 50 < 95
     /// (marginal: ...)". A marginal or failed score holds the step.
-    fn judge_score_short(&self) -> Option<String> {
+    pub(super) fn judge_score_short(&self) -> Option<String> {
         let s = self.judge_score()?;
         (s.result != StepResult::Pass).then(|| {
             format!(

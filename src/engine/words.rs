@@ -314,9 +314,16 @@ mod tests;
 /// The NEXT line while observing at 100 %: when the rollout is promoted,
 /// or what it waits for.
 fn observe_sentence(o: &super::exit::ObservationView) -> String {
+    if o.waiting_for_data {
+        return format!(
+            "observing paused, no data: {}; {} of the period left",
+            o.unstable.join(", "),
+            clock(o.left_ms)
+        );
+    }
     if !o.unstable.is_empty() {
         return format!(
-            "observing: not passing: {}; promoted {} after every gate passes again",
+            "observing: {}; the {} period starts again once every gate passes",
             o.unstable.join(", "),
             duration(std::time::Duration::from_millis(o.observe_ms))
         );

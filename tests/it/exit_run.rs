@@ -198,3 +198,74 @@ check = {{ command = ["{}"], timeout = "10s" }}
         String::from_utf8_lossy(&verify.stdout)
     );
 }
+
+/// A headless rollout waits at 100 % for its manual hand-off item; a
+/// driver ticks it from another shell with `rampdeck tick`, and the
+/// rollout is promoted with who ticked it in the evidence.
+#[test]
+fn a_hand_off_item_ticked_from_another_shell_lets_the_rollout_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = r#"
+[rollout]
+service = "shop"
+strategy = "canary"
+
+[[steps]]
+name = "all"
+weight = 100
+hold = "1s"
+gate = "auto"
+
+[exit]
+observe = "1s"
+[[exit.items]]
+title = "on-call briefed"
+"#;
+    let config = dir.path().join("plan.toml");
+    std::fs::write(&config, plan).unwrap();
+    let env = |c: &mut std::process::Command| {
+        c.env("XDG_DATA_HOME", dir.path().join("data"))
+            .env("RAMPDECK_RUNTIME_DIR", dir.path().join("run"))
+            .env("HOME", dir.path());
+    };
+    let mut run = crate::kit::proc::rampdeck(&[]);
+    run.args(["run", "--headless", "--config"]).arg(&config);
+    env(&mut run);
+    let mut child = run
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let path = journal::wait_for_journal_in(
+        &dir.path().join("data/rampdeck"),
+        "observation_started",
+        journal::WAIT,
+    );
+    // Past the period, still observing: the item is not ticked.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(journal::count(&path, "promoted"), 0);
+    assert!(child.try_wait().unwrap().is_none());
+    let mut tick = crate::kit::proc::rampdeck(&[]);
+    tick.args(["tick", "--item", "1", "--reason", "briefed in #oncall"]);
+    env(&mut tick);
+    let out = tick.output().unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let records = journal::records(&path);
+    let confirmed = records
+        .iter()
+        .find(|r| journal::action(r) == "exit_confirmed")
+        .unwrap();
+    assert!(
+        confirmed.to_string().contains("briefed in #oncall"),
+        "{confirmed}"
+    );
+    let promoted = records
+        .iter()
+        .find(|r| journal::action(r) == "promoted")
+        .unwrap();
+    assert!(promoted.to_string().contains("confirmed by"), "{promoted}");
+}
