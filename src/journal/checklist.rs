@@ -4,7 +4,7 @@
 use super::record::Record;
 use super::summary::{CheckItem, CheckState, GateLine, HookLine, MetricUnits, hooks, outcome};
 use super::verify::VerifyReport;
-use crate::engine::Verdict;
+use crate::engine::{DecisionKind, Verdict};
 use CheckState::{Fail, Pass, Unknown};
 
 fn check(item: &str, state: CheckState, evidence: String) -> CheckItem {
@@ -24,7 +24,7 @@ pub(crate) fn checklist(
     vec![
         promoted(records),
         metrics_stable(records, units),
-        smoke_checks(&hooks),
+        smoke_checks(&hooks, records),
         no_failed_hooks(&hooks),
         no_critical_errors(records),
         check(
@@ -82,15 +82,31 @@ fn metrics_stable(records: &[Record], units: &MetricUnits) -> CheckItem {
     }
 }
 
-/// Every `on_step_enter` check finished and passed.
-fn smoke_checks(hooks: &[HookLine]) -> CheckItem {
-    let smoke: Vec<&HookLine> = hooks.iter().filter(|h| h.kind == "on_step_enter").collect();
-    let smoke_failed = smoke.iter().filter(|h| h.ok != Some(true)).count();
-    match (smoke.len(), smoke_failed) {
+/// Every `on_step_enter` check and every exit check (`[exit]`, its last
+/// result per item) finished and passed.
+fn smoke_checks(hooks: &[HookLine], records: &[Record]) -> CheckItem {
+    let mut results: Vec<bool> = hooks
+        .iter()
+        .filter(|h| h.kind == "on_step_enter")
+        .map(|h| h.ok == Some(true))
+        .collect();
+    let mut exit: Vec<(u64, bool)> = Vec::new();
+    for r in records
+        .iter()
+        .filter(|r| r.decision.action == DecisionKind::ExitCheck)
+    {
+        let item = r.decision.detail["item"].as_u64().unwrap_or(u64::MAX);
+        let ok = r.decision.detail["ok"].as_bool() == Some(true);
+        exit.retain(|(k, _)| *k != item);
+        exit.push((item, ok));
+    }
+    results.extend(exit.iter().map(|(_, ok)| *ok));
+    let failed = results.iter().filter(|ok| !**ok).count();
+    match (results.len(), failed) {
         (0, _) => check(
             "Smoke checks passed",
             Unknown,
-            "no on_step_enter check was run".into(),
+            "no on_step_enter or exit check was run".into(),
         ),
         (n, 0) => check("Smoke checks passed", Pass, format!("{n} of {n} passed")),
         (n, f) => check(

@@ -187,6 +187,10 @@ check = {{ command = ["{}"], timeout = "10s" }}
     assert!(md.contains("smoke tests pass"), "{md}");
     assert!(md.contains("42 smoke tests passed"), "{md}");
     assert!(md.contains("observed 3s at 100 %"), "{md}");
+    assert!(
+        md.contains("[x] Smoke checks passed — 1 of 1 passed"),
+        "{md}"
+    );
     let verify = crate::kit::proc::rampdeck(&[])
         .arg("verify")
         .arg(&path)
