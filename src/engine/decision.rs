@@ -57,6 +57,14 @@ fn notice_text(plan: &Plan, d: &Decision, phase: &Phase) -> String {
         text.push_str(": ");
         text.push_str(&d.reason);
     }
+    // The change ticket, so a chat line leads to the change it is part of.
+    if let Some(t) = &plan.rollout.ticket {
+        text.push_str(" · ticket ");
+        text.push_str(&t.id);
+        if let Some(url) = &t.url {
+            text.push_str(&format!(" ({url})"));
+        }
+    }
     text
 }
 
@@ -156,4 +164,49 @@ pub fn plan_line(plan: &Plan) -> String {
         plan.rollout.service,
         plan.steps.len()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::types::{Actor, DecisionKind, PhaseKind};
+
+    #[test]
+    fn notices_name_the_change_ticket_with_its_link() {
+        let mut plan = crate::tui::fixtures::plan();
+        plan.rollout.ticket = Some(crate::plan::Ticket {
+            id: "CHG-4821".into(),
+            url: Some("https://tickets.example.com/CHG-4821".into()),
+        });
+        let d = Decision {
+            action: DecisionKind::Promoted,
+            actor: Actor::system(),
+            reason: "100 % on the new version".into(),
+            step: Some(4),
+            weight: 100,
+            phase: PhaseKind::Promoted,
+            gates: vec![],
+            hook: None,
+            detail: Value::Null,
+            at: None,
+        };
+        let mut out = Vec::new();
+        effects(&plan, &d, &Phase::Promoted, &mut out);
+        let text = out.iter().find_map(|e| match e {
+            Effect::Notify(n) => Some(n.text.clone()),
+            _ => None,
+        });
+        let text = text.unwrap_or_default();
+        assert!(
+            text.ends_with("· ticket CHG-4821 (https://tickets.example.com/CHG-4821)"),
+            "{text}"
+        );
+        plan.rollout.ticket = None;
+        let mut out = Vec::new();
+        effects(&plan, &d, &Phase::Promoted, &mut out);
+        assert!(out.iter().all(|e| match e {
+            Effect::Notify(n) => !n.text.contains("ticket"),
+            _ => true,
+        }));
+    }
 }

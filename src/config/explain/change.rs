@@ -59,7 +59,7 @@ pub(super) fn exit(plan: &Plan) -> Vec<Block> {
     let mut criteria = vec![
         format!("[ ] {} observed at 100 %", duration(exit.observe)),
         format!(
-            "[ ] every gate of the last step passes for the whole {} (thresholds, burn rate, judge); a gate that stops passing starts the period again",
+            "[ ] every gate of the last step passes for the whole {} (thresholds, burn rate, judge); a breach starts the period again, time without data does not count",
             duration(exit.observe)
         ),
     ];
