@@ -12,7 +12,26 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::rollout::Engine;
-use super::types::{Actor, DecisionKind, Effect, Phase, Refusal, Stage};
+use super::types::{Actor, DecisionKind, Effect, Phase, Refusal};
+
+/// Which checklist an item belongs to: the pre-flight before the ramp, or
+/// the exit criteria after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Preflight,
+    Exit,
+}
+
+impl Stage {
+    /// How people name the list: "pre-flight", "exit".
+    pub fn word(self) -> &'static str {
+        match self {
+            Stage::Preflight => "pre-flight",
+            Stage::Exit => "exit",
+        }
+    }
+}
 
 /// Characters of a check's output kept in its record and view.
 pub const SUMMARY_CHARS: usize = 500;

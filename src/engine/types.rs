@@ -312,24 +312,7 @@ pub enum Effect {
     },
 }
 
-/// Which checklist an item belongs to: the pre-flight before the ramp, or
-/// the exit criteria after it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    Preflight,
-    Exit,
-}
-
-impl Stage {
-    /// How people name the list: "pre-flight", "exit".
-    pub fn word(self) -> &'static str {
-        match self {
-            Stage::Preflight => "pre-flight",
-            Stage::Exit => "exit",
-        }
-    }
-}
+pub use super::checklist::Stage;
 
 /// A hook to run. The driver fills placeholders from `vars`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
