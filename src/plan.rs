@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::engine::analysis::{GateKinds, JudgeScore};
 pub use crate::engine::exit::ExitPlan;
 pub use crate::engine::preflight::{PreflightCheck, PreflightItem};
+pub use crate::engine::strategy::BlueGreenPlan;
 pub use crate::engine::types::duration_ms;
 pub use crate::engine::window::{FreezeSpec, OnClose, WindowKind, WindowPlan, WindowSpec};
 
@@ -49,6 +50,10 @@ pub struct Plan {
     /// rollout is promoted (issue 13); none: promoted at 100 %.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit: Option<ExitPlan>,
+    /// `[blue_green]`: the scale-down delay and whether intermediate
+    /// weights are wanted (strategy = "blue-green" only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blue_green: Option<BlueGreenPlan>,
 }
 
 impl Plan {
@@ -460,6 +465,13 @@ pub enum HookKind {
     Rollback,
     OnStepEnter,
     OnFinish,
+    /// Blue-green: all traffic to the new stack in one step.
+    Switch,
+    /// Blue-green: scale the old stack down after `scale_down_delay`.
+    ScaleDown,
+    /// Blue-green: the rollback once the old stack is scaled down
+    /// (redeploy the old version).
+    Redeploy,
 }
 
 impl HookKind {
@@ -472,6 +484,9 @@ impl HookKind {
             HookKind::Rollback => "rollback",
             HookKind::OnStepEnter => "on_step_enter",
             HookKind::OnFinish => "on_finish",
+            HookKind::Switch => "switch",
+            HookKind::ScaleDown => "scale_down",
+            HookKind::Redeploy => "redeploy",
         }
     }
 }
@@ -486,6 +501,14 @@ pub struct Hooks {
     pub rollback: Option<Hook>,
     pub on_step_enter: Vec<Hook>,
     pub on_finish: Option<Hook>,
+    /// Blue-green (see `engine::strategy`): the switch, the old stack's
+    /// scale-down, and the rollback after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch: Option<Hook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_down: Option<Hook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redeploy: Option<Hook>,
     /// After a failed rollback, the longest wait before the next attempt
     /// (the backoff doubles from 5 s up to it); `None` is
     /// [`DEFAULT_ROLLBACK_RETRY`].
@@ -525,6 +548,9 @@ impl Hooks {
             HookKind::Rollback => self.rollback.as_ref(),
             HookKind::OnStepEnter => self.on_step_enter.first(),
             HookKind::OnFinish => self.on_finish.as_ref(),
+            HookKind::Switch => self.switch.as_ref(),
+            HookKind::ScaleDown => self.scale_down.as_ref(),
+            HookKind::Redeploy => self.redeploy.as_ref(),
         }
     }
 }

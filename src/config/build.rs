@@ -103,6 +103,7 @@ pub(crate) fn build(ctx: &Ctx, raw: &RawPlan) -> R<Plan> {
     Ok(Plan {
         preflight: super::preflight::build_preflight(ctx, raw)?,
         exit: super::preflight::build_exit(ctx, raw)?,
+        blue_green: super::strategy::build_blue_green(ctx, raw, &rollout, &steps)?,
         change_windows: super::windows::build_windows(ctx, raw)?,
         judge,
         rollout,

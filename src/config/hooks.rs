@@ -47,6 +47,9 @@ pub(crate) fn build_hooks(
             .map(|h| build_hook(ctx, "on_step_enter", h, samples))
             .collect::<R<_>>()?,
         on_finish: one("on_finish", &raw.on_finish)?,
+        switch: one("switch", &raw.switch)?,
+        scale_down: one("scale_down", &raw.scale_down)?,
+        redeploy: one("redeploy", &raw.redeploy)?,
         rollback_retry: match &raw.rollback_retry {
             // A failed rollback is retried at most this long apart.
             Some(v) => Some(ctx.duration_in(

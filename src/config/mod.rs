@@ -18,6 +18,7 @@ mod metrics;
 mod preflight;
 mod raw;
 mod sources;
+mod strategy;
 mod values;
 mod windows;
 
@@ -168,10 +169,13 @@ pub fn warnings(plan: &Plan) -> Vec<String> {
                 .into(),
         );
     }
-    if plan.rollout.strategy == Strategy::BlueGreen
-        && plan.steps.iter().any(|s| s.weight != 0 && s.weight != 100)
-    {
-        out.push("blue-green plan with a step between 0 % and 100 %: blue-green usually previews at 0 % then switches to 100 %".into());
+    if plan.rollout.strategy == Strategy::BlueGreen {
+        if plan.hooks.switch.is_none() && plan.hooks.set_weight.is_none() {
+            out.push("blue-green plan without [hooks.switch] or [hooks.set_weight]: the switch is only recorded; nothing moves traffic".into());
+        }
+        if plan.hooks.scale_down.is_some() && plan.hooks.redeploy.is_none() {
+            out.push("blue-green plan with [hooks.scale_down] but no [hooks.redeploy]: once the old stack is scaled down a rollback is only recorded".into());
+        }
     }
     for m in &plan.metrics {
         if let Some(r) = m.threshold.ratio {

@@ -36,6 +36,15 @@ pub struct RawPlan {
     #[serde(default)]
     pub preflight: Vec<S<RawPreflight>>,
     pub exit: Option<S<RawExit>>,
+    pub blue_green: Option<S<RawBlueGreen>>,
+}
+
+/// `[blue_green]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBlueGreen {
+    pub scale_down_delay: Option<S<Value>>,
+    pub partial_switch: Option<S<bool>>,
 }
 
 /// `[exit]`: the observation period and the exit items.
@@ -275,6 +284,9 @@ pub struct RawHooks {
     #[serde(default)]
     pub on_step_enter: Vec<S<RawHook>>,
     pub on_finish: Option<S<RawHook>>,
+    pub switch: Option<S<RawHook>>,
+    pub scale_down: Option<S<RawHook>>,
+    pub redeploy: Option<S<RawHook>>,
     /// After a failed rollback, the longest wait before the next attempt.
     pub rollback_retry: Option<S<Value>>,
     pub target_step: Option<S<RawTargetStep>>,

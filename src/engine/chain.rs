@@ -37,11 +37,14 @@ impl Planned {
         }
     }
 
-    /// Entering a step at `weight`: set_weight, promote, then each
+    /// Entering a step at `weight`: set_weight (the `switch` hook at 100 %
+    /// when the plan has one: blue-green), promote, then each
     /// on_step_enter check (those configured).
     pub fn enter(hooks: &Hooks, weight: u8) -> VecDeque<Planned> {
         let mut queue = VecDeque::new();
-        if hooks.set_weight.is_some() {
+        if weight == 100 && hooks.switch.is_some() {
+            queue.push_back(Planned::new(HookKind::Switch, 100));
+        } else if hooks.set_weight.is_some() {
             queue.push_back(Planned::new(HookKind::SetWeight, weight));
         }
         if hooks.promote.is_some() {
@@ -61,7 +64,9 @@ impl Planned {
     /// then promote.
     pub fn full(hooks: &Hooks, weight: u8) -> VecDeque<Planned> {
         let mut queue = VecDeque::new();
-        if weight < 100 && hooks.set_weight.is_some() {
+        if weight < 100 && hooks.switch.is_some() {
+            queue.push_back(Planned::new(HookKind::Switch, 100));
+        } else if weight < 100 && hooks.set_weight.is_some() {
             queue.push_back(Planned::new(HookKind::SetWeight, 100));
         }
         if hooks.promote.is_some() {
@@ -71,9 +76,15 @@ impl Planned {
     }
 
     /// A rollback: the rollback hook, else set_weight(0), else nothing
-    /// (the deploy tool moves traffic on its own).
-    pub fn rollback(hooks: &Hooks) -> VecDeque<Planned> {
-        let kind = if hooks.rollback.is_some() {
+    /// (the deploy tool moves traffic on its own). Once a blue-green
+    /// rollout's old stack is scaled down (`redeploy`), the redeploy hook.
+    pub fn rollback(hooks: &Hooks, redeploy: bool) -> VecDeque<Planned> {
+        let kind = if redeploy {
+            match hooks.redeploy {
+                Some(_) => HookKind::Redeploy,
+                None => return VecDeque::new(),
+            }
+        } else if hooks.rollback.is_some() {
             HookKind::Rollback
         } else if hooks.set_weight.is_some() {
             HookKind::SetWeight
@@ -313,7 +324,7 @@ mod tests {
     fn plans_follow_the_configured_hooks() {
         let mut hooks = Hooks::default();
         assert!(Planned::enter(&hooks, 25).is_empty());
-        assert!(Planned::rollback(&hooks).is_empty());
+        assert!(Planned::rollback(&hooks, false).is_empty());
         hooks.set_weight = hook();
         hooks.promote = hook();
         hooks.on_step_enter = vec![hook().unwrap(), hook().unwrap()];
@@ -337,12 +348,12 @@ mod tests {
             vec![(HookKind::Promote, 100)]
         );
         assert_eq!(
-            kinds(&Planned::rollback(&hooks)),
+            kinds(&Planned::rollback(&hooks, false)),
             vec![(HookKind::SetWeight, 0)]
         );
         hooks.rollback = hook();
         assert_eq!(
-            kinds(&Planned::rollback(&hooks)),
+            kinds(&Planned::rollback(&hooks, false)),
             vec![(HookKind::Rollback, 0)]
         );
         assert_eq!(

@@ -57,6 +57,10 @@ pub struct ObservationView {
     /// None of those breaches: they lack data, and the clock is paused.
     #[serde(default)]
     pub waiting_for_data: bool,
+    /// Blue-green: left until the old stack's scale-down (0 while it runs),
+    /// which the promotion waits for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_down_ms: Option<u64>,
     /// Required exit items not done, as `"title" (why)`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
@@ -84,14 +88,22 @@ impl Engine {
     /// The full promotion's hooks are done. With `[exit]`, observe;
     /// otherwise promoted now.
     pub(super) fn reached_full(&mut self, now: Timestamp, out: &mut Vec<Effect>) {
-        let Some(exit) = self.plan.exit.clone() else {
-            self.finish_promoted(
-                "100 % on the new version".into(),
-                serde_json::Value::Null,
-                now,
-                out,
-            );
-            return;
+        let exit = match self.plan.exit.clone() {
+            Some(e) => e,
+            // Blue-green waits for the old stack's scale-down.
+            None if self.scale_down_pending() => ExitPlan {
+                observe: Duration::ZERO,
+                items: Vec::new(),
+            },
+            None => {
+                self.finish_promoted(
+                    "100 % on the new version".into(),
+                    serde_json::Value::Null,
+                    now,
+                    out,
+                );
+                return;
+            }
         };
         let k = self.plan.steps.len().saturating_sub(1);
         self.phase = Phase::Observing { step: k };
@@ -107,10 +119,14 @@ impl Engine {
             0 => String::new(),
             n => format!(" and {n} exit item{}", if n == 1 { "" } else { "s" }),
         };
-        let reason = format!(
-            "100 % on the new version; observing {} before promoted: every gate must pass for the whole period{items}",
-            duration(exit.observe)
-        );
+        let reason = if self.plan.exit.is_some() {
+            format!(
+                "100 % on the new version; observing {} before promoted: every gate must pass for the whole period{items}",
+                duration(exit.observe)
+            )
+        } else {
+            "100 % on the new stack; promoted once the old stack is scaled down; triggers stay armed".into()
+        };
         let detail = json!({ "observe_ms": exit.observe.as_millis() as u64, "items": titles });
         self.journal(
             out,
@@ -172,12 +188,15 @@ impl Engine {
                 .plan
                 .exit
                 .as_ref()
-                .map_or(DEFAULT_OBSERVE, |e| e.observe);
-            let reason = format!(
-                "exit criteria met after {} at 100 %: {} criteria hold",
-                duration(observe),
-                criteria.len()
-            );
+                .map_or(Duration::ZERO, |e| e.observe);
+            let reason = match self.plan.exit {
+                Some(_) => format!(
+                    "exit criteria met after {} at 100 %: {} criteria hold",
+                    duration(observe),
+                    criteria.len()
+                ),
+                None => "100 % on the new stack and the old stack scaled down".into(),
+            };
             self.finish_promoted(reason, json!({ "criteria": criteria }), now, out);
         }
     }
@@ -221,7 +240,7 @@ impl Engine {
             .plan
             .exit
             .as_ref()
-            .map_or(DEFAULT_OBSERVE, |e| e.observe);
+            .map_or(Duration::ZERO, |e| e.observe);
         let since = self.observation.since.unwrap_or(now);
         let observed = Duration::from_millis(now.0.saturating_sub(since.0).max(0) as u64);
         let mut out = vec![Criterion {
@@ -261,6 +280,13 @@ impl Engine {
             met: breaching.is_empty() && waiting.is_empty() && stable >= observe,
             evidence,
         });
+        if self.plan.exit.is_none() {
+            // Observing only for a blue-green scale-down: no period.
+            out.clear();
+        }
+        if let Some(c) = self.scale_down_criterion() {
+            out.push(c);
+        }
         for i in self.exit_items.views().iter().filter(|i| i.required) {
             let evidence = match &i.state {
                 ItemState::Passed { summary } => format!("passed: {}", first_line(summary)),
@@ -300,13 +326,20 @@ impl Engine {
             .plan
             .exit
             .as_ref()
-            .map_or(DEFAULT_OBSERVE, |e| e.observe);
+            .map_or(Duration::ZERO, |e| e.observe);
         let observe_ms = observe.as_millis() as u64;
         let (breaching, waiting) = self.observation_gates();
         Some(ObservationView {
             observe_ms,
             left_ms: observe_ms.saturating_sub(self.stable_ms_at(now)),
             waiting_for_data: breaching.is_empty() && !waiting.is_empty(),
+            scale_down_ms: self
+                .scale_down_pending()
+                .then(|| {
+                    self.blue_green_view(now)
+                        .and_then(|v| v.instant_rollback_ms)
+                })
+                .map(Option::unwrap_or_default),
             unstable: breaching.into_iter().chain(waiting).collect(),
             missing: self
                 .exit_items

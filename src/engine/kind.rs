@@ -64,6 +64,9 @@ pub enum DecisionKind {
     ObservationStarted,
     ExitCheck,
     ExitConfirmed,
+    // Strategies (issue 14).
+    Switched,
+    ScaledDown,
     // People and views.
     Refused,
     OperatorAttached,
@@ -96,7 +99,7 @@ use DecisionKind as K;
 
 impl DecisionKind {
     /// Every known kind, for tables and tests.
-    pub const ALL: [DecisionKind; 55] = [
+    pub const ALL: [DecisionKind; 57] = [
         K::RolloutStarted,
         K::Resumed,
         K::ResumeConfirmed,
@@ -139,6 +142,8 @@ impl DecisionKind {
         K::ObservationStarted,
         K::ExitCheck,
         K::ExitConfirmed,
+        K::Switched,
+        K::ScaledDown,
         K::Refused,
         K::OperatorAttached,
         K::OperatorDetached,
@@ -199,6 +204,8 @@ impl DecisionKind {
             K::ObservationStarted => "observation_started",
             K::ExitCheck => "exit_check",
             K::ExitConfirmed => "exit_confirmed",
+            K::Switched => "switched",
+            K::ScaledDown => "scaled_down",
             K::Refused => "refused",
             K::OperatorAttached => "operator_attached",
             K::OperatorDetached => "operator_detached",
@@ -306,6 +313,8 @@ impl DecisionKind {
                     | K::AwaitingApproval
                     | K::Approval
                     | K::ObservationStarted
+                    | K::Switched
+                    | K::ScaledDown
                     | K::ApprovalExpired
                     | K::ApprovalsInvalidated
                     | K::Resume

@@ -122,6 +122,7 @@ pub mod resume;
 pub mod rollout;
 mod samples;
 pub mod series;
+pub mod strategy;
 #[cfg(test)]
 mod testing;
 pub mod types;

@@ -120,7 +120,7 @@ impl Engine {
         self.hold_started_at = None;
         self.rollback_retry_at = None;
         self.journal(out, action, actor, reason.clone(), detail);
-        let queue = Planned::rollback(&self.plan.hooks);
+        let queue = Planned::rollback(&self.plan.hooks, self.redeploys());
         self.hooks.begin(Goal::Rollback, queue, actor, reason);
         self.pump(now, out);
     }
@@ -275,6 +275,9 @@ impl Engine {
             }
             Answer::Side(call) => {
                 self.journal_result(&call, &outcome, out);
+                if call.kind == HookKind::ScaleDown {
+                    self.scale_down_result(&outcome, out);
+                }
                 return;
             }
             Answer::Chain(call, goal) => (call, goal),
@@ -283,6 +286,13 @@ impl Engine {
         if outcome.ok {
             if kind == HookKind::SetWeight {
                 self.weight = call.weight;
+            }
+            if kind == HookKind::Switch {
+                self.weight = 100;
+                self.journal_result(&call, &outcome, out);
+                self.switched(now, out);
+                self.pump(now, out);
+                return;
             }
             self.journal_result(&call, &outcome, out);
             self.pump(now, out);

@@ -76,6 +76,7 @@ impl Engine {
             preflight: self.preflight.views().to_vec(),
             exit: self.exit_items.views().to_vec(),
             observation: self.observation_view(now),
+            blue_green: self.blue_green_view(now),
         }
     }
 

@@ -88,6 +88,10 @@ pub struct Engine {
     pub(super) exit_items: super::checklist::Checklist,
     /// While observing at 100 %: since when, and the last gate not passing.
     pub(super) observation: super::exit::Observation,
+    /// Blue-green: when all traffic moved to the new stack, and where the
+    /// old stack stands (see `strategy.rs`).
+    pub(super) switched_at: Option<Timestamp>,
+    pub(super) old_stack: super::strategy::OldStack,
 }
 
 /// A wait for data: the step cannot advance because gating metrics keep
@@ -147,6 +151,8 @@ impl Engine {
             preflight: super::preflight::of(&plan_ref),
             exit_items: super::exit::of(&plan_ref),
             observation: Default::default(),
+            switched_at: None,
+            old_stack: Default::default(),
         }
     }
 
@@ -171,6 +177,7 @@ impl Engine {
             Input::Tick => {
                 self.expire_approvals(now, &mut out);
                 self.retry_rollback(now, &mut out);
+                self.maybe_scale_down(now, &mut out);
                 self.auto_advance(now, &mut out);
             }
             Input::Command {

@@ -135,4 +135,7 @@ pub struct EngineView {
     /// While observing at 100 %: where the exit criteria stand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observation: Option<super::exit::ObservationView>,
+    /// Blue-green: the old stack, and how long a rollback stays instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blue_green: Option<super::strategy::BlueGreenView>,
 }

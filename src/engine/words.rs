@@ -330,6 +330,12 @@ fn observe_sentence(o: &super::exit::ObservationView) -> String {
     }
     let items: Vec<&str> = o.missing.iter().map(String::as_str).collect();
     let n = items.len() as u32;
+    if let (0, true, Some(ms)) = (o.left_ms, items.is_empty(), o.scale_down_ms) {
+        return match ms {
+            0 => "promoted once the old stack is scaled down".into(),
+            ms => format!("old stack scaled down in {}, then promoted", clock(ms)),
+        };
+    }
     match (o.left_ms, items.is_empty()) {
         (0, false) => format!("observing: waiting for exit items: {}", items.join(", ")),
         (left, true) => format!("promoted in {} if every gate keeps passing", clock(left)),

@@ -85,6 +85,7 @@ pub fn plan() -> Plan {
     Plan {
         preflight: vec![],
         exit: None,
+        blue_green: None,
         judge: Default::default(),
         change_windows: Default::default(),
         rollout: RolloutInfo {

@@ -69,6 +69,12 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
                 }));
         }
     }
+    if let Some(bg) = &snap.engine.blue_green {
+        lines.push(Line::from(Span::styled(
+            super::truncate(&format!("  {}", bg.line()), width),
+            t.dim(),
+        )));
+    }
     if let Some(h) = snap.engine.hook_running {
         lines.push(Line::from(Span::styled(
             format!("  hook running: {}", h.as_str()),

@@ -14,6 +14,7 @@ pub fn plan(sources: Vec<Source>, metrics: Vec<Metric>) -> Plan {
     Plan {
         preflight: vec![],
         exit: None,
+        blue_green: None,
         judge: Default::default(),
         change_windows: Default::default(),
         rollout: RolloutInfo {

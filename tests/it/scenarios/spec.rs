@@ -44,6 +44,12 @@ pub struct PlanSpec {
     /// `[exit]`: the observation period and exit items.
     #[serde(default)]
     pub exit: Option<ExitSpec>,
+    /// "canary" (default), "blue-green" or "rolling".
+    #[serde(default)]
+    pub strategy: Option<String>,
+    /// Blue-green: seconds from the switch to the scale-down.
+    #[serde(default)]
+    pub scale_down_delay: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -192,6 +198,9 @@ pub fn hook_kind(s: &str) -> Result<HookKind, String> {
         "rollback" => HookKind::Rollback,
         "on_step_enter" => HookKind::OnStepEnter,
         "on_finish" => HookKind::OnFinish,
+        "switch" => HookKind::Switch,
+        "scale_down" => HookKind::ScaleDown,
+        "redeploy" => HookKind::Redeploy,
         other => return Err(format!("unknown hook kind {other:?}")),
     })
 }
@@ -212,6 +221,9 @@ pub fn build_plan(p: &PlanSpec) -> Result<Plan, String> {
             HookKind::Resume => &mut hooks.resume,
             HookKind::Rollback => &mut hooks.rollback,
             HookKind::OnFinish => &mut hooks.on_finish,
+            HookKind::Switch => &mut hooks.switch,
+            HookKind::ScaleDown => &mut hooks.scale_down,
+            HookKind::Redeploy => &mut hooks.redeploy,
             HookKind::OnStepEnter => return Err("use `checks = N` for on_step_enter".into()),
         };
         *slot = Some(hook());
@@ -335,12 +347,23 @@ pub fn build_plan(p: &PlanSpec) -> Result<Plan, String> {
                     .collect(),
             }
         }),
+        blue_green: (p.strategy.as_deref() == Some("blue-green")).then(|| {
+            rampdeck::plan::BlueGreenPlan {
+                scale_down_delay: Duration::from_secs(p.scale_down_delay.unwrap_or(30)),
+                partial_switch: false,
+            }
+        }),
         judge: Default::default(),
         change_windows: Default::default(),
         rollout: RolloutInfo {
             id: Some("test".into()),
             service: "checkout".into(),
-            strategy: Strategy::Canary,
+            strategy: match p.strategy.as_deref() {
+                None | Some("canary") => Strategy::Canary,
+                Some("blue-green") => Strategy::BlueGreen,
+                Some("rolling") => Strategy::Rolling,
+                Some(o) => return Err(format!("bad strategy {o:?}")),
+            },
             ticket: None,
             owners: vec![],
             drivers: vec![],

@@ -1,0 +1,239 @@
+//! Strategies beyond the canary (issue 14). Blue-green: the new stack is
+//! previewed at 0 % (its gates judge the preview's own metrics), then all
+//! traffic moves in one step by the `switch` hook (journaled `switched`);
+//! the gates then judge the new stack against the old stack's numbers from
+//! before the switch (the frozen baseline, labelled as such). After
+//! `scale_down_delay` from the switch the `scale_down` hook scales the old
+//! stack down (journaled `scaled_down`). Until then a rollback is an
+//! instant switch back (the `rollback` hook); after it a rollback
+//! redeploys the old version (the `redeploy` hook). The rollout is
+//! promoted once the observation's criteria hold and the old stack is
+//! scaled down.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::rollout::Engine;
+use super::types::{Actor, DecisionKind, Effect, HookOutcome, Phase, Timestamp};
+use super::words::{clock, duration};
+use crate::plan::{HookKind, Strategy};
+
+/// `[blue_green]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlueGreenPlan {
+    /// From the switch to the old stack's scale-down (Argo Rollouts'
+    /// `scaleDownDelaySeconds`, default 30 s).
+    #[serde(with = "crate::plan::duration_ms")]
+    pub scale_down_delay: Duration,
+    /// Steps between 0 % and 100 % are wanted (a partial switch).
+    #[serde(default)]
+    pub partial_switch: bool,
+}
+
+/// Argo Rollouts' default `scaleDownDelaySeconds`.
+pub const DEFAULT_SCALE_DOWN_DELAY: Duration = Duration::from_secs(30);
+
+impl Default for BlueGreenPlan {
+    fn default() -> Self {
+        BlueGreenPlan {
+            scale_down_delay: DEFAULT_SCALE_DOWN_DELAY,
+            partial_switch: false,
+        }
+    }
+}
+
+/// Where the old stack of a blue-green rollout stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OldStack {
+    /// Not switched yet (or no blue-green).
+    #[default]
+    Active,
+    /// Switched: the old stack idles, ready for an instant switch back.
+    Idle,
+    /// The scale_down hook is running.
+    ScalingDown,
+    /// Scaled down: a rollback redeploys the old version.
+    ScaledDown,
+    /// The scale_down hook failed: the old stack still runs (an instant
+    /// switch back is still possible).
+    ScaleDownFailed,
+}
+
+/// The blue-green state views show: "instant rollback available for 04:12".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlueGreenView {
+    pub old_stack: OldStack,
+    /// When the switch happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switched_at: Option<Timestamp>,
+    /// Left before the scale-down, while a switch back is instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instant_rollback_ms: Option<u64>,
+}
+
+impl BlueGreenView {
+    /// The line the ramp shows under the steps.
+    pub fn line(&self) -> String {
+        match (self.old_stack, self.instant_rollback_ms) {
+            (OldStack::Active, _) => "preview: the new stack takes no user traffic yet".into(),
+            (OldStack::Idle, Some(ms)) => {
+                format!("instant rollback (switch back) available for {}", clock(ms))
+            }
+            (OldStack::Idle, None) => "old stack idle: a rollback switches back".into(),
+            (OldStack::ScalingDown, _) => "old stack scaling down".into(),
+            (OldStack::ScaledDown, _) => {
+                "old stack scaled down: a rollback redeploys the old version".into()
+            }
+            (OldStack::ScaleDownFailed, _) => {
+                "scale-down failed: the old stack still runs; a rollback switches back".into()
+            }
+        }
+    }
+}
+
+impl Engine {
+    fn blue_green(&self) -> bool {
+        self.plan.rollout.strategy == Strategy::BlueGreen
+    }
+
+    fn scale_down_delay(&self) -> Duration {
+        self.plan
+            .blue_green
+            .as_ref()
+            .map_or(DEFAULT_SCALE_DOWN_DELAY, |b| b.scale_down_delay)
+    }
+
+    /// Blue-green with a `scale_down` hook whose run is still to come or
+    /// running: the rollout is not promoted before it.
+    pub(super) fn scale_down_pending(&self) -> bool {
+        self.blue_green()
+            && self.plan.hooks.scale_down.is_some()
+            && matches!(
+                self.old_stack,
+                OldStack::Active | OldStack::Idle | OldStack::ScalingDown
+            )
+    }
+
+    /// A rollback's hooks: the redeploy once the old stack is scaled down.
+    pub(super) fn redeploys(&self) -> bool {
+        self.blue_green() && self.old_stack == OldStack::ScaledDown
+    }
+
+    /// The switch hook succeeded: all traffic is on the new stack.
+    pub(super) fn switched(&mut self, now: Timestamp, out: &mut Vec<Effect>) {
+        self.switched_at = Some(now);
+        self.old_stack = OldStack::Idle;
+        let delay = self.scale_down_delay();
+        let reason = if self.plan.hooks.scale_down.is_some() {
+            format!(
+                "all traffic on the new stack; the old stack idles {} before its scale-down: until then a rollback switches back at once",
+                duration(delay)
+            )
+        } else {
+            "all traffic on the new stack; the old stack idles (no scale_down hook): a rollback switches back".into()
+        };
+        let detail = json!({ "scale_down_delay_ms": delay.as_millis() as u64 });
+        self.journal(
+            out,
+            DecisionKind::Switched,
+            &Actor::system(),
+            reason,
+            detail,
+        );
+    }
+
+    /// On a tick: the scale-down, once its delay from the switch is over
+    /// and nothing else moves the rollout.
+    pub(super) fn maybe_scale_down(&mut self, now: Timestamp, out: &mut Vec<Effect>) {
+        let due = self
+            .switched_at
+            .is_some_and(|at| now.since(at) >= self.scale_down_delay());
+        let moving = matches!(
+            self.phase,
+            Phase::RollingBack | Phase::RolledBack | Phase::Failed { .. } | Phase::Promoting { .. }
+        );
+        if !due
+            || moving
+            || self.old_stack != OldStack::Idle
+            || self.plan.hooks.scale_down.is_none()
+        {
+            return;
+        }
+        self.old_stack = OldStack::ScalingDown;
+        let why = format!(
+            "{} since the switch: scaling the old stack down",
+            duration(self.scale_down_delay())
+        );
+        self.run_side(HookKind::ScaleDown, &Actor::system(), why, now, out);
+    }
+
+    /// The scale_down hook's result.
+    pub(super) fn scale_down_result(&mut self, outcome: &HookOutcome, out: &mut Vec<Effect>) {
+        if self.old_stack != OldStack::ScalingDown {
+            return;
+        }
+        if outcome.ok {
+            self.old_stack = OldStack::ScaledDown;
+            let what = if self.plan.hooks.redeploy.is_some() {
+                "a rollback now redeploys the old version (hooks.redeploy)"
+            } else {
+                "a rollback now needs the old version redeployed: the plan has no [hooks.redeploy], so it is only recorded"
+            };
+            let reason = format!("old stack scaled down; {what}");
+            self.journal(
+                out,
+                DecisionKind::ScaledDown,
+                &Actor::system(),
+                reason,
+                json!(null),
+            );
+        } else {
+            self.old_stack = OldStack::ScaleDownFailed;
+        }
+    }
+
+    /// Blue-green with a `scale_down` hook: the old stack must be scaled
+    /// down before the rollout is promoted.
+    pub(super) fn scale_down_criterion(&self) -> Option<super::exit::Criterion> {
+        if !self.blue_green() || self.plan.hooks.scale_down.is_none() {
+            return None;
+        }
+        let delay = duration(self.scale_down_delay());
+        let evidence = match self.old_stack {
+            OldStack::ScaledDown => format!("scaled down {delay} after the switch"),
+            OldStack::ScaleDownFailed => {
+                "the scale_down hook failed: the old stack still runs".into()
+            }
+            OldStack::ScalingDown => "scale_down hook running".into(),
+            OldStack::Idle => format!("idle until {delay} after the switch"),
+            OldStack::Active => "not switched yet".into(),
+        };
+        Some(super::exit::Criterion {
+            criterion: "old stack scaled down".into(),
+            met: self.old_stack == OldStack::ScaledDown,
+            evidence,
+        })
+    }
+
+    /// The blue-green state, for views.
+    pub(super) fn blue_green_view(&self, now: Timestamp) -> Option<BlueGreenView> {
+        if !self.blue_green() {
+            return None;
+        }
+        let left = self
+            .switched_at
+            .filter(|_| self.old_stack == OldStack::Idle && self.plan.hooks.scale_down.is_some())
+            .map(|at| {
+                let end = at.plus(self.scale_down_delay());
+                end.0.saturating_sub(now.0).max(0) as u64
+            });
+        Some(BlueGreenView {
+            old_stack: self.old_stack,
+            switched_at: self.switched_at,
+            instant_rollback_ms: left,
+        })
+    }
+}
