@@ -77,12 +77,13 @@ pub fn explain(plan: &Plan, format: ExplainFormat, now: Timestamp) -> String {
 fn document(plan: &Plan, now: Timestamp) -> Vec<Block> {
     let mut doc = overview(plan, now);
     doc.extend(windows::section(plan, now));
-    let sections: [fn(&Plan) -> Vec<Block>; 11] = [
+    let sections: [fn(&Plan) -> Vec<Block>; 12] = [
         change::preflight,
         steps,
         change::decision_points,
         change::approvals,
         change::exit,
+        change::strategy,
         sources,
         metrics::section,
         triggers,
@@ -307,7 +308,7 @@ fn triggers(plan: &Plan) -> Vec<Block> {
 
 /// What each hook runs, and what happens after a failed rollback or a crash.
 fn hooks(plan: &Plan) -> Vec<Block> {
-    let kinds = [
+    let mut kinds = vec![
         HookKind::SetWeight,
         HookKind::Promote,
         HookKind::Pause,
@@ -315,6 +316,9 @@ fn hooks(plan: &Plan) -> Vec<Block> {
         HookKind::Rollback,
         HookKind::OnFinish,
     ];
+    if plan.blue_green.is_some() {
+        kinds.extend([HookKind::Switch, HookKind::ScaleDown, HookKind::Redeploy]);
+    }
     let mut rows: Vec<Vec<String>> = kinds
         .iter()
         .map(|k| match plan.hooks.get(*k) {

@@ -80,3 +80,76 @@ pub(crate) fn build_blue_green(
     }
     Ok(Some(plan))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::config::parse;
+
+    const STEPS: &str = "[[steps]]\nname = \"preview\"\nweight = 0\nhold = \"1m\"\n\
+                         [[steps]]\nname = \"switch\"\nweight = 100\nhold = \"5m\"\n";
+
+    fn parsed(strategy: &str, extra: &str, steps: &str) -> Result<crate::plan::Plan, String> {
+        let head = format!("[rollout]\nservice = \"shop\"\nstrategy = \"{strategy}\"\n");
+        parse(&format!("{head}{extra}{steps}"), "t.toml").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn blue_green_reads_its_table_and_hooks_with_defaults() {
+        let p = parsed("blue-green", "", STEPS).unwrap_or_else(|e| panic!("{e}"));
+        let bg = p.blue_green.unwrap_or_else(|| panic!("no blue_green"));
+        assert_eq!(bg.scale_down_delay, Duration::from_secs(30));
+        assert!(!bg.partial_switch);
+        let extra = "[blue_green]\nscale_down_delay = \"10m\"\n\
+                     [hooks.switch]\ncommand = [\"kubectl\", \"argo\", \"rollouts\", \"promote\", \"{service}\"]\n\
+                     [hooks.scale_down]\ncommand = [\"./scale-down.sh\"]\n\
+                     [hooks.redeploy]\ncommand = [\"./redeploy-old.sh\"]\n";
+        let p = parsed("blue-green", extra, STEPS).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            p.blue_green.map(|b| b.scale_down_delay),
+            Some(Duration::from_secs(600))
+        );
+        assert!(p.hooks.switch.is_some() && p.hooks.scale_down.is_some());
+        assert!(p.hooks.redeploy.is_some());
+        let canary = parsed("canary", "", STEPS).unwrap_or_else(|e| panic!("{e}"));
+        assert!(canary.blue_green.is_none());
+    }
+
+    #[test]
+    fn blue_green_mistakes_are_refused_with_a_fix() {
+        let half = "[[steps]]\nname = \"half\"\nweight = 50\nhold = \"1m\"\n\
+                    [[steps]]\nname = \"all\"\nweight = 100\nhold = \"1m\"\n";
+        let preview_only = "[[steps]]\nname = \"preview\"\nweight = 0\nhold = \"1m\"\n";
+        let cases = [
+            ("blue-green", "", half, "partial_switch = true"),
+            ("blue-green", "", preview_only, "without a step at 100 %"),
+            (
+                "canary",
+                "[blue_green]\n",
+                STEPS,
+                "[blue_green] is for strategy",
+            ),
+            (
+                "canary",
+                "[hooks.switch]\ncommand = [\"x\"]\n",
+                STEPS,
+                "[hooks.switch] is a blue-green hook",
+            ),
+            (
+                "blue-green",
+                "[blue_green]\nscale_down_delay = \"30d\"\n",
+                STEPS,
+                "scale_down_delay",
+            ),
+        ];
+        for (strategy, extra, steps, word) in cases {
+            let Err(e) = parsed(strategy, extra, steps) else {
+                panic!("accepted: {strategy} {extra}{steps}");
+            };
+            assert!(e.contains(word), "{extra}: {e}");
+        }
+        let partial = "[blue_green]\npartial_switch = true\n";
+        assert!(parsed("blue-green", partial, half).is_ok());
+    }
+}

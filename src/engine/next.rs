@@ -185,7 +185,16 @@ impl Engine {
                         to_weight: next_weight,
                         in_ms: left,
                     },
+                    // Already at 100 % (the last step's weight): the hold
+                    // ends; no traffic moves.
+                    (false, true) if self.weight == 100 => NextAction::HoldEnds { in_ms: left },
                     (false, true) => NextAction::PromoteFull { in_ms: left },
+                    (false, false)
+                        if next_weight == 100
+                            && self.plan.rollout.strategy == crate::plan::Strategy::BlueGreen =>
+                    {
+                        NextAction::SwitchIn { in_ms: left }
+                    }
                     (false, false) => NextAction::Advance {
                         to_weight: next_weight,
                         in_ms: left,

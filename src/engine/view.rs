@@ -27,6 +27,10 @@ pub enum NextAction {
     ApprovalIn { to_weight: u8, in_ms: u64 },
     /// "promote to 100 % in 00:30" (last step)
     PromoteFull { in_ms: u64 },
+    /// "hold at 100 % over in 09:10" (the last step already at 100 %)
+    HoldEnds { in_ms: u64 },
+    /// "switch all traffic to the new stack in 01:00" (blue-green preview)
+    SwitchIn { in_ms: u64 },
     /// "rollback in 2 more breaches of error_rate (~10 s)"
     RollbackIn {
         metric: String,

@@ -258,6 +258,10 @@ pub fn next_action(next: &NextAction) -> String {
             format!("approval for {to_weight} % opens in {}", clock(*in_ms))
         }
         NextAction::PromoteFull { in_ms } => format!("promote to 100 % in {}", clock(*in_ms)),
+        NextAction::HoldEnds { in_ms } => format!("hold at 100 % over in {}", clock(*in_ms)),
+        NextAction::SwitchIn { in_ms } => {
+            format!("switch all traffic to the new stack in {}", clock(*in_ms))
+        }
         NextAction::AwaitPreflight { missing } => {
             let items: Vec<String> = missing.iter().map(|t| format!("\"{t}\"")).collect();
             format!("waiting for pre-flight: {}", items.join(", "))

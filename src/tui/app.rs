@@ -444,7 +444,10 @@ fn has_countdown(snap: &Snapshot, elapsed_ms: u64) -> bool {
 fn countdown_ms(snap: &Snapshot) -> Option<u64> {
     let e = &snap.engine;
     let next = match e.next {
-        NextAction::Advance { in_ms, .. } | NextAction::PromoteFull { in_ms } => Some(in_ms),
+        NextAction::Advance { in_ms, .. }
+        | NextAction::PromoteFull { in_ms }
+        | NextAction::HoldEnds { in_ms }
+        | NextAction::SwitchIn { in_ms } => Some(in_ms),
         _ => None,
     };
     // The hold only runs while holding (not while paused or in a hook).
@@ -464,7 +467,10 @@ pub fn aged(snap: &Snapshot, elapsed_ms: u64) -> Option<Snapshot> {
     let mut s = snap.clone();
     s.now = s.now.plus(Duration::from_millis(elapsed_ms));
     match &mut s.engine.next {
-        NextAction::Advance { in_ms, .. } | NextAction::PromoteFull { in_ms } => {
+        NextAction::Advance { in_ms, .. }
+        | NextAction::PromoteFull { in_ms }
+        | NextAction::HoldEnds { in_ms }
+        | NextAction::SwitchIn { in_ms } => {
             *in_ms = in_ms.saturating_sub(elapsed_ms);
         }
         _ => {}

@@ -13,6 +13,9 @@ pub mod fixtures;
 #[doc(hidden)]
 #[cfg(any(test, feature = "demo"))]
 pub mod fixtures_checklist;
+#[doc(hidden)]
+#[cfg(any(test, feature = "demo"))]
+pub mod fixtures_strategy;
 pub mod keymap;
 pub mod state;
 pub mod theme;

@@ -57,5 +57,6 @@ mod summary_damaged;
 mod summary_phases;
 mod tui_checklists;
 mod tui_snapshots;
+mod tui_strategies;
 mod verify_proves;
 mod viewer_flood;

@@ -208,3 +208,76 @@ pub(super) fn decision_points(plan: &Plan) -> Vec<Block> {
     }
     vec![Block::Heading("Decision points".into()), Block::List(items)]
 }
+
+/// A blue-green plan's phases: preview, switch, post-switch observation,
+/// scale-down, and what a rollback means before and after it.
+pub(super) fn strategy(plan: &Plan) -> Vec<Block> {
+    let Some(bg) = &plan.blue_green else {
+        return Vec::new();
+    };
+    let h = &plan.hooks;
+    let hook = |k: crate::plan::HookKind| match h.get(k) {
+        Some(_) => format!("the `{}` hook", k.as_str()),
+        None => format!("no `{}` hook: only recorded", k.as_str()),
+    };
+    let preview: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter(|s| s.weight == 0)
+        .map(|s| s.name.as_str())
+        .collect();
+    let switch_by = if h.switch.is_some() {
+        hook(crate::plan::HookKind::Switch)
+    } else {
+        hook(crate::plan::HookKind::SetWeight)
+    };
+    let delay = duration(bg.scale_down_delay);
+    let mut fields = vec![
+        (
+            "Preview".into(),
+            if preview.is_empty() {
+                "none: the plan switches without a preview".into()
+            } else {
+                format!(
+                    "{}: the new stack runs beside the active one with no user traffic; its gates judge the preview's own metrics (from_weight = 0)",
+                    preview.join(", ")
+                )
+            },
+        ),
+        (
+            "Switch".into(),
+            format!("all traffic to the new stack in one step, by {switch_by} (journaled `switched`)"),
+        ),
+        (
+            "After the switch".into(),
+            "the 100 % step's hold (and [exit], if any) judges the new stack against the old stack's numbers from before the switch (the frozen baseline)".into(),
+        ),
+        (
+            "Scale-down".into(),
+            match h.scale_down {
+                Some(_) => format!("{delay} after the switch, by {} (journaled `scaled_down`); the rollout is promoted after it", hook(crate::plan::HookKind::ScaleDown)),
+                None => "no `scale_down` hook: the old stack is left running".into(),
+            },
+        ),
+        (
+            "Rollback before it".into(),
+            format!("instant: switch back by {}", hook(crate::plan::HookKind::Rollback)),
+        ),
+    ];
+    if h.scale_down.is_some() {
+        fields.push((
+            "Rollback after it".into(),
+            format!(
+                "redeploys the old version by {}",
+                hook(crate::plan::HookKind::Redeploy)
+            ),
+        ));
+    }
+    if bg.partial_switch {
+        fields.push((
+            "Partial switch".into(),
+            "allowed: steps between 0 % and 100 % move part of the traffic".into(),
+        ));
+    }
+    vec![Block::Heading("Blue-green".into()), Block::Fields(fields)]
+}

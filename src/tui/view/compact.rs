@@ -118,6 +118,10 @@ pub fn body(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
             t.step(s.state),
         ));
     }
+    if let Some(bg) = &snap.engine.blue_green {
+        // Blue-green: whether a rollback is still an instant switch back.
+        ramp.push(Span::styled(format!("· {}", bg.line()), t.dim()));
+    }
     frame.render_widget(Paragraph::new(Line::from(ramp)), ramp_area);
 
     let mut lines = vec![last_line(snap, t)];

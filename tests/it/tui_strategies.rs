@@ -1,0 +1,66 @@
+//! The ramp panel in each strategy's own terms (issue 14): blue-green's
+//! preview, switch, instant-rollback countdown and scale-down, at 200x50
+//! and 80x24.
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use rampdeck::snapshot::Snapshot;
+use rampdeck::tui::fixtures_strategy::snapshot_blue_green;
+use rampdeck::tui::{Keymap, Theme, UiState, render};
+
+fn screen(snap: &Snapshot, w: u16, h: u16) -> String {
+    let ui = UiState::new(Theme::default(), Keymap::defaults().unwrap(), "alice");
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| render(f, f.area(), snap, &ui)).unwrap();
+    let buf = term.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..h {
+        let mut line = String::new();
+        for x in 0..w {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn blue_green_preview_200x50() {
+    let s = screen(&snapshot_blue_green(60), 200, 50);
+    assert!(
+        s.contains("preview: the new stack takes no user traffic yet"),
+        "{s}"
+    );
+    assert!(s.contains("weight 0 %"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn blue_green_after_the_switch_200x50_and_80x24() {
+    // The preview's 2 minutes, the switch, then 48 s at 100 %.
+    let snap = snapshot_blue_green(170);
+    let s = screen(&snap, 200, 50);
+    assert!(s.contains("weight 100 %"), "{s}");
+    assert!(
+        s.contains("instant rollback (switch back) available for 04:1"),
+        "{s}"
+    );
+    assert!(s.contains("switched"), "the log shows the switch: {s}");
+    insta::assert_snapshot!("blue_green_switched_200x50", s);
+    let small = screen(&snap, 80, 24);
+    assert!(small.contains("instant rollback (switch back) available for"), "{small}");
+    insta::assert_snapshot!("blue_green_switched_80x24", small);
+}
+
+#[test]
+fn blue_green_after_the_scale_down_says_a_rollback_redeploys() {
+    let snap = snapshot_blue_green(500);
+    let s = screen(&snap, 200, 50);
+    assert!(
+        s.contains("old stack scaled down: a rollback redeploys the old version"),
+        "{s}"
+    );
+    assert!(s.contains("scaled_down"), "{s}");
+}
