@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::engine::analysis::{GateKinds, JudgeScore};
 pub use crate::engine::exit::ExitPlan;
 pub use crate::engine::preflight::{PreflightCheck, PreflightItem};
-pub use crate::engine::strategy::BlueGreenPlan;
+pub use crate::engine::strategy::{BlueGreenPlan, RollingPlan};
 pub use crate::engine::types::duration_ms;
 pub use crate::engine::window::{FreezeSpec, OnClose, WindowKind, WindowPlan, WindowSpec};
 
@@ -54,6 +54,10 @@ pub struct Plan {
     /// weights are wanted (strategy = "blue-green" only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blue_green: Option<BlueGreenPlan>,
+    /// `[rolling]`: how many instances the batches update (strategy =
+    /// "rolling" only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolling: Option<RollingPlan>,
 }
 
 impl Plan {
@@ -216,6 +220,10 @@ pub struct Step {
     /// the last step they gate the promotion to 100 %.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approvals: Option<crate::engine::approvals::ApprovalSpec>,
+    /// Rolling: instances on the new version once this step's batch is
+    /// done (its weight is their share of `[rolling] instances`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

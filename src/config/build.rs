@@ -104,6 +104,7 @@ pub(crate) fn build(ctx: &Ctx, raw: &RawPlan) -> R<Plan> {
         preflight: super::preflight::build_preflight(ctx, raw)?,
         exit: super::preflight::build_exit(ctx, raw)?,
         blue_green: super::strategy::build_blue_green(ctx, raw, &rollout, &steps)?,
+        rolling: super::strategy::build_rolling(ctx, raw, &rollout)?,
         change_windows: super::windows::build_windows(ctx, raw)?,
         judge,
         rollout,
@@ -156,7 +157,7 @@ fn check_step_gates(ctx: &Ctx, raw: &RawPlan, steps: &[Step], metrics: &[Metric]
                 .gates
                 .as_ref()
                 .and_then(|g| g.get_ref().iter().find(|id| *id.get_ref() == m.id))
-                .map_or(raw_step.weight.span(), |id| id.span());
+                .map_or(raw_step.name.span(), |id| id.span());
             if m.min_traffic.is_some() {
                 return Err(ctx.err(
                     span,
@@ -428,19 +429,12 @@ fn steps(ctx: &Ctx, raw: &RawPlan) -> R<Vec<Step>> {
                 "give each [[steps]] a unique `name`",
             ));
         }
-        let w = *r.weight.get_ref();
-        if !(0..=100).contains(&w) {
-            return Err(ctx.err(
-                r.weight.span(),
-                format!("step \"{name}\" has weight {w}, outside 0..=100"),
-                "weight is the canary's share of traffic in percent, 0 to 100",
-            ));
-        }
-        let weight = u8::try_from(w).unwrap_or(0);
+        let (weight, instances, span) =
+            super::strategy::step_weight(ctx, raw, &name, r, out.last())?;
         if let Some(prev) = out.last() {
             if weight < prev.weight {
                 return Err(ctx.err(
-                    r.weight.span(),
+                    span,
                     format!("step \"{name}\" has weight {weight}, lower than step \"{}\" before it ({})", prev.name, prev.weight),
                     "weights never go down: reorder the steps or raise this weight; a rollback is what lowers traffic",
                 ));
@@ -465,6 +459,7 @@ fn steps(ctx: &Ctx, raw: &RawPlan) -> R<Vec<Step>> {
             weight,
             hold: ctx.duration_in("hold", &r.hold, Duration::ZERO, MAX_HOLD)?,
             owner: r.owner.as_ref().map(|o| o.get_ref().clone()),
+            instances,
         });
     }
     Ok(out)

@@ -301,6 +301,8 @@ pub(crate) fn samples(service: &str, rollout_id: &str, weights: &[u8]) -> Vec<Ho
             weight: weights.get(step).copied().unwrap_or(100),
             actor: actors[i % actors.len()].to_string(),
             reason: (*reason).to_string(),
+            batch: step + 1,
+            instances: u32::try_from(step * 2).unwrap_or(0),
         });
     }
     out

@@ -37,6 +37,15 @@ pub struct RawPlan {
     pub preflight: Vec<S<RawPreflight>>,
     pub exit: Option<S<RawExit>>,
     pub blue_green: Option<S<RawBlueGreen>>,
+    pub rolling: Option<S<RawRolling>>,
+}
+
+/// `[rolling]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRolling {
+    pub instances: S<i64>,
+    pub max_unavailable: Option<S<i64>>,
 }
 
 /// `[blue_green]`.
@@ -148,7 +157,10 @@ pub struct RawWindow {
 #[serde(deny_unknown_fields)]
 pub struct RawStep {
     pub name: S<String>,
-    pub weight: S<i64>,
+    /// Required but for rolling steps, whose weight follows `batch`.
+    pub weight: Option<S<i64>>,
+    /// Rolling: instances updated in this batch, `2` or `"25%"`.
+    pub batch: Option<S<Value>>,
     pub hold: S<Value>,
     pub gate: Option<S<String>>,
     pub owner: Option<S<String>>,

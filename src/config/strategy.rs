@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use super::error::Ctx;
-use super::raw::RawPlan;
+use super::raw::{RawPlan, RawStep};
 use super::values::R;
-use crate::engine::strategy::BlueGreenPlan;
+use crate::engine::strategy::{BlueGreenPlan, RollingPlan};
 use crate::plan::{RolloutInfo, Step, Strategy};
 
 const MAX_SCALE_DOWN_DELAY: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -81,6 +81,152 @@ pub(crate) fn build_blue_green(
     Ok(Some(plan))
 }
 
+/// The most instances a rolling plan may name.
+const MAX_INSTANCES: i64 = 100_000;
+
+fn is_rolling(raw: &RawPlan) -> bool {
+    raw.rollout.get_ref().strategy.get_ref().trim() == "rolling"
+}
+
+/// A step's weight, its instances on the new version (rolling), and the
+/// span to point at: a rolling step's weight follows its `batch` (the
+/// updated instances' share of `[rolling] instances`); every other step
+/// gives `weight`.
+pub(crate) fn step_weight(
+    ctx: &Ctx,
+    raw: &RawPlan,
+    name: &str,
+    r: &RawStep,
+    prev: Option<&Step>,
+) -> R<(u8, Option<u32>, std::ops::Range<usize>)> {
+    let rolling = is_rolling(raw);
+    match (&r.weight, &r.batch, rolling) {
+        (Some(w), None, false) => {
+            let n = *w.get_ref();
+            if !(0..=100).contains(&n) {
+                return Err(ctx.err(
+                    w.span(),
+                    format!("step \"{name}\" has weight {n}, outside 0..=100"),
+                    "weight is the canary's share of traffic in percent, 0 to 100",
+                ));
+            }
+            Ok((u8::try_from(n).unwrap_or(0), None, w.span()))
+        }
+        (None, None, false) => Err(ctx.err(
+            r.name.span(),
+            format!("step \"{name}\" has no `weight`"),
+            "give the canary's share of traffic in percent, e.g. weight = 25",
+        )),
+        (_, Some(b), false) => Err(ctx.err(
+            b.span(),
+            format!("step \"{name}\": `batch` is for strategy = \"rolling\""),
+            "give `weight` for a canary or blue-green step, or set strategy = \"rolling\" and [rolling] instances",
+        )),
+        (Some(w), _, true) => Err(ctx.err(
+            w.span(),
+            format!("step \"{name}\" of a rolling plan gives `weight`: its weight follows its batch"),
+            "give `batch = 2` (instances) or `batch = \"25%\"` (of [rolling] instances) instead",
+        )),
+        (None, None, true) => Err(ctx.err(
+            r.name.span(),
+            format!("step \"{name}\" of a rolling plan has no `batch`"),
+            "give the instances this step updates: batch = 2, or batch = \"25%\" of [rolling] instances",
+        )),
+        (None, Some(b), true) => {
+            let total = rolling_instances(ctx, raw)?;
+            let size = batch_size(ctx, name, b, total)?;
+            let before = prev.and_then(|p| p.instances).unwrap_or(0);
+            let after = before.saturating_add(size);
+            if after > total {
+                return Err(ctx.err(
+                    b.span(),
+                    format!(
+                        "step \"{name}\": batch {size} takes the rollout to {after} instances, more than [rolling] instances = {total}"
+                    ),
+                    format!("make this batch at most {}", total - before),
+                ));
+            }
+            // Round down, so 100 % means every instance is updated.
+            let weight = (u64::from(after) * 100 / u64::from(total.max(1))) as u8;
+            Ok((weight, Some(after), b.span()))
+        }
+    }
+}
+
+/// `[rolling] instances`, required by a rolling plan.
+fn rolling_instances(ctx: &Ctx, raw: &RawPlan) -> R<u32> {
+    let Some(t) = &raw.rolling else {
+        return Err(ctx.err(
+            raw.rollout.get_ref().strategy.span(),
+            "a rolling plan needs [rolling] instances: how many instances its batches update",
+            "add [rolling] with instances = 8 (and optionally max_unavailable = 1)",
+        ));
+    };
+    let n = ctx.int_in("instances", &t.get_ref().instances, 1, MAX_INSTANCES)?;
+    Ok(u32::try_from(n).unwrap_or(1))
+}
+
+/// `batch = 2` or `batch = "25%"` (of `total`, rounded up, at least 1).
+fn batch_size(ctx: &Ctx, name: &str, b: &toml::Spanned<toml::Value>, total: u32) -> R<u32> {
+    let bad = || {
+        ctx.err(
+            b.span(),
+            format!("step \"{name}\": `batch` must be a number of instances (2) or a share of them (\"25%\")"),
+            "write batch = 2 or batch = \"25%\"",
+        )
+    };
+    let size = match b.get_ref() {
+        toml::Value::Integer(n) if *n >= 1 && *n <= MAX_INSTANCES => *n as u32,
+        toml::Value::String(s) => {
+            let pct: f64 = s
+                .trim()
+                .strip_suffix('%')
+                .and_then(|p| p.trim().parse().ok())
+                .filter(|p: &f64| *p > 0.0 && *p <= 100.0)
+                .ok_or_else(bad)?;
+            ((f64::from(total) * pct / 100.0).ceil() as u32).max(1)
+        }
+        _ => return Err(bad()),
+    };
+    Ok(size)
+}
+
+/// `[rolling]`, for a rolling plan only.
+pub(crate) fn build_rolling(
+    ctx: &Ctx,
+    raw: &RawPlan,
+    rollout: &RolloutInfo,
+) -> R<Option<RollingPlan>> {
+    if rollout.strategy != Strategy::Rolling {
+        if let Some(t) = &raw.rolling {
+            return Err(ctx.err(
+                t.span(),
+                format!(
+                    "[rolling] is for strategy = \"rolling\"; this plan's strategy is \"{}\"",
+                    rollout.strategy.as_str()
+                ),
+                "remove [rolling], or set strategy = \"rolling\"",
+            ));
+        }
+        return Ok(None);
+    }
+    let instances = rolling_instances(ctx, raw)?;
+    let max_unavailable = match raw
+        .rolling
+        .as_ref()
+        .and_then(|t| t.get_ref().max_unavailable.as_ref())
+    {
+        Some(v) => Some(
+            u32::try_from(ctx.int_in("max_unavailable", v, 0, i64::from(instances))?).unwrap_or(0),
+        ),
+        None => None,
+    };
+    Ok(Some(RollingPlan {
+        instances,
+        max_unavailable,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -151,5 +297,81 @@ mod tests {
         }
         let partial = "[blue_green]\npartial_switch = true\n";
         assert!(parsed("blue-green", partial, half).is_ok());
+    }
+
+    #[test]
+    fn rolling_batches_give_weights_and_instances() {
+        let extra = "[rolling]\ninstances = 8\nmax_unavailable = 1\n";
+        let steps = "[[steps]]\nname = \"b1\"\nbatch = 1\nhold = \"1m\"\n\
+                     [[steps]]\nname = \"b2\"\nbatch = \"25%\"\nhold = \"1m\"\n\
+                     [[steps]]\nname = \"b3\"\nbatch = 5\nhold = \"1m\"\n";
+        let p = parsed("rolling", extra, steps).unwrap_or_else(|e| panic!("{e}"));
+        let got: Vec<(u8, Option<u32>)> = p.steps.iter().map(|s| (s.weight, s.instances)).collect();
+        assert_eq!(got, vec![(12, Some(1)), (37, Some(3)), (100, Some(8))]);
+        let r = p.rolling.unwrap_or_else(|| panic!("no rolling"));
+        assert_eq!((r.instances, r.max_unavailable), (8, Some(1)));
+    }
+
+    #[test]
+    fn rolling_mistakes_are_refused_with_a_fix() {
+        let table = "[rolling]\ninstances = 4\n";
+        let batch = |b: &str| format!("[[steps]]\nname = \"b1\"\nbatch = {b}\nhold = \"1m\"\n");
+        let cases = [
+            (
+                "rolling",
+                String::new(),
+                batch("1"),
+                "needs [rolling] instances",
+            ),
+            (
+                "rolling",
+                table.into(),
+                batch("5"),
+                "more than [rolling] instances = 4",
+            ),
+            (
+                "rolling",
+                table.into(),
+                batch("0"),
+                "`batch` must be a number",
+            ),
+            (
+                "rolling",
+                table.into(),
+                batch("\"150%\""),
+                "`batch` must be a number",
+            ),
+            ("rolling", table.into(), STEPS.into(), "gives `weight`"),
+            (
+                "rolling",
+                table.into(),
+                "[[steps]]\nname = \"b\"\nhold = \"1m\"\n".into(),
+                "has no `batch`",
+            ),
+            (
+                "canary",
+                String::new(),
+                batch("1"),
+                "`batch` is for strategy",
+            ),
+            (
+                "canary",
+                table.into(),
+                STEPS.into(),
+                "[rolling] is for strategy",
+            ),
+            (
+                "rolling",
+                "[rolling]\ninstances = 4\nmax_unavailable = 9\n".into(),
+                batch("1"),
+                "max_unavailable",
+            ),
+        ];
+        for (strategy, extra, steps, word) in cases {
+            let Err(e) = parsed(strategy, &extra, &steps) else {
+                panic!("accepted: {strategy} {extra}{steps}");
+            };
+            assert!(e.contains(word), "{extra}{steps}: {e}");
+        }
     }
 }

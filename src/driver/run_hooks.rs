@@ -81,6 +81,12 @@ impl Driver {
             // Cut to what a hook can take, never refused: a reason's
             // size must not stop a rollback.
             reason: crate::engine::reason::reason_for_hooks(&call.reason),
+            batch: call.step + 1,
+            instances: plan
+                .steps
+                .get(call.step)
+                .and_then(|s| s.instances)
+                .unwrap_or(0),
         };
         let cancel = self.cancel_tx.subscribe();
         tokio::spawn(async move {

@@ -67,6 +67,7 @@ pub enum DecisionKind {
     // Strategies (issue 14).
     Switched,
     ScaledDown,
+    BatchDone,
     // People and views.
     Refused,
     OperatorAttached,
@@ -99,7 +100,7 @@ use DecisionKind as K;
 
 impl DecisionKind {
     /// Every known kind, for tables and tests.
-    pub const ALL: [DecisionKind; 57] = [
+    pub const ALL: [DecisionKind; 58] = [
         K::RolloutStarted,
         K::Resumed,
         K::ResumeConfirmed,
@@ -144,6 +145,7 @@ impl DecisionKind {
         K::ExitConfirmed,
         K::Switched,
         K::ScaledDown,
+        K::BatchDone,
         K::Refused,
         K::OperatorAttached,
         K::OperatorDetached,
@@ -206,6 +208,7 @@ impl DecisionKind {
             K::ExitConfirmed => "exit_confirmed",
             K::Switched => "switched",
             K::ScaledDown => "scaled_down",
+            K::BatchDone => "batch_done",
             K::Refused => "refused",
             K::OperatorAttached => "operator_attached",
             K::OperatorDetached => "operator_detached",

@@ -119,6 +119,7 @@ impl Engine {
         self.phase = Phase::RollingBack;
         self.hold_started_at = None;
         self.rollback_retry_at = None;
+        let detail = self.rollback_scope(detail);
         self.journal(out, action, actor, reason.clone(), detail);
         let queue = Planned::rollback(&self.plan.hooks, self.redeploys());
         self.hooks.begin(Goal::Rollback, queue, actor, reason);
@@ -192,6 +193,7 @@ impl Engine {
                     Some(s) => (s.name.clone(), s.hold.as_millis() as u64),
                     None => (String::new(), 0),
                 };
+                self.batch_done(k, out);
                 let reason = format!(
                     "step {} '{name}' at {} %: hold {}",
                     k + 1,
@@ -215,18 +217,21 @@ impl Engine {
                 {
                     t.left = Some(now);
                 }
-                let reason = if self.plan.hooks.rollback.is_none()
-                    && self.plan.hooks.set_weight.is_none()
-                {
-                    "no rollback or set_weight hook configured: traffic is not moved by rampdeck"
-                } else {
-                    "canary at 0 %"
+                let reason = match self.rolled_back_words() {
+                    Some(words) => words,
+                    None if self.plan.hooks.rollback.is_none()
+                        && self.plan.hooks.set_weight.is_none() =>
+                    {
+                        "no rollback or set_weight hook configured: traffic is not moved by rampdeck"
+                            .into()
+                    }
+                    None => "canary at 0 %".into(),
                 };
                 self.journal(
                     out,
                     DecisionKind::RolledBack,
                     &system,
-                    reason.into(),
+                    reason,
                     json!(null),
                 );
                 self.run_side(HookKind::OnFinish, &system, "rolled back".into(), now, out);

@@ -77,6 +77,7 @@ impl Engine {
             exit: self.exit_items.views().to_vec(),
             observation: self.observation_view(now),
             blue_green: self.blue_green_view(now),
+            rolling: self.rolling_view(),
         }
     }
 
@@ -195,6 +196,17 @@ impl Engine {
                     {
                         NextAction::SwitchIn { in_ms: left }
                     }
+                    (false, false) if self.plan.rolling.is_some() => NextAction::NextBatch {
+                        batch: k + 2,
+                        instances: self
+                            .plan
+                            .steps
+                            .get(k + 1)
+                            .and_then(|s| s.instances)
+                            .unwrap_or(0),
+                        of: self.plan.rolling.as_ref().map_or(0, |r| r.instances),
+                        in_ms: left,
+                    },
                     (false, false) => NextAction::Advance {
                         to_weight: next_weight,
                         in_ms: left,

@@ -32,6 +32,16 @@ pub struct BlueGreenPlan {
     pub partial_switch: bool,
 }
 
+/// `[rolling]`: the instances the batches update.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RollingPlan {
+    pub instances: u32,
+    /// At most this many instances down at once during a batch: for the
+    /// deploy tool, shown by `plan`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unavailable: Option<u32>,
+}
+
 /// Argo Rollouts' default `scaleDownDelaySeconds`.
 pub const DEFAULT_SCALE_DOWN_DELAY: Duration = Duration::from_secs(30);
 
@@ -234,6 +244,139 @@ impl Engine {
             old_stack: self.old_stack,
             switched_at: self.switched_at,
             instant_rollback_ms: left,
+        })
+    }
+}
+
+/// A rolling rollout's instances, for views: "4 of 8 instances on the new
+/// version (batch 2 of 4)".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RollingView {
+    pub instances: u32,
+    /// On the new version now (0 once rolled back).
+    pub updated: u32,
+    /// The batch in progress or done (1-based), of `batches`.
+    pub batch: usize,
+    pub batches: usize,
+    /// Rolled back: the instances the old version was redeployed to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redeployed: Option<u32>,
+}
+
+impl RollingView {
+    /// The line the ramp shows under the steps.
+    pub fn line(&self) -> String {
+        match self.redeployed {
+            Some(n) => format!(
+                "old version redeployed to {n} instance{}; {} of {} on the new version",
+                if n == 1 { "" } else { "s" },
+                self.updated,
+                self.instances
+            ),
+            None => format!(
+                "{} of {} instances on the new version, {} on the old (batch {} of {})",
+                self.updated,
+                self.instances,
+                self.instances.saturating_sub(self.updated),
+                self.batch,
+                self.batches
+            ),
+        }
+    }
+}
+
+impl Engine {
+    fn rolling(&self) -> Option<u32> {
+        match self.plan.rollout.strategy {
+            Strategy::Rolling => self.plan.rolling.as_ref().map(|r| r.instances),
+            _ => None,
+        }
+    }
+
+    /// Instances on the new version at step `k` (rolling).
+    fn updated_at(&self, k: usize) -> u32 {
+        self.plan
+            .steps
+            .get(k)
+            .and_then(|s| s.instances)
+            .unwrap_or(0)
+    }
+
+    /// Rolling: step `k`'s batch is done (its traffic hooks succeeded).
+    pub(super) fn batch_done(&mut self, k: usize, out: &mut Vec<Effect>) {
+        let Some(total) = self.rolling() else {
+            return;
+        };
+        let before = k.checked_sub(1).map_or(0, |p| self.updated_at(p));
+        let now = self.updated_at(k);
+        let reason = format!(
+            "batch {} of {} done: {} more, {now} of {total} instances on the new version",
+            k + 1,
+            self.plan.steps.len(),
+            now.saturating_sub(before)
+        );
+        let detail = json!({ "batch": k + 1, "instances": now, "of": total });
+        self.journal(
+            out,
+            DecisionKind::BatchDone,
+            &Actor::system(),
+            reason,
+            detail,
+        );
+    }
+
+    /// A rollback's detail, with what a rolling rollback undoes: the
+    /// batches done so far and their instances.
+    pub(super) fn rollback_scope(&self, detail: serde_json::Value) -> serde_json::Value {
+        let (Some(total), Some(k)) = (self.rolling(), self.step) else {
+            return detail;
+        };
+        let mut detail = match detail {
+            serde_json::Value::Object(m) => m,
+            other => {
+                let mut m = serde_json::Map::new();
+                if !other.is_null() {
+                    m.insert("detail".into(), other);
+                }
+                m
+            }
+        };
+        let scope = json!({ "batches": k + 1, "instances": self.updated_at(k), "of": total });
+        detail.insert("rolls_back".into(), scope);
+        serde_json::Value::Object(detail)
+    }
+
+    /// The words of a rolling rollout's `rolled_back` record.
+    pub(super) fn rolled_back_words(&self) -> Option<String> {
+        self.rolling()?;
+        let k = self.step?;
+        let n = self.updated_at(k);
+        Some(format!(
+            "old version redeployed to the {n} updated instance{} ({} batch{})",
+            if n == 1 { "" } else { "s" },
+            k + 1,
+            if k == 0 { "" } else { "es" }
+        ))
+    }
+
+    /// The rolling state, for views.
+    pub(super) fn rolling_view(&self) -> Option<RollingView> {
+        let instances = self.rolling()?;
+        let k = self.step;
+        let rolled_back = matches!(self.phase, Phase::RolledBack);
+        let entered = matches!(self.phase, Phase::Pending | Phase::Promoting { .. });
+        let done = match k {
+            // A batch counts once its hooks are done.
+            Some(k) if entered => k.checked_sub(1).map_or(0, |p| self.updated_at(p)),
+            Some(k) => self.updated_at(k),
+            None => 0,
+        };
+        Some(RollingView {
+            instances,
+            updated: if rolled_back { 0 } else { done },
+            batch: k.map_or(0, |k| k + 1),
+            batches: self.plan.steps.len(),
+            redeployed: rolled_back.then(|| k.map_or(0, |k| self.updated_at(k))),
         })
     }
 }

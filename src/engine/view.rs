@@ -31,6 +31,13 @@ pub enum NextAction {
     HoldEnds { in_ms: u64 },
     /// "switch all traffic to the new stack in 01:00" (blue-green preview)
     SwitchIn { in_ms: u64 },
+    /// "batch 3 (6 of 8 instances) in 00:30" (rolling)
+    NextBatch {
+        batch: usize,
+        instances: u32,
+        of: u32,
+        in_ms: u64,
+    },
     /// "rollback in 2 more breaches of error_rate (~10 s)"
     RollbackIn {
         metric: String,
@@ -142,4 +149,7 @@ pub struct EngineView {
     /// Blue-green: the old stack, and how long a rollback stays instant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blue_green: Option<super::strategy::BlueGreenView>,
+    /// Rolling: the instances on each version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolling: Option<super::strategy::RollingView>,
 }

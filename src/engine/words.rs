@@ -262,6 +262,15 @@ pub fn next_action(next: &NextAction) -> String {
         NextAction::SwitchIn { in_ms } => {
             format!("switch all traffic to the new stack in {}", clock(*in_ms))
         }
+        NextAction::NextBatch {
+            batch,
+            instances,
+            of,
+            in_ms,
+        } => format!(
+            "batch {batch} ({instances} of {of} instances on the new version) in {}",
+            clock(*in_ms)
+        ),
         NextAction::AwaitPreflight { missing } => {
             let items: Vec<String> = missing.iter().map(|t| format!("\"{t}\"")).collect();
             format!("waiting for pre-flight: {}", items.join(", "))

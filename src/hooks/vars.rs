@@ -42,6 +42,12 @@ pub struct HookVars {
     /// cannot); the driver gives hooks a reason already cut to size
     /// ([`crate::engine::reason::reason_for_hooks`]).
     pub reason: String,
+    /// The step's number, 1-based (a rolling plan's batch).
+    pub batch: usize,
+    /// Rolling: instances on the new version once the step's batch is
+    /// done (for a rollback, those to redeploy the old version to); 0 for
+    /// other strategies.
+    pub instances: u32,
 }
 
 impl HookVars {
@@ -106,6 +112,8 @@ impl Values for HookVars {
             Placeholder::Weight => Cow::Owned(self.weight.to_string()),
             Placeholder::Actor => Cow::Borrowed(&self.actor),
             Placeholder::Reason => Cow::Borrowed(&self.reason),
+            Placeholder::Batch => Cow::Owned(self.batch.to_string()),
+            Placeholder::Instances => Cow::Owned(self.instances.to_string()),
             Placeholder::Cohort => return None,
         })
     }
@@ -243,6 +251,8 @@ mod tests {
             weight: 25,
             actor: "alice".into(),
             reason: "p95 \"spiked\" {service} $(id)\n`x`".into(),
+            batch: 3,
+            instances: 4,
         }
     }
 
@@ -275,7 +285,7 @@ mod tests {
         assert!(
             err.as_ref().is_err_and(|e| e
                 .to_string()
-                .contains("use {service}, {rollout_id}, {step}, {weight}, {actor} or {reason}")),
+                .contains("use {service}, {rollout_id}, {step}, {weight}, {actor}, {reason}, {batch} or {instances}")),
             "{err:?}"
         );
         let got = expand_argv(&argv(&[r#"{"spec":{"paused":false}}"#, "{ {} {"]), &vars());
@@ -481,6 +491,7 @@ mod tests {
         let env = vars().env();
         assert!(env.contains(&("RAMPDECK_WEIGHT".into(), "25".into())));
         assert!(env.contains(&("RAMPDECK_ROLLOUT_ID".into(), "checkout-2026.11.29".into())));
-        assert_eq!(env.len(), 6);
+        assert!(env.contains(&("RAMPDECK_INSTANCES".into(), "4".into())));
+        assert_eq!(env.len(), 8);
     }
 }

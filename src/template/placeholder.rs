@@ -21,12 +21,17 @@ pub enum Placeholder {
     Actor,
     /// `{reason}`: the reason given, free text (hooks).
     Reason,
+    /// `{batch}`: the step's number, 1-based: a rolling plan's batch (hooks).
+    Batch,
+    /// `{instances}`: a rolling plan's instances on the new version once
+    /// the step's batch is done; 0 for other strategies (hooks).
+    Instances,
 }
 
 impl Placeholder {
     /// Every placeholder, in the order messages and the hook environment
     /// list them.
-    pub const ALL: [Placeholder; 7] = [
+    pub const ALL: [Placeholder; 9] = [
         Placeholder::Service,
         Placeholder::Cohort,
         Placeholder::RolloutId,
@@ -34,6 +39,8 @@ impl Placeholder {
         Placeholder::Weight,
         Placeholder::Actor,
         Placeholder::Reason,
+        Placeholder::Batch,
+        Placeholder::Instances,
     ];
 
     /// The name written between the braces.
@@ -46,6 +53,8 @@ impl Placeholder {
             Placeholder::Weight => "weight",
             Placeholder::Actor => "actor",
             Placeholder::Reason => "reason",
+            Placeholder::Batch => "batch",
+            Placeholder::Instances => "instances",
         }
     }
 
@@ -63,7 +72,9 @@ impl Placeholder {
             | Placeholder::Step
             | Placeholder::Weight
             | Placeholder::Actor
-            | Placeholder::Reason => context == Context::Hook,
+            | Placeholder::Reason
+            | Placeholder::Batch
+            | Placeholder::Instances => context == Context::Hook,
         }
     }
 }
@@ -82,7 +93,8 @@ pub enum Context {
     /// `{service}` and `{cohort}`.
     Metric,
     /// A hook's argv, webhook URL, body and headers: `{service}`,
-    /// `{rollout_id}`, `{step}`, `{weight}`, `{actor}`, `{reason}`.
+    /// `{rollout_id}`, `{step}`, `{weight}`, `{actor}`, `{reason}`,
+    /// `{batch}`, `{instances}`.
     Hook,
 }
 

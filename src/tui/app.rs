@@ -447,7 +447,8 @@ fn countdown_ms(snap: &Snapshot) -> Option<u64> {
         NextAction::Advance { in_ms, .. }
         | NextAction::PromoteFull { in_ms }
         | NextAction::HoldEnds { in_ms }
-        | NextAction::SwitchIn { in_ms } => Some(in_ms),
+        | NextAction::SwitchIn { in_ms }
+        | NextAction::NextBatch { in_ms, .. } => Some(in_ms),
         _ => None,
     };
     // The hold only runs while holding (not while paused or in a hook).
@@ -470,7 +471,8 @@ pub fn aged(snap: &Snapshot, elapsed_ms: u64) -> Option<Snapshot> {
         NextAction::Advance { in_ms, .. }
         | NextAction::PromoteFull { in_ms }
         | NextAction::HoldEnds { in_ms }
-        | NextAction::SwitchIn { in_ms } => {
+        | NextAction::SwitchIn { in_ms }
+        | NextAction::NextBatch { in_ms, .. } => {
             *in_ms = in_ms.saturating_sub(elapsed_ms);
         }
         _ => {}

@@ -69,6 +69,7 @@ fn step(name: &str, weight: u8, hold_s: u64, gate: GateKind, owner: Option<&str>
         owner: owner.map(str::to_string),
         gates: None,
         approvals: None,
+        instances: None,
     }
 }
 
@@ -86,6 +87,7 @@ pub fn plan() -> Plan {
         preflight: vec![],
         exit: None,
         blue_green: None,
+        rolling: None,
         judge: Default::default(),
         change_windows: Default::default(),
         rollout: RolloutInfo {

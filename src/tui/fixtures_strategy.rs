@@ -1,13 +1,14 @@
 //! Cockpit fixtures for the strategies (issue 14), from the real engine:
 //! a blue-green rollout after its switch, while a rollback is still an
-//! instant switch back, and after its old stack is scaled down.
+//! instant switch back, and after its old stack is scaled down; a rolling
+//! rollout in its second batch of four.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::fixtures::{Drive, at, of_engine, plan};
 use crate::engine::{Actor, Input};
-use crate::plan::{BlueGreenPlan, Hook, HookAction, Plan, Strategy};
+use crate::plan::{BlueGreenPlan, Hook, HookAction, Plan, RollingPlan, Strategy};
 use crate::snapshot::Snapshot;
 
 fn hook(argv: &[&str]) -> Option<Hook> {
@@ -51,6 +52,47 @@ fn settle(d: &mut Drive, t: i64) {
 /// healthy samples (the switch happens once the preview's hold is over).
 pub fn snapshot_blue_green(secs: i64) -> Snapshot {
     let plan = Arc::new(blue_green());
+    let mut d = Drive::new(plan.clone());
+    d.input(
+        0,
+        Input::Start {
+            actor: Actor::named("alice"),
+        },
+    );
+    settle(&mut d, 0);
+    for t in 0..secs {
+        d.run(t, t + 1, i64::MAX, i64::MAX);
+        settle(&mut d, t);
+    }
+    of_engine(&d.engine, plan, at(secs), false)
+}
+
+/// The fixture plan as rolling: 8 instances in 4 batches of 2, a minute
+/// each.
+fn rolling() -> Plan {
+    let mut p = plan();
+    p.rollout.strategy = Strategy::Rolling;
+    p.steps.truncate(4);
+    for (k, s) in p.steps.iter_mut().enumerate() {
+        let n = (k as u32 + 1) * 2;
+        s.name = format!("batch-{}", k + 1);
+        s.instances = Some(n);
+        s.weight = (n * 100 / 8) as u8;
+        s.hold = Duration::from_secs(60);
+        s.gate = crate::plan::GateKind::Auto;
+        s.approvals = None;
+    }
+    p.hooks.set_weight = hook(&["./deploy.sh", "{batch}", "{instances}"]);
+    p.rolling = Some(RollingPlan {
+        instances: 8,
+        max_unavailable: Some(1),
+    });
+    p
+}
+
+/// `secs` seconds into the rolling fixture, with healthy samples.
+pub fn snapshot_rolling(secs: i64) -> Snapshot {
+    let plan = Arc::new(rolling());
     let mut d = Drive::new(plan.clone());
     d.input(
         0,

@@ -35,6 +35,8 @@ fn vars() -> HookVars {
         weight: 25,
         actor: "alice".into(),
         reason: "error ratio back to baseline".into(),
+        batch: 2,
+        instances: 0,
     }
 }
 

@@ -126,6 +126,8 @@ fn vars(service: &str) -> HookVars {
         weight: 25,
         actor: "alice".into(),
         reason: "gates green; \"$(id)\" `x` ; rm -rf ~".into(),
+        batch: 2,
+        instances: 0,
     }
 }
 

@@ -6,7 +6,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use rampdeck::snapshot::Snapshot;
-use rampdeck::tui::fixtures_strategy::snapshot_blue_green;
+use rampdeck::tui::fixtures_strategy::{snapshot_blue_green, snapshot_rolling};
 use rampdeck::tui::{Keymap, Theme, UiState, render};
 
 fn screen(snap: &Snapshot, w: u16, h: u16) -> String {
@@ -50,7 +50,10 @@ fn blue_green_after_the_switch_200x50_and_80x24() {
     assert!(s.contains("switched"), "the log shows the switch: {s}");
     insta::assert_snapshot!("blue_green_switched_200x50", s);
     let small = screen(&snap, 80, 24);
-    assert!(small.contains("instant rollback (switch back) available for"), "{small}");
+    assert!(
+        small.contains("instant rollback (switch back) available for"),
+        "{small}"
+    );
     insta::assert_snapshot!("blue_green_switched_80x24", small);
 }
 
@@ -63,4 +66,19 @@ fn blue_green_after_the_scale_down_says_a_rollback_redeploys() {
         "{s}"
     );
     assert!(s.contains("scaled_down"), "{s}");
+}
+
+#[test]
+fn rolling_shows_the_instances_on_each_version_200x50_and_80x24() {
+    let snap = snapshot_rolling(90);
+    let s = screen(&snap, 200, 50);
+    assert!(
+        s.contains("4 of 8 instances on the new version, 4 on the old (batch 2 of 4)"),
+        "{s}"
+    );
+    assert!(s.contains("batch_done"), "{s}");
+    insta::assert_snapshot!("rolling_batch_2_200x50", s);
+    let small = screen(&snap, 80, 24);
+    assert!(small.contains("4 of 8 instances"), "{small}");
+    insta::assert_snapshot!("rolling_batch_2_80x24", small);
 }

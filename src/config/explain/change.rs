@@ -212,6 +212,9 @@ pub(super) fn decision_points(plan: &Plan) -> Vec<Block> {
 /// A blue-green plan's phases: preview, switch, post-switch observation,
 /// scale-down, and what a rollback means before and after it.
 pub(super) fn strategy(plan: &Plan) -> Vec<Block> {
+    if let Some(r) = &plan.rolling {
+        return rolling(plan, r);
+    }
     let Some(bg) = &plan.blue_green else {
         return Vec::new();
     };
@@ -280,4 +283,55 @@ pub(super) fn strategy(plan: &Plan) -> Vec<Block> {
         ));
     }
     vec![Block::Heading("Blue-green".into()), Block::Fields(fields)]
+}
+
+/// A rolling plan: its batches of instances, and what a rollback undoes.
+fn rolling(plan: &Plan, r: &crate::plan::RollingPlan) -> Vec<Block> {
+    let mut before = 0;
+    let rows: Vec<Vec<String>> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(k, s)| {
+            let after = s.instances.unwrap_or(0);
+            let row = vec![
+                (k + 1).to_string(),
+                s.name.clone(),
+                format!("+{}", after.saturating_sub(before)),
+                format!("{after} of {}", r.instances),
+                format!("{} %", s.weight),
+            ];
+            before = after;
+            row
+        })
+        .collect();
+    let mut fields = vec![
+        (
+            "Baseline".into(),
+            "the instances still on the old version; once every instance is updated, each metric's baseline_when_empty (frozen: the old version's numbers from before, labelled as such)".into(),
+        ),
+        (
+            "Hooks".into(),
+            "set_weight gets {batch} (1-based) and {instances} (updated so far) beside {weight}".into(),
+        ),
+        (
+            "Rollback".into(),
+            "redeploys the old version to the instances updated so far (the rollback hook gets {instances}); the record says how many batches it undoes".into(),
+        ),
+    ];
+    if let Some(m) = r.max_unavailable {
+        fields.push((
+            "Max unavailable".into(),
+            format!("{m} instance(s) at once, for the deploy tool"),
+        ));
+    }
+    vec![
+        Block::Heading("Rolling".into()),
+        Block::Fields(vec![("Instances".into(), r.instances.to_string())]),
+        Block::Table(
+            vec!["batch", "step", "updates", "on the new version", "weight"],
+            rows,
+        ),
+        Block::Fields(fields),
+    ]
 }

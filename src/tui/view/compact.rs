@@ -118,9 +118,12 @@ pub fn body(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
             t.step(s.state),
         ));
     }
-    if let Some(bg) = &snap.engine.blue_green {
-        // Blue-green: whether a rollback is still an instant switch back.
-        ramp.push(Span::styled(format!("· {}", bg.line()), t.dim()));
+    // Blue-green: whether a rollback is still an instant switch back;
+    // rolling: the instances on each version.
+    let strategy_line = (snap.engine.blue_green.as_ref().map(|b| b.line()))
+        .or_else(|| snap.engine.rolling.as_ref().map(|r| r.line()));
+    if let Some(line) = strategy_line {
+        ramp.push(Span::styled(format!("· {line}"), t.dim()));
     }
     frame.render_widget(Paragraph::new(Line::from(ramp)), ramp_area);
 

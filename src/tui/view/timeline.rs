@@ -69,9 +69,11 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
                 }));
         }
     }
-    if let Some(bg) = &snap.engine.blue_green {
+    let strategy_line = (snap.engine.blue_green.as_ref().map(|b| b.line()))
+        .or_else(|| snap.engine.rolling.as_ref().map(|r| r.line()));
+    if let Some(line) = strategy_line {
         lines.push(Line::from(Span::styled(
-            super::truncate(&format!("  {}", bg.line()), width),
+            super::truncate(&format!("  {line}"), width),
             t.dim(),
         )));
     }

@@ -15,6 +15,7 @@ pub fn plan(sources: Vec<Source>, metrics: Vec<Metric>) -> Plan {
         preflight: vec![],
         exit: None,
         blue_green: None,
+        rolling: None,
         judge: Default::default(),
         change_windows: Default::default(),
         rollout: RolloutInfo {
@@ -53,6 +54,7 @@ pub fn step(name: &str, weight: u8, hold: Duration, gate: GateKind) -> Step {
         owner: None,
         gates: None,
         approvals: None,
+        instances: None,
     }
 }
 

@@ -110,6 +110,7 @@ pub fn snapshot(plan: &Arc<Plan>, points: usize, capacity: usize) -> Snapshot {
             exit: vec![],
             observation: None,
             blue_green: None,
+            rolling: None,
             phase: Phase::Holding { step: 1 },
             step: Some(1),
             steps: plan

@@ -50,6 +50,9 @@ pub struct PlanSpec {
     /// Blue-green: seconds from the switch to the scale-down.
     #[serde(default)]
     pub scale_down_delay: Option<u64>,
+    /// Rolling: the instances the batches update.
+    #[serde(default)]
+    pub instances: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,6 +86,9 @@ pub struct StepSpec {
     /// The metric ids that gate this step (default: by `from_weight`).
     #[serde(default)]
     pub gates: Option<Vec<String>>,
+    /// Rolling: instances on the new version after this step's batch.
+    #[serde(default)]
+    pub instances: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -246,6 +252,7 @@ pub fn build_plan(p: &PlanSpec) -> Result<Plan, String> {
                 owner: None,
                 gates: s.gates.clone(),
                 approvals: None,
+                instances: s.instances,
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
@@ -352,6 +359,10 @@ pub fn build_plan(p: &PlanSpec) -> Result<Plan, String> {
                 scale_down_delay: Duration::from_secs(p.scale_down_delay.unwrap_or(30)),
                 partial_switch: false,
             }
+        }),
+        rolling: p.instances.map(|instances| rampdeck::plan::RollingPlan {
+            instances,
+            max_unavailable: None,
         }),
         judge: Default::default(),
         change_windows: Default::default(),
