@@ -224,6 +224,10 @@ pub struct Step {
     /// done (its weight is their share of `[rolling] instances`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instances: Option<u32>,
+    /// The cohort this step targets, beside or instead of a weight
+    /// (`employees`, `beta`, `eu-west-1`); hooks get it as `{cohort_name}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cohort: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -460,6 +460,11 @@ fn steps(ctx: &Ctx, raw: &RawPlan) -> R<Vec<Step>> {
             hold: ctx.duration_in("hold", &r.hold, Duration::ZERO, MAX_HOLD)?,
             owner: r.owner.as_ref().map(|o| o.get_ref().clone()),
             instances,
+            cohort: r
+                .cohort
+                .as_ref()
+                .map(|c| ctx.dns_label("cohort", c))
+                .transpose()?,
         });
     }
     Ok(out)

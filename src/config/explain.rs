@@ -172,7 +172,10 @@ fn steps(plan: &Plan) -> Vec<Block> {
             vec![
                 (i + 1).to_string(),
                 s.name.clone(),
-                format!("{} %", s.weight),
+                match &s.cohort {
+                    Some(c) => format!("{} % (cohort {c})", s.weight),
+                    None => format!("{} %", s.weight),
+                },
                 duration(s.hold),
                 match (s.gate, &s.approvals) {
                     (_, Some(a)) => a.describe(),

@@ -303,6 +303,7 @@ pub(crate) fn samples(service: &str, rollout_id: &str, weights: &[u8]) -> Vec<Ho
             reason: (*reason).to_string(),
             batch: step + 1,
             instances: u32::try_from(step * 2).unwrap_or(0),
+            cohort_name: "eu-west-1".into(),
         });
     }
     out

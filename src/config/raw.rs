@@ -161,6 +161,8 @@ pub struct RawStep {
     pub weight: Option<S<i64>>,
     /// Rolling: instances updated in this batch, `2` or `"25%"`.
     pub batch: Option<S<Value>>,
+    /// The cohort this step targets (`employees`, `beta`, `eu-west-1`).
+    pub cohort: Option<S<String>>,
     pub hold: S<Value>,
     pub gate: Option<S<String>>,
     pub owner: Option<S<String>>,

@@ -374,4 +374,18 @@ mod tests {
             assert!(e.contains(word), "{extra}{steps}: {e}");
         }
     }
+
+    #[test]
+    fn a_step_names_its_cohort_as_a_dns_label() {
+        let steps = "[[steps]]\nname = \"staff\"\nweight = 5\ncohort = \"employees\"\nhold = \"1m\"\n\
+                     [[steps]]\nname = \"all\"\nweight = 100\nhold = \"1m\"\n";
+        let hook =
+            "[hooks.set_weight]\ncommand = [\"./flags.sh\", \"{cohort_name}\", \"{weight}\"]\n";
+        let p = parsed("canary", hook, steps).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.steps[0].cohort.as_deref(), Some("employees"));
+        assert_eq!(p.steps[1].cohort, None);
+        let bad = steps.replace("employees", "EU West");
+        let e = parsed("canary", "", &bad).err().unwrap_or_default();
+        assert!(e.contains("cohort"), "{e}");
+    }
 }

@@ -87,6 +87,11 @@ impl Driver {
                 .get(call.step)
                 .and_then(|s| s.instances)
                 .unwrap_or(0),
+            cohort_name: plan
+                .steps
+                .get(call.step)
+                .and_then(|s| s.cohort.clone())
+                .unwrap_or_default(),
         };
         let cancel = self.cancel_tx.subscribe();
         tokio::spawn(async move {

@@ -227,13 +227,7 @@ impl Engine {
                     }
                     None => "canary at 0 %".into(),
                 };
-                self.journal(
-                    out,
-                    DecisionKind::RolledBack,
-                    &system,
-                    reason,
-                    json!(null),
-                );
+                self.journal(out, DecisionKind::RolledBack, &system, reason, json!(null));
                 self.run_side(HookKind::OnFinish, &system, "rolled back".into(), now, out);
             }
         }

@@ -45,6 +45,7 @@ impl Engine {
                     hold_ms: s.hold.as_millis() as u64,
                     hold_left_ms,
                     owner: s.owner.clone(),
+                    cohort: s.cohort.clone(),
                     entered_at: times.entered,
                     left_at: times.left,
                     approvals: if current == Some(i) && !self.phase.is_terminal() {

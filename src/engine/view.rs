@@ -96,6 +96,9 @@ pub struct StepView {
     /// Hold left for the current step.
     pub hold_left_ms: Option<u64>,
     pub owner: Option<String>,
+    /// The cohort the step targets, if it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cohort: Option<String>,
     /// When the step was entered and left (for chart boundaries).
     pub entered_at: Option<Timestamp>,
     pub left_at: Option<Timestamp>,

@@ -48,6 +48,8 @@ pub struct HookVars {
     /// done (for a rollback, those to redeploy the old version to); 0 for
     /// other strategies.
     pub instances: u32,
+    /// The cohort the step targets, a DNS label (`eu-west-1`), or empty.
+    pub cohort_name: String,
 }
 
 impl HookVars {
@@ -58,6 +60,13 @@ impl HookVars {
             value: self.service.clone(),
             why,
         })?;
+        if !self.cohort_name.is_empty() {
+            check_dns_label(&self.cohort_name).map_err(|why| HookError::InvalidValue {
+                field: "cohort_name",
+                value: self.cohort_name.clone(),
+                why,
+            })?;
+        }
         check_rollout_id(&self.rollout_id).map_err(|why| HookError::InvalidValue {
             field: "rollout_id",
             value: self.rollout_id.clone(),
@@ -114,6 +123,7 @@ impl Values for HookVars {
             Placeholder::Reason => Cow::Borrowed(&self.reason),
             Placeholder::Batch => Cow::Owned(self.batch.to_string()),
             Placeholder::Instances => Cow::Owned(self.instances.to_string()),
+            Placeholder::CohortName => Cow::Borrowed(&self.cohort_name),
             Placeholder::Cohort => return None,
         })
     }
@@ -253,6 +263,7 @@ mod tests {
             reason: "p95 \"spiked\" {service} $(id)\n`x`".into(),
             batch: 3,
             instances: 4,
+            cohort_name: "beta".into(),
         }
     }
 
@@ -285,7 +296,7 @@ mod tests {
         assert!(
             err.as_ref().is_err_and(|e| e
                 .to_string()
-                .contains("use {service}, {rollout_id}, {step}, {weight}, {actor}, {reason}, {batch} or {instances}")),
+                .contains("use {service}, {rollout_id}, {step}, {weight}, {actor}, {reason}, {batch}, {instances} or {cohort_name}")),
             "{err:?}"
         );
         let got = expand_argv(&argv(&[r#"{"spec":{"paused":false}}"#, "{ {} {"]), &vars());
@@ -487,11 +498,34 @@ mod tests {
     }
 
     #[test]
+    fn the_cohort_name_fills_its_slot_and_is_validated() {
+        let args = expand_argv(&argv(&["./flags.sh", "{cohort_name}", "{batch}"]), &vars());
+        assert_eq!(
+            args.ok(),
+            Some(vec!["./flags.sh".into(), "beta".into(), "3".into()])
+        );
+        let bad = HookVars {
+            cohort_name: "beta; rm -rf /".into(),
+            ..vars()
+        };
+        assert!(
+            bad.validate()
+                .is_err_and(|e| e.to_string().contains("cohort_name"))
+        );
+        let none = HookVars {
+            cohort_name: String::new(),
+            ..vars()
+        };
+        assert!(none.validate().is_ok());
+    }
+
+    #[test]
     fn env_names_every_value() {
         let env = vars().env();
         assert!(env.contains(&("RAMPDECK_WEIGHT".into(), "25".into())));
         assert!(env.contains(&("RAMPDECK_ROLLOUT_ID".into(), "checkout-2026.11.29".into())));
         assert!(env.contains(&("RAMPDECK_INSTANCES".into(), "4".into())));
-        assert_eq!(env.len(), 8);
+        assert!(env.contains(&("RAMPDECK_COHORT_NAME".into(), "beta".into())));
+        assert_eq!(env.len(), 9);
     }
 }

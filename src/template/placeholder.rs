@@ -26,12 +26,15 @@ pub enum Placeholder {
     /// `{instances}`: a rolling plan's instances on the new version once
     /// the step's batch is done; 0 for other strategies (hooks).
     Instances,
+    /// `{cohort_name}`: the cohort the step targets (`beta`), empty when
+    /// it names none (hooks).
+    CohortName,
 }
 
 impl Placeholder {
     /// Every placeholder, in the order messages and the hook environment
     /// list them.
-    pub const ALL: [Placeholder; 9] = [
+    pub const ALL: [Placeholder; 10] = [
         Placeholder::Service,
         Placeholder::Cohort,
         Placeholder::RolloutId,
@@ -41,6 +44,7 @@ impl Placeholder {
         Placeholder::Reason,
         Placeholder::Batch,
         Placeholder::Instances,
+        Placeholder::CohortName,
     ];
 
     /// The name written between the braces.
@@ -55,6 +59,7 @@ impl Placeholder {
             Placeholder::Reason => "reason",
             Placeholder::Batch => "batch",
             Placeholder::Instances => "instances",
+            Placeholder::CohortName => "cohort_name",
         }
     }
 
@@ -74,7 +79,8 @@ impl Placeholder {
             | Placeholder::Actor
             | Placeholder::Reason
             | Placeholder::Batch
-            | Placeholder::Instances => context == Context::Hook,
+            | Placeholder::Instances
+            | Placeholder::CohortName => context == Context::Hook,
         }
     }
 }
@@ -94,7 +100,7 @@ pub enum Context {
     Metric,
     /// A hook's argv, webhook URL, body and headers: `{service}`,
     /// `{rollout_id}`, `{step}`, `{weight}`, `{actor}`, `{reason}`,
-    /// `{batch}`, `{instances}`.
+    /// `{batch}`, `{instances}`, `{cohort_name}`.
     Hook,
 }
 

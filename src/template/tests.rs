@@ -333,11 +333,11 @@ fn the_one_list_names_each_context() {
     assert_eq!(Context::Metric.listing(), "{service} {cohort}");
     assert_eq!(
         Context::Hook.alternatives(),
-        "{service}, {rollout_id}, {step}, {weight}, {actor}, {reason}, {batch} or {instances}"
+        "{service}, {rollout_id}, {step}, {weight}, {actor}, {reason}, {batch}, {instances} or {cohort_name}"
     );
     let t = Template::parse("{cohort}", Context::Hook);
     assert_eq!(
         t.check().map_err(|e| e.to_string()),
-        Err("unknown placeholder {cohort} in \"{cohort}\"; use {service}, {rollout_id}, {step}, {weight}, {actor}, {reason}, {batch} or {instances}".into())
+        Err("unknown placeholder {cohort} in \"{cohort}\"; use {service}, {rollout_id}, {step}, {weight}, {actor}, {reason}, {batch}, {instances} or {cohort_name}".into())
     );
 }

@@ -70,6 +70,7 @@ fn step(name: &str, weight: u8, hold_s: u64, gate: GateKind, owner: Option<&str>
         gates: None,
         approvals: None,
         instances: None,
+        cohort: None,
     }
 }
 

@@ -37,6 +37,7 @@ fn vars() -> HookVars {
         reason: "error ratio back to baseline".into(),
         batch: 2,
         instances: 0,
+        cohort_name: String::new(),
     }
 }
 

@@ -128,6 +128,7 @@ fn vars(service: &str) -> HookVars {
         reason: "gates green; \"$(id)\" `x` ; rm -rf ~".into(),
         batch: 2,
         instances: 0,
+        cohort_name: String::new(),
     }
 }
 

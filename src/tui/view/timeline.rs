@@ -48,6 +48,9 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
             Span::styled(empty.repeat(10 - filled), t.dim()),
             Span::styled(format!(" {}", fit(&state, 10)), style),
         ];
+        if let Some(c) = &s.cohort {
+            spans.push(Span::styled(format!(" cohort {c}"), style));
+        }
         if let Some(o) = &s.owner {
             spans.push(Span::styled(format!(" @{o}"), t.dim()));
         }

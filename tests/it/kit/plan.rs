@@ -55,6 +55,7 @@ pub fn step(name: &str, weight: u8, hold: Duration, gate: GateKind) -> Step {
         gates: None,
         approvals: None,
         instances: None,
+        cohort: None,
     }
 }
 

@@ -130,6 +130,7 @@ pub fn snapshot(plan: &Arc<Plan>, points: usize, capacity: usize) -> Snapshot {
                     hold_ms: 300_000,
                     hold_left_ms: (i == 1).then_some(120_000),
                     owner: None,
+                    cohort: None,
                     entered_at: None,
                     left_at: None,
                     approvals: None,

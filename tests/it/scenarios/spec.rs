@@ -253,6 +253,7 @@ pub fn build_plan(p: &PlanSpec) -> Result<Plan, String> {
                 gates: s.gates.clone(),
                 approvals: None,
                 instances: s.instances,
+                cohort: None,
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
