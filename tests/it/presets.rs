@@ -236,6 +236,48 @@ async fn argo_preset_hooks_send_the_right_kubectl_commands() {
     assert_eq!(kubectl_calls(), expected);
 }
 
+/// The blue-green preset's hooks against the stand-in kubectl: the switch
+/// promotes, the instant rollback aborts, the scale-down records the
+/// Rollout, the redeploy undoes.
+#[tokio::test]
+async fn argo_bluegreen_preset_hooks_send_the_right_kubectl_commands() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("kubectl.log");
+    if !rerun_in_child(
+        "argo_bluegreen_preset_hooks_send_the_right_kubectl_commands",
+        &fake_kubectl_env(&log),
+    ) {
+        return;
+    }
+    let t = preset("argo-rollouts-bluegreen.toml");
+    let cases = [
+        ("switch", argv(&["argo", "rollouts", "promote", "checkout"])),
+        ("rollback", argv(&["argo", "rollouts", "abort", "checkout"])),
+        (
+            "scale_down",
+            argv(&["argo", "rollouts", "get", "rollout", "checkout"]),
+        ),
+        ("redeploy", argv(&["argo", "rollouts", "undo", "checkout"])),
+    ];
+    for (key, _) in &cases {
+        let hook = hook_of(&t, key).unwrap_or_else(|| panic!("preset has hooks.{key}"));
+        let (_tx, rx) = watch::channel(false);
+        let outcome = hooks::run(&hook, &vars("checkout"), rx).await;
+        assert!(outcome.ok, "{key}: {outcome:?}");
+        assert_eq!(outcome.attempts, 1, "{key}");
+    }
+    let expected: Vec<Vec<String>> = cases.into_iter().map(|(_, a)| a).collect();
+    assert_eq!(kubectl_calls(), expected);
+    // Loaded for real: a blue-green plan with its preview and switch.
+    let path = root().join("assets/presets/argo-rollouts-bluegreen.toml");
+    let plan = rampdeck::config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan.rollout.strategy, rampdeck::plan::Strategy::BlueGreen);
+    let weights: Vec<u8> = plan.steps.iter().map(|s| s.weight).collect();
+    assert_eq!(weights, vec![0, 100]);
+    let delay = plan.blue_green.map(|b| b.scale_down_delay);
+    assert_eq!(delay, Some(Duration::from_secs(600)));
+}
+
 #[tokio::test]
 async fn argo_preset_sources_read_step_and_weight_with_jsonpath() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -416,7 +458,11 @@ mod config_loader {
 
     #[test]
     fn presets_parse_with_the_config_loader() {
-        for name in ["argo-rollouts.toml", "feature-flag-webhook.toml"] {
+        for name in [
+            "argo-rollouts.toml",
+            "argo-rollouts-bluegreen.toml",
+            "feature-flag-webhook.toml",
+        ] {
             let path = root().join("assets/presets").join(name);
             let text = std::fs::read_to_string(&path).expect("preset");
             let plan = rampdeck::config::parse(&text, &path.display().to_string())
