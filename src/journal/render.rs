@@ -207,6 +207,9 @@ fn gates_section(o: &mut String, s: &Summary) {
         for e in &st.data_events {
             let _ = writeln!(o, "  - {}: {}", e.at, md(&e.text));
         }
+        for e in &st.strategy_events {
+            let _ = writeln!(o, "  - {}: {}: {}", e.at, e.action, md(&e.text));
+        }
     }
 }
 

@@ -137,6 +137,10 @@ pub struct StepSummary {
     /// and the step's waits for data, in order (issue 10, item 7).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub data_events: Vec<DataEvent>,
+    /// What the strategy did in this step (issue 14): `switched`,
+    /// `scaled_down`, `batch_done`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub strategy_events: Vec<DataEvent>,
 }
 
 /// A change of a source's health, or a wait for data, during a step.
@@ -480,6 +484,7 @@ fn steps(records: &[Record], plan: Option<&Value>, units: &MetricUnits) -> Vec<S
                 ended_by: None,
                 gates: d.gates.iter().map(|g| GateLine::new(g, units)).collect(),
                 data_events: Vec::new(),
+                strategy_events: Vec::new(),
             });
             spans.push((r.ts, None));
             continue;
@@ -508,6 +513,24 @@ fn steps(records: &[Record], plan: Option<&Value>, units: &MetricUnits) -> Vec<S
                     span.1 = Some(r.ts);
                 }
             }
+        }
+    }
+    // The strategy's actions belong to the step their record names (a
+    // batch is done just before its step's hold starts).
+    for r in records {
+        let d = &r.decision;
+        let strategy = matches!(
+            d.action,
+            DecisionKind::Switched | DecisionKind::ScaledDown | DecisionKind::BatchDone
+        );
+        if let (true, Some(k)) = (strategy, d.step)
+            && let Some(st) = out.iter_mut().rev().find(|s| s.index == k)
+        {
+            st.strategy_events.push(DataEvent {
+                at: ts(r.ts),
+                action: d.action.to_string(),
+                text: d.reason.clone(),
+            });
         }
     }
     // A step still current lasts until the last record.

@@ -52,6 +52,7 @@ mod sharing;
 mod shell_verbs;
 mod source_faults;
 mod ssh_drop;
+mod strategy_run;
 mod summary_blame;
 mod summary_damaged;
 mod summary_phases;

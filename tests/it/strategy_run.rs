@@ -1,0 +1,165 @@
+//! Blue-green and rolling through the real binary, headless (issue 14):
+//! real hook processes see the switch, the scale-down and the batches with
+//! their `{batch}` and `{instances}`; the journal records `switched`,
+//! `scaled_down` and `batch_done` and verifies; the summary lists them
+//! under their steps.
+
+#![allow(clippy::unwrap_used)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use crate::kit::journal;
+
+/// A hook script that appends its name and arguments to `calls.log`.
+fn recorder(dir: &Path) -> String {
+    let script = dir.join("hook.sh");
+    let log = dir.join("calls.log");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$*\" >> '{}'\n", log.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script.display().to_string()
+}
+
+fn run(dir: &Path, plan: &str) -> (i32, String) {
+    let config = dir.join("plan.toml");
+    std::fs::write(&config, plan).unwrap();
+    let out = crate::kit::proc::rampdeck(&[])
+        .args(["run", "--headless", "--config"])
+        .arg(&config)
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("RAMPDECK_RUNTIME_DIR", dir.join("run"))
+        .env("HOME", dir)
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), said)
+}
+
+const METRIC: &str = r#"
+[sources.cmd]
+kind = "command"
+interval = "1s"
+
+[[metrics]]
+id = "err"
+source = "cmd"
+command = ["sh", "-c", "echo 0.01"]
+baseline = "none"
+bad = "up"
+threshold = { limit = 0.05 }
+from_weight = 0
+"#;
+
+#[test]
+fn blue_green_switches_scales_down_then_is_promoted() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = recorder(dir.path());
+    let plan = format!(
+        r#"
+[rollout]
+service = "shop"
+strategy = "blue-green"
+
+[blue_green]
+scale_down_delay = "2s"
+{METRIC}
+[[steps]]
+name = "preview"
+weight = 0
+hold = "1s"
+
+[[steps]]
+name = "switch"
+weight = 100
+hold = "1s"
+
+[hooks.switch]
+command = ["{hook}", "switch", "{{weight}}"]
+[hooks.rollback]
+command = ["{hook}", "switch-back"]
+[hooks.scale_down]
+command = ["{hook}", "scale-down"]
+[hooks.redeploy]
+command = ["{hook}", "redeploy"]
+"#
+    );
+    let (code, said) = run(dir.path(), &plan);
+    assert_eq!(code, 0, "{said}");
+    let calls = std::fs::read_to_string(dir.path().join("calls.log")).unwrap();
+    assert_eq!(calls, "switch 100\nscale-down\n", "{said}");
+    let path =
+        journal::wait_for_journal_in(&dir.path().join("data/rampdeck"), "promoted", journal::WAIT);
+    let order: Vec<String> = journal::records(&path)
+        .iter()
+        .map(|r| journal::action(r).to_string())
+        .collect();
+    let at = |a: &str| order.iter().position(|x| x == a).unwrap();
+    assert!(at("switched") < at("scaled_down"), "{order:?}");
+    assert!(at("scaled_down") < at("promoted"), "{order:?}");
+    let md = std::fs::read_to_string(path.with_extension("summary.md")).unwrap();
+    assert!(
+        md.contains("switched: all traffic on the new stack"),
+        "{md}"
+    );
+    assert!(md.contains("scaled_down: old stack scaled down"), "{md}");
+    let verify = crate::kit::proc::rampdeck(&[])
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(verify.status.success());
+}
+
+#[test]
+fn rolling_runs_its_batches_with_their_instances() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = recorder(dir.path());
+    let plan = format!(
+        r#"
+[rollout]
+service = "shop"
+strategy = "rolling"
+
+[rolling]
+instances = 4
+{METRIC}
+[[steps]]
+name = "b1"
+batch = 1
+hold = "1s"
+
+[[steps]]
+name = "b2"
+batch = "50%"
+hold = "1s"
+
+[[steps]]
+name = "b3"
+batch = 1
+hold = "1s"
+
+[hooks.set_weight]
+command = ["{hook}", "batch", "{{batch}}", "{{instances}}", "{{weight}}"]
+"#
+    );
+    let (code, said) = run(dir.path(), &plan);
+    assert_eq!(code, 0, "{said}");
+    let calls = std::fs::read_to_string(dir.path().join("calls.log")).unwrap();
+    assert_eq!(
+        calls, "batch 1 1 25\nbatch 2 3 75\nbatch 3 4 100\n",
+        "{said}"
+    );
+    let path =
+        journal::wait_for_journal_in(&dir.path().join("data/rampdeck"), "promoted", journal::WAIT);
+    assert_eq!(journal::count(&path, "batch_done"), 3);
+    let md = std::fs::read_to_string(path.with_extension("summary.md")).unwrap();
+    assert!(
+        md.contains("batch 3 of 3 done: 1 more, 4 of 4 instances"),
+        "{md}"
+    );
+}
