@@ -16,6 +16,7 @@ mod kit;
 
 mod approvals_restart;
 mod approve_pty;
+mod checklist_faults;
 mod cli_docs;
 mod config_fixtures;
 mod demo_closed_loop;
