@@ -99,6 +99,8 @@ impl Driver {
     /// required item is done (once: a start the engine still refuses is
     /// journaled and not tried again). Headless, once no check is running
     /// and something required is still not done, says why it cannot start.
+    /// A cockpit that hung up (SSH dropped) is not headless: the driver
+    /// waits, as journaled, for a driver to attach or `rampdeck tick`.
     pub(super) fn start_when_ready(&mut self) -> Result<Option<String>, DriverError> {
         if !self.awaiting_start || !matches!(self.engine.phase(), Phase::Pending) {
             self.awaiting_start = false;
@@ -117,7 +119,8 @@ impl Driver {
                     .checklist(Stage::Preflight)
                     .iter()
                     .all(|i| i.state != crate::engine::checklist::ItemState::Running);
-                Ok((self.setup.exit_when_done && settled).then_some(why))
+                let headless = self.setup.exit_when_done && self.local_view;
+                Ok((headless && settled).then_some(why))
             }
         }
     }
