@@ -18,7 +18,7 @@ use super::checklist::{Checklist, ChecklistItem, ItemState};
 use super::rollout::Engine;
 use super::types::{Actor, DecisionKind, Effect, Phase, Stage, Timestamp};
 use super::words::{clock, duration};
-use crate::plan::HookKind;
+use crate::plan::{HookKind, Unattended};
 
 /// The plan's `[exit]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -167,7 +167,10 @@ impl Engine {
         }
         o.last = Some((now, passing));
         let criteria = self.criteria(now);
-        if criteria.iter().all(|c| c.met) {
+        // Promoted runs the on_finish hooks: with no one driving and
+        // `unattended = hold`, that waits for a driver, as an advance does.
+        let held = !self.attached && self.plan.rollout.unattended == Unattended::Hold;
+        if criteria.iter().all(|c| c.met) && !held {
             let observe = self
                 .plan
                 .exit
@@ -483,6 +486,30 @@ mod tests {
                 .iter()
                 .any(|c| c.evidence == "confirmed by bob: linked in the ticket")
         );
+    }
+
+    #[test]
+    fn a_detached_operator_under_unattended_hold_is_not_promoted_until_back() {
+        let (mut e, _) = observing();
+        let away = |attached| Input::OperatorPresence {
+            attached,
+            actor: Actor::named("alice"),
+        };
+        e.handle(away(false), Timestamp(61_000));
+        let tick = Input::Confirm {
+            stage: Stage::Exit,
+            item: Some(0),
+            actor: Actor::named("bob"),
+            reason: "done".into(),
+        };
+        e.handle(tick, Timestamp(62_000));
+        let out = e.handle(Input::Tick, Timestamp(200_000));
+        assert!(!kinds(&out).contains(&DecisionKind::Promoted));
+        assert!(matches!(e.phase(), Phase::Observing { .. }));
+        let out = e.handle(away(true), Timestamp(201_000));
+        let mut all = kinds(&out);
+        all.extend(kinds(&e.handle(Input::Tick, Timestamp(202_000))));
+        assert!(all.contains(&DecisionKind::Promoted), "{all:?}");
     }
 
     #[test]
