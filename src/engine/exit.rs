@@ -155,21 +155,25 @@ impl Engine {
         }
         let (breaching, waiting) = self.observation_gates();
         let passing = breaching.is_empty() && waiting.is_empty();
+        // Promoted runs the on_finish hooks: with no one driving and
+        // `unattended = hold`, the period waits for a driver and starts
+        // again once one is back (a shell connecting to roll back must not
+        // find it promoted under them).
+        let held = !self.attached && self.plan.rollout.unattended == Unattended::Hold;
         let o = &mut self.observation;
         if !breaching.is_empty() {
             // A breach starts the period again.
             o.stable_ms = 0;
             o.breach_at = Some(now);
+        } else if held {
+            o.stable_ms = 0;
         } else if let Some((at, true)) = o.last
             && passing
         {
             o.stable_ms += now.0.saturating_sub(at.0).max(0) as u64;
         }
-        o.last = Some((now, passing));
+        o.last = Some((now, passing && !held));
         let criteria = self.criteria(now);
-        // Promoted runs the on_finish hooks: with no one driving and
-        // `unattended = hold`, that waits for a driver, as an advance does.
-        let held = !self.attached && self.plan.rollout.unattended == Unattended::Hold;
         if criteria.iter().all(|c| c.met) && !held {
             let observe = self
                 .plan
@@ -506,10 +510,17 @@ mod tests {
         let out = e.handle(Input::Tick, Timestamp(200_000));
         assert!(!kinds(&out).contains(&DecisionKind::Promoted));
         assert!(matches!(e.phase(), Phase::Observing { .. }));
-        let out = e.handle(away(true), Timestamp(201_000));
-        let mut all = kinds(&out);
+        // Back (a shell connecting to roll back, say): not promoted at
+        // once; the period starts again with a driver there.
+        let mut all = kinds(&e.handle(away(true), Timestamp(201_000)));
         all.extend(kinds(&e.handle(Input::Tick, Timestamp(202_000))));
-        assert!(all.contains(&DecisionKind::Promoted), "{all:?}");
+        assert!(!all.contains(&DecisionKind::Promoted), "{all:?}");
+        let out = e.handle(Input::Tick, Timestamp(262_000));
+        assert!(
+            kinds(&out).contains(&DecisionKind::Promoted),
+            "{:?}",
+            kinds(&out)
+        );
     }
 
     #[test]

@@ -101,3 +101,70 @@ fn a_long_note_is_held_at_the_limit_and_a_hang_up_on_the_preflight_list_keeps_th
     f.wait_for("rollout_ended", SCREEN);
     f.verify();
 }
+
+/// The pty closes while the cockpit observes at 100 % (unattended =
+/// hold): the period passes and nothing is promoted (no on_finish hook
+/// runs with no one there); a rollback from a shell then acts, and does
+/// not find the rollout promoted under it.
+#[test]
+fn a_hang_up_while_observing_holds_the_promotion_and_a_rollback_still_acts() {
+    let f = Field::new("shop-pty-observe");
+    std::fs::set_permissions(f.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = f.plan(&format!(
+        r#"
+[rollout]
+service = "shop"
+strategy = "canary"
+id = "{id}"
+
+[[steps]]
+name = "all"
+weight = 100
+hold = "1s"
+gate = "auto"
+
+[hooks.set_weight]
+command = ["true", "{{weight}}"]
+idempotent = true
+
+[hooks.on_finish]
+command = ["touch", "{finished}"]
+
+[exit]
+observe = "3s"
+"#,
+        id = f.id,
+        finished = f.path().join("finished").display(),
+    ));
+    let data = f.path().join("data").display().to_string();
+    let run = f.path().join("run").display().to_string();
+    let home = f.path().display().to_string();
+    let env = [
+        ("XDG_DATA_HOME", data.as_str()),
+        ("RAMPDECK_RUNTIME_DIR", run.as_str()),
+        ("HOME", home.as_str()),
+    ];
+    let config = config.display().to_string();
+    let t = pty::Term::start(&["run", "--config", &config], 160, 45, &env, f.path());
+    f.wait_for("observation_started", SCREEN);
+    t.hang_up();
+    f.wait_for("operator_detached", SCREEN);
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(f.count("promoted"), 0, "{}", f.text());
+    assert!(
+        !f.path().join("finished").exists(),
+        "on_finish ran unattended"
+    );
+    let out = f.rollback("held overnight: backing out");
+    assert!(
+        out.status.success(),
+        "{}{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        f.text()
+    );
+    f.wait_for("rolled_back", SCREEN);
+    f.wait_for("rollout_ended", SCREEN);
+    assert_eq!(f.count("promoted"), 0, "{}", f.text());
+    f.verify();
+}
