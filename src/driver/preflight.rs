@@ -21,6 +21,7 @@ use super::{Driver, DriverError, wall_now};
 use crate::engine::checklist::Check;
 use crate::engine::{Actor, DecisionKind, Input, Phase, Stage};
 use crate::proc::{self, Ended, Limits};
+use crate::session::flood::Kind;
 
 /// Bytes kept of each of a check's stdout and stderr, and of a probe's
 /// body (the engine keeps the first ~500 characters of the summary).
@@ -286,13 +287,29 @@ impl Driver {
             return Ok(());
         }
         let verdict = self.engine.confirmable(stage, item, &actor);
+        // A view's ticks count as its commands; its refusals are journaled
+        // up to the flood limit, so a loop cannot fill the journal.
+        let now = wall_now();
+        if client.is_some()
+            && (!self.flood.pass(&who, Kind::Command, now)
+                || verdict.is_err() && !self.flood.pass(&who, Kind::Refused, now))
+        {
+            let why = match verdict {
+                Err(why) => format!("refused: {why}"),
+                Ok(()) => {
+                    format!("refused: too many commands from {who}; this one was not carried out")
+                }
+            };
+            self.tell(client, why);
+            return Ok(());
+        }
         let input = Input::Confirm {
             stage,
             item,
             actor,
             reason,
         };
-        self.apply(input, wall_now())?;
+        self.apply(input, now)?;
         self.tell(
             client,
             match verdict {

@@ -218,3 +218,43 @@ fn tick_with_a_long_note_or_from_a_non_driver_is_refused_and_a_driver_is_heard()
     proc::wait_exit(&mut child, Duration::from_secs(30));
     f.verify();
 }
+
+/// A view that ticks in a loop (an item already done, over and over)
+/// cannot fill the journal: its refusals are journaled up to the flood
+/// limit, the rest are only answered.
+#[test]
+fn ticks_in_a_loop_are_refused_without_filling_the_journal() {
+    use std::io::{BufRead, BufReader, Write};
+    let f = Field::new("shop-exit-tick-loop");
+    let config = observed_plan(&f, "[[exit.items]]\ntitle = \"on-call briefed\"\n");
+    let mut child = f.spawn_headless(&config);
+    f.wait_for("observation_started", Duration::from_secs(30));
+    let line = format!(
+        "{{\"type\":\"confirm\",\"stage\":\"exit\",\"item\":0,\"note\":\"{}\"}}\n",
+        "x".repeat(4000)
+    );
+    let mut s = std::os::unix::net::UnixStream::connect(f.socket()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    for _ in 0..60 {
+        s.write_all(line.as_bytes()).unwrap();
+    }
+    // Every tick is answered: one accepted, then refusals.
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut answers = 0;
+    let mut buf = String::new();
+    while answers < 60 {
+        buf.clear();
+        assert!(r.read_line(&mut buf).unwrap() > 0, "closed after {answers}");
+        if buf.contains("\"notice\"") && (buf.contains("accepted") || buf.contains("refused")) {
+            answers += 1;
+        }
+    }
+    assert_eq!(f.count("exit_confirmed"), 1, "{}", f.text());
+    let refused = f.count("refused");
+    assert!(refused <= 6, "{refused} refusals journaled");
+    drop(s);
+    assert!(f.rollback("done").status.success());
+    f.wait_for("rolled_back", Duration::from_secs(15));
+    proc::wait_exit(&mut child, Duration::from_secs(30));
+    f.verify();
+}
