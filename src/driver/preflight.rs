@@ -21,6 +21,7 @@ use super::{Driver, DriverError, wall_now};
 use crate::engine::checklist::Check;
 use crate::engine::{Actor, DecisionKind, Input, Phase, Stage};
 use crate::proc::{self, Ended, Limits};
+use crate::session::flood::Kind;
 
 /// Bytes kept of each of a check's stdout and stderr, and of a probe's
 /// body (the engine keeps the first ~500 characters of the summary).
@@ -99,6 +100,8 @@ impl Driver {
     /// required item is done (once: a start the engine still refuses is
     /// journaled and not tried again). Headless, once no check is running
     /// and something required is still not done, says why it cannot start.
+    /// A cockpit that hung up (SSH dropped) is not headless: the driver
+    /// waits, as journaled, for a driver to attach or `rampdeck tick`.
     pub(super) fn start_when_ready(&mut self) -> Result<Option<String>, DriverError> {
         if !self.awaiting_start || !matches!(self.engine.phase(), Phase::Pending) {
             self.awaiting_start = false;
@@ -117,7 +120,8 @@ impl Driver {
                     .checklist(Stage::Preflight)
                     .iter()
                     .all(|i| i.state != crate::engine::checklist::ItemState::Running);
-                Ok((self.setup.exit_when_done && settled).then_some(why))
+                let headless = self.setup.exit_when_done && self.local_view;
+                Ok((headless && settled).then_some(why))
             }
         }
     }
@@ -283,13 +287,29 @@ impl Driver {
             return Ok(());
         }
         let verdict = self.engine.confirmable(stage, item, &actor);
+        // A view's ticks count as its commands; its refusals are journaled
+        // up to the flood limit, so a loop cannot fill the journal.
+        let now = wall_now();
+        if client.is_some()
+            && (!self.flood.pass(&who, Kind::Command, now)
+                || verdict.is_err() && !self.flood.pass(&who, Kind::Refused, now))
+        {
+            let why = match verdict {
+                Err(why) => format!("refused: {why}"),
+                Ok(()) => {
+                    format!("refused: too many commands from {who}; this one was not carried out")
+                }
+            };
+            self.tell(client, why);
+            return Ok(());
+        }
         let input = Input::Confirm {
             stage,
             item,
             actor,
             reason,
         };
-        self.apply(input, wall_now())?;
+        self.apply(input, now)?;
         self.tell(
             client,
             match verdict {

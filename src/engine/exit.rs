@@ -18,7 +18,7 @@ use super::checklist::{Checklist, ChecklistItem, ItemState};
 use super::rollout::Engine;
 use super::types::{Actor, DecisionKind, Effect, Phase, Stage, Timestamp};
 use super::words::{clock, duration};
-use crate::plan::HookKind;
+use crate::plan::{HookKind, Unattended};
 
 /// The plan's `[exit]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -171,19 +171,26 @@ impl Engine {
         }
         let (breaching, waiting) = self.observation_gates();
         let passing = breaching.is_empty() && waiting.is_empty();
+        // Promoted runs the on_finish hooks: with no one driving and
+        // `unattended = hold`, the period waits for a driver and starts
+        // again once one is back (a shell connecting to roll back must not
+        // find it promoted under them).
+        let held = !self.attached && self.plan.rollout.unattended == Unattended::Hold;
         let o = &mut self.observation;
         if !breaching.is_empty() {
             // A breach starts the period again.
             o.stable_ms = 0;
             o.breach_at = Some(now);
+        } else if held {
+            o.stable_ms = 0;
         } else if let Some((at, true)) = o.last
             && passing
         {
             o.stable_ms += now.0.saturating_sub(at.0).max(0) as u64;
         }
-        o.last = Some((now, passing));
+        o.last = Some((now, passing && !held));
         let criteria = self.criteria(now);
-        if criteria.iter().all(|c| c.met) {
+        if criteria.iter().all(|c| c.met) && !held {
             let observe = self
                 .plan
                 .exit
@@ -515,6 +522,37 @@ mod tests {
             criteria
                 .iter()
                 .any(|c| c.evidence == "confirmed by bob: linked in the ticket")
+        );
+    }
+
+    #[test]
+    fn a_detached_operator_under_unattended_hold_is_not_promoted_until_back() {
+        let (mut e, _) = observing();
+        let away = |attached| Input::OperatorPresence {
+            attached,
+            actor: Actor::named("alice"),
+        };
+        e.handle(away(false), Timestamp(61_000));
+        let tick = Input::Confirm {
+            stage: Stage::Exit,
+            item: Some(0),
+            actor: Actor::named("bob"),
+            reason: "done".into(),
+        };
+        e.handle(tick, Timestamp(62_000));
+        let out = e.handle(Input::Tick, Timestamp(200_000));
+        assert!(!kinds(&out).contains(&DecisionKind::Promoted));
+        assert!(matches!(e.phase(), Phase::Observing { .. }));
+        // Back (a shell connecting to roll back, say): not promoted at
+        // once; the period starts again with a driver there.
+        let mut all = kinds(&e.handle(away(true), Timestamp(201_000)));
+        all.extend(kinds(&e.handle(Input::Tick, Timestamp(202_000))));
+        assert!(!all.contains(&DecisionKind::Promoted), "{all:?}");
+        let out = e.handle(Input::Tick, Timestamp(262_000));
+        assert!(
+            kinds(&out).contains(&DecisionKind::Promoted),
+            "{:?}",
+            kinds(&out)
         );
     }
 

@@ -110,6 +110,9 @@ impl Engine {
                 if let Some(n) = self.trigger_countdown(TriggerAction::Rollback) {
                     return n;
                 }
+                if !self.attached && self.plan.rollout.unattended == Unattended::Hold {
+                    return NextAction::HoldingUnattended;
+                }
                 return self
                     .observation_view(now)
                     .map_or(NextAction::None, NextAction::Observe);

@@ -16,6 +16,8 @@ mod kit;
 
 mod approvals_restart;
 mod approve_pty;
+mod checklist_faults;
+mod checklist_pty;
 mod cli_docs;
 mod config_fixtures;
 mod demo_closed_loop;

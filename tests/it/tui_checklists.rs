@@ -158,3 +158,38 @@ fn checklists_draw_at_every_small_size() {
         }
     }
 }
+
+/// A 5,000-character note typed into the tick dialog stops at the
+/// engine's limit, says so, and the tick still goes with what was kept.
+#[test]
+fn a_note_typed_past_the_limit_is_held_there_and_said() {
+    let snap = snapshot_preflight();
+    let mut ui = ui();
+    for _ in 0..3 {
+        ui.apply(Action::ItemNext, &snap);
+    }
+    ui.on_key(key('t'), &snap);
+    for _ in 0..5000 {
+        ui.on_key(key('n'), &snap);
+    }
+    let Some(Dialog::Tick(d)) = &ui.dialog else {
+        panic!("the dialog closed")
+    };
+    let typed: usize = d.note.lines().iter().map(String::len).sum();
+    assert_eq!(typed, rampdeck::engine::reason::MAX_REASON_BYTES);
+    assert!(
+        d.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("at most 4096 bytes"),
+        "{:?}",
+        d.error
+    );
+    let s = screen(&snap, &ui, 200, 50);
+    assert!(s.contains("at most 4096 bytes"), "{s}");
+    let sent = ui.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE), &snap);
+    let Some(UiCommand::Confirm { note, .. }) = sent else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(note.len(), rampdeck::engine::reason::MAX_REASON_BYTES);
+}
