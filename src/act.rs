@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use crate::engine::{Command, Phase, Stage};
+use crate::engine::{Command, Phase};
 use crate::headless::{EXIT_CONFIG, EXIT_INTERNAL, EXIT_STOPPED};
 use crate::session::{self, ClientMsg};
 
@@ -132,33 +132,16 @@ pub async fn approve_cmd(
 /// the exit items after it. Exit codes as [`act_cmd`].
 pub async fn tick_cmd(item: u32, rollout: Option<&str>, note: &str, take_control: bool) -> i32 {
     let name = "tick";
-    // A first look at the rollout says which checklist is on screen.
-    let phase = match crate::attach::choose(rollout) {
-        Ok(socket) => match session::connect(&socket).await {
-            Ok(client) => client.snapshots.borrow().engine.phase.clone(),
-            Err(e) => {
-                eprintln!("rampdeck {name}: {e}");
-                return EXIT_INTERNAL;
-            }
-        },
-        Err(e) => {
-            eprintln!("rampdeck {name}: {e}");
-            return EXIT_CONFIG;
-        }
-    };
-    let (stage, accepted) = match phase {
-        Phase::Pending => (Stage::Preflight, "pre-flight item confirmed"),
-        _ => (Stage::Exit, "exit item confirmed"),
-    };
+    // The driver's engine says which checklist is on screen.
     let msg = ClientMsg::Confirm {
-        stage,
+        stage: None,
         item: Some(item.saturating_sub(1) as usize),
         note: note.to_string(),
     };
     let sent = Sent {
         name,
         command: None,
-        accepted,
+        accepted: "item confirmed",
         settle: false,
     };
     send(sent, msg, rollout, note, take_control).await

@@ -230,7 +230,7 @@ async fn bridge(
                     Some(UiCommand::Engine { command, reason }) => ClientMsg::Command { command, reason },
                     Some(UiCommand::TakeControl) => ClientMsg::TakeControl,
                     Some(UiCommand::Confirm { stage, item, note }) => {
-                        ClientMsg::Confirm { stage, item: Some(item), note }
+                        ClientMsg::Confirm { stage: Some(stage), item: Some(item), note }
                     }
                     Some(UiCommand::RunChecks { stage, item }) => ClientMsg::RunChecks { stage, item },
                     Some(UiCommand::Quit) | None => return,

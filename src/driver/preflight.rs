@@ -313,7 +313,7 @@ impl Driver {
         self.tell(
             client,
             match verdict {
-                Ok(()) => format!("accepted: {} item confirmed", stage.word()),
+                Ok(()) => "accepted: item confirmed".to_string(),
                 Err(why) => format!("refused: {why}"),
             },
         );

@@ -244,6 +244,9 @@ impl Driver {
                 }
             }
             ClientMsg::Confirm { stage, item, note } => {
+                let stage = stage
+                    .or_else(|| self.engine.checklist_on_screen())
+                    .unwrap_or(crate::engine::Stage::Exit);
                 self.confirm(stage, item, actor, note, Some(client_id))
             }
             ClientMsg::RunChecks { stage, item } => {

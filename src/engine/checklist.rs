@@ -242,6 +242,17 @@ impl Engine {
         }
     }
 
+    /// The checklist people work on now: the pre-flight before the start,
+    /// the exit items while observing at 100 % (none in between, or when
+    /// the plan has no items).
+    pub fn checklist_on_screen(&self) -> Option<Stage> {
+        match self.phase {
+            Phase::Pending if !self.preflight.is_empty() => Some(Stage::Preflight),
+            Phase::Observing { .. } if !self.exit_items.is_empty() => Some(Stage::Exit),
+            _ => None,
+        }
+    }
+
     /// Every item of `stage` and where it stands.
     pub fn checklist(&self, stage: Stage) -> &[ItemView] {
         self.list(stage).views()

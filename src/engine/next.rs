@@ -76,6 +76,7 @@ impl Engine {
             over: self.is_over(),
             preflight: self.preflight.views().to_vec(),
             exit: self.exit_items.views().to_vec(),
+            checklist: self.checklist_on_screen(),
             observation: self.observation_view(now),
             blue_green: self.blue_green_view(now),
             rolling: self.rolling_view(),

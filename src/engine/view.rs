@@ -143,6 +143,9 @@ pub struct EngineView {
     /// Pre-flight items and where each stands (issue 13).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub preflight: Vec<super::checklist::ItemView>,
+    /// The checklist on screen now (see `Engine::checklist_on_screen`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checklist: Option<super::checklist::Stage>,
     /// Exit items (`[exit]`) and where each stands.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exit: Vec<super::checklist::ItemView>,

@@ -118,7 +118,9 @@ pub enum ClientMsg {
     /// Tick a manual checklist item (every manual item of the stage when
     /// `item` is absent), with a note; only the driver in control may.
     Confirm {
-        stage: crate::engine::Stage,
+        /// Absent: the checklist on screen (the engine says which).
+        #[serde(default)]
+        stage: Option<crate::engine::Stage>,
         #[serde(default)]
         item: Option<usize>,
         #[serde(default)]

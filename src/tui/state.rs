@@ -113,10 +113,9 @@ pub struct TickDialog {
 /// start, the exit items while observing at 100 %.
 pub fn active_checklist(snap: &Snapshot) -> Option<(Stage, &[ItemView])> {
     let e = &snap.engine;
-    match e.phase {
-        Phase::Pending if !e.preflight.is_empty() => Some((Stage::Preflight, &e.preflight)),
-        Phase::Observing { .. } if !e.exit.is_empty() => Some((Stage::Exit, &e.exit)),
-        _ => None,
+    match e.checklist? {
+        Stage::Preflight => Some((Stage::Preflight, &e.preflight)),
+        Stage::Exit => Some((Stage::Exit, &e.exit)),
     }
 }
 

@@ -109,6 +109,7 @@ pub fn snapshot(plan: &Arc<Plan>, points: usize, capacity: usize) -> Snapshot {
             preflight: vec![],
             exit: vec![],
             observation: None,
+            checklist: None,
             blue_green: None,
             rolling: None,
             phase: Phase::Holding { step: 1 },
