@@ -30,11 +30,13 @@ mod charts;
 mod checklist;
 mod compact;
 mod dialog;
+mod dots;
 pub mod footer;
 mod header;
 mod help;
 mod log;
 mod next;
+mod text;
 mod timeline;
 
 use ratatui::Frame;
