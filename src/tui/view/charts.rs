@@ -10,8 +10,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::dots::Dots;
+use super::panel::Panel;
 use super::text::{put_lines, put_str};
-use super::{panel, shown_gates};
+use super::{framed, panel, shown_gates};
 use crate::engine::series::MetricSeries;
 use crate::engine::words::{number, opt_value, time_of_day};
 use crate::engine::{GateStatus, Timestamp};
@@ -55,7 +56,7 @@ fn chart(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, i: usize,
     let gate = shown_gates(snap).0.iter().find(|g| g.metric == metric.id);
     let block = chart_block(metric, gate, ui, focused, area.width);
     let inner = block.inner(area);
-    frame.render_widget(block, area);
+    block.render(area, frame.buffer_mut());
     let [values_area, inner] =
         Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(inner);
     let mut legend = values(metric, gate, series, ui, false);
@@ -83,10 +84,10 @@ fn chart_block(
     ui: &UiState,
     focused: bool,
     width: u16,
-) -> ratatui::widgets::Block<'static> {
+) -> Panel<'static> {
     let t = &ui.theme;
     let name = format!("{}{} ", if focused { " *" } else { " " }, metric.name);
-    let mut block = panel(t, Span::styled(name, t.title()));
+    let mut block = framed(t, Span::styled(name, t.title()));
     if let Some(g) = gate {
         let title = if g.gating {
             Line::from(format!(

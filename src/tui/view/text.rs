@@ -13,7 +13,9 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Rect};
 use ratatui::style::Style;
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Paragraph, Widget};
+use ratatui::widgets::{Paragraph, Widget};
+
+use super::panel::Panel;
 
 /// Write `s` from (x, y), at most `max` cells and never past the buffer's
 /// right edge; returns the column after the last cell written.
@@ -71,18 +73,18 @@ pub fn put_lines(buf: &mut Buffer, area: Rect, lines: &[Line<'_>]) {
     }
 }
 
-/// `Paragraph::new(lines).block(block)`.
-pub fn put_panel(buf: &mut Buffer, area: Rect, block: Block<'_>, lines: &[Line<'_>]) {
-    let inner = block.inner(area);
-    block.render(area, buf);
-    put_lines(buf, inner, lines);
+/// `Paragraph::new(lines).block(block)`, with a [`Panel`] for the block.
+pub fn put_panel(buf: &mut Buffer, area: Rect, panel: &Panel<'_>, lines: &[Line<'_>]) {
+    panel.render(area, buf);
+    put_lines(buf, panel.inner(area), lines);
 }
 
 #[cfg(test)]
 mod tests {
     use ratatui::style::Color;
+    use ratatui::symbols::border;
     use ratatui::text::Span;
-    use ratatui::widgets::Borders;
+    use ratatui::widgets::{Block, Borders};
 
     use super::*;
 
@@ -95,7 +97,9 @@ mod tests {
                 Paragraph::new(lines.clone())
                     .block(b.clone())
                     .render(area, &mut want);
-                put_panel(&mut got, area, b, &lines);
+                let panel =
+                    Panel::new(border::PLAIN, Style::new(), Style::new()).title_top(" Ramp ");
+                put_panel(&mut got, area, &panel, &lines);
             }
             None => {
                 Paragraph::new(lines.clone()).render(area, &mut want);

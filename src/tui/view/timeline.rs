@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::text::put_panel;
-use super::{fit, panel, shown_gates};
+use super::{fit, framed, shown_gates};
 use crate::engine::analysis::KindStatus;
 use crate::engine::approvals::{approvals_line, approvals_parts};
 use crate::engine::words::{clock, opt_value, time_of_day};
@@ -92,7 +92,7 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         lines.push(gate_line(&snap.plan, g, t, width));
         lines.extend(g.kinds.iter().map(|k| kind_line(k, g.gating, t, width)));
     }
-    put_panel(frame.buffer_mut(), area, panel(t, " Ramp "), &lines);
+    put_panel(frame.buffer_mut(), area, &framed(t, " Ramp "), &lines);
 }
 
 /// "✖ Breach  Error ratio   8.10 % > 5.00 %  1/2".
