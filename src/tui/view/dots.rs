@@ -13,8 +13,9 @@ use ratatui::symbols::{DOT, Marker, braille::BRAILLE};
 /// One layer of dots over a cell area, with the world's bounds.
 pub struct Dots {
     area: Rect,
-    /// Dots per cell across and down: (2, 4) for braille, (1, 1) otherwise.
-    per: (usize, usize),
+    /// Dots per cell across and down: (2, 4) for braille, (1, 1) otherwise,
+    /// as powers of two (a dot's cell is a shift away, not a division).
+    shift: (u32, u32),
     /// The character of a cell with any dot, for non-braille markers.
     symbol: Option<char>,
     x_bounds: [f64; 2],
@@ -26,13 +27,13 @@ pub struct Dots {
 impl Dots {
     pub fn new(area: Rect, marker: Marker, x_bounds: [f64; 2], y_bounds: [f64; 2]) -> Dots {
         let (per, symbol) = match marker {
-            Marker::Braille => ((2, 4), None),
-            Marker::Custom(c) => ((1, 1), Some(c)),
-            _ => ((1, 1), DOT.chars().next()),
+            Marker::Braille => ((1, 2), None),
+            Marker::Custom(c) => ((0, 0), Some(c)),
+            _ => ((0, 0), DOT.chars().next()),
         };
         Dots {
             area,
-            per,
+            shift: per,
             symbol,
             x_bounds,
             y_bounds,
@@ -42,8 +43,8 @@ impl Dots {
 
     fn resolution(&self) -> (f64, f64) {
         (
-            f64::from(self.area.width) * self.per.0 as f64,
-            f64::from(self.area.height) * self.per.1 as f64,
+            f64::from(u32::from(self.area.width) << self.shift.0),
+            f64::from(u32::from(self.area.height) << self.shift.1),
         )
     }
 
@@ -65,10 +66,12 @@ impl Dots {
     }
 
     fn paint(&mut self, x: usize, y: usize, color: Color) {
-        let (w, h) = self.per;
-        let index = (y / h) * usize::from(self.area.width) + x / w;
+        let (sx, sy) = self.shift;
+        let index = (y >> sy) * usize::from(self.area.width) + (x >> sx);
         if let Some(cell) = self.cells.get_mut(index) {
-            cell.0 |= 1u8 << ((x % w) + w * (y % h));
+            // Bits row by row: (x % w) + w * (y % h).
+            let (dx, dy) = (x & ((1 << sx) - 1), y & ((1 << sy) - 1));
+            cell.0 |= 1u8 << (dx + (dy << sx));
             cell.1 = Some(color);
         }
     }
