@@ -261,7 +261,9 @@ fn plot(frame: &mut Frame, inner: Rect, d: &PlotData, ui: &UiState) {
     if plot.is_empty() {
         return;
     }
-    buf.set_style(plot, Style::default().bg(Color::Reset));
+    // (A `Canvas` also set every cell's background to `Reset` first: a
+    // frame starts from a reset buffer and nothing draws under the plot,
+    // so that was a no-op paid per cell.)
     let mut dots = Dots::new(plot, t.line_marker(), [0.0, span], [lo, hi]);
     for x in &d.boundaries {
         dots.line((*x, lo), (*x, hi), c_boundary);
