@@ -31,7 +31,12 @@ pub fn put_str(buf: &mut Buffer, x: u16, y: u16, s: &str, max: u16, style: Style
     let n = s.len().min(usize::from(room));
     let start = buf.index_of(x, y);
     for (cell, b) in buf.content[start..start + n].iter_mut().zip(s.bytes()) {
-        cell.set_char(char::from(b)).set_style(style);
+        // A blank cell already holds a space (`Cell` compares an empty
+        // symbol equal to " "): only its style changes.
+        if b != b' ' || cell.symbol() != " " {
+            cell.set_char(char::from(b));
+        }
+        cell.set_style(style);
     }
     // `n` ≤ `room`, a u16.
     x + n as u16
