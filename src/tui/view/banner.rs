@@ -1,10 +1,10 @@
 //! Lines that must be seen on every screen: a failed rollback, config
 //! warnings, and where the summary went once the rollout ended.
 
+use super::text::put_lines;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
 use crate::engine::Phase;
 use crate::snapshot::Snapshot;
@@ -66,6 +66,6 @@ pub fn lines(snap: &Snapshot, ui: &UiState) -> Vec<Line<'static>> {
 
 pub fn render(frame: &mut Frame, area: Rect, lines: Vec<Line<'static>>) {
     if area.height > 0 {
-        frame.render_widget(Paragraph::new(lines), area);
+        put_lines(frame.buffer_mut(), area, &lines);
     }
 }

@@ -8,9 +8,11 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-use ratatui::widgets::canvas::{Canvas, Context, Line as CanvasLine, Points};
 
-use super::{panel, shown_gates};
+use super::dots::Dots;
+use super::panel::Panel;
+use super::text::{put_lines, put_str};
+use super::{framed, panel, shown_gates};
 use crate::engine::series::MetricSeries;
 use crate::engine::words::{number, opt_value, time_of_day};
 use crate::engine::{GateStatus, Timestamp};
@@ -54,7 +56,7 @@ fn chart(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, i: usize,
     let gate = shown_gates(snap).0.iter().find(|g| g.metric == metric.id);
     let block = chart_block(metric, gate, ui, focused, area.width);
     let inner = block.inner(area);
-    frame.render_widget(block, area);
+    block.render(area, frame.buffer_mut());
     let [values_area, inner] =
         Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(inner);
     let mut legend = values(metric, gate, series, ui, false);
@@ -62,7 +64,7 @@ fn chart(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, i: usize,
         // Short labels before the numbers get cut off (the SLO first).
         legend = values(metric, gate, series, ui, true);
     }
-    frame.render_widget(Paragraph::new(legend), values_area);
+    put_lines(frame.buffer_mut(), values_area, &[legend]);
     let Some(series) = series else {
         frame.render_widget(Paragraph::new("no series for this metric"), inner);
         return;
@@ -82,10 +84,10 @@ fn chart_block(
     ui: &UiState,
     focused: bool,
     width: u16,
-) -> ratatui::widgets::Block<'static> {
+) -> Panel<'static> {
     let t = &ui.theme;
     let name = format!("{}{} ", if focused { " *" } else { " " }, metric.name);
-    let mut block = panel(t, Span::styled(name, t.title()));
+    let mut block = framed(t, Span::styled(name, t.title()));
     if let Some(g) = gate {
         let title = if g.gating {
             Line::from(format!(
@@ -218,8 +220,9 @@ impl PlotData {
     }
 }
 
-/// The axis labels, drawn by hand around one canvas: a single braille
-/// layer for all lines (plus one for breach points) keeps a frame cheap.
+/// The axis labels, drawn by hand around one plot: a single layer of dots
+/// for all lines (plus one for breach points), written straight into the
+/// buffer (see `dots`), keeps a frame cheap.
 fn plot(frame: &mut Frame, inner: Rect, d: &PlotData, ui: &UiState) {
     let t = &ui.theme;
     let color = |st: Style| st.fg.unwrap_or(Color::Reset);
@@ -232,58 +235,52 @@ fn plot(frame: &mut Frame, inner: Rect, d: &PlotData, ui: &UiState) {
         Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(inner);
     let [y_col, plot] =
         Layout::horizontal([Constraint::Length(label_w), Constraint::Fill(1)]).areas(plot_row);
-    let mut y_lines = vec![Line::from(Span::styled(y_hi, t.dim()))];
-    y_lines.extend((2..y_col.height).map(|_| Line::raw("")));
-    y_lines.push(Line::from(Span::styled(y_lo, t.dim())));
-    frame.render_widget(Paragraph::new(y_lines), y_col);
+    let buf = frame.buffer_mut();
+    if !y_col.is_empty() {
+        put_str(buf, y_col.x, y_col.y, &y_hi, y_col.width, t.dim());
+        if y_col.height >= 2 {
+            put_str(
+                buf,
+                y_col.x,
+                y_col.bottom() - 1,
+                &y_lo,
+                y_col.width,
+                t.dim(),
+            );
+        }
+    }
     let x_line = Line::from(vec![
         Span::styled(" ".repeat(usize::from(label_w)), t.dim()),
         Span::styled(time_of_day(d.origin), t.dim()),
     ]);
-    frame.render_widget(Paragraph::new(x_line), x_row);
-    frame.render_widget(
-        Paragraph::new(Span::styled(time_of_day(d.end), t.dim())).right_aligned(),
-        x_row,
-    );
+    let end = Line::from(Span::styled(time_of_day(d.end), t.dim())).right_aligned();
+    put_lines(buf, x_row, &[x_line]);
+    put_lines(buf, x_row, &[end]);
 
-    let breach_marker = t.breach_marker();
     let (span, lo, hi) = (d.span, d.lo, d.hi);
-    let canvas = Canvas::default()
-        .marker(t.line_marker())
-        .x_bounds([0.0, span])
-        .y_bounds([lo, hi])
-        .paint(|ctx| {
-            for x in &d.boundaries {
-                ctx.draw(&CanvasLine::new(*x, lo, *x, hi, c_boundary));
-            }
-            if let Some(y) = d.slo {
-                ctx.draw(&CanvasLine::new(0.0, y, span, y, c_slo));
-            }
-            if let Some(y) = d.limit {
-                ctx.draw(&CanvasLine::new(0.0, y, span, y, c_limit));
-            }
-            polyline(ctx, &d.baseline, c_base);
-            polyline(ctx, &d.canary, c_canary);
-            if !d.breaches.is_empty() {
-                ctx.marker(breach_marker);
-                ctx.draw(&Points {
-                    coords: &d.breaches,
-                    color: c_breach,
-                });
-            }
-        });
-    frame.render_widget(canvas, plot);
-}
-
-fn polyline(ctx: &mut Context<'_>, data: &[(f64, f64)], color: Color) {
-    if data.len() == 1 {
-        ctx.draw(&Points {
-            coords: data,
-            color,
-        });
+    if plot.is_empty() {
+        return;
     }
-    for w in data.windows(2) {
-        ctx.draw(&CanvasLine::new(w[0].0, w[0].1, w[1].0, w[1].1, color));
+    // (A `Canvas` also set every cell's background to `Reset` first: a
+    // frame starts from a reset buffer and nothing draws under the plot,
+    // so that was a no-op paid per cell.)
+    let mut dots = Dots::new(plot, t.line_marker(), [0.0, span], [lo, hi]);
+    for x in &d.boundaries {
+        dots.line((*x, lo), (*x, hi), c_boundary);
+    }
+    if let Some(y) = d.slo {
+        dots.line((0.0, y), (span, y), c_slo);
+    }
+    if let Some(y) = d.limit {
+        dots.line((0.0, y), (span, y), c_limit);
+    }
+    dots.polyline(&d.baseline, c_base);
+    dots.polyline(&d.canary, c_canary);
+    dots.write(buf);
+    if !d.breaches.is_empty() {
+        let mut marks = Dots::new(plot, t.breach_marker(), [0.0, span], [lo, hi]);
+        marks.points(&d.breaches, c_breach);
+        marks.write(buf);
     }
 }
 

@@ -1,9 +1,9 @@
 //! The keys that work right now, generated from the keymap.
 
+use super::text::put_lines;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
 use crate::engine::Phase;
 use crate::snapshot::Snapshot;
@@ -88,5 +88,5 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         spans.push(Span::styled(format!(" {key}"), t.key()));
         spans.push(Span::raw(format!(" {label} ")));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    put_lines(frame.buffer_mut(), area, &[Line::from(spans)]);
 }

@@ -4,9 +4,9 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
-use super::panel;
+use super::framed;
+use super::text::put_panel;
 use crate::engine::words::{clock, phase_headline};
 use crate::snapshot::{Snapshot, SourceState};
 use crate::tui::state::UiState;
@@ -14,9 +14,9 @@ use crate::tui::theme::Theme;
 
 pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
     let t = &ui.theme;
-    let block = panel(t, " rampdeck ");
+    let block = framed(t, " rampdeck ");
     let lines = vec![status_line(snap, t), people_and_data(snap, t)];
-    frame.render_widget(Paragraph::new(lines).block(block), area);
+    put_panel(frame.buffer_mut(), area, &block, &lines);
 }
 
 /// Service, strategy, id, ticket, phase, step, weight, times.

@@ -4,9 +4,9 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
-use super::{fit, panel};
+use super::text::put_panel;
+use super::{fit, framed};
 use crate::engine::words::time_of_day;
 use crate::engine::{Decision, Severity};
 use crate::snapshot::Snapshot;
@@ -32,8 +32,8 @@ pub fn recent(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         .take(rows)
         .map(|d| row(d, t, false))
         .collect();
-    let p = Paragraph::new(lines).block(panel(t, format!(" Decisions{key} ")));
-    frame.render_widget(p, area);
+    let block = framed(t, format!(" Decisions{key} "));
+    put_panel(frame.buffer_mut(), area, &block, &lines);
 }
 
 /// The full log screen.
@@ -67,7 +67,7 @@ pub fn full(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         (scroll + 1).min(total),
         snap.journal_path
     );
-    frame.render_widget(Paragraph::new(lines).block(panel(t, title)), area);
+    put_panel(frame.buffer_mut(), area, &framed(t, title), &lines);
 }
 
 fn row(d: &Decision, t: &Theme, wide: bool) -> Line<'static> {

@@ -30,11 +30,14 @@ mod charts;
 mod checklist;
 mod compact;
 mod dialog;
+mod dots;
 pub mod footer;
 mod header;
 mod help;
 mod log;
 mod next;
+mod panel;
+mod text;
 mod timeline;
 
 use ratatui::Frame;
@@ -173,6 +176,12 @@ pub(crate) fn panel<'a>(theme: &Theme, title: impl Into<Line<'a>>) -> Block<'a> 
         .border_style(theme.dim())
         .title(title)
         .title_style(theme.title())
+}
+
+/// [`panel`] drawn straight into the buffer (see `panel.rs`), for the
+/// panels of every frame.
+pub(crate) fn framed<'a>(theme: &Theme, title: impl Into<Line<'a>>) -> panel::Panel<'a> {
+    panel::Panel::new(theme.border_set(), theme.dim(), theme.title()).title_top(title)
 }
 
 /// Cut `s` to at most `max` characters, the last one a `~` when cut.

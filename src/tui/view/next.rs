@@ -1,9 +1,9 @@
 //! The next automatic action with its countdown: always visible.
 
+use super::text::put_lines;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
 use crate::engine::NextAction;
 use crate::engine::words::next_action;
@@ -44,5 +44,5 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         };
         spans.push(Span::styled(format!("  (press {key} to {verb})"), t.dim()));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    put_lines(frame.buffer_mut(), area, &[Line::from(spans)]);
 }

@@ -4,9 +4,9 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
-use super::{fit, panel, shown_gates};
+use super::text::put_panel;
+use super::{fit, framed, shown_gates};
 use crate::engine::analysis::KindStatus;
 use crate::engine::approvals::{approvals_line, approvals_parts};
 use crate::engine::words::{clock, opt_value, time_of_day};
@@ -103,8 +103,7 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         lines.push(gate_line(&snap.plan, g, t, width));
         lines.extend(g.kinds.iter().map(|k| kind_line(k, g.gating, t, width)));
     }
-    let p = Paragraph::new(lines).block(panel(t, " Ramp "));
-    frame.render_widget(p, area);
+    put_panel(frame.buffer_mut(), area, &framed(t, " Ramp "), &lines);
 }
 
 /// "✖ Breach  Error ratio   8.10 % > 5.00 %  1/2".
