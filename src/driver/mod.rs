@@ -17,24 +17,25 @@ use tokio::task::JoinHandle;
 
 use crate::engine::resume::ResumePoint;
 use crate::engine::series::MetricSeries;
-use crate::engine::{
-    Actor, Command, Decision, Effect, Engine, GateStatus, Input, Phase, Stage, Timestamp,
-};
+use crate::engine::{Actor, Decision, Effect, Engine, GateStatus, Input, Phase, Timestamp};
 use crate::journal::{JournalOptions, JournalWriter};
 use crate::plan::{HookKind, Plan, SourceKind};
 use crate::session::{self, Access};
 use crate::snapshot::{Snapshot, SourceHealth};
-use crate::sources::{self, LatestFilter, SampleMsg};
+use crate::sources::{self, LatestFilter};
 
 mod ending;
 mod error;
 mod health;
+mod inputs;
 mod preflight;
 mod resume;
 mod run_hooks;
 mod sharing;
 mod words;
 
+use inputs::Channels;
+pub use inputs::DriverInput;
 use resume::open_journal;
 pub use resume::resume_point;
 
@@ -44,33 +45,6 @@ const NOTICES_AT_EXIT: Duration = Duration::from_secs(10);
 /// The wall clock, as engine time. Only the driver and pollers read it.
 pub fn wall_now() -> Timestamp {
     Timestamp(chrono::Utc::now().timestamp_millis())
-}
-
-/// Messages from views (local TUI, attached clients, signals) to the driver.
-#[derive(Debug, Clone)]
-pub enum DriverInput {
-    Command {
-        command: Command,
-        actor: Actor,
-        reason: String,
-    },
-    /// The local view (this process's terminal) came or went: SIGHUP or a
-    /// dropped SSH link sends `attached: false`.
-    Presence { attached: bool, actor: Actor },
-    /// End the task once the rollout is over (the local view is gone).
-    ExitWhenDone,
-    /// Stop the driver (the last view closed, or a signal). Journaled.
-    Shutdown { actor: Actor, why: String },
-    /// The local view ticks a manual checklist item (every manual item of
-    /// the stage when `item` is `None`), with a note.
-    Confirm {
-        stage: Stage,
-        item: Option<usize>,
-        actor: Actor,
-        reason: String,
-    },
-    /// The local view asks to run a stage's automatic checks again.
-    RunChecks { stage: Stage, item: Option<usize> },
 }
 
 /// One line of progress for headless output and notifications.
@@ -334,15 +308,6 @@ struct Driver {
     redactor: crate::journal::Redactor,
     /// Chat notices being sent.
     notifying: Vec<JoinHandle<()>>,
-}
-
-/// Where the driver's loop hears from views, hooks, checks and sources.
-struct Channels {
-    inputs: mpsc::Receiver<DriverInput>,
-    hook_results: mpsc::Receiver<(u64, crate::engine::HookOutcome)>,
-    check_results: mpsc::Receiver<Input>,
-    samples: mpsc::Receiver<SampleMsg>,
-    requests: mpsc::Receiver<session::Request>,
 }
 
 /// The longest wait at exit for the session server to say `Bye` to its
