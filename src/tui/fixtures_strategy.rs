@@ -51,7 +51,13 @@ fn settle(d: &mut Drive, t: i64) {
 /// `secs` seconds after the start of the blue-green fixture, driven with
 /// healthy samples (the switch happens once the preview's hold is over).
 pub fn snapshot_blue_green(secs: i64) -> Snapshot {
-    let plan = Arc::new(blue_green());
+    drive(blue_green(), secs)
+}
+
+/// `plan` driven `secs` seconds from its start with healthy samples,
+/// every hook answered at once.
+fn drive(plan: Plan, secs: i64) -> Snapshot {
+    let plan = Arc::new(plan);
     let mut d = Drive::new(plan.clone());
     d.input(
         0,
@@ -92,18 +98,5 @@ fn rolling() -> Plan {
 
 /// `secs` seconds into the rolling fixture, with healthy samples.
 pub fn snapshot_rolling(secs: i64) -> Snapshot {
-    let plan = Arc::new(rolling());
-    let mut d = Drive::new(plan.clone());
-    d.input(
-        0,
-        Input::Start {
-            actor: Actor::named("alice"),
-        },
-    );
-    settle(&mut d, 0);
-    for t in 0..secs {
-        d.run(t, t + 1, i64::MAX, i64::MAX);
-        settle(&mut d, t);
-    }
-    of_engine(&d.engine, plan, at(secs), false)
+    drive(rolling(), secs)
 }

@@ -18,19 +18,7 @@ use crate::kit::journal;
 fn run(dir: &Path, plan: &str) -> (i32, String, String) {
     let config = dir.join("plan.toml");
     std::fs::write(&config, plan).unwrap();
-    let out = crate::kit::proc::rampdeck(&[])
-        .args(["run", "--headless", "--config"])
-        .arg(&config)
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env("RAMPDECK_RUNTIME_DIR", dir.join("run"))
-        .env("HOME", dir)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    crate::kit::proc::run_headless(dir, &config, &[])
 }
 
 /// A server on loopback answering every request with `status` (or, when

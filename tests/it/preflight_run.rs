@@ -41,20 +41,7 @@ gate = "auto"
     );
     let config = dir.join("plan.toml");
     std::fs::write(&config, plan).unwrap();
-    let out = crate::kit::proc::rampdeck(&[])
-        .args(["run", "--headless", "--config"])
-        .arg(&config)
-        .args(extra)
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env("RAMPDECK_RUNTIME_DIR", dir.join("run"))
-        .env("HOME", dir)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    crate::kit::proc::run_headless(dir, &config, extra)
 }
 
 #[test]

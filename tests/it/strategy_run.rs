@@ -27,17 +27,8 @@ fn recorder(dir: &Path) -> String {
 fn run(dir: &Path, plan: &str) -> (i32, String) {
     let config = dir.join("plan.toml");
     std::fs::write(&config, plan).unwrap();
-    let out = crate::kit::proc::rampdeck(&[])
-        .args(["run", "--headless", "--config"])
-        .arg(&config)
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env("RAMPDECK_RUNTIME_DIR", dir.join("run"))
-        .env("HOME", dir)
-        .output()
-        .unwrap();
-    let said =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.code().unwrap_or(-1), said)
+    let (code, stdout, stderr) = crate::kit::proc::run_headless(dir, &config, &[]);
+    (code, stdout + &stderr)
 }
 
 const METRIC: &str = r#"

@@ -50,7 +50,7 @@ fn confirm(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, d: &Con
     let block = panel(t, format!(" Confirm {verb} ")).border_style(t.focus_border());
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
-    let [what, label, field, err, hint] = Layout::vertical([
+    let [what, label, field_area, err, hint] = Layout::vertical([
         Constraint::Length(3),
         Constraint::Length(1),
         Constraint::Length(3),
@@ -67,25 +67,53 @@ fn confirm(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, d: &Con
     } else {
         "Reason (optional):"
     };
-    frame.render_widget(Paragraph::new(Span::styled(need, t.bold())), label);
-    let field_block = panel(t, "");
-    let field_inner = field_block.inner(field);
-    frame.render_widget(field_block, field);
-    frame.render_widget(&d.reason, field_inner);
-    if let Some(e) = &d.error {
-        let sym = if t.ascii { "! " } else { "⚠ " };
-        frame.render_widget(
-            Paragraph::new(Span::styled(format!("{sym}{e}"), t.error())),
-            err,
-        );
+    let field = TextField {
+        label: need,
+        text: &d.reason,
+        error: d.error.as_deref(),
+        verb: &verb,
+        kept: "reason",
+    };
+    field.render(frame, ui, [label, field_area, err, hint]);
+}
+
+/// A dialog's text field: its label, the field, an inline error, and the
+/// keys to confirm (with `verb`) or cancel.
+struct TextField<'a> {
+    label: &'a str,
+    text: &'a ratatui_textarea::TextArea<'static>,
+    error: Option<&'a str>,
+    verb: &'a str,
+    /// What the journal keeps beside the name: "reason", "note".
+    kept: &'a str,
+}
+
+impl TextField<'_> {
+    fn render(&self, frame: &mut Frame, ui: &UiState, [label, field, err, hint]: [Rect; 4]) {
+        let t = &ui.theme;
+        frame.render_widget(Paragraph::new(Span::styled(self.label, t.bold())), label);
+        let field_block = panel(t, "");
+        let field_inner = field_block.inner(field);
+        frame.render_widget(field_block, field);
+        frame.render_widget(self.text, field_inner);
+        if let Some(e) = self.error {
+            let sym = if t.ascii { "! " } else { "⚠ " };
+            frame.render_widget(
+                Paragraph::new(Span::styled(format!("{sym}{e}"), t.error())),
+                err,
+            );
+        }
+        let hint_line = Line::from(vec![
+            Span::styled(key(ui, Mode::Dialog, Action::Confirm), t.key()),
+            Span::raw(format!(" {}   ", self.verb)),
+            Span::styled(key(ui, Mode::Dialog, Action::Back), t.key()),
+            Span::raw(format!(
+                " cancel   (journaled with your name and {})",
+                self.kept
+            )),
+        ]);
+        frame.render_widget(Paragraph::new(hint_line), hint);
     }
-    let hint_line = Line::from(vec![
-        Span::styled(key(ui, Mode::Dialog, Action::Confirm), t.key()),
-        Span::raw(format!(" {verb}   ")),
-        Span::styled(key(ui, Mode::Dialog, Action::Back), t.key()),
-        Span::raw(" cancel   (journaled with your name and reason)"),
-    ]);
-    frame.render_widget(Paragraph::new(hint_line), hint);
 }
 
 fn tick(frame: &mut Frame, area: Rect, ui: &UiState, d: &TickDialog) {
@@ -96,7 +124,7 @@ fn tick(frame: &mut Frame, area: Rect, ui: &UiState, d: &TickDialog) {
     let block = panel(t, title).border_style(t.focus_border());
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
-    let [what, label, field, err, hint] = Layout::vertical([
+    let [what, label, field_area, err, hint] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Length(1),
         Constraint::Length(3),
@@ -106,28 +134,14 @@ fn tick(frame: &mut Frame, area: Rect, ui: &UiState, d: &TickDialog) {
     .areas(inner);
     let text = format!("\"{}\" is done: you confirm it, as {}.", d.title, ui.actor);
     frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), what);
-    frame.render_widget(
-        Paragraph::new(Span::styled("Note (optional):", t.bold())),
-        label,
-    );
-    let field_block = panel(t, "");
-    let field_inner = field_block.inner(field);
-    frame.render_widget(field_block, field);
-    frame.render_widget(&d.note, field_inner);
-    if let Some(e) = &d.error {
-        let sym = if t.ascii { "! " } else { "⚠ " };
-        frame.render_widget(
-            Paragraph::new(Span::styled(format!("{sym}{e}"), t.error())),
-            err,
-        );
-    }
-    let hint_line = Line::from(vec![
-        Span::styled(key(ui, Mode::Dialog, Action::Confirm), t.key()),
-        Span::raw(" tick   "),
-        Span::styled(key(ui, Mode::Dialog, Action::Back), t.key()),
-        Span::raw(" cancel   (journaled with your name and note)"),
-    ]);
-    frame.render_widget(Paragraph::new(hint_line), hint);
+    let field = TextField {
+        label: "Note (optional):",
+        text: &d.note,
+        error: d.error.as_deref(),
+        verb: "tick",
+        kept: "note",
+    };
+    field.render(frame, ui, [label, field_area, err, hint]);
 }
 
 fn quit(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {

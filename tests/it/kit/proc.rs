@@ -15,6 +15,30 @@ pub fn rampdeck(args: &[&str]) -> Command {
     cmd
 }
 
+/// `rampdeck run --headless --config CONFIG EXTRA...` with its data,
+/// runtime directory and home in `dir`, to its end: (exit code, stdout,
+/// stderr).
+pub fn run_headless(
+    dir: &std::path::Path,
+    config: &std::path::Path,
+    extra: &[&str],
+) -> (i32, String, String) {
+    let out = rampdeck(&[])
+        .args(["run", "--headless", "--config"])
+        .arg(config)
+        .args(extra)
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("RAMPDECK_RUNTIME_DIR", dir.join("run"))
+        .env("HOME", dir)
+        .output()
+        .unwrap_or_else(|e| panic!("rampdeck run: {e}"));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// SIGTERM, then the process's output.
 pub fn stop(child: Child) -> Output {
     signal(&child, nix::sys::signal::Signal::SIGTERM);
