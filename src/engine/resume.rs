@@ -67,6 +67,12 @@ pub struct ResumePoint {
     /// observing keeps them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exit_confirmed: Vec<(String, String, String)>,
+    /// Blue-green: when the switch happened, and whether the old stack was
+    /// scaled down since (a rollback then redeploys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switched_at: Option<Timestamp>,
+    #[serde(default)]
+    pub scaled_down: bool,
     /// The hash of the plan the rollout last ran under (its
     /// `rollout_started`, then each `resumed` record).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -126,6 +132,8 @@ impl ResumePoint {
                     driver: Some(d.actor.user.clone()),
                     approvals: Vec::new(),
                     exit_confirmed: Vec::new(),
+                    switched_at: None,
+                    scaled_down: false,
                     plan_hash: plan_hash_of(d),
                     freeze_exception: None,
                 }),
@@ -145,6 +153,12 @@ impl ResumePoint {
                 let under = d.detail["plan_hash"].as_str().map(str::to_string);
                 let under = under.or_else(|| p.plan_hash.clone());
                 p.approvals.push((k, d.actor.user.clone(), at, under));
+            }
+            if d.action == DecisionKind::Switched {
+                p.switched_at = d.at;
+            }
+            if d.action == DecisionKind::ScaledDown {
+                p.scaled_down = true;
             }
             if d.action == DecisionKind::ExitConfirmed {
                 let note = d.detail["note"].as_str().unwrap_or_default();
@@ -323,6 +337,7 @@ impl Engine {
             return;
         }
         self.restore_exit_items(&p);
+        self.restore_old_stack(&p);
         if p.phase == PhaseKind::Observing && p.traffic_in_flight().is_none() {
             // At 100 % with the promote hook done: observe again from now
             // (the period restarts; ticked exit items stay ticked).
