@@ -376,7 +376,9 @@ impl Driver {
             }
             if let Some(why) = self.start_when_ready()? {
                 // Pending for want of pre-flight with no one to tick it:
-                // the driver ends (socket removed) and says what is missing.
+                // the driver ends (socket removed) and says what is missing,
+                // in the journal too.
+                self.record_stop(&Actor::system(), &format!("not started: {why}"))?;
                 self.publish(wall_now());
                 let _ = self.wind_down().await;
                 return Err(DriverError::Preflight(why));

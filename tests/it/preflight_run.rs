@@ -68,6 +68,13 @@ fn a_failing_check_stops_the_run_naming_the_item() {
         .find(|r| journal::action(r) == "preflight_check")
         .unwrap();
     assert_eq!(check["detail"]["ok"], false, "{check}");
+    // The journal says why the driver stopped.
+    let stopped = records
+        .iter()
+        .find(|r| journal::action(r) == "driver_stopped")
+        .unwrap();
+    let why = stopped.to_string();
+    assert!(why.contains("not started: pre-flight not done"), "{why}");
 }
 
 #[test]
