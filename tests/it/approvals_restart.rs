@@ -54,15 +54,6 @@ fn approve_as_nobody(f: &Field, reason: &str) -> Output {
         .expect("setpriv (util-linux) runs a client as another user")
 }
 
-fn said(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// The `n`th `awaiting_approval` of the journal.
 fn awaiting(f: &Field, n: usize) {
     journal::wait_nth(&f.journal(), "awaiting_approval", n, WAIT, |r| {
@@ -82,7 +73,7 @@ fn an_approval_survives_a_restart_on_the_same_plan_and_not_on_a_changed_one() {
     let driver = f.spawn_headless(&config);
     awaiting(&f, 1);
     let first = approve_as_nobody(&f, "dashboards clean");
-    assert_eq!(first.status.code(), Some(0), "{}", said(&first));
+    assert_eq!(first.status.code(), Some(0), "{}", proc::said(&first));
     let approval = journal::wait_record(&f.journal(), "approval", WAIT);
     assert!(approval["detail"]["plan_hash"].as_str().is_some());
     kill(driver);
@@ -91,11 +82,11 @@ fn an_approval_survives_a_restart_on_the_same_plan_and_not_on_a_changed_one() {
     let driver = f.spawn_headless(&config);
     awaiting(&f, 2);
     let again = approve_as_nobody(&f, "again");
-    assert_eq!(again.status.code(), Some(4), "{}", said(&again));
+    assert_eq!(again.status.code(), Some(4), "{}", proc::said(&again));
     assert!(
         String::from_utf8_lossy(&again.stderr).contains("counts once"),
         "{}",
-        said(&again)
+        proc::said(&again)
     );
     assert_eq!(f.count("approvals_invalidated"), 0, "{}", f.text());
     kill(driver);
@@ -112,7 +103,7 @@ fn an_approval_survives_a_restart_on_the_same_plan_and_not_on_a_changed_one() {
     assert_eq!(dropped["detail"]["dropped"][0]["user"], "nobody");
     awaiting(&f, 3);
     let anew = approve_as_nobody(&f, "checked the new plan");
-    assert_eq!(anew.status.code(), Some(0), "{}", said(&anew));
+    assert_eq!(anew.status.code(), Some(0), "{}", proc::said(&anew));
     let counted = journal::wait_nth(&f.journal(), "the new approval", 2, WAIT, |r| {
         r["action"] == "approval"
     });

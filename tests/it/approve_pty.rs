@@ -8,7 +8,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::Output;
 use std::time::Duration;
 
 use crate::kit::field::Field;
@@ -48,24 +47,6 @@ idempotent = true
     ))
 }
 
-/// `rampdeck ARGS` as uid/gid 65534 with no other groups.
-fn as_nobody(f: &Field, args: &[&str]) -> Output {
-    let mut cmd = proc::as_nobody(proc::RAMPDECK);
-    cmd.args(args);
-    f.env(&mut cmd);
-    cmd.output()
-        .expect("setpriv (util-linux) runs a client as another user")
-}
-
-fn said(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 #[test]
 fn a_second_user_approves_from_a_shell_while_the_cockpit_shows_it() {
     let f = Field::new("shop-pty-approve");
@@ -88,25 +69,25 @@ fn a_second_user_approves_from_a_shell_while_the_cockpit_shows_it() {
     assert!(!s.contains("a approve"), "{s}");
 
     // An approval naming another step is refused and not counted.
-    let late = as_nobody(&f, &["approve", &f.id, "2", "--reason", "meant for step 2"]);
-    assert_eq!(late.status.code(), Some(4), "{}", said(&late));
+    let late = f.as_nobody(&["approve", &f.id, "2", "--reason", "meant for step 2"]);
+    assert_eq!(late.status.code(), Some(4), "{}", proc::said(&late));
     let err = String::from_utf8_lossy(&late.stderr);
     assert!(
         err.contains("names step 2 but the rollout is at step 1"),
         "{}",
-        said(&late)
+        proc::said(&late)
     );
     let refused = journal::wait_record(&f.journal(), "refused", SCREEN);
     assert_eq!(refused["actor"]["uid"], 65534, "{refused}");
     assert_eq!(f.count("approval"), 0);
 
     // nobody approves step 1, by number, from their own shell.
-    let ok = as_nobody(&f, &["approve", &f.id, "1", "--reason", "dashboards clean"]);
-    assert_eq!(ok.status.code(), Some(0), "{}", said(&ok));
+    let ok = f.as_nobody(&["approve", &f.id, "1", "--reason", "dashboards clean"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", proc::said(&ok));
     assert!(
         String::from_utf8_lossy(&ok.stdout).starts_with("approve: accepted"),
         "{}",
-        said(&ok)
+        proc::said(&ok)
     );
 
     // The cockpit shows who approved, and the step advanced. (The record

@@ -8,7 +8,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use crate::kit::field::{Field, RECORD_ARGV};
@@ -71,15 +70,6 @@ observe = "1h"
     ))
 }
 
-fn said(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// The output kept of each exit check: at most ~500 characters.
 fn assert_bounded_checks(f: &Field) {
     for r in f.records() {
@@ -129,7 +119,7 @@ check = {{ http = "{endless}", status = 200, timeout = "3s" }}
     // The hanging check still runs (30 s): a rollback acts at once.
     let started = Instant::now();
     let out = f.rollback("hung smoke check, backing out");
-    assert!(out.status.success(), "{}", said(&out));
+    assert!(out.status.success(), "{}", proc::said(&out));
     f.wait_for("rolled_back", Duration::from_secs(10));
     assert!(
         started.elapsed() < Duration::from_secs(8),
@@ -171,7 +161,7 @@ fn tick_with_a_long_note_or_from_a_non_driver_is_refused_and_a_driver_is_heard()
         .rampdeck(&["tick", &f.id, "--item", "1", "--reason", &long])
         .output()
         .unwrap();
-    assert!(!out.status.success(), "{}", said(&out));
+    assert!(!out.status.success(), "{}", proc::said(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("5000 bytes") && err.contains("at most"),
@@ -184,11 +174,11 @@ fn tick_with_a_long_note_or_from_a_non_driver_is_refused_and_a_driver_is_heard()
     nobody.args(["tick", &f.id, "--item", "1", "--reason", "briefed"]);
     f.env(&mut nobody);
     let out = nobody.output().unwrap();
-    assert!(!out.status.success(), "{}", said(&out));
+    assert!(!out.status.success(), "{}", proc::said(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("only a driver"),
         "{}",
-        said(&out)
+        proc::said(&out)
     );
     assert_eq!(f.count("exit_confirmed"), 0, "{}", f.text());
 
@@ -204,7 +194,7 @@ fn tick_with_a_long_note_or_from_a_non_driver_is_refused_and_a_driver_is_heard()
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", said(&out));
+    assert!(out.status.success(), "{}", proc::said(&out));
     let confirmed = f.wait_for("exit_confirmed", Duration::from_secs(10));
     assert!(
         confirmed.to_string().contains("briefed in #oncall"),

@@ -11,30 +11,12 @@
 #![allow(clippy::unwrap_used)]
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::Output;
 use std::time::Duration;
 
 use chrono::{Timelike, Utc};
 
 use crate::kit::field::Field;
 use crate::kit::{journal, proc};
-
-fn as_nobody(f: &Field, args: &[&str]) -> Output {
-    let mut cmd = proc::as_nobody(proc::RAMPDECK);
-    cmd.args(args);
-    f.env(&mut cmd);
-    cmd.output()
-        .expect("setpriv (util-linux) runs a client as another user")
-}
-
-fn said(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 #[test]
 fn the_approver_grants_a_freeze_exception_as_themselves_and_the_driver_cannot() {
@@ -97,36 +79,33 @@ idempotent = true
         .rampdeck(&["approve", &f.id, "--reason", "ready"])
         .output()
         .unwrap();
-    assert_eq!(held.status.code(), Some(4), "{}", said(&held));
+    assert_eq!(held.status.code(), Some(4), "{}", proc::said(&held));
 
     // The driver (root) cannot grant its own exception over the socket.
     let own = f
         .rampdeck(&["approve", &f.id, "--freeze-exception", "--reason", "mine"])
         .output()
         .unwrap();
-    assert_eq!(own.status.code(), Some(4), "{}", said(&own));
+    assert_eq!(own.status.code(), Some(4), "{}", proc::said(&own));
     assert!(
         String::from_utf8_lossy(&own.stderr).contains("drives this rollout"),
         "{}",
-        said(&own)
+        proc::said(&own)
     );
     // Nor without a reason: nothing is sent.
-    let bare = as_nobody(&f, &["approve", &f.id, "--freeze-exception"]);
-    assert_eq!(bare.status.code(), Some(2), "{}", said(&bare));
+    let bare = f.as_nobody(&["approve", &f.id, "--freeze-exception"]);
+    assert_eq!(bare.status.code(), Some(2), "{}", proc::said(&bare));
     assert_eq!(f.count("freeze_exception"), 0);
 
     // uid 65534 grants it from their own shell.
-    let ok = as_nobody(
-        &f,
-        &[
-            "approve",
-            &f.id,
-            "--freeze-exception",
-            "--reason",
-            "INC-12 fix tonight",
-        ],
-    );
-    assert_eq!(ok.status.code(), Some(0), "{}", said(&ok));
+    let ok = f.as_nobody(&[
+        "approve",
+        &f.id,
+        "--freeze-exception",
+        "--reason",
+        "INC-12 fix tonight",
+    ]);
+    assert_eq!(ok.status.code(), Some(0), "{}", proc::said(&ok));
     let granted = journal::wait_record(&f.journal(), "freeze_exception", wait);
     assert_eq!(granted["actor"]["uid"], 65534, "{granted}");
     assert_eq!(granted["detail"]["identity"], "peer");
@@ -138,7 +117,7 @@ idempotent = true
         .rampdeck(&["approve", &f.id, "--reason", "ready"])
         .output()
         .unwrap();
-    assert_eq!(go.status.code(), Some(0), "{}", said(&go));
+    assert_eq!(go.status.code(), Some(0), "{}", proc::said(&go));
     journal::wait_until(&f.journal(), "step 2 entered", wait, |r| {
         r["action"] == "step_entered" && r["step"] == 1
     });

@@ -7,7 +7,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::Output;
 use std::time::Duration;
 
 use crate::kit::field::Field;
@@ -49,24 +48,6 @@ reason_required = ["rollback", "promote_full", "approve"]
     ))
 }
 
-/// The same command as uid/gid 65534 with no other groups.
-fn as_nobody(f: &Field, args: &[&str]) -> Output {
-    let mut cmd = crate::kit::proc::as_nobody(crate::kit::proc::RAMPDECK);
-    cmd.args(args);
-    f.env(&mut cmd);
-    cmd.output()
-        .expect("setpriv (util-linux) runs a client as another user")
-}
-
-fn said(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 #[test]
 fn a_manual_step_is_approved_from_another_shell_and_others_are_refused() {
     let f = Field::new("shop-approve");
@@ -79,7 +60,7 @@ fn a_manual_step_is_approved_from_another_shell_and_others_are_refused() {
         .rampdeck(&["approve", &id, "--reason", "too early"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", said(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", proc::said(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("hold not over yet") && err.contains("use promote to skip"),
@@ -92,7 +73,7 @@ fn a_manual_step_is_approved_from_another_shell_and_others_are_refused() {
     // sent, so the journal does not change at all.
     let before = f.text();
     let out = f.rampdeck(&["approve", &id]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", proc::said(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("a reason is required for approve") && err.contains("--reason"),
@@ -112,8 +93,8 @@ fn a_manual_step_is_approved_from_another_shell_and_others_are_refused() {
 
     // A viewer (uid 65534, not in drivers) is refused, and that is
     // journaled with its own uid.
-    let out = as_nobody(&f, &["approve", &id, "--reason", "not mine to approve"]);
-    assert_eq!(out.status.code(), Some(4), "{}", said(&out));
+    let out = f.as_nobody(&["approve", &id, "--reason", "not mine to approve"]);
+    assert_eq!(out.status.code(), Some(4), "{}", proc::said(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("refused") && err.contains("may not approve"),
@@ -134,7 +115,7 @@ fn a_manual_step_is_approved_from_another_shell_and_others_are_refused() {
         .rampdeck(&["approve", &id, "--reason", "CHG-4821 signed off"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", proc::said(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.starts_with("approve: accepted; the rollout is") && stdout.contains("step 2"),
@@ -173,35 +154,32 @@ fn pause_resume_and_promote_full_from_another_shell_with_a_second_driver() {
     let id = f.id.clone();
 
     // Pause: any driver may, without taking control.
-    let out = as_nobody(&f, &["pause", &id, "--reason", "looking at p95"]);
-    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    let out = f.as_nobody(&["pause", &id, "--reason", "looking at p95"]);
+    assert_eq!(out.status.code(), Some(0), "{}", proc::said(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("PAUSED by nobody: looking at p95"),
         "{}",
-        said(&out)
+        proc::said(&out)
     );
     // Twice: the engine says why not.
     let out = f.rampdeck(&["pause", &id]).output().unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", said(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", proc::said(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("already paused by nobody"),
         "{}",
-        said(&out)
+        proc::said(&out)
     );
 
     // Resume needs control: a second driver is told how to take it.
-    let out = as_nobody(&f, &["resume", &id]);
-    assert_eq!(out.status.code(), Some(4), "{}", said(&out));
+    let out = f.as_nobody(&["resume", &id]);
+    assert_eq!(out.status.code(), Some(4), "{}", proc::said(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("add --take-control"),
         "{}",
-        said(&out)
+        proc::said(&out)
     );
-    let out = as_nobody(
-        &f,
-        &["resume", &id, "--take-control", "--reason", "p95 fine"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    let out = f.as_nobody(&["resume", &id, "--take-control", "--reason", "p95 fine"]);
+    assert_eq!(out.status.code(), Some(0), "{}", proc::said(&out));
     let taken = f
         .records()
         .into_iter()
@@ -216,10 +194,10 @@ fn pause_resume_and_promote_full_from_another_shell_with_a_second_driver() {
     assert_eq!(resume["actor"]["uid"], 65534);
 
     // promote --full needs a reason by the plan, then goes to 100 %.
-    let out = as_nobody(&f, &["promote", &id, "--full"]);
-    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
-    let out = as_nobody(&f, &["promote", "--full", &id, "-r", "ship it"]);
-    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    let out = f.as_nobody(&["promote", &id, "--full"]);
+    assert_eq!(out.status.code(), Some(2), "{}", proc::said(&out));
+    let out = f.as_nobody(&["promote", "--full", &id, "-r", "ship it"]);
+    assert_eq!(out.status.code(), Some(0), "{}", proc::said(&out));
     let full = f
         .records()
         .into_iter()

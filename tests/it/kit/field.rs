@@ -48,6 +48,16 @@ impl Field {
             .env("HOME", self.path())
     }
 
+    /// `rampdeck ARGS` with this rollout's environment, as uid/gid 65534
+    /// with no other groups (a second person on the host).
+    pub fn as_nobody(&self, args: &[&str]) -> Output {
+        let mut cmd = proc::as_nobody(proc::RAMPDECK);
+        cmd.args(args);
+        self.env(&mut cmd);
+        cmd.output()
+            .expect("setpriv (util-linux) runs a client as another user")
+    }
+
     /// A `rampdeck` command with this rollout's environment.
     pub fn rampdeck(&self, args: &[&str]) -> Command {
         let mut cmd = proc::rampdeck(args);

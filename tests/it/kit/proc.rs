@@ -39,6 +39,16 @@ pub fn run_headless(
     )
 }
 
+/// A finished process's exit code and output, for an assertion message.
+pub fn said(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 /// SIGTERM, then the process's output.
 pub fn stop(child: Child) -> Output {
     signal(&child, nix::sys::signal::Signal::SIGTERM);
