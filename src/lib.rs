@@ -22,6 +22,7 @@ pub mod plan;
 pub mod proc;
 #[cfg(test)]
 mod purity_check;
+pub mod recording;
 pub mod run;
 pub mod session;
 pub mod snapshot;
