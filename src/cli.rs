@@ -208,6 +208,14 @@ pub enum Cmd {
         /// healthy | bad-canary | flaky-source | slow-burn
         #[arg(long, default_value = "healthy")]
         scenario: String,
+        /// canary | blue-green | rolling: the simulated service runs a
+        /// canary, a preview stack then a switch, or batches of instances.
+        #[arg(long, default_value = "canary")]
+        strategy: String,
+        /// Print the strategy's whole demo plan (TOML, a starting point for
+        /// your own) and exit.
+        #[arg(long)]
+        print_plan: bool,
         /// Time factor: 2 runs twice as fast, 0.5 half as fast.
         #[arg(long, default_value_t = 1.0)]
         speed: f64,

@@ -126,6 +126,8 @@ fn main() -> ExitCode {
         #[cfg(feature = "demo")]
         Cmd::Demo {
             scenario,
+            strategy,
+            print_plan,
             speed,
             headless,
             json,
@@ -137,7 +139,15 @@ fn main() -> ExitCode {
                 ascii,
                 ..ViewOptions::default()
             };
-            block_on(async move { rampdeck::run::demo_cmd(&scenario, speed, view).await })
+            block_on(async move {
+                let args = rampdeck::run::DemoArgs {
+                    scenario,
+                    strategy,
+                    speed,
+                    print_plan,
+                };
+                rampdeck::run::demo_cmd(args, view).await
+            })
         }
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))

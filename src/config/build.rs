@@ -30,8 +30,16 @@ pub(crate) fn build(ctx: &Ctx, raw: &RawPlan) -> R<Plan> {
     let rollout = rollout(ctx, &raw.rollout)?;
     let steps = steps(ctx, raw)?;
     let sources = build_sources(ctx, &raw.sources)?;
-    let metrics = build_metrics(ctx, &raw.metrics, &sources)?;
-    check_step_gates(ctx, raw, &steps, &metrics)?;
+    let mut metrics = build_metrics(ctx, &raw.metrics, &sources)?;
+    let blue_green = rollout.strategy == Strategy::BlueGreen;
+    if blue_green {
+        // The step at 0 % is the preview: the new stack serves its own
+        // (smoke) traffic, and its metrics gate it unless they say not.
+        for m in metrics.iter_mut().filter(|m| m.from_weight.is_none()) {
+            m.from_weight = Some(0);
+        }
+    }
+    check_step_gates(ctx, raw, &steps, &metrics, blue_green)?;
     let triggers = build_triggers(ctx, &raw.triggers, &metrics)?;
     let weights: Vec<u8> = steps.iter().map(|s| s.weight).collect();
     let sample_id = rollout
@@ -122,8 +130,15 @@ pub(crate) fn build(ctx: &Ctx, raw: &RawPlan) -> R<Plan> {
 /// Each step's `gates` names metrics that exist, and no step is gated by a
 /// metric that cannot pass at its weight: at 0 % the canary takes no
 /// traffic, so a metric measuring it has nothing to judge and the step
-/// would wait forever.
-fn check_step_gates(ctx: &Ctx, raw: &RawPlan, steps: &[Step], metrics: &[Metric]) -> R<()> {
+/// would wait forever. A blue-green preview (`preview`) has its own smoke
+/// traffic, so there a minimum traffic can be met.
+fn check_step_gates(
+    ctx: &Ctx,
+    raw: &RawPlan,
+    steps: &[Step],
+    metrics: &[Metric],
+    preview: bool,
+) -> R<()> {
     let ids = || {
         metrics
             .iter()
@@ -158,7 +173,7 @@ fn check_step_gates(ctx: &Ctx, raw: &RawPlan, steps: &[Step], metrics: &[Metric]
                 .as_ref()
                 .and_then(|g| g.get_ref().iter().find(|id| *id.get_ref() == m.id))
                 .map_or(raw_step.name.span(), |id| id.span());
-            if m.min_traffic.is_some() {
+            if m.min_traffic.is_some() && !preview {
                 return Err(ctx.err(
                     span,
                     format!(

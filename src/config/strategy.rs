@@ -263,6 +263,35 @@ mod tests {
     }
 
     #[test]
+    fn a_blue_green_preview_is_gated_by_its_own_metrics_and_traffic() {
+        let metrics = "[sources.p]\nkind = \"prometheus\"\nurl = \"http://p:9090\"\n\
+                       [[metrics]]\nid = \"rps\"\nsource = \"p\"\nquery = \"rps\"\nbad = \"down\"\nthreshold = {}\n\
+                       [[metrics]]\nid = \"errors\"\nsource = \"p\"\nquery = \"e\"\nbad = \"up\"\n\
+                       threshold = { limit = 0.05 }\nmin_traffic = { metric = \"rps\", at_least = 1.0 }\n";
+        let p = parsed("blue-green", metrics, STEPS).unwrap_or_else(|e| panic!("{e}"));
+        assert!(p.metrics.iter().all(|m| m.from_weight == Some(0)));
+        assert!(
+            p.metrics.iter().all(|m| p.steps[0].gated_by(m)),
+            "the preview is judged"
+        );
+        // A canary at 0 % has no traffic: the same gates there are refused.
+        let gated = STEPS.replacen(
+            "hold = \"1m\"\n",
+            "hold = \"1m\"\ngates = [\"errors\"]\n",
+            1,
+        );
+        let e = parsed("canary", metrics, &gated).expect_err("canary at 0 %");
+        assert!(e.contains("min_traffic needs canary traffic"), "{e}");
+        let own = metrics.replace("threshold = {}\n", "threshold = {}\nfrom_weight = 5\n");
+        let p = parsed("blue-green", &own, STEPS).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            p.metrics[0].from_weight,
+            Some(5),
+            "a metric's own from_weight stands"
+        );
+    }
+
+    #[test]
     fn blue_green_mistakes_are_refused_with_a_fix() {
         let half = "[[steps]]\nname = \"half\"\nweight = 50\nhold = \"1m\"\n\
                     [[steps]]\nname = \"all\"\nweight = 100\nhold = \"1m\"\n";

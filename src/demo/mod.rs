@@ -23,6 +23,7 @@ pub mod scenario;
 pub mod selector;
 pub mod server;
 pub mod sim;
+pub mod strategies;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test

@@ -5,7 +5,14 @@
 //!   API for the demo's series (see [`super::api`]).
 //! - `GET /healthz`: `ok`, for a probe source.
 //! - `POST /admin/weight` with `{"weight": N}`: the canary weight, 0..=100;
-//!   what the demo's `set_weight` and `rollback` webhooks call.
+//!   what the demo's `set_weight` and `rollback` webhooks call (and a
+//!   blue-green demo's `switch`: 100, and switch back: 0, refused with 409
+//!   once the old stack is scaled down).
+//! - `POST /admin/scale_down`: a blue-green demo's old stack is scaled down.
+//! - `POST /admin/redeploy`: the old version is redeployed and takes all
+//!   traffic again (a blue-green rollback after the scale-down).
+//! - `POST /admin/instances` with `{"updated": N, "of": M}`: a rolling
+//!   demo's instances on the new version; the canary's share is theirs.
 //! - `GET /admin/state`: scenario, weight and simulated time as JSON.
 //!
 //! Time is read from a [`Clock`] so tests can set it instead of sleeping.
@@ -99,6 +106,9 @@ pub struct DemoOptions {
     /// How long a reply takes in flaky-source's slow stretches. Longer than
     /// the demo config's source timeout (800 ms), so the poller times out.
     pub slow_reply: Duration,
+    /// Blue-green: the new version runs as a preview stack with smoke
+    /// traffic before the switch.
+    pub preview: bool,
 }
 
 /// The seed the demo uses unless told otherwise.
@@ -112,6 +122,7 @@ impl DemoOptions {
             seed: DEFAULT_SEED,
             clock: Arc::new(SystemClock),
             slow_reply: Duration::from_millis(1500),
+            preview: false,
         }
     }
 }
@@ -172,10 +183,15 @@ pub async fn start_with(opts: DemoOptions) -> Result<DemoService, DemoError> {
     let addr = listener.local_addr().map_err(DemoError::Bind)?;
     let (stop, shutdown) = watch::channel(false);
     let app = Arc::new(App {
-        sim: Mutex::new(
-            Sim::new(opts.scenario, opts.seed)
-                .with_series_window(RATE_WINDOW_SECS * opts.speed.max(1.0)),
-        ),
+        sim: Mutex::new({
+            let sim = Sim::new(opts.scenario, opts.seed)
+                .with_series_window(RATE_WINDOW_SECS * opts.speed.max(1.0));
+            if opts.preview {
+                sim.with_preview()
+            } else {
+                sim
+            }
+        }),
         start_unix: opts.clock.now_unix(),
         clock: opts.clock,
         speed: opts.speed,
@@ -187,6 +203,9 @@ pub async fn start_with(opts: DemoOptions) -> Result<DemoService, DemoError> {
         .route("/api/v1/query_range", get(range_get).post(range_post))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/admin/weight", post(set_weight))
+        .route("/admin/scale_down", post(scale_down))
+        .route("/admin/redeploy", post(redeploy))
+        .route("/admin/instances", post(set_instances))
         .route("/admin/state", get(state))
         .with_state(app.clone());
     let mut stopped = shutdown;
@@ -366,10 +385,53 @@ async fn set_weight(State(app): AppState, body: Bytes) -> Response {
     };
     let t = app.sim_secs(app.clock.now_unix());
     let mut sim = app.sim();
+    if weight < 100 && sim.old_stack_down().is_some() {
+        let message = "the old stack is scaled down: no traffic can move back to it; redeploy it first (POST /admin/redeploy)";
+        return (StatusCode::CONFLICT, Json(json!({"error": message}))).into_response();
+    }
     let previous = sim.weight_at(t);
     sim.set_weight(t, weight);
     Json(json!({"weight": weight, "previous": previous, "scenario": sim.scenario().as_str()}))
         .into_response()
+}
+
+/// `POST /admin/scale_down`.
+async fn scale_down(State(app): AppState) -> Response {
+    let t = app.sim_secs(app.clock.now_unix());
+    let mut sim = app.sim();
+    sim.scale_down_old(t);
+    Json(json!({"old_stack": "scaled_down", "since": sim.old_stack_down()})).into_response()
+}
+
+/// `POST /admin/redeploy`.
+async fn redeploy(State(app): AppState) -> Response {
+    let t = app.sim_secs(app.clock.now_unix());
+    let mut sim = app.sim();
+    sim.redeploy_old(t);
+    Json(json!({"old_stack": "redeployed", "weight": 0})).into_response()
+}
+
+/// `POST /admin/instances` with `{"updated": N, "of": M}`, numbers or
+/// numeric strings.
+async fn set_instances(State(app): AppState, body: Bytes) -> Response {
+    let usage = "send a JSON body such as {\"updated\": 2, \"of\": 8}: instances on the new version, of how many (1 to 10000)";
+    let v: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return admin_error(format!("the body is not JSON ({e}); {usage}")),
+    };
+    let int = |k: &str| match v.get(k) {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    let (updated, of) = match (int("updated"), int("of")) {
+        (Some(u), Some(o)) if (1..=10_000).contains(&o) && u <= o => (u as u32, o as u32),
+        _ => return admin_error(format!("bad instances {v}; {usage}")),
+    };
+    let t = app.sim_secs(app.clock.now_unix());
+    let mut sim = app.sim();
+    sim.set_instances(t, updated, of);
+    Json(json!({"updated": updated, "of": of, "weight": sim.weight_at(t)})).into_response()
 }
 
 /// `GET /admin/state`.
@@ -382,6 +444,8 @@ async fn state(State(app): AppState) -> Response {
         "sim_seconds": t,
         "speed": app.speed,
         "source_fault": sim.source_fault(t).map(SourceFault::as_str),
+        "old_stack_down": sim.old_stack_down(),
+        "instances": sim.instances().map(|(u, o)| json!({"updated": u, "of": o})),
     }))
     .into_response()
 }

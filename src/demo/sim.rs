@@ -51,6 +51,11 @@ const BAD_P95: f64 = 0.55;
 const BAD_P99: f64 = 1.0;
 const BAD_SATURATION: f64 = 0.5;
 
+/// Blue-green: requests per second of synthetic smoke traffic the preview
+/// stack serves while it takes no user traffic (weight 0), so its gates
+/// have numbers to judge before the switch.
+pub const PREVIEW_RPS: f64 = 6.0;
+
 /// slow-burn: growth per second since the canary first got traffic.
 pub const CREEP_ERROR_PER_SEC: f64 = 0.000_025;
 pub const CREEP_P95_PER_SEC: f64 = 0.000_4;
@@ -187,6 +192,13 @@ pub struct Sim {
     weights: WeightHistory,
     /// How long series outlive a cohort's traffic; see [`Sim::with_series_window`].
     series_window: f64,
+    /// The new version runs as a blue-green preview stack: at weight 0 it
+    /// serves [`PREVIEW_RPS`] of smoke traffic.
+    preview: bool,
+    /// When the old (blue) stack was scaled down, if it was.
+    old_stack_down: Option<f64>,
+    /// Rolling: instances on the new version, of how many.
+    instances: Option<(u32, u32)>,
 }
 
 /// Independent noise streams, so one series' noise does not mirror another's.
@@ -205,6 +217,59 @@ impl Sim {
             seed,
             weights: WeightHistory::new(),
             series_window: RATE_WINDOW_SECS,
+            preview: false,
+            old_stack_down: None,
+            instances: None,
+        }
+    }
+
+    /// The new version runs as a blue-green preview stack (see
+    /// [`PREVIEW_RPS`]).
+    pub fn with_preview(mut self) -> Self {
+        self.preview = true;
+        self
+    }
+
+    /// Blue-green: scale the old stack down at `t`. A switch back needs it
+    /// redeployed first ([`Sim::redeploy_old`]).
+    pub fn scale_down_old(&mut self, t: f64) {
+        self.old_stack_down.get_or_insert(t);
+    }
+
+    /// Blue-green: redeploy the old version and switch all traffic to it.
+    pub fn redeploy_old(&mut self, t: f64) {
+        self.old_stack_down = None;
+        self.weights.set(t, 0);
+    }
+
+    /// When the old stack was scaled down, if it is down.
+    pub fn old_stack_down(&self) -> Option<f64> {
+        self.old_stack_down
+    }
+
+    /// Rolling: `updated` of `of` instances run the new version from `t`;
+    /// the canary's share of the traffic is theirs. `of` must be at least 1
+    /// and `updated` at most `of`.
+    pub fn set_instances(&mut self, t: f64, updated: u32, of: u32) {
+        let of = of.max(1);
+        let updated = updated.min(of);
+        self.instances = Some((updated, of));
+        let weight = (f64::from(updated) * 100.0 / f64::from(of)).round();
+        self.weights.set(t, weight as u8);
+    }
+
+    /// Rolling: instances on the new version, of how many.
+    pub fn instances(&self) -> Option<(u32, u32)> {
+        self.instances
+    }
+
+    /// The preview's smoke traffic at `t`, if `cohort` is the preview
+    /// stack and it takes no user traffic.
+    fn preview_rps(&self, cohort: Cohort, t: f64) -> f64 {
+        if self.preview && cohort == Cohort::Canary && self.weights.at(t) == 0 {
+            PREVIEW_RPS
+        } else {
+            0.0
         }
     }
 
@@ -262,7 +327,8 @@ impl Sim {
     /// What `cohort`'s recording rules say at `t`.
     pub fn sample(&self, cohort: Cohort, t: f64) -> CohortSample {
         let total = self.total_rps(t);
-        let rps = total * share(cohort, self.weights.at(t));
+        let smoke = self.preview_rps(cohort, t);
+        let rps = total * share(cohort, self.weights.at(t)) + smoke;
         let saturation = if rps > 0.0 {
             let level = BASE_SATURATION
                 + BAD_SATURATION * self.bad_factor(cohort, t)
@@ -271,10 +337,12 @@ impl Sim {
         } else {
             IDLE_SATURATION + 0.01 * self.noise(t, Some(cohort), Channel::Saturation)
         };
-        let served = self
-            .weights
-            .last_served(cohort, t)
-            .filter(|&(s, _)| t - s <= self.series_window);
+        let served = if smoke > 0.0 {
+            Some((t, smoke / TOTAL_RPS))
+        } else {
+            self.weights.last_served(cohort, t)
+        }
+        .filter(|&(s, _)| t - s <= self.series_window);
         let Some((s, served_share)) = served else {
             return CohortSample {
                 requests_per_second: rps,
@@ -449,6 +517,47 @@ mod tests {
         assert!((canary - total * 0.25).abs() < 1e-9);
         assert!((canary + baseline - total).abs() < 1e-9);
         assert!(sim.sample(Cohort::Canary, t).error_ratio.is_some());
+    }
+
+    #[test]
+    fn a_preview_stack_serves_smoke_traffic_until_the_switch() {
+        let mut sim = Sim::new(Scenario::BadCanary, 1).with_preview();
+        let before = sim.sample(Cohort::Canary, 10.0);
+        assert_eq!(before.requests_per_second, PREVIEW_RPS);
+        let healthy = before.error_ratio.unwrap();
+        assert!(
+            healthy < 0.02,
+            "bad-canary is healthy in preview: {healthy}"
+        );
+        assert!(
+            (sim.sample(Cohort::Baseline, 10.0).requests_per_second - sim.total_rps(10.0)).abs()
+                < 1e-9
+        );
+        sim.set_weight(20.0, 100);
+        let after = sim.sample(Cohort::Canary, 40.0);
+        assert!((after.requests_per_second - sim.total_rps(40.0)).abs() < 1e-9);
+        assert!(after.error_ratio.unwrap() > 0.05, "bad after the switch");
+        sim.scale_down_old(50.0);
+        assert_eq!(sim.old_stack_down(), Some(50.0));
+        sim.redeploy_old(60.0);
+        assert_eq!((sim.old_stack_down(), sim.weight_at(61.0)), (None, 0));
+        assert_eq!(
+            Sim::new(Scenario::Healthy, 1)
+                .sample(Cohort::Canary, 10.0)
+                .requests_per_second,
+            0.0
+        );
+    }
+
+    #[test]
+    fn rolling_instances_set_the_new_versions_share() {
+        let mut sim = Sim::new(Scenario::Healthy, 1);
+        sim.set_instances(5.0, 2, 8);
+        assert_eq!((sim.weight_at(6.0), sim.instances()), (25, Some((2, 8))));
+        sim.set_instances(9.0, 3, 8);
+        assert_eq!(sim.weight_at(10.0), 38);
+        sim.set_instances(11.0, 12, 8);
+        assert_eq!((sim.weight_at(12.0), sim.instances()), (100, Some((8, 8))));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use serde_json::json;
 
 use super::rollout::Engine;
 use super::types::{Actor, DecisionKind, Effect, HookOutcome, Phase, Timestamp};
+use super::view::StepState;
 use super::words::{clock, duration};
 use crate::plan::{HookKind, Strategy};
 
@@ -85,6 +86,31 @@ pub struct BlueGreenView {
 }
 
 impl BlueGreenView {
+    /// The blue-green stages in order, each with its state: preview →
+    /// switch → observe → scale down, the last with its countdown while
+    /// the old stack idles.
+    pub fn stages(&self) -> Vec<(String, StepState)> {
+        use StepState::{Current, Done, Failed, Pending};
+        let down = match self.instant_rollback_ms {
+            Some(ms) if self.old_stack == OldStack::Idle => format!("scale down in {}", clock(ms)),
+            _ => "scale down".into(),
+        };
+        let states = match self.old_stack {
+            OldStack::Active => [Current, Pending, Pending, Pending],
+            OldStack::Idle => [Done, Done, Current, Pending],
+            OldStack::ScalingDown => [Done, Done, Done, Current],
+            OldStack::ScaledDown => [Done, Done, Done, Done],
+            OldStack::ScaleDownFailed => [Done, Done, Done, Failed],
+        };
+        let names = [
+            "preview".to_string(),
+            "switch".into(),
+            "observe".into(),
+            down,
+        ];
+        names.into_iter().zip(states).collect()
+    }
+
     /// The line the ramp shows under the steps.
     pub fn line(&self) -> String {
         match (self.old_stack, self.instant_rollback_ms) {
@@ -361,8 +387,23 @@ impl Engine {
         serde_json::Value::Object(detail)
     }
 
-    /// The words of a rolling rollout's `rolled_back` record.
+    /// The words of a blue-green or rolling rollout's `rolled_back`
+    /// record: what the rollback moved, in the strategy's terms.
     pub(super) fn rolled_back_words(&self) -> Option<String> {
+        if self.blue_green() {
+            return Some(
+                match (self.switched_at, self.old_stack) {
+                    (None, _) => {
+                        "the switch never ran: the old stack kept all traffic; the preview stack is left for inspection"
+                    }
+                    (Some(_), OldStack::ScaledDown) => {
+                        "old version redeployed: all traffic back on it"
+                    }
+                    (Some(_), _) => "switched back: all traffic on the old stack",
+                }
+                .into(),
+            );
+        }
         self.rolling()?;
         let k = self.step?;
         let n = self.updated_at(k);
@@ -528,3 +569,8 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+#[path = "strategy_words_tests.rs"]
+mod words_tests;

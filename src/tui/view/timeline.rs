@@ -72,6 +72,21 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
                 }));
         }
     }
+    if let Some(b) = &snap.engine.blue_green {
+        // preview → switch → observe → scale down, each in its state.
+        let mut spans = vec![Span::raw("  ")];
+        for (i, (name, state)) in b.stages().into_iter().enumerate() {
+            if i > 0 {
+                spans.push(Span::styled(" → ", t.dim()));
+            }
+            let style = t.step(state);
+            spans.push(Span::styled(
+                format!("{} {name}", t.step_symbol(state)),
+                style,
+            ));
+        }
+        lines.push(Line::from(spans));
+    }
     let strategy_line = (snap.engine.blue_green.as_ref().map(|b| b.line()))
         .or_else(|| snap.engine.rolling.as_ref().map(|r| r.line()));
     if let Some(line) = strategy_line {
