@@ -150,9 +150,11 @@ pub async fn start(setup: DriverSetup) -> Result<DriverHandle, DriverError> {
     let engine = Engine::new(setup.plan.clone());
     let (sample_tx, sample_rx) = mpsc::channel(1024);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let pollers = sources::spawn_pollers(
+    let (cohort_tx, cohort_rx) = watch::channel(String::new());
+    let pollers = sources::spawn_pollers_for(
         setup.plan.clone(),
         setup.plan.rollout.service.clone(),
+        cohort_rx,
         sample_tx,
         shutdown_rx,
     );
@@ -184,6 +186,7 @@ pub async fn start(setup: DriverSetup) -> Result<DriverHandle, DriverError> {
         filter: LatestFilter::new(),
         last_poll: HashMap::new(),
         shutdown_tx,
+        cohort_tx,
         pollers,
         summary_path: None,
         access: Access::from_plan(&setup_rollout, &session::access::person(&starter)),
@@ -274,6 +277,8 @@ struct Driver {
     /// Per source: when its latest poll result arrived.
     last_poll: HashMap<String, Timestamp>,
     shutdown_tx: watch::Sender<bool>,
+    /// The current step's cohort name, for `{cohort_name}` in queries.
+    cohort_tx: watch::Sender<String>,
     pollers: Vec<JoinHandle<()>>,
     summary_path: Option<PathBuf>,
     /// Who may drive, who is in control, pending two-person requests.
@@ -470,6 +475,14 @@ impl Driver {
                 Effect::Notify(n) => self.notify(n.text),
             }
         }
+        let cohort = self.engine.cohort_name();
+        self.cohort_tx.send_if_modified(|c| {
+            let changed = c != cohort;
+            if changed {
+                cohort.clone_into(c);
+            }
+            changed
+        });
         let after = self.engine.gate_statuses();
         for g in &after {
             let old = before.iter().find(|b| b.metric == g.metric);

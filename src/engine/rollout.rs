@@ -318,6 +318,16 @@ impl Engine {
         &self.series
     }
 
+    /// The cohort the current step targets (`beta`), empty when it names
+    /// none or no step has begun: what `{cohort_name}` in a metric's query
+    /// is asked for.
+    pub fn cohort_name(&self) -> &str {
+        self.step
+            .and_then(|k| self.plan.steps.get(k))
+            .and_then(|s| s.cohort.as_deref())
+            .unwrap_or("")
+    }
+
     /// The plan this engine runs.
     pub fn plan(&self) -> &Arc<Plan> {
         &self.plan

@@ -1,3 +1,4 @@
+#![cfg(test)]
 //! The words a blue-green rollback journals, in the strategy's terms.
 
 use std::sync::Arc;

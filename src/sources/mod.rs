@@ -20,7 +20,7 @@ pub mod probe;
 pub mod prometheus;
 
 pub use backfill::{backfill, pre_deploy_baseline};
-pub use poller::{LatestFilter, SampleMsg, check_sources, spawn_pollers};
+pub use poller::{LatestFilter, SampleMsg, check_sources, spawn_pollers, spawn_pollers_for};
 
 use crate::engine::Cohort;
 use crate::template::{Encoding, MetricVars};
@@ -30,7 +30,12 @@ use crate::template::{Encoding, MetricVars};
 /// (see [`Encoding::PromqlLabel`]), so `a"} or vector(1) #` stays one label
 /// value.
 pub fn render_query(template: &str, service: &str, cohort: Cohort) -> String {
-    MetricVars { service, cohort }.render(template, Encoding::PromqlLabel)
+    MetricVars {
+        service,
+        cohort,
+        cohort_name: "",
+    }
+    .render(template, Encoding::PromqlLabel)
 }
 
 /// Why a source cannot start. Each message names the source and the fix.

@@ -91,7 +91,7 @@ struct Job {
 
 /// The cohorts polled live for a metric: the canary, and the baseline when it
 /// comes from the same source (`cohort` or `query`).
-fn jobs_for(plan: &Plan, source: &Source, service: &str) -> Vec<Job> {
+fn jobs_for(plan: &Plan, source: &Source, service: &str, cohort_name: &str) -> Vec<Job> {
     let mut jobs = Vec::new();
     for m in plan.metrics.iter().filter(|m| m.source == source.name) {
         let mut cohorts = vec![(Cohort::Canary, None)];
@@ -102,7 +102,11 @@ fn jobs_for(plan: &Plan, source: &Source, service: &str) -> Vec<Job> {
         }
         for (cohort, alt) in cohorts {
             // Rendered once here; every poll sends the same text.
-            let vars = MetricVars { service, cohort };
+            let vars = MetricVars {
+                service,
+                cohort,
+                cohort_name,
+            };
             let query = match &m.query {
                 MetricQuery::Promql(q) => {
                     Query::Promql(vars.render(alt.unwrap_or(q), Encoding::PromqlLabel))
@@ -197,10 +201,25 @@ pub fn spawn_pollers(
     tx: mpsc::Sender<SampleMsg>,
     shutdown: watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
+    let (_, no_cohort) = watch::channel(String::new());
+    spawn_pollers_for(plan, service, no_cohort, tx, shutdown)
+}
+
+/// [`spawn_pollers`], with `{cohort_name}` in metric templates filled from
+/// `cohort_name`: the cohort the current step targets. A source renders
+/// its queries again at its first round after it changes.
+pub fn spawn_pollers_for(
+    plan: Arc<Plan>,
+    service: String,
+    cohort_name: watch::Receiver<String>,
+    tx: mpsc::Sender<SampleMsg>,
+    shutdown: watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
     plan.sources
         .iter()
         .filter_map(|source| {
-            let jobs = jobs_for(&plan, source, &service);
+            let name = cohort_name.borrow().clone();
+            let jobs = jobs_for(&plan, source, &service, &name);
             if jobs.is_empty() {
                 return None;
             }
@@ -208,6 +227,13 @@ pub fn spawn_pollers(
                 message: e.to_string(),
                 code: Some("config".into()),
             });
+            let jobs = Jobs {
+                plan: Arc::clone(&plan),
+                service: service.clone(),
+                cohort_name: cohort_name.clone(),
+                rendered_for: name,
+                jobs: Arc::new(jobs),
+            };
             Some(tokio::spawn(run_source(
                 source.clone(),
                 client,
@@ -219,6 +245,27 @@ pub fn spawn_pollers(
         .collect()
 }
 
+/// A source's jobs, rendered for the current step's cohort name.
+struct Jobs {
+    plan: Arc<Plan>,
+    service: String,
+    cohort_name: watch::Receiver<String>,
+    rendered_for: String,
+    jobs: Arc<Vec<Job>>,
+}
+
+impl Jobs {
+    /// The jobs for the cohort name now, rendered again if it changed.
+    fn current(&mut self, source: &Source) -> Arc<Vec<Job>> {
+        let now = self.cohort_name.borrow().clone();
+        if now != self.rendered_for {
+            self.jobs = Arc::new(jobs_for(&self.plan, source, &self.service, &now));
+            self.rendered_for = now;
+        }
+        Arc::clone(&self.jobs)
+    }
+}
+
 /// The schedule of one source: a random phase (up to half the interval, at
 /// most 2.5 s) so sources do not fire at once and one source's burst of
 /// queries rarely lands on another's slot, then a fixed cadence that an
@@ -226,7 +273,7 @@ pub fn spawn_pollers(
 async fn run_source(
     source: Source,
     client: Result<Client, Reading>,
-    jobs: Vec<Job>,
+    mut jobs: Jobs,
     tx: mpsc::Sender<SampleMsg>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -238,10 +285,9 @@ async fn run_source(
     // so at most timeout/interval + 1 rounds overlap; past a generous cap a
     // round is skipped rather than piling up behind a stalled receiver.
     let overlap = (source.timeout.as_millis() / interval.as_millis().max(1)) as usize + 2;
-    let cap = jobs.len().max(1) * overlap * 2;
+    let cap = jobs.jobs.len().max(1) * overlap * 2;
     let mut running: JoinSet<()> = JoinSet::new();
     let client = Arc::new(client);
-    let jobs = Arc::new(jobs);
     let name: Arc<str> = Arc::from(source.name.as_str());
     let mut seq = 0u64;
     loop {
@@ -269,7 +315,8 @@ async fn run_source(
         }
         seq += 1;
         let at = now();
-        start_round(&mut running, &name, &client, &jobs, seq, at, &tx);
+        let round = jobs.current(&source);
+        start_round(&mut running, &name, &client, &round, seq, at, &tx);
     }
     // Dropping the JoinSet aborts rounds still in flight.
     running.abort_all();

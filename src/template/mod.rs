@@ -248,6 +248,9 @@ impl fmt::Display for Template {
 pub struct MetricVars<'a> {
     pub service: &'a str,
     pub cohort: Cohort,
+    /// The cohort the current step targets (`beta`), empty when it names
+    /// none.
+    pub cohort_name: &'a str,
 }
 
 impl Values for MetricVars<'_> {
@@ -255,6 +258,7 @@ impl Values for MetricVars<'_> {
         match placeholder {
             Placeholder::Service => Some(Cow::Borrowed(self.service)),
             Placeholder::Cohort => Some(Cow::Borrowed(cohort_label(self.cohort))),
+            Placeholder::CohortName => Some(Cow::Borrowed(self.cohort_name)),
             _ => None,
         }
     }

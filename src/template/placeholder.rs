@@ -26,8 +26,9 @@ pub enum Placeholder {
     /// `{instances}`: a rolling plan's instances on the new version once
     /// the step's batch is done; 0 for other strategies (hooks).
     Instances,
-    /// `{cohort_name}`: the cohort the step targets (`beta`), empty when
-    /// it names none (hooks).
+    /// `{cohort_name}`: the cohort the current step targets (`beta`),
+    /// empty when it names none (hooks, and metric templates: the pollers
+    /// ask again when the step changes).
     CohortName,
 }
 
@@ -79,8 +80,8 @@ impl Placeholder {
             | Placeholder::Actor
             | Placeholder::Reason
             | Placeholder::Batch
-            | Placeholder::Instances
-            | Placeholder::CohortName => context == Context::Hook,
+            | Placeholder::Instances => context == Context::Hook,
+            Placeholder::CohortName => true,
         }
     }
 }
@@ -96,7 +97,7 @@ impl fmt::Display for Placeholder {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Context {
     /// A metric's PromQL query, JSON pointer or argv, and a baseline query:
-    /// `{service}` and `{cohort}`.
+    /// `{service}`, `{cohort}` and `{cohort_name}`.
     Metric,
     /// A hook's argv, webhook URL, body and headers: `{service}`,
     /// `{rollout_id}`, `{step}`, `{weight}`, `{actor}`, `{reason}`,

@@ -212,6 +212,7 @@ fn injection_attempt_stays_one_label_value() {
     let q = MetricVars {
         service: r#"a"} or vector(1) #"#,
         cohort: Cohort::Canary,
+        cohort_name: "",
     }
     .render(
         r#"up{service="{service}",version="{cohort}"}"#,
@@ -225,6 +226,7 @@ fn placeholders_in_values_are_not_substituted_again() {
     let vars = MetricVars {
         service: "{cohort}",
         cohort: Cohort::Baseline,
+        cohort_name: "",
     };
     let q = vars.render(r#"x{s="{service}",c="{cohort}"}"#, Encoding::PromqlLabel);
     assert_eq!(q, r#"x{s="{cohort}",c="baseline"}"#);
@@ -235,6 +237,7 @@ fn other_braces_are_kept() {
     let vars = MetricVars {
         service: "s",
         cohort: Cohort::Canary,
+        cohort_name: "",
     };
     let q = vars.render(
         "sum by (le) (rate(x{a=\"b\"}[1m])) {other}",
@@ -248,6 +251,7 @@ fn pointer_values_are_escaped_as_one_token() {
     let vars = MetricVars {
         service: "a/b~c",
         cohort: Cohort::Canary,
+        cohort_name: "",
     };
     assert_eq!(
         vars.render("/data/{service}/{cohort}", Encoding::Pointer),
@@ -330,7 +334,7 @@ fn the_one_list_names_each_context() {
     for p in Placeholder::ALL {
         assert_eq!(Placeholder::from_name(p.name()), Some(p));
     }
-    assert_eq!(Context::Metric.listing(), "{service} {cohort}");
+    assert_eq!(Context::Metric.listing(), "{service} {cohort} {cohort_name}");
     assert_eq!(
         Context::Hook.alternatives(),
         "{service}, {rollout_id}, {step}, {weight}, {actor}, {reason}, {batch}, {instances} or {cohort_name}"

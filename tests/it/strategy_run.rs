@@ -154,3 +154,59 @@ command = ["{hook}", "batch", "{{batch}}", "{{instances}}", "{{weight}}"]
         "{md}"
     );
 }
+
+#[test]
+fn a_metric_query_asks_for_the_current_steps_cohort() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("asked.log");
+    // The command source's argv gets `{cohort_name}` as $0: the log keeps
+    // which cohort each poll asked about.
+    let plan = format!(
+        r#"
+[rollout]
+service = "shop"
+strategy = "canary"
+
+[sources.cmd]
+kind = "command"
+interval = "1s"
+
+[[metrics]]
+id = "err"
+source = "cmd"
+command = ["sh", "-c", "echo \"cohort=$0\" >> '{log}'; echo 0.01", "{{cohort_name}}"]
+baseline = "none"
+bad = "up"
+threshold = {{ limit = 0.05 }}
+
+[[steps]]
+name = "staff"
+weight = 10
+cohort = "employees"
+hold = "4s"
+
+[[steps]]
+name = "beta"
+weight = 100
+cohort = "beta"
+hold = "3s"
+"#,
+        log = log.display()
+    );
+    let (code, said) = run(dir.path(), &plan);
+    assert_eq!(code, 0, "{said}");
+    let asked = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = asked.lines().collect();
+    let last_staff = lines.iter().rposition(|l| *l == "cohort=employees");
+    let first_beta = lines.iter().position(|l| *l == "cohort=beta");
+    assert!(
+        matches!((last_staff, first_beta), (Some(s), Some(b)) if s < b),
+        "employees while the first step ran, then beta:\n{asked}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| matches!(*l, "cohort=" | "cohort=employees" | "cohort=beta")),
+        "{asked}"
+    );
+}
