@@ -83,6 +83,10 @@ pub struct BlueGreenView {
     /// Left before the scale-down, while a switch back is instant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instant_rollback_ms: Option<u64>,
+    /// Rolled back: what the rollback moved ("switched back: all traffic
+    /// on the old stack").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back: Option<String>,
 }
 
 impl BlueGreenView {
@@ -95,13 +99,19 @@ impl BlueGreenView {
             Some(ms) if self.old_stack == OldStack::Idle => format!("scale down in {}", clock(ms)),
             _ => "scale down".into(),
         };
-        let states = match self.old_stack {
+        let mut states = match self.old_stack {
             OldStack::Active => [Current, Pending, Pending, Pending],
             OldStack::Idle => [Done, Done, Current, Pending],
             OldStack::ScalingDown => [Done, Done, Done, Current],
             OldStack::ScaledDown => [Done, Done, Done, Done],
             OldStack::ScaleDownFailed => [Done, Done, Done, Failed],
         };
+        // Rolled back: the stage it was in failed.
+        if self.rolled_back.is_some()
+            && let Some(s) = states.iter_mut().find(|s| **s == Current)
+        {
+            *s = Failed;
+        }
         let names = [
             "preview".to_string(),
             "switch".into(),
@@ -113,6 +123,9 @@ impl BlueGreenView {
 
     /// The line the ramp shows under the steps.
     pub fn line(&self) -> String {
+        if let Some(words) = &self.rolled_back {
+            return words.clone();
+        }
         match (self.old_stack, self.instant_rollback_ms) {
             (OldStack::Active, _) => "preview: the new stack takes no user traffic yet".into(),
             (OldStack::Idle, Some(ms)) => {
@@ -281,10 +294,14 @@ impl Engine {
                 let end = at.plus(self.scale_down_delay());
                 end.0.saturating_sub(now.0).max(0) as u64
             });
+        let rolled_back = matches!(self.phase, Phase::RolledBack)
+            .then(|| self.rolled_back_words())
+            .flatten();
         Some(BlueGreenView {
             old_stack: self.old_stack,
             switched_at: self.switched_at,
-            instant_rollback_ms: left,
+            instant_rollback_ms: left.filter(|_| rolled_back.is_none()),
+            rolled_back,
         })
     }
 }
@@ -305,6 +322,19 @@ pub struct RollingView {
 }
 
 impl RollingView {
+    /// The same in a few words, for the 80-column ramp line.
+    pub fn short(&self) -> String {
+        match self.redeployed {
+            Some(n) => format!("old version back on {n} of {}", self.instances),
+            None => format!(
+                "{} of {} new, {} old",
+                self.updated,
+                self.instances,
+                self.instances.saturating_sub(self.updated)
+            ),
+        }
+    }
+
     /// The line the ramp shows under the steps.
     pub fn line(&self) -> String {
         match self.redeployed {

@@ -10,6 +10,11 @@ use crate::engine::types::{Command, Input};
 /// The words of the `rolled_back` record after a rollback at `secs`
 /// (preview ends at 10 s, the switch; the scale-down 60 s later).
 fn rolled_back_after(secs: i64) -> String {
+    rolled_back_view(secs).0
+}
+
+/// The same, and the blue-green view after it.
+fn rolled_back_view(secs: i64) -> (String, BlueGreenView) {
     let mut p = crate::tui::fixtures::plan();
     p.metrics.clear();
     p.triggers.clear();
@@ -66,7 +71,8 @@ fn rolled_back_after(secs: i64) -> String {
         reason: "p99".into(),
     };
     run(&mut e, rollback, secs);
-    said.pop().unwrap_or_default()
+    let view = e.view(Timestamp(secs * 1000)).blue_green.unwrap();
+    (said.pop().unwrap_or_default(), view)
 }
 
 #[test]
@@ -80,4 +86,18 @@ fn a_blue_green_rollback_says_what_it_moved() {
         rolled_back_after(100),
         "old version redeployed: all traffic back on it"
     );
+}
+
+#[test]
+fn after_a_switch_back_the_ramp_says_so_and_offers_no_countdown() {
+    let (words, view) = rolled_back_view(30);
+    assert_eq!(view.line(), words);
+    assert_eq!(view.instant_rollback_ms, None);
+    let failed: Vec<String> = view
+        .stages()
+        .into_iter()
+        .filter(|(_, s)| *s == StepState::Failed)
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(failed, ["observe"]);
 }

@@ -334,7 +334,10 @@ fn the_one_list_names_each_context() {
     for p in Placeholder::ALL {
         assert_eq!(Placeholder::from_name(p.name()), Some(p));
     }
-    assert_eq!(Context::Metric.listing(), "{service} {cohort} {cohort_name}");
+    assert_eq!(
+        Context::Metric.listing(),
+        "{service} {cohort} {cohort_name}"
+    );
     assert_eq!(
         Context::Hook.alternatives(),
         "{service}, {rollout_id}, {step}, {weight}, {actor}, {reason}, {batch}, {instances} or {cohort_name}"

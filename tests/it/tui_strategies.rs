@@ -79,6 +79,6 @@ fn rolling_shows_the_instances_on_each_version_200x50_and_80x24() {
     assert!(s.contains("batch_done"), "{s}");
     insta::assert_snapshot!("rolling_batch_2_200x50", s);
     let small = screen(&snap, 80, 24);
-    assert!(small.contains("4 of 8 instances"), "{small}");
+    assert!(small.contains("4 of 8 new, 4 old"), "{small}");
     insta::assert_snapshot!("rolling_batch_2_80x24", small);
 }

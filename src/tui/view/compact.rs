@@ -121,7 +121,7 @@ pub fn body(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
     // Blue-green: whether a rollback is still an instant switch back;
     // rolling: the instances on each version.
     let strategy_line = (snap.engine.blue_green.as_ref().map(|b| b.line()))
-        .or_else(|| snap.engine.rolling.as_ref().map(|r| r.line()));
+        .or_else(|| snap.engine.rolling.as_ref().map(|r| r.short()));
     if let Some(line) = strategy_line {
         ramp.push(Span::styled(format!("· {line}"), t.dim()));
     }
