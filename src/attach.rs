@@ -233,6 +233,8 @@ async fn bridge(
                         ClientMsg::Confirm { stage: Some(stage), item: Some(item), note }
                     }
                     Some(UiCommand::RunChecks { stage, item }) => ClientMsg::RunChecks { stage, item },
+                    // Only a replay's own snapshots offer playback keys.
+                    Some(UiCommand::Replay(_)) => continue,
                     Some(UiCommand::Quit) | None => return,
                 };
                 if client.send(msg).await.is_err() {

@@ -226,6 +226,25 @@ pub enum Cmd {
         #[arg(long)]
         ascii: bool,
     },
+    /// The cockpit, read-only, over a rollout's flight recording: space
+    /// plays/pauses, n/N step by decision, ←/→ seek, +/- speed. Without a
+    /// terminal (or --headless) it prints the replayed decisions.
+    Replay {
+        /// The rollout's journal (its recording sits beside it), or the
+        /// recording itself (.rec.jsonl.gz).
+        journal: PathBuf,
+        /// Recorded seconds played per second.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Start here: +2m30s from the start, 14:03:07 (UTC), or RFC 3339.
+        /// Headless: print the decisions up to here.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        #[arg(long)]
+        headless: bool,
+        #[arg(long)]
+        ascii: bool,
+    },
     /// Validate a plan and print what it will do.
     Plan {
         #[arg(long, short)]

@@ -23,6 +23,7 @@ pub mod proc;
 #[cfg(test)]
 mod purity_check;
 pub mod recording;
+pub mod replay;
 pub mod run;
 pub mod session;
 pub mod snapshot;

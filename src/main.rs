@@ -123,6 +123,22 @@ fn main() -> ExitCode {
             0
         }
         Cmd::Man => man(),
+        Cmd::Replay {
+            journal,
+            speed,
+            at,
+            headless,
+            ascii,
+        } => {
+            let args = rampdeck::replay::ReplayArgs {
+                path: journal,
+                speed,
+                at,
+                headless,
+                ascii,
+            };
+            block_on(async move { rampdeck::replay::replay_cmd(args).await })
+        }
         #[cfg(feature = "demo")]
         Cmd::Demo {
             scenario,

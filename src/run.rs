@@ -379,6 +379,8 @@ fn bridge_commands(
                     reason: note,
                 },
                 UiCommand::RunChecks { stage, item } => DriverInput::RunChecks { stage, item },
+                // Only a replay's own snapshots offer playback keys.
+                UiCommand::Replay(_) => continue,
                 UiCommand::Quit => break,
             };
             if inputs.send(msg).await.is_err() {

@@ -43,6 +43,22 @@ pub struct SourceHealth {
     pub warning: Option<String>,
 }
 
+impl SourceHealth {
+    /// A source no poll has answered yet.
+    pub fn unknown(name: &str, kind: &str) -> SourceHealth {
+        SourceHealth {
+            name: name.to_string(),
+            kind: kind.to_string(),
+            state: SourceState::Unknown,
+            last_ok: None,
+            last_error: None,
+            latency_ms: None,
+            degraded: false,
+            warning: None,
+        }
+    }
+}
+
 /// One published state of a rollout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -65,4 +81,8 @@ pub struct Snapshot {
     pub summary_path: Option<String>,
     /// Config warnings worth showing on every screen (insecure TLS, ...).
     pub warnings: Vec<String>,
+    /// A replay of a recording, not a live rollout: read-only, and where
+    /// the playback stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<crate::recording::player::ReplayView>,
 }

@@ -17,7 +17,7 @@ use serde_json::json;
 use super::words::state_word;
 use super::{Driver, wall_now};
 use crate::engine::{Actor, Cohort, DecisionKind, Input, Reading, Timestamp};
-use crate::snapshot::{SourceHealth, SourceState};
+use crate::snapshot::SourceState;
 use crate::sources::SampleMsg;
 
 /// Polls in a row a query's new state must hold before it counts.
@@ -268,19 +268,6 @@ impl Driver {
 }
 
 /// A fresh lane entry for a source.
-pub(super) fn unknown(name: &str, kind: &str) -> SourceHealth {
-    SourceHealth {
-        name: name.to_string(),
-        kind: kind.to_string(),
-        state: SourceState::Unknown,
-        last_ok: None,
-        last_error: None,
-        latency_ms: None,
-        degraded: false,
-        warning: None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

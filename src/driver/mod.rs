@@ -19,7 +19,7 @@ use crate::engine::resume::ResumePoint;
 use crate::engine::series::MetricSeries;
 use crate::engine::{Actor, Decision, Effect, Engine, GateStatus, Input, Phase, Timestamp};
 use crate::journal::{JournalOptions, JournalWriter};
-use crate::plan::{HookKind, Plan, SourceKind};
+use crate::plan::{HookKind, Plan};
 use crate::session::{self, Access};
 use crate::snapshot::{Snapshot, SourceHealth};
 use crate::sources::{self, LatestFilter};
@@ -120,7 +120,7 @@ pub fn initial_snapshot(setup: &DriverSetup, engine: &Engine, now: Timestamp) ->
         .plan
         .sources
         .iter()
-        .map(|s| health::unknown(&s.name, source_kind_name(&s.kind)))
+        .map(|s| SourceHealth::unknown(&s.name, s.kind.name()))
         .collect();
     Snapshot {
         version: 0,
@@ -135,6 +135,7 @@ pub fn initial_snapshot(setup: &DriverSetup, engine: &Engine, now: Timestamp) ->
         journal_path: setup.journal_path.display().to_string(),
         summary_path: None,
         warnings: setup.warnings.clone(),
+        replay: None,
     }
 }
 
@@ -245,15 +246,6 @@ pub async fn start(setup: DriverSetup) -> Result<DriverHandle, DriverError> {
         first_events,
         task,
     })
-}
-
-fn source_kind_name(k: &SourceKind) -> &'static str {
-    match k {
-        SourceKind::Prometheus(_) => "prometheus",
-        SourceKind::HttpJson(_) => "http_json",
-        SourceKind::Probe { .. } => "probe",
-        SourceKind::Command => "command",
-    }
 }
 
 struct Driver {
@@ -583,6 +575,7 @@ impl Driver {
             journal_path: self.last.journal_path.clone(),
             summary_path: summary,
             warnings: self.last.warnings.clone(),
+            replay: None,
         };
         self.last = Arc::new(next);
         self.snap_tx.send_replace(self.last.clone());

@@ -442,6 +442,19 @@ pub enum SourceKind {
     Command,
 }
 
+impl SourceKind {
+    /// The kind as the config names it: "prometheus", "http_json", "probe",
+    /// "command".
+    pub fn name(&self) -> &'static str {
+        match self {
+            SourceKind::Prometheus(_) => "prometheus",
+            SourceKind::HttpJson(_) => "http_json",
+            SourceKind::Probe { .. } => "probe",
+            SourceKind::Command => "command",
+        }
+    }
+}
+
 /// An HTTP endpoint with its auth. Secrets are environment-variable names,
 /// resolved when the source starts, never stored in the plan.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

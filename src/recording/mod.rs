@@ -6,6 +6,7 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 pub mod format;
+pub mod player;
 
 pub use format::{Entry, FormatError, Header, Recording};
 

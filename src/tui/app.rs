@@ -442,6 +442,9 @@ fn has_countdown(snap: &Snapshot, elapsed_ms: u64) -> bool {
 }
 
 fn countdown_ms(snap: &Snapshot) -> Option<u64> {
+    if snap.replay.is_some() {
+        return None;
+    }
     let e = &snap.engine;
     let next = match e.next {
         NextAction::Advance { in_ms, .. }
@@ -460,7 +463,9 @@ fn countdown_ms(snap: &Snapshot) -> Option<u64> {
 }
 
 /// The snapshot as it reads `elapsed_ms` after it was published, so
-/// countdowns tick between publishes. `None` when nothing changes.
+/// countdowns tick between publishes. `None` when nothing changes. A
+/// replay's clock is the playback's, not the wall's: it publishes every
+/// second it plays and nothing while paused.
 pub fn aged(snap: &Snapshot, elapsed_ms: u64) -> Option<Snapshot> {
     if elapsed_ms < 1000 || countdown_ms(snap).is_none() {
         return None;

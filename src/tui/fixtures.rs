@@ -313,6 +313,8 @@ pub fn at(s: i64) -> Timestamp {
 pub struct Drive {
     pub engine: Engine,
     hooks: Vec<HookCall>,
+    /// Every input, as the driver's flight recorder keeps them.
+    pub entries: Vec<crate::recording::Entry>,
 }
 
 impl Drive {
@@ -320,6 +322,7 @@ impl Drive {
         Drive {
             engine: Engine::new(plan),
             hooks: Vec::new(),
+            entries: Vec::new(),
         }
     }
 
@@ -329,6 +332,11 @@ impl Drive {
     }
 
     pub fn input(&mut self, t: i64, input: Input) {
+        self.entries.push(crate::recording::Entry {
+            t: at(t),
+            input: input.clone(),
+            verdict: None,
+        });
         for e in self.engine.handle(input, at(t)) {
             if let Effect::RunHook(call) = e {
                 self.hooks.push(call);
@@ -415,6 +423,38 @@ impl Drive {
 }
 
 fn build(scenario: Scenario, points: Option<usize>) -> Snapshot {
+    let (d, plan, now_s) = drive_to(scenario, points);
+    of_engine(&d.engine, plan, at(now_s), scenario == Scenario::SourceDown)
+}
+
+/// A scenario's snapshot once the driver's tick of its last second ran,
+/// and the recording of every input that led there (for replay tests: the
+/// replayed screen must be the live one).
+pub fn snapshot_and_recording(scenario: Scenario) -> (Snapshot, crate::recording::Recording) {
+    let (mut d, plan, now_s) = drive_to(scenario, None);
+    d.input(now_s, Input::Tick);
+    let snap = of_engine(
+        &d.engine,
+        plan.clone(),
+        at(now_s),
+        scenario == Scenario::SourceDown,
+    );
+    let header = crate::recording::Header {
+        recording: crate::recording::format::FORMAT,
+        rollout_id: snap.rollout_id.clone(),
+        plan: (*plan).clone(),
+        plan_hash: crate::engine::decision::plan_hash(&plan),
+        started: at(0),
+    };
+    let rec = crate::recording::Recording {
+        header,
+        entries: d.entries,
+    };
+    (snap, rec)
+}
+
+/// The engine driven through `scenario`, its plan, and the second reached.
+fn drive_to(scenario: Scenario, points: Option<usize>) -> (Drive, Arc<Plan>, i64) {
     use Scenario as S;
     let plan = Arc::new(plan());
     let mut d = Drive::new(plan.clone());
@@ -481,7 +521,7 @@ fn build(scenario: Scenario, points: Option<usize>) -> Snapshot {
         }
         _ => now_s,
     };
-    of_engine(&d.engine, plan, at(now_s), scenario == S::SourceDown)
+    (d, plan, now_s)
 }
 
 /// The snapshot a driver would publish for `engine` at `now`, with the
@@ -535,5 +575,6 @@ pub fn of_engine(engine: &Engine, plan: Arc<Plan>, now: Timestamp, prom_down: bo
         } else {
             vec![]
         },
+        replay: None,
     }
 }

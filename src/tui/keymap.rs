@@ -129,6 +129,22 @@ impl Action {
         }
     }
 
+    /// Actions that change the rollout (or ask to): none works in a
+    /// replay, which is read-only.
+    pub fn changes_rollout(self) -> bool {
+        matches!(
+            self,
+            Action::PauseResume
+                | Action::Promote
+                | Action::PromoteFull
+                | Action::Rollback
+                | Action::Approve
+                | Action::TakeControl
+                | Action::Tick
+                | Action::Recheck
+        )
+    }
+
     /// Actions that act on the rollout (or leave the cockpit): reachable from
     /// every screen except dialogs.
     pub fn is_operator(self) -> bool {

@@ -30,8 +30,29 @@ pub enum UiCommand {
     },
     /// Run `stage`'s automatic checks again (one, or every one not passed).
     RunChecks { stage: Stage, item: Option<usize> },
+    /// A replay's playback key (`rampdeck replay`).
+    Replay(crate::recording::player::ReplayControl),
     /// The operator closed the cockpit. Never promotes or rolls back.
     Quit,
+}
+
+/// A replay's playback keys: space plays and pauses, `n` / `N` step from
+/// decision to decision, ← / → seek 10 s (shift: a minute), `+` / `-`
+/// change the speed.
+fn replay_key(ev: &KeyEvent) -> Option<crate::recording::player::ReplayControl> {
+    use crate::recording::player::ReplayControl as R;
+    use crossterm::event::{KeyCode, KeyModifiers};
+    let shift = ev.modifiers.contains(KeyModifiers::SHIFT);
+    Some(match ev.code {
+        KeyCode::Char(' ') => R::PlayPause,
+        KeyCode::Char('n') => R::NextDecision,
+        KeyCode::Char('N') => R::PreviousDecision,
+        KeyCode::Left => R::Seek(if shift { -60 } else { -10 }),
+        KeyCode::Right => R::Seek(if shift { 60 } else { 10 }),
+        KeyCode::Char('+') | KeyCode::Char('=') => R::Faster,
+        KeyCode::Char('-') => R::Slower,
+        _ => return None,
+    })
 }
 
 /// Which full screen is showing.
@@ -191,7 +212,16 @@ impl UiState {
     pub fn on_key(&mut self, ev: KeyEvent, snap: &Snapshot) -> Option<UiCommand> {
         self.flash = None;
         let mode = self.mode();
+        if snap.replay.is_some() && mode == Mode::Normal && self.screen == Screen::Main {
+            if let Some(c) = replay_key(&ev) {
+                return Some(UiCommand::Replay(c));
+            }
+        }
         let action = self.keymap.action(mode, &ev);
+        if snap.replay.is_some() && action.is_some_and(Action::changes_rollout) {
+            self.flash = Some("a replay is read-only: nothing is sent to any rollout".into());
+            return None;
+        }
         let field = match &mut self.dialog {
             Some(Dialog::Confirm(d)) => Some((&mut d.reason, &mut d.error)),
             Some(Dialog::Tick(d)) => Some((&mut d.note, &mut d.error)),
@@ -232,7 +262,12 @@ impl UiState {
                     snap.engine.next,
                     crate::engine::NextAction::RetryRollback { .. }
                 );
-                if self.mode() == Mode::Quit || !(in_progress(&snap.engine.phase) || retrying) {
+                // A replay acts on nothing: closing it needs no second look.
+                let replay = snap.replay.is_some();
+                if replay
+                    || self.mode() == Mode::Quit
+                    || !(in_progress(&snap.engine.phase) || retrying)
+                {
                     return Some(UiCommand::Quit);
                 }
                 self.dialog = Some(Dialog::Quit);

@@ -44,6 +44,7 @@ mod presets;
 mod prometheus_integration;
 mod reasons_identity;
 mod redaction;
+mod replay;
 mod resume_engine;
 mod resume_process;
 mod scenarios;

@@ -28,7 +28,15 @@ pub fn header(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         Span::raw(" "),
     ];
     first.extend(step_spans(snap, t, true));
-    let mut second = vec![Span::styled("driver ", t.dim())];
+    let mut second = Vec::new();
+    if let Some(r) = &snap.replay {
+        second.push(Span::styled(
+            super::header::replay_words(r, snap.now),
+            t.warning(),
+        ));
+        second.push(Span::raw(" · "));
+    }
+    second.push(Span::styled("driver ", t.dim()));
     second.push(Span::raw(
         snap.driver.clone().unwrap_or_else(|| "nobody".into()),
     ));

@@ -43,7 +43,21 @@ pub fn entries(snap: &Snapshot, ui: &UiState) -> Vec<(String, &'static str)> {
     let mode = ui.mode();
     let me = ui.me();
     let mut out = Vec::new();
+    if let Some(r) = &snap.replay
+        && mode == Mode::Normal
+    {
+        let play = if r.playing { "pause" } else { "play" };
+        out.extend([
+            ("space".to_string(), play),
+            ("n/N".into(), "next/prev decision"),
+            ("←/→".into(), "10s"),
+            ("+/-".into(), "speed"),
+        ]);
+    }
     for action in ORDER {
+        if snap.replay.is_some() && action.changes_rollout() {
+            continue;
+        }
         // Focus keys are many and obvious; one entry says "tab".
         if action == Action::FocusPrev {
             continue;

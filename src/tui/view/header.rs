@@ -19,19 +19,41 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
     put_panel(frame.buffer_mut(), area, &block, &lines);
 }
 
+/// "REPLAY ▶ ×4 14:03:07 (+02:10 of 12:40)": a replay, where it stands.
+pub fn replay_words(
+    r: &crate::recording::player::ReplayView,
+    now: crate::engine::Timestamp,
+) -> String {
+    let state = if r.playing { "playing" } else { "paused" };
+    let into = now.0.saturating_sub(r.from.0).max(0) as u64;
+    let all = r.to.0.saturating_sub(r.from.0).max(0) as u64;
+    format!(
+        "REPLAY {state} ×{} {} (+{} of {})",
+        r.speed,
+        crate::engine::words::time_of_day(now),
+        clock(into),
+        clock(all)
+    )
+}
+
 /// Service, strategy, id, ticket, phase, step, weight, times.
 pub fn status_line(snap: &Snapshot, t: &Theme) -> Line<'static> {
     let sep = t.separator();
     let r = &snap.plan.rollout;
     let e = &snap.engine;
-    let mut spans = vec![
+    let mut spans = Vec::new();
+    if let Some(rp) = &snap.replay {
+        spans.push(Span::styled(replay_words(rp, snap.now), t.warning()));
+        spans.push(Span::raw(sep));
+    }
+    spans.extend([
         Span::styled(r.service.clone(), t.bold()),
         Span::raw(sep),
         Span::raw(r.strategy.as_str()),
         Span::raw(sep),
         Span::styled("rollout ", t.dim()),
         Span::raw(snap.rollout_id.clone()),
-    ];
+    ]);
     if let Some(ticket) = &r.ticket {
         spans.push(Span::raw(sep));
         spans.push(Span::styled("ticket ", t.dim()));
