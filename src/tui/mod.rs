@@ -15,6 +15,9 @@ pub mod fixtures;
 pub mod fixtures_checklist;
 #[doc(hidden)]
 #[cfg(any(test, feature = "demo"))]
+pub mod fixtures_recording;
+#[doc(hidden)]
+#[cfg(any(test, feature = "demo"))]
 pub mod fixtures_strategy;
 pub mod keymap;
 pub mod state;
