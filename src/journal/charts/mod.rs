@@ -322,3 +322,57 @@ pub fn summary_cli(journal: &Path, markdown: bool, dir: &Path) -> i32 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::fixture::{Ending, checkout};
+    use super::*;
+
+    #[test]
+    fn at_the_end_the_charts_go_beside_the_journal_and_the_summary_links_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let journal = checkout(dir.path(), Ending::RolledBack).expect("fixture");
+        let summary = crate::journal::write_summary_next_to(&journal).expect("summary");
+        beside_summary(&journal, &summary);
+        let text = std::fs::read_to_string(&summary).expect("read");
+        assert!(text.starts_with("# Post-deploy summary: checkout"));
+        assert!(
+            text.ends_with(
+                "## Charts\n\n![Error ratio](checkout-fx.charts/error_rate.svg)\n\n\
+                 ![p95 latency](checkout-fx.charts/p95_latency.svg)\n\n\
+                 ![Request rate](checkout-fx.charts/rps.svg)\n\n\
+                 ![Health probe](checkout-fx.charts/health.svg)\n\n"
+            ),
+            "{text}"
+        );
+        assert!(dir.path().join("checkout-fx.charts/rps.svg").is_file());
+    }
+
+    #[test]
+    fn without_a_recording_the_summary_is_left_as_it_was() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let journal = checkout(dir.path(), Ending::Promoted).expect("fixture");
+        std::fs::remove_file(finished_path(&journal)).expect("rm");
+        let summary = crate::journal::write_summary_next_to(&journal).expect("summary");
+        let before = std::fs::read_to_string(&summary).expect("read");
+        beside_summary(&journal, &summary);
+        assert_eq!(std::fs::read_to_string(&summary).expect("read"), before);
+        assert!(!dir.path().join("checkout-fx.charts").exists());
+    }
+
+    #[test]
+    fn a_chart_that_cannot_be_drawn_is_one_line_and_links_are_escaped() {
+        let written = Ok(vec![Written {
+            name: "p95 [ms]".into(),
+            file: "p95.svg".into(),
+        }]);
+        assert_eq!(
+            section(&written, "my charts/"),
+            "\n## Charts\n\n![p95 \\[ms\\]](my%20charts/p95.svg)\n\n"
+        );
+        let failed = Err(ChartError::TooSlow(BUDGET));
+        let s = section(&failed, "x");
+        assert_eq!(s.lines().filter(|l| !l.is_empty()).count(), 2, "{s}");
+        assert!(s.contains("gave up after 20s"), "{s}");
+    }
+}
