@@ -184,6 +184,30 @@ fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("drawing the chart: {e:?}")
 }
 
+/// Where things are: the value range, and the plot's pixels.
+struct Geo {
+    lo: f64,
+    hi: f64,
+    span: f64,
+    top: i32,
+    bottom: i32,
+    left: i32,
+    right: i32,
+}
+
+impl Geo {
+    /// The pixel column of `t` ms since the start.
+    fn px(&self, t: i64) -> i32 {
+        x_of(t, self.span) as i32
+    }
+}
+
+/// The pixel column of `t` ms since the start, before the plot is laid
+/// out (the y axis' labels on the left, a margin on the right).
+fn x_of(t: i64, span: f64) -> f64 {
+    f64::from(LEFT) + t as f64 / span * f64::from(WIDTH - LEFT - RIGHT)
+}
+
 /// The chart of `c` (one of `set`'s) as an SVG document.
 pub fn svg(set: &Charts, c: &Chart) -> DrawResult<String> {
     let mut out = String::new();
@@ -191,21 +215,18 @@ pub fn svg(set: &Charts, c: &Chart) -> DrawResult<String> {
         let root = SVGBackend::with_string(&mut out, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let span = set.span_ms as f64;
-        let plot_w = f64::from(WIDTH - LEFT - RIGHT);
-        let px = |t: i64| f64::from(LEFT) + t as f64 / span * plot_w;
         let placed: Vec<(f64, f64, bool)> = set
             .decisions
             .iter()
-            .map(|d| place(px(d.at), &d.label))
+            .map(|d| place(x_of(d.at, span), &d.label))
             .collect();
         let spans: Vec<(f64, f64)> = placed.iter().map(|p| (p.0, p.1)).collect();
         let rows = lanes(&spans, MAX_LANES);
         let used = rows.iter().flatten().max().map_or(0, |r| r + 1) as i32;
-        let top = 58 + used * LANE + 6;
         head(&root, set, c)?;
         let (lo, hi) = y_range(c);
         let mut chart = ChartBuilder::on(&root)
-            .margin_top(top as u32)
+            .margin_top((58 + used * LANE + 6) as u32)
             .margin_right(RIGHT)
             .x_label_area_size(BOTTOM)
             .y_label_area_size(LEFT)
@@ -232,123 +253,36 @@ pub fn svg(set: &Charts, c: &Chart) -> DrawResult<String> {
             .draw()
             .map_err(err)?;
         let (xr, yr) = chart.plotting_area().get_pixel_range();
-        let (plot_top, plot_bottom) = (yr.start, yr.end);
-        for t in time_ticks(set.span_ms) {
-            chart
-                .draw_series(LineSeries::new([(t, lo), (t, hi)], GRID.stroke_width(1)))
-                .map_err(err)?;
-            let (x, _) = chart.backend_coord(&(t, lo));
-            root.draw(&Text::new(
-                clock(t as u64),
-                (x, plot_bottom + 6),
-                font(BLACK, HPos::Center, VPos::Top),
-            ))
-            .map_err(err)?;
-        }
+        let g = Geo {
+            lo,
+            hi,
+            span,
+            top: yr.start,
+            bottom: yr.end,
+            left: xr.start,
+            right: xr.end,
+        };
+        time_axis(&mut chart, &root, set, &g)?;
         if let Some(b) = &c.breach {
             // At least a few pixels wide: a 2 s streak in 6 h still shows.
-            let right = px(b.to) as i32;
-            let left = (px(b.from) as i32).min(right - 6);
+            let right = g.px(b.to);
+            let left = g.px(b.from).min(right - 6);
             root.draw(&Rectangle::new(
-                [(left, plot_top), (right, plot_bottom)],
+                [(left, g.top), (right, g.bottom)],
                 BREACH.mix(0.15).filled(),
             ))
             .map_err(err)?;
         }
-        // Step boundaries, their weights stacked from the bottom.
-        let step_spans: Vec<(f64, f64)> = set
-            .steps
-            .iter()
-            .map(|s| {
-                let p = place(px(s.at), &s.label);
-                (p.0, p.1)
-            })
-            .collect();
-        for (s, row) in set.steps.iter().zip(lanes(&step_spans, MAX_LANES)) {
-            let x = s.at as f64;
-            chart
-                .draw_series(LineSeries::new([(x, lo), (x, hi)], STEP.stroke_width(1)))
-                .map_err(err)?;
-            if let Some(row) = row {
-                let (start, _, right) = place(px(s.at), &s.label);
-                let y = plot_bottom - 4 - row as i32 * LANE;
-                let (at, h) = if right {
-                    (px(s.at) as i32 - 3, HPos::Right)
-                } else {
-                    (start as i32 + 3, HPos::Left)
-                };
-                label(
-                    &root,
-                    &s.label,
-                    (at, y),
-                    RGBColor(0x55, 0x55, 0x55),
-                    h,
-                    VPos::Bottom,
-                )?;
-            }
-        }
+        step_marks(&mut chart, &root, set, &g)?;
         levels(&mut chart, &root, c, span, false)?;
         lines(&mut chart, c, span)?;
         levels(&mut chart, &root, c, span, true)?;
-        if let Some(b) = &c.breach {
-            chart
-                .draw_series(
-                    b.points
-                        .iter()
-                        .map(|&(t, v)| Circle::new((t as f64, v), 4, BREACH.filled())),
-                )
-                .map_err(err)?;
-            let x = (px(b.from) as i32 - 8).clamp(xr.start, xr.end);
-            let (x, h) = if f64::from(x - xr.start) > text_width(&b.label, FONT) {
-                (x, HPos::Right)
-            } else {
-                (px(b.to) as i32 + 8, HPos::Left)
-            };
-            label(&root, &b.label, (x, plot_top + 4), BREACH, h, VPos::Top)?;
-        }
-        // Decisions: a line through the plot, a dot on its top edge, the
-        // label above in its row with a leader down to the dot; the
-        // labels last, on their white ground.
-        for (d, row) in set.decisions.iter().zip(&rows) {
-            let color = severity_color(d.severity);
-            let x = d.at as f64;
-            chart
-                .draw_series(LineSeries::new(
-                    [(x, lo), (x, hi)],
-                    color.mix(0.6).stroke_width(1),
-                ))
-                .map_err(err)?;
-            let xp = px(d.at) as i32;
-            root.draw(&Circle::new((xp, plot_top), DECISION_DOT, color.filled()))
-                .map_err(err)?;
-            if let Some(row) = row {
-                let y = plot_top - 6 - *row as i32 * LANE;
-                root.draw(&PathElement::new(vec![(xp, y), (xp, plot_top)], color))
-                    .map_err(err)?;
-            }
-        }
-        for ((d, row), (start, _, right)) in set.decisions.iter().zip(rows).zip(placed) {
-            let Some(row) = row else { continue };
-            let y = plot_top - 6 - row as i32 * LANE;
-            let xp = px(d.at) as i32;
-            let (at, h) = if right {
-                (xp - 3, HPos::Right)
-            } else {
-                (start as i32 + 3, HPos::Left)
-            };
-            label(
-                &root,
-                &d.label,
-                (at, y),
-                severity_color(d.severity),
-                h,
-                VPos::Bottom,
-            )?;
-        }
+        breach_marks(&mut chart, &root, c, &g)?;
+        decision_marks(&mut chart, &root, set, &g, &rows, &placed)?;
         if c.canary.values == 0 {
             root.draw(&Text::new(
                 "no values recorded".to_string(),
-                ((xr.start + xr.end) / 2, (plot_top + plot_bottom) / 2),
+                ((g.left + g.right) / 2, (g.top + g.bottom) / 2),
                 font(BASELINE, HPos::Center, VPos::Center),
             ))
             .map_err(err)?;
@@ -356,6 +290,124 @@ pub fn svg(set: &Charts, c: &Chart) -> DrawResult<String> {
         root.present().map_err(err)?;
     }
     Ok(out)
+}
+
+/// The time axis: a light line and a clock label at each round step.
+fn time_axis(chart: &mut Plot<'_, '_>, root: &Root<'_>, set: &Charts, g: &Geo) -> DrawResult<()> {
+    for t in time_ticks(set.span_ms) {
+        chart
+            .draw_series(LineSeries::new(
+                [(t, g.lo), (t, g.hi)],
+                GRID.stroke_width(1),
+            ))
+            .map_err(err)?;
+        let (x, _) = chart.backend_coord(&(t, g.lo));
+        root.draw(&Text::new(
+            clock(t as u64),
+            (x, g.bottom + 6),
+            font(BLACK, HPos::Center, VPos::Top),
+        ))
+        .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Step boundaries, their weights stacked up from the bottom.
+fn step_marks(chart: &mut Plot<'_, '_>, root: &Root<'_>, set: &Charts, g: &Geo) -> DrawResult<()> {
+    let placed: Vec<(f64, f64, bool)> = set
+        .steps
+        .iter()
+        .map(|s| place(x_of(s.at, g.span), &s.label))
+        .collect();
+    let spans: Vec<(f64, f64)> = placed.iter().map(|p| (p.0, p.1)).collect();
+    for ((s, row), (start, _, right)) in set.steps.iter().zip(lanes(&spans, MAX_LANES)).zip(placed)
+    {
+        let x = s.at as f64;
+        chart
+            .draw_series(LineSeries::new(
+                [(x, g.lo), (x, g.hi)],
+                STEP.stroke_width(1),
+            ))
+            .map_err(err)?;
+        let Some(row) = row else { continue };
+        let y = g.bottom - 4 - row as i32 * LANE;
+        let (at, h) = if right {
+            (g.px(s.at) - 3, HPos::Right)
+        } else {
+            (start as i32 + 3, HPos::Left)
+        };
+        let grey = RGBColor(0x55, 0x55, 0x55);
+        label(root, &s.label, (at, y), grey, h, VPos::Bottom)?;
+    }
+    Ok(())
+}
+
+/// The breaching samples, and what the breach led to.
+fn breach_marks(chart: &mut Plot<'_, '_>, root: &Root<'_>, c: &Chart, g: &Geo) -> DrawResult<()> {
+    let Some(b) = &c.breach else { return Ok(()) };
+    chart
+        .draw_series(
+            b.points
+                .iter()
+                .map(|&(t, v)| Circle::new((t as f64, v), 4, BREACH.filled())),
+        )
+        .map_err(err)?;
+    let x = (g.px(b.from) - 8).clamp(g.left, g.right);
+    let (x, h) = if f64::from(x - g.left) > text_width(&b.label, FONT) {
+        (x, HPos::Right)
+    } else {
+        (g.px(b.to) + 8, HPos::Left)
+    };
+    label(root, &b.label, (x, g.top + 4), BREACH, h, VPos::Top)
+}
+
+/// Decisions: a line through the plot, a dot on its top edge, the label
+/// above in its row with a leader down to the dot; the labels last, on
+/// their white ground.
+fn decision_marks(
+    chart: &mut Plot<'_, '_>,
+    root: &Root<'_>,
+    set: &Charts,
+    g: &Geo,
+    rows: &[Option<usize>],
+    placed: &[(f64, f64, bool)],
+) -> DrawResult<()> {
+    for (d, row) in set.decisions.iter().zip(rows) {
+        let color = severity_color(d.severity);
+        let x = d.at as f64;
+        chart
+            .draw_series(LineSeries::new(
+                [(x, g.lo), (x, g.hi)],
+                color.mix(0.6).stroke_width(1),
+            ))
+            .map_err(err)?;
+        let xp = g.px(d.at);
+        root.draw(&Circle::new((xp, g.top), DECISION_DOT, color.filled()))
+            .map_err(err)?;
+        if let Some(row) = row {
+            let y = g.top - 6 - *row as i32 * LANE;
+            root.draw(&PathElement::new(vec![(xp, y), (xp, g.top)], color))
+                .map_err(err)?;
+        }
+    }
+    for ((d, row), (start, _, right)) in set.decisions.iter().zip(rows).zip(placed) {
+        let Some(row) = row else { continue };
+        let y = g.top - 6 - *row as i32 * LANE;
+        let (at, h) = if *right {
+            (g.px(d.at) - 3, HPos::Right)
+        } else {
+            (*start as i32 + 3, HPos::Left)
+        };
+        label(
+            root,
+            &d.label,
+            (at, y),
+            severity_color(d.severity),
+            h,
+            VPos::Bottom,
+        )?;
+    }
+    Ok(())
 }
 
 type Plot<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;

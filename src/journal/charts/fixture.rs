@@ -12,7 +12,7 @@ use crate::engine::{
 use crate::journal::JournalWriter;
 use crate::plan::Plan;
 use crate::recording::{Entry, Header, Recording, finished_path, format};
-use crate::tui::fixtures::{T0, at};
+use crate::tui::fixtures::{T0, at, readings};
 
 /// A rollout being driven and recorded.
 pub struct Rec {
@@ -106,15 +106,7 @@ impl Rec {
     pub fn hooks_done(&mut self, t: i64) {
         while !self.hooks.is_empty() {
             for call in std::mem::take(&mut self.hooks) {
-                let outcome = HookOutcome {
-                    ok: true,
-                    code: Some(0),
-                    summary: "exit 0".into(),
-                    stdout: String::new(),
-                    stderr: String::new(),
-                    attempts: 1,
-                    duration_ms: 40,
-                };
+                let outcome = HookOutcome::succeeded("exit 0");
                 self.input(
                     t,
                     Input::HookResult {
@@ -189,27 +181,9 @@ pub fn checkout(dir: &Path, ending: Ending) -> Result<PathBuf, String> {
 
 /// One poll of every metric of the fixtures' plan.
 fn poll(r: &mut Rec, t: i64, breach: bool, prom_down: bool) {
-    let wave = ((t as f64) / 17.0).sin() * 0.5 + ((t as f64) / 5.0).cos() * 0.3;
-    let w = f64::from(r.engine.view(at(t)).weight);
-    for id in ["error_rate", "p95_latency", "rps", "health"] {
-        let (c, b) = match id {
-            "error_rate" if breach => (0.081, 0.009 + 0.001 * wave),
-            "error_rate" => (0.011 + 0.002 * wave, 0.009 + 0.001 * wave),
-            "p95_latency" => (0.23 + 0.03 * wave, 0.21 + 0.02 * wave),
-            "rps" => ((w * 2.0 + wave).max(0.0), (100.0 - w) * 2.0 + wave * 3.0),
-            _ => (1.0, 1.0),
-        };
-        for (cohort, v) in [(Cohort::Canary, c), (Cohort::Baseline, b)] {
-            let reading = if prom_down && id != "health" {
-                Reading::ProviderError {
-                    message: "Prometheus is unreachable (connection refused)".into(),
-                    code: Some("unreachable".into()),
-                }
-            } else {
-                Reading::value(v)
-            };
-            r.sample(t, id, cohort, reading);
-        }
+    let weight = r.engine.view(at(t)).weight;
+    for (metric, cohort, reading) in readings(t, weight, breach, prom_down) {
+        r.sample(t, metric, cohort, reading);
     }
     r.input(t, Input::Tick);
 }

@@ -153,6 +153,10 @@ struct Cause {
     /// A streak of missing data rather than of breaches.
     no_data: bool,
     trigger: Option<String>,
+    /// The streak's length as journaled (breaches, or polls without
+    /// data): the last this many canary polls, when the recording carries
+    /// no verdicts to follow the streak by.
+    count: usize,
 }
 
 fn cause(records: &[Record]) -> Option<Cause> {
@@ -164,11 +168,17 @@ fn cause(records: &[Record]) -> Option<Cause> {
         _ => return None,
     };
     let word = |k: &str| d.detail.get(k).and_then(|v| v.as_str()).map(String::from);
+    let count = d
+        .detail
+        .get(if no_data { "polls" } else { "breaches" })
+        .and_then(|v| v.as_u64())
+        .map_or(1, |n| n.clamp(1, MAX_BREACH_POINTS as u64) as usize);
     Some(Cause {
         metric: word("metric")?,
         at: r.ts,
         no_data,
         trigger: word("trigger"),
+        count,
     })
 }
 
@@ -181,6 +191,8 @@ struct Acc {
     frozen_value: Option<f64>,
     streak: Vec<(i64, f64)>,
     streak_from: Option<i64>,
+    /// The last canary polls before the decision (time, value if any).
+    recent: std::collections::VecDeque<(i64, Option<f64>)>,
 }
 
 /// Builds [`Charts`]: the journal's records first, then the entries.
@@ -251,6 +263,7 @@ impl Builder {
                     frozen_value: held.and_then(|h| h.1),
                     streak: Vec::new(),
                     streak_from: None,
+                    recent: Default::default(),
                 }
             })
             .collect();
@@ -281,7 +294,7 @@ impl Builder {
             .cause
             .as_ref()
             .filter(|c| c.metric == metric && e.t <= c.at)
-            .map(|c| c.no_data);
+            .map(|c| (c.no_data, c.count));
         let a = &mut self.acc[i];
         let value = match reading {
             Reading::Value { value, .. } => Some(*value),
@@ -302,7 +315,11 @@ impl Builder {
                     Some(v) => a.canary.value(t, v),
                     None => a.canary.missing(t),
                 }
-                if let Some(no_data) = watch {
+                if let Some((no_data, count)) = watch {
+                    if a.recent.len() == count {
+                        a.recent.pop_front();
+                    }
+                    a.recent.push_back((t, value));
                     watch_streak(a, t, value, e.verdict, no_data);
                 }
             }
@@ -410,7 +427,7 @@ fn baseline_label(m: &Metric) -> Option<String> {
 
 fn chart(
     m: &Metric,
-    a: Acc,
+    mut a: Acc,
     file: String,
     strategy: Strategy,
     cause: Option<&Cause>,
@@ -443,6 +460,16 @@ fn chart(
     };
     let breach = cause.filter(|c| c.metric == m.id).map(|c| {
         let to = c.at.0 - started.0;
+        if a.streak_from.is_none() {
+            // No verdicts recorded: the streak is the last polls the
+            // journal counted.
+            a.streak_from = a.recent.front().map(|p| p.0);
+            a.streak = a
+                .recent
+                .iter()
+                .filter_map(|&(t, v)| v.filter(|v| v.is_finite()).map(|v| (t, v)))
+                .collect();
+        }
         let from = a.streak_from.unwrap_or(to);
         let what = if c.no_data { "no data" } else { "breach" };
         let by = c

@@ -126,3 +126,22 @@ fn metric_ids_become_safe_file_names() {
     assert_eq!(file_name("../etc/passwd"), "___etc_passwd");
     assert_eq!(file_name(""), "metric");
 }
+
+#[test]
+fn without_recorded_verdicts_the_breach_is_the_last_polls_the_journal_counted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = checkout(dir.path(), Ending::RolledBack).expect("fixture");
+    let records = crate::journal::read_records(&journal).expect("records");
+    let (_, mut rec) = crate::recording::open_for_journal(&journal).expect("recording");
+    let with = build(&rec, &records);
+    for e in &mut rec.entries {
+        e.verdict = None;
+    }
+    let without = build(&rec, &records);
+    let (a, b) = (
+        with.charts[0].breach.as_ref().expect("breach"),
+        without.charts[0].breach.as_ref().expect("breach"),
+    );
+    assert_eq!((a.from, a.to), (b.from, b.to));
+    assert_eq!(a.points, b.points);
+}
