@@ -335,7 +335,9 @@ impl Builder {
 
     /// The charts.
     pub fn finish(self) -> Charts {
-        let span_ms = (self.end.0 - self.started.0).max(1000);
+        // A little room after the last moment, so what happened at the end
+        // (the rollback, most often) is not drawn on the plot's border.
+        let span_ms = ((self.end.0 - self.started.0).max(1000) as f64 * 1.02) as i64;
         let strategy = self.plan.rollout.strategy;
         let mut names: HashMap<String, u32> = HashMap::new();
         let charts = self
