@@ -156,3 +156,29 @@ fn the_time_axis_ticks_at_round_steps() {
     assert_eq!(six_h[1], 3_600_000.0, "every hour over six hours");
     assert!(time_ticks(3_000).len() <= 11);
 }
+
+#[test]
+fn the_frozen_baseline_is_in_the_legend_and_the_100_percent_step_on_the_axis() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = checkout(dir.path(), Ending::Promoted).expect("fixture");
+    let records = crate::journal::read_records(&journal).expect("records");
+    let (_, rec) = crate::recording::open_for_journal(&journal).expect("recording");
+    let set = build(&rec, &records);
+    let svg = svg(&set, &set.charts[0]).expect("svg");
+    let els = elements(&svg);
+    let texts: Vec<&str> = els
+        .iter()
+        .filter(|(t, _, _)| t == "text")
+        .map(|(_, _, x)| x.as_str())
+        .collect();
+    assert!(texts.contains(&"baseline (frozen at 100 %)"), "{texts:?}");
+    assert!(texts.contains(&"100 %"), "{texts:?}");
+    assert!(
+        !texts.contains(&"breach that rolled back"),
+        "no rollback, no breach"
+    );
+    // The held baseline is dashed: more baseline-grey strokes than the live
+    // baseline has segments.
+    let base = set.charts[0].baseline.as_ref().expect("baseline");
+    assert!(count(&els, "polyline", "stroke", &hex(BASELINE)) > base.segments.len() + 5);
+}

@@ -145,3 +145,16 @@ fn without_recorded_verdicts_the_breach_is_the_last_polls_the_journal_counted() 
     assert_eq!((a.from, a.to), (b.from, b.to));
     assert_eq!(a.points, b.points);
 }
+
+#[test]
+fn a_blue_green_baseline_held_at_the_switch_reads_pre_switch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = checkout(dir.path(), Ending::Promoted).expect("fixture");
+    let records = crate::journal::read_records(&journal).expect("records");
+    let (_, mut rec) = crate::recording::open_for_journal(&journal).expect("recording");
+    rec.header.plan.rollout.strategy = Strategy::BlueGreen;
+    let c = build(&rec, &records);
+    let held = of(&c, "error_rate").held.as_ref().expect("held");
+    assert_eq!(held.label, "baseline (pre-switch, frozen)");
+    assert!(of(&c, "health").held.is_none(), "no baseline, nothing held");
+}
