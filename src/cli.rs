@@ -295,5 +295,10 @@ pub enum Cmd {
         journal: PathBuf,
         #[arg(long, value_enum, default_value = "markdown")]
         format: SummaryFormat,
+        /// Also draw one SVG chart per metric from the rollout's recording
+        /// into DIR, linked from the summary (exit code 3 when a recording
+        /// exists but could not be charted).
+        #[arg(long, value_name = "DIR")]
+        charts: Option<PathBuf>,
     },
 }

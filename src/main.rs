@@ -40,9 +40,18 @@ fn main() -> ExitCode {
             };
             rampdeck::journal::verify_cli(&journal, &opts)
         }
-        Cmd::Summary { journal, format } => {
-            rampdeck::journal::summary_cli(&journal, format == SummaryFormat::Markdown)
-        }
+        Cmd::Summary {
+            journal,
+            format,
+            charts,
+        } => match charts {
+            None => rampdeck::journal::summary_cli(&journal, format == SummaryFormat::Markdown),
+            Some(dir) => rampdeck::journal::charts::summary_cli(
+                &journal,
+                format == SummaryFormat::Markdown,
+                &dir,
+            ),
+        },
         Cmd::Run {
             config,
             headless,

@@ -52,7 +52,12 @@ impl Driver {
         }
         let path = &self.setup.journal_path;
         match crate::journal::write_summary_next_to(path) {
-            Ok(p) => self.summary_path = Some(p),
+            Ok(p) => {
+                // Bounded (a time budget) and never an error: a chart
+                // that fails is one line in the summary.
+                tokio::task::block_in_place(|| crate::journal::charts::beside_summary(path, &p));
+                self.summary_path = Some(p);
+            }
             Err(e) => {
                 let text = format!("could not write the summary: {e}");
                 self.emit(wall_now(), "warning", text, serde_json::Value::Null);

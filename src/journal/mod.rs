@@ -16,6 +16,7 @@
 use std::path::{Path, PathBuf};
 
 mod blame;
+pub mod charts;
 mod check;
 mod checklist;
 mod damaged;

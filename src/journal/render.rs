@@ -434,7 +434,7 @@ pub fn render_json(s: &Summary) -> String {
 /// Streams the journal twice (the chain check, then every line), keeping
 /// only what the summary shows. A broken chain still gives a summary: of
 /// the verified records, with the rest apart as unverified.
-fn build(journal: &Path) -> Result<Summary, JournalError> {
+pub(crate) fn build(journal: &Path) -> Result<Summary, JournalError> {
     let collected = collect(journal)?;
     let (records, repeated) = collected.verified.finish();
     let mut s = summarize_kept(&records, repeated, &collected.report);

@@ -381,35 +381,14 @@ impl Drive {
 
     /// One poll of every metric, canary and baseline, at second `t`.
     fn poll(&mut self, t: i64, breach: bool, prom_down: bool) {
-        let wave = ((t as f64) / 17.0).sin() * 0.5 + ((t as f64) / 5.0).cos() * 0.3;
-        let w = f64::from(self.engine.view(at(t)).weight);
-        for id in ["error_rate", "p95_latency", "rps", "health"] {
-            let (c, b) = match id {
-                "error_rate" if breach => (0.081, 0.009 + 0.001 * wave),
-                "error_rate" => (0.011 + 0.002 * wave, 0.009 + 0.001 * wave),
-                "p95_latency" => (0.23 + 0.03 * wave, 0.21 + 0.02 * wave),
-                "rps" => ((w * 2.0 + wave).max(0.0), (100.0 - w) * 2.0 + wave * 3.0),
-                _ => (1.0, 1.0),
+        let weight = self.engine.view(at(t)).weight;
+        for (metric, cohort, reading) in readings(t, weight, breach, prom_down) {
+            let input = Input::Sample {
+                metric: metric.into(),
+                cohort,
+                reading,
             };
-            for (cohort, v) in [(Cohort::Canary, c), (Cohort::Baseline, b)] {
-                let reading = if prom_down && id != "health" {
-                    Reading::ProviderError {
-                        message:
-                            "Prometheus at http://prom:9090 is unreachable (connection refused): \
-                                  is it running and is the URL right?"
-                                .into(),
-                        code: Some("unreachable".into()),
-                    }
-                } else {
-                    Reading::value(v)
-                };
-                let input = Input::Sample {
-                    metric: id.into(),
-                    cohort,
-                    reading,
-                };
-                self.input(t, input);
-            }
+            self.input(t, input);
         }
         self.input(t, Input::Tick);
     }
@@ -420,6 +399,44 @@ impl Drive {
             self.poll(t, t >= breach_from, t >= down_from);
         }
     }
+}
+
+/// What the fixtures' sources read at second `t` with the canary at
+/// `weight`: every metric, canary then baseline; the error ratio breaching
+/// when `breach`, Prometheus unreachable when `prom_down` (the health
+/// probe still answers).
+pub fn readings(
+    t: i64,
+    weight: u8,
+    breach: bool,
+    prom_down: bool,
+) -> Vec<(&'static str, Cohort, Reading)> {
+    let wave = ((t as f64) / 17.0).sin() * 0.5 + ((t as f64) / 5.0).cos() * 0.3;
+    let w = f64::from(weight);
+    let mut out = Vec::with_capacity(8);
+    for id in ["error_rate", "p95_latency", "rps", "health"] {
+        let (c, b) = match id {
+            "error_rate" if breach => (0.081, 0.009 + 0.001 * wave),
+            "error_rate" => (0.011 + 0.002 * wave, 0.009 + 0.001 * wave),
+            "p95_latency" => (0.23 + 0.03 * wave, 0.21 + 0.02 * wave),
+            "rps" => ((w * 2.0 + wave).max(0.0), (100.0 - w) * 2.0 + wave * 3.0),
+            _ => (1.0, 1.0),
+        };
+        for (cohort, v) in [(Cohort::Canary, c), (Cohort::Baseline, b)] {
+            let reading = if prom_down && id != "health" {
+                Reading::ProviderError {
+                    message: "Prometheus at http://prom:9090 is unreachable (connection refused): \
+                              is it running and is the URL right?"
+                        .into(),
+                    code: Some("unreachable".into()),
+                }
+            } else {
+                Reading::value(v)
+            };
+            out.push((id, cohort, reading));
+        }
+    }
+    out
 }
 
 fn build(scenario: Scenario, points: Option<usize>) -> Snapshot {

@@ -57,6 +57,7 @@ mod source_faults;
 mod ssh_drop;
 mod strategy_run;
 mod summary_blame;
+mod summary_charts;
 mod summary_damaged;
 mod summary_phases;
 mod tui_checklists;
