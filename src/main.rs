@@ -16,6 +16,7 @@ fn main() -> ExitCode {
             | Cmd::Judge { .. }
             | Cmd::Verify { .. }
             | Cmd::Summary { .. }
+            | Cmd::History { .. }
             | Cmd::Completions { .. }
             | Cmd::Man
     ) {
@@ -42,6 +43,9 @@ fn main() -> ExitCode {
         }
         Cmd::Summary { journal, format } => {
             rampdeck::journal::summary_cli(&journal, format == SummaryFormat::Markdown)
+        }
+        Cmd::History { service, dir, json } => {
+            rampdeck::journal::history::render::history_cli(service, dir, json)
         }
         Cmd::Run {
             config,
