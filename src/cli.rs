@@ -224,6 +224,11 @@ pub enum Cmd {
         config: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "text")]
         format: PlanFormat,
+        /// Warn where the plan is weaker than the steps that caught past
+        /// rollbacks, from the journals in DIR (default: the plan's
+        /// journal directory).
+        #[arg(long, value_name = "DIR")]
+        history_dir: Vec<PathBuf>,
     },
     /// Judge one metric's canary samples against its baseline samples with
     /// Kayenta's Mann-Whitney classifier, as a gate does: the shift's

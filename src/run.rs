@@ -181,6 +181,7 @@ pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
             p.weight
         ));
     }
+    let history = prior_history(&journal_dir, &plan.rollout.service, &id).await;
     let setup = DriverSetup {
         plan: Arc::new(plan),
         rollout_id: id.clone(),
@@ -194,6 +195,7 @@ pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
         freeze_exception: view.freeze_exception.clone(),
         preflight_confirmed: view.preflight_confirmed.clone(),
         resume,
+        history,
     };
     // The cockpit is on screen before the driver starts, so creating the
     // journal (an fsync) and binding sockets are not on the first frame's
@@ -216,6 +218,28 @@ pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
     };
     drop(lock);
     code
+}
+
+/// The service's past rollouts, for the ramp: read on a blocking thread
+/// (bounded in journals, bytes and time by `prior_for`), given up on when
+/// it takes longer than that.
+async fn prior_history(
+    dir: &Path,
+    service: &str,
+    id: &str,
+) -> Arc<crate::journal::history::History> {
+    use crate::journal::history::{History, read::PRIOR_TIME};
+    let (dir, service, id) = (dir.to_path_buf(), service.to_string(), id.to_string());
+    let read = tokio::task::spawn_blocking(move || {
+        crate::journal::history::prior_for(&dir, &service, &id)
+    });
+    match tokio::time::timeout(PRIOR_TIME * 2, read).await {
+        Ok(Ok(h)) => Arc::new(h),
+        _ => Arc::new(History {
+            cut_short: Some("the journal directory was not read in time".into()),
+            ..History::default()
+        }),
+    }
 }
 
 /// A cockpit already drawing while its driver starts.

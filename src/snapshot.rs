@@ -65,4 +65,8 @@ pub struct Snapshot {
     pub summary_path: Option<String>,
     /// Config warnings worth showing on every screen (insecure TLS, ...).
     pub warnings: Vec<String>,
+    /// The service's past rollouts, read once when the rollout starts: the
+    /// ramp shows their rollbacks. Shared, never copied per frame.
+    #[serde(default)]
+    pub history: Arc<crate::journal::history::History>,
 }

@@ -537,5 +537,6 @@ pub fn of_engine(engine: &Engine, plan: Arc<Plan>, now: Timestamp, prom_down: bo
         } else {
             vec![]
         },
+        history: Default::default(),
     }
 }

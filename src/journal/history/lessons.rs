@@ -9,25 +9,65 @@ use super::{Entry, Fired, History};
 use crate::engine::words::{Units, duration};
 use crate::plan::{BadDirection, Plan, TriggerAction};
 
+/// [`warnings`] from the service's journals in `dirs` (the plan's journal
+/// directory when none is given), read within bounds.
+pub fn from_dirs(plan: &Plan, dirs: Vec<std::path::PathBuf>) -> Vec<String> {
+    let dirs = if dirs.is_empty() {
+        vec![crate::config::journal_dir(plan)]
+    } else {
+        dirs
+    };
+    let opts = super::ReadOptions {
+        service: Some(plan.rollout.service.clone()),
+        max_journals: 1000,
+        max_entries: 200,
+        time_limit: Some(std::time::Duration::from_secs(5)),
+        ..super::ReadOptions::default()
+    };
+    warnings(plan, &super::read_dirs(&dirs, &opts))
+}
+
 /// Rollbacks looked at, at most (the newest).
 const MAX_ROLLBACKS: usize = 50;
 
-/// One warning per weakness, newest rollback first, each said once.
+/// One warning per weakness of a step, for the newest rollback it
+/// concerns (with how many rollbacks at that weight there were).
 pub fn warnings(plan: &Plan, history: &History) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
     let service = &plan.rollout.service;
-    let rollbacks = history
+    let rollbacks: Vec<(&Entry, &Fired)> = history
         .rollbacks()
         .filter(|(e, _)| e.service.as_deref() == Some(service.as_str()))
-        .take(MAX_ROLLBACKS);
-    for (e, f) in rollbacks {
-        for w in weaker(plan, e, f) {
-            if !out.contains(&w) {
-                out.push(w);
+        .take(MAX_ROLLBACKS)
+        .collect();
+    let mut seen: Vec<(Weakness, u8)> = Vec::new();
+    let mut out = Vec::new();
+    for (e, f) in &rollbacks {
+        for (kind, w) in weaker(plan, e, f) {
+            if seen.contains(&(kind, f.weight)) {
+                continue;
             }
+            seen.push((kind, f.weight));
+            let n = rollbacks
+                .iter()
+                .filter(|(_, g)| g.weight == f.weight)
+                .count();
+            out.push(if n > 1 {
+                format!("{w} ({n} rollbacks at {} % in the journals)", f.weight)
+            } else {
+                w
+            });
         }
     }
     out
+}
+
+/// What is weaker than when a rollback was caught.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Weakness {
+    Hold,
+    NoTrigger,
+    Consecutive,
+    Limit,
 }
 
 /// "rollout checkout-1 was rolled back at 25 % on 2026-10-02 by the
@@ -47,7 +87,7 @@ fn caught(e: &Entry, f: &Fired) -> String {
 
 /// How the plan's step at `f`'s weight is weaker than the one that caught
 /// `f`.
-fn weaker(plan: &Plan, e: &Entry, f: &Fired) -> Vec<String> {
+fn weaker(plan: &Plan, e: &Entry, f: &Fired) -> Vec<(Weakness, String)> {
     let mut out = Vec::new();
     let Some((k, step)) = plan
         .steps
@@ -62,10 +102,13 @@ fn weaker(plan: &Plan, e: &Entry, f: &Fired) -> Vec<String> {
     if let Some(then) = f.hold_ms.map(Duration::from_millis)
         && step.hold < then
     {
-        out.push(format!(
-            "{at} holds {}, shorter than the {} of the step that caught it: {why}",
-            duration(step.hold),
-            duration(then)
+        out.push((
+            Weakness::Hold,
+            format!(
+                "{at} holds {}, shorter than the {} of the step that caught it: {why}",
+                duration(step.hold),
+                duration(then)
+            ),
         ));
     }
     let Some(name) = &f.trigger else {
@@ -81,18 +124,24 @@ fn weaker(plan: &Plan, e: &Entry, f: &Fired) -> Vec<String> {
             })
         });
     let Some(t) = trigger else {
-        out.push(format!(
-            "{at}: no rollback trigger on {} any more, yet {why}",
-            f.metric.as_deref().unwrap_or(name)
+        out.push((
+            Weakness::NoTrigger,
+            format!(
+                "{at}: no rollback trigger on {} any more, yet {why}",
+                f.metric.as_deref().unwrap_or(name)
+            ),
         ));
         return out;
     };
     if let Some(then) = f.consecutive
         && t.consecutive > then
     {
-        out.push(format!(
-            "{at}: trigger `{}` now needs {} breaches in a row, {then} caught it: {why}",
-            t.name, t.consecutive
+        out.push((
+            Weakness::Consecutive,
+            format!(
+                "{at}: trigger `{}` now needs {} breaches in a row, {then} caught it: {why}",
+                t.name, t.consecutive
+            ),
         ));
     }
     let metric = plan.metric(&t.metric);
@@ -104,11 +153,14 @@ fn weaker(plan: &Plan, e: &Entry, f: &Fired) -> Vec<String> {
         };
         if looser {
             let u = Units::of(m);
-            out.push(format!(
-                "{at}: {}'s limit is now {}, looser than the {} that caught it: {why}",
-                m.id,
-                u.show(now),
-                u.show(then)
+            out.push((
+                Weakness::Limit,
+                format!(
+                    "{at}: {}'s limit is now {}, looser than the {} that caught it: {why}",
+                    m.id,
+                    u.show(now),
+                    u.show(then)
+                ),
             ));
         }
     }
@@ -160,27 +212,102 @@ mod tests {
         }
     }
 
-    fn plan() -> Plan {
-        crate::tui::fixtures::plan()
+    /// The fixture plan and a rollback at its 25 % step caught exactly
+    /// as this plan would catch it.
+    fn plan_and_rollback() -> (Plan, Fired) {
+        let p = crate::tui::fixtures::plan();
+        let k = p.steps.iter().position(|s| s.weight == 25).expect("25 %");
+        let t = &p.triggers[0];
+        let mut f = fired(25, p.steps[k].hold.as_millis() as u64);
+        f.step = Some(k);
+        f.trigger = Some(t.name.clone());
+        f.metric = Some(t.metric.clone());
+        f.consecutive = Some(t.consecutive);
+        f.limit_then = p.metric(&t.metric).and_then(|m| m.threshold.limit);
+        (p, f)
     }
 
     #[test]
-    fn the_same_plan_raises_nothing() {
-        let p = plan();
-        let k = 1;
-        let w = p.steps[k].weight;
-        let hold = p.steps[k].hold.as_millis() as u64;
-        let t = p
-            .triggers
-            .iter()
-            .find(|t| t.action == TriggerAction::Rollback);
-        let mut f = fired(w, hold);
-        if let Some(t) = t {
-            f.trigger = Some(t.name.clone());
-            f.metric = Some(t.metric.clone());
-            f.consecutive = Some(t.consecutive);
-            f.limit_then = p.metric(&t.metric).and_then(|m| m.threshold.limit);
-        }
+    fn the_plan_that_caught_it_raises_nothing() {
+        let (p, f) = plan_and_rollback();
         assert_eq!(warnings(&p, &history(&p, f)), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_shorter_hold_at_that_weight_is_said() {
+        let (mut p, f) = plan_and_rollback();
+        let k = f.step.expect("step");
+        p.steps[k].hold = Duration::from_secs(30);
+        let w = warnings(&p, &history(&p, f));
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with("step 3 (25 %) holds 30s, shorter than the 10m"),
+            "{w:?}"
+        );
+        assert!(
+            w[0].contains(
+                "rollout checkout-1 was rolled back at 25 % on 2026-10-02 by the `errors` trigger"
+            ),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn a_missing_trigger_more_breaches_or_a_looser_limit_are_said() {
+        let (p, f) = plan_and_rollback();
+        let mut gone = p.clone();
+        gone.triggers.clear();
+        let w = warnings(&gone, &history(&gone, f.clone()));
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("no rollback trigger on error_rate any more"),
+            "{w:?}"
+        );
+
+        let mut slower = p.clone();
+        slower.triggers[0].consecutive = 5;
+        let w = warnings(&slower, &history(&slower, f.clone()));
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("trigger `errors` now needs 5 breaches in a row, 2 caught it"),
+            "{w:?}"
+        );
+
+        let mut looser = p.clone();
+        let m = looser
+            .metrics
+            .iter_mut()
+            .find(|m| m.id == "error_rate")
+            .expect("metric");
+        m.threshold.limit = Some(0.08);
+        let w = warnings(&looser, &history(&looser, f.clone()));
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("error_rate's limit is now 8 %, looser than the 5 % that caught it"),
+            "{w:?}"
+        );
+
+        // Tighter than then: nothing to say.
+        let mut tighter = p.clone();
+        let m = tighter
+            .metrics
+            .iter_mut()
+            .find(|m| m.id == "error_rate")
+            .expect("metric");
+        m.threshold.limit = Some(0.02);
+        tighter.triggers[0].consecutive = 1;
+        assert!(warnings(&tighter, &history(&tighter, f)).is_empty());
+    }
+
+    #[test]
+    fn other_services_and_weights_without_a_step_are_not_lessons() {
+        let (mut p, f) = plan_and_rollback();
+        p.triggers.clear();
+        let mut h = history(&p, f.clone());
+        h.entries[0].service = Some("billing".into());
+        assert!(warnings(&p, &h).is_empty());
+        let mut g = f;
+        g.weight = 33;
+        assert!(warnings(&p, &history(&p, g)).is_empty());
     }
 }

@@ -168,6 +168,7 @@ pub fn snapshot(plan: &Arc<Plan>, points: usize, capacity: usize) -> Snapshot {
         journal_path: "/tmp/journal.jsonl".into(),
         summary_path: None,
         warnings: vec![],
+        history: Default::default(),
     }
 }
 
