@@ -27,6 +27,7 @@ mod e2e_pty;
 mod exit_run;
 mod freeze_exception;
 mod headless_exit;
+mod history;
 mod hooks;
 mod hostile_sources;
 mod journal_crash;
