@@ -60,6 +60,7 @@ mod summary_blame;
 mod summary_damaged;
 mod summary_phases;
 mod tui_checklists;
+mod tui_history;
 mod tui_snapshots;
 mod tui_strategies;
 mod verify_proves;
