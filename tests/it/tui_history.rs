@@ -79,7 +79,7 @@ fn ramp_with_prior_rollbacks_200x50() {
     );
     // The sentence wraps in the panel: the trigger and its reason follow.
     assert!(
-        s.contains("  trigger: trigger errors: error_rate breached 2 times"),
+        s.contains("  trigger: error_rate breached 2 times in a row (8.1 % > 5 % limit)"),
         "{s}"
     );
     assert!(s.contains("% > 5 % limit)"), "the reason is shown:\n{s}");

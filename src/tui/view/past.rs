@@ -42,10 +42,18 @@ pub fn sentence(plan: &Plan, e: &Entry, f: &Fired) -> String {
         "ok" | "open" => String::new(),
         w => format!(" [journal {w}]"),
     };
+    // The trigger's reason starts with its name, already said.
+    let reason = match &f.trigger {
+        Some(t) => f
+            .reason
+            .strip_prefix(&format!("trigger {t}: "))
+            .unwrap_or(&f.reason),
+        None => &f.reason,
+    };
     format!(
         "rolled back at {} %{on}, {day}, {by}: {}{flag}",
         f.weight,
-        crate::journal::escape::line(&f.reason)
+        crate::journal::escape::line(reason)
     )
 }
 
