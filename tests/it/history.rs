@@ -75,6 +75,20 @@ fn history(dir: &Path, args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
+/// What `rampdeck plan` says on stderr of the plan with `consecutive`,
+/// given the journals of `dir`.
+fn plan_warnings(dir: &Path, id: &str, consecutive: u32) -> String {
+    let config = dir.join(format!("{id}.toml"));
+    std::fs::write(&config, plan(dir, id, "1s", consecutive)).unwrap();
+    let out = proc::rampdeck(&["plan", "--config"])
+        .arg(&config)
+        .arg("--history-dir")
+        .arg(dir.join("j"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// Flips one byte inside the reason of the journal's `step_entered` record.
 fn tamper(path: &Path) -> usize {
     let mut bytes = std::fs::read(path).unwrap();
@@ -179,29 +193,13 @@ fn history_lists_real_journals_and_flags_the_tampered_and_the_open() {
     assert!(other.contains("no rollouts"), "{other}");
 
     // A plan that needs more breaches than caught shop-b is warned about.
-    let weaker = d.join("weaker.toml");
-    std::fs::write(&weaker, plan(d, "shop-e", "1s", 4)).unwrap();
-    let out = proc::rampdeck(&["plan", "--config"])
-        .arg(&weaker)
-        .arg("--history-dir")
-        .arg(&journals)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = plan_warnings(d, "shop-e", 4);
     assert!(
         err.contains(
             "warning: step 1 (10 %): trigger `errors` now needs 4 breaches in a row, 2 caught it: rollout shop-b"
         ),
         "{err}"
     );
-    let same = d.join("same.toml");
-    std::fs::write(&same, plan(d, "shop-f", "1s", 2)).unwrap();
-    let out = proc::rampdeck(&["plan", "--config"])
-        .arg(&same)
-        .arg("--history-dir")
-        .arg(&journals)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = plan_warnings(d, "shop-f", 2);
     assert!(!err.contains("caught it"), "{err}");
 }

@@ -6,29 +6,13 @@
 
 use std::sync::Arc;
 
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use serde_json::json;
 
+use crate::kit::snapshot::screen;
 use rampdeck::journal::history::History;
 use rampdeck::plan::Incident;
 use rampdeck::snapshot::Snapshot;
 use rampdeck::tui::fixtures::{Scenario, snapshot};
-use rampdeck::tui::{Keymap, Theme, UiState, render};
-
-fn screen(snap: &Snapshot, w: u16, h: u16) -> String {
-    let ui = UiState::new(Theme::default(), Keymap::defaults().unwrap(), "alice");
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| render(f, f.area(), snap, &ui)).unwrap();
-    let buf = term.backend().buffer().clone();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
 
 /// A past rollout of checkout rolled back at 25 % by the `errors` trigger.
 fn past() -> History {
