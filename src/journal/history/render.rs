@@ -157,6 +157,12 @@ pub fn history_cli(service: Option<String>, dirs: Vec<PathBuf>, json: bool) -> i
         let d = crate::config::default_journal_dir();
         vec![d.join("demo"), d]
     } else {
+        for d in dirs.iter().filter(|d| !d.is_dir()) {
+            eprintln!(
+                "rampdeck history: {} is not a directory; name the journal_dir of the plans",
+                line(&d.display().to_string())
+            );
+        }
         dirs
     };
     let opts = ReadOptions {
