@@ -207,6 +207,10 @@ impl History {
     }
 }
 
+/// Rollbacks and automatic pauses kept per rollout (the first ones): a
+/// rollout that paused without end stays one small entry.
+pub const MAX_FIRED: usize = 50;
+
 fn detail_u32(d: &Value, key: &str) -> Option<u32> {
     d.get(key)?.as_u64().and_then(|n| u32::try_from(n).ok())
 }
@@ -332,6 +336,7 @@ pub fn entry_of(records: &[Record], verify: &VerifyReport) -> Entry {
         fired: records
             .iter()
             .filter_map(|r| fired_of(r, plan, &units))
+            .take(MAX_FIRED)
             .collect(),
         breach_to_rollback_ms: breach_to_rollback(records, plan, &units).and_then(|b| b.ms),
         chain: Chain::of(verify),
