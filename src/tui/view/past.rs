@@ -5,7 +5,7 @@
 use ratatui::text::{Line, Span};
 
 use super::truncate;
-use crate::journal::history::{Entry, Fired};
+use crate::journal::history::{Chain, Entry, Fired};
 use crate::plan::Plan;
 use crate::snapshot::Snapshot;
 use crate::tui::theme::Theme;
@@ -38,9 +38,9 @@ pub fn sentence(plan: &Plan, e: &Entry, f: &Fired) -> String {
         (None, Some(_)) => "for missing data".to_string(),
         (None, None) => format!("by {}", f.by),
     };
-    let flag = match e.chain.words().as_str() {
-        "ok" | "open" => String::new(),
-        w => format!(" [journal {w}]"),
+    let flag = match &e.chain {
+        Chain::Verified | Chain::Open => String::new(),
+        c => format!(" [journal {}]", c.words()),
     };
     // The trigger's reason starts with its name, already said.
     let reason = match &f.trigger {
