@@ -103,3 +103,17 @@ fn without_a_past_the_ramp_is_as_before() {
         "{s}"
     );
 }
+
+#[test]
+fn a_prior_rollback_from_a_tampered_journal_says_so() {
+    let mut s = with_past();
+    let mut h = past();
+    h.entries[0].chain = rampdeck::journal::history::Chain::Tampered {
+        line: 4,
+        kind: "edited".into(),
+        detail: "hash mismatch".into(),
+    };
+    s.history = Arc::new(h);
+    let text = screen(&s, 200, 50);
+    assert!(text.contains("[journal TAMPERED at line 4]"), "{text}");
+}
