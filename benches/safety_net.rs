@@ -117,6 +117,7 @@ fn main() {
             let handle = driver::start(DriverSetup {
                 freeze_exception: None,
                 preflight_confirmed: None,
+                history: Default::default(),
                 plan: Arc::new(plan),
                 rollout_id: format!("bench-{run}"),
                 journal_path: dir.path().join(format!("bench-{run}.jsonl")),

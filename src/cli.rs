@@ -251,6 +251,11 @@ pub enum Cmd {
         config: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "text")]
         format: PlanFormat,
+        /// Warn where the plan is weaker than the steps that caught past
+        /// rollbacks, from the journals in DIR (default: the plan's
+        /// journal directory).
+        #[arg(long, value_name = "DIR")]
+        history_dir: Vec<PathBuf>,
     },
     /// Judge one metric's canary samples against its baseline samples with
     /// Kayenta's Mann-Whitney classifier, as a gate does: the shift's
@@ -289,6 +294,25 @@ pub enum Cmd {
         /// hold.
         #[arg(long, value_name = "VAR")]
         key_env: Option<String>,
+    },
+    /// Past rollouts from their journals, newest first: start, duration,
+    /// result, who drove, which triggers fired at which step and weight,
+    /// the time from the first breach to the rollback, and whether each
+    /// journal verifies (a tampered or open one is flagged, never hidden).
+    ///
+    /// Exit codes: 0 every journal verifies or is open, 1 one is tampered
+    /// or unreadable.
+    History {
+        /// Only this service's rollouts.
+        service: Option<String>,
+        /// A journal directory (repeat for several, e.g. a team's shared
+        /// journal_dir); default: the one `rampdeck run` writes to, and its
+        /// `demo/`.
+        #[arg(long, value_name = "DIR")]
+        dir: Vec<PathBuf>,
+        /// One JSON document instead of the table.
+        #[arg(long)]
+        json: bool,
     },
     /// The post-deploy summary of a journal.
     Summary {

@@ -16,13 +16,18 @@ fn main() -> ExitCode {
             | Cmd::Judge { .. }
             | Cmd::Verify { .. }
             | Cmd::Summary { .. }
+            | Cmd::History { .. }
             | Cmd::Completions { .. }
             | Cmd::Man
     ) {
         quiet_on_closed_pipe();
     }
     let code = match cli.command {
-        Cmd::Plan { config, format } => plan(config.as_deref(), format),
+        Cmd::Plan {
+            config,
+            format,
+            history_dir,
+        } => plan(config.as_deref(), format, history_dir),
         Cmd::Judge {
             canary,
             baseline,
@@ -52,6 +57,9 @@ fn main() -> ExitCode {
                 &dir,
             ),
         },
+        Cmd::History { service, dir, json } => {
+            rampdeck::journal::history::render::history_cli(service, dir, json)
+        }
         Cmd::Run {
             config,
             headless,
@@ -236,7 +244,11 @@ fn block_on(f: impl std::future::Future<Output = i32>) -> i32 {
     }
 }
 
-fn plan(config: Option<&std::path::Path>, format: PlanFormat) -> i32 {
+fn plan(
+    config: Option<&std::path::Path>,
+    format: PlanFormat,
+    history_dir: Vec<std::path::PathBuf>,
+) -> i32 {
     let loaded =
         rampdeck::config::discover(config).and_then(|p| rampdeck::config::load_on_host(&p));
     match loaded {
@@ -248,6 +260,9 @@ fn plan(config: Option<&std::path::Path>, format: PlanFormat) -> i32 {
             let now = rampdeck::engine::Timestamp(chrono::Utc::now().timestamp_millis());
             print!("{}", rampdeck::config::explain(&plan, f, now));
             if let Some(w) = rampdeck::config::outside_window(&plan, chrono::Utc::now()) {
+                eprintln!("warning: {w}");
+            }
+            for w in rampdeck::journal::history::lessons::from_dirs(&plan, history_dir) {
                 eprintln!("warning: {w}");
             }
             0

@@ -116,6 +116,8 @@ pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
         return EXIT_CONFIG;
     }
     let journal_path = journal_dir.join(format!("{id}.jsonl"));
+    // Read while the checks below run, off the first frame's path.
+    let history = prior_history(&journal_dir, &plan.rollout.service, &id);
     let headless = view.headless || view.serve_only || !std::io::stdout().is_terminal();
     // A source that cannot start (a secret's variable is not set) is a
     // configuration error, refused before anything runs.
@@ -181,6 +183,7 @@ pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
             p.weight
         ));
     }
+    let history = history.await;
     let setup = DriverSetup {
         plan: Arc::new(plan),
         rollout_id: id.clone(),
@@ -194,6 +197,7 @@ pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
         freeze_exception: view.freeze_exception.clone(),
         preflight_confirmed: view.preflight_confirmed.clone(),
         resume,
+        history,
     };
     // The cockpit is on screen before the driver starts, so creating the
     // journal (an fsync) and binding sockets are not on the first frame's
@@ -216,6 +220,31 @@ pub async fn drive(plan: Plan, journal_dir: PathBuf, view: ViewOptions) -> i32 {
     };
     drop(lock);
     code
+}
+
+/// The service's past rollouts, for the ramp: read on a blocking thread
+/// (bounded in journals, bytes and time by `prior_for`), given up on when
+/// it takes longer than that.
+fn prior_history(
+    dir: &Path,
+    service: &str,
+    id: &str,
+) -> impl std::future::Future<Output = Arc<crate::journal::history::History>> + use<> {
+    use crate::journal::history::{History, read::PRIOR_TIME};
+    let (dir, service, id) = (dir.to_path_buf(), service.to_string(), id.to_string());
+    // Started now (spawned), awaited when the driver is set up.
+    let read = tokio::task::spawn_blocking(move || {
+        crate::journal::history::prior_for(&dir, &service, &id)
+    });
+    async move {
+        match tokio::time::timeout(PRIOR_TIME * 2, read).await {
+            Ok(Ok(h)) => Arc::new(h),
+            _ => Arc::new(History {
+                cut_short: Some("the journal directory was not read in time".into()),
+                ..History::default()
+            }),
+        }
+    }
 }
 
 /// A cockpit already drawing while its driver starts.

@@ -85,4 +85,8 @@ pub struct Snapshot {
     /// the playback stands.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<crate::recording::player::ReplayView>,
+    /// The service's past rollouts, read once when the rollout starts: the
+    /// ramp shows their rollbacks. Shared, never copied per frame.
+    #[serde(default)]
+    pub history: Arc<crate::journal::history::History>,
 }

@@ -113,6 +113,7 @@ pub(crate) fn build(ctx: &Ctx, raw: &RawPlan) -> R<Plan> {
         exit: super::preflight::build_exit(ctx, raw)?,
         blue_green: super::strategy::build_blue_green(ctx, raw, &rollout, &steps)?,
         rolling: super::strategy::build_rolling(ctx, raw, &rollout)?,
+        incidents: super::incidents::build_incidents(ctx, raw, &metrics)?,
         change_windows: super::windows::build_windows(ctx, raw)?,
         judge,
         rollout,
@@ -336,6 +337,7 @@ fn rollout(ctx: &Ctx, r: &Spanned<RawRollout>) -> R<RolloutInfo> {
                 .unwrap_or(DEFAULT_MAX_CONNECTIONS),
             None => DEFAULT_MAX_CONNECTIONS,
         },
+        risky_areas: super::incidents::risky_areas(ctx, &r.risky_areas)?,
     })
 }
 

@@ -16,6 +16,7 @@ use crate::template::{Context, Encoding, Placeholder, Template};
 mod change;
 mod kinds;
 mod metrics;
+pub mod past;
 mod render;
 mod windows;
 
@@ -77,9 +78,10 @@ pub fn explain(plan: &Plan, format: ExplainFormat, now: Timestamp) -> String {
 fn document(plan: &Plan, now: Timestamp) -> Vec<Block> {
     let mut doc = overview(plan, now);
     doc.extend(windows::section(plan, now));
-    let sections: [fn(&Plan) -> Vec<Block>; 12] = [
+    let sections: [fn(&Plan) -> Vec<Block>; 13] = [
         change::preflight,
         steps,
+        past::section,
         change::decision_points,
         change::approvals,
         change::exit,

@@ -13,6 +13,7 @@ mod error;
 mod explain;
 mod hooks;
 mod host;
+mod incidents;
 mod kinds;
 mod metrics;
 mod preflight;
@@ -25,6 +26,7 @@ mod windows;
 use std::path::{Path, PathBuf};
 
 pub use error::ConfigError;
+pub use explain::past::incident_line;
 pub use explain::{ExplainFormat, explain, worst_case_to_rollback};
 pub use hooks::{DEFAULT_EXPECT_STATUS, DEFAULT_HOOK_TIMEOUT, DEFAULT_ROLLBACK_RETRIES};
 pub use host::{expand_home, journal_dir_usable, session_group_usable};

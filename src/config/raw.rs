@@ -38,6 +38,19 @@ pub struct RawPlan {
     pub exit: Option<S<RawExit>>,
     pub blue_green: Option<S<RawBlueGreen>>,
     pub rolling: Option<S<RawRolling>>,
+    #[serde(default)]
+    pub incidents: Vec<S<RawIncident>>,
+}
+
+/// `[[incidents]]`: a past incident of this service, shown beside the ramp.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIncident {
+    pub date: S<String>,
+    pub title: S<String>,
+    pub link: Option<S<String>>,
+    pub metric: Option<S<String>>,
+    pub area: Option<S<String>>,
 }
 
 /// `[rolling]`.
@@ -136,6 +149,8 @@ pub struct RawRollout {
     pub journal_dir: Option<S<String>>,
     pub session_group: Option<S<String>>,
     pub max_connections: Option<S<i64>>,
+    #[serde(default)]
+    pub risky_areas: Vec<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

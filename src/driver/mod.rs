@@ -85,6 +85,8 @@ pub struct DriverSetup {
     /// Who confirmed the manual pre-flight items on the command line, and
     /// their note; journaled before the start.
     pub preflight_confirmed: Option<(String, String)>,
+    /// The service's past rollouts, for the views (see [`Snapshot::history`]).
+    pub history: Arc<crate::journal::history::History>,
 }
 
 /// How a driver ended.
@@ -136,6 +138,7 @@ pub fn initial_snapshot(setup: &DriverSetup, engine: &Engine, now: Timestamp) ->
         summary_path: None,
         warnings: setup.warnings.clone(),
         replay: None,
+        history: setup.history.clone(),
     }
 }
 
@@ -576,6 +579,7 @@ impl Driver {
             summary_path: summary,
             warnings: self.last.warnings.clone(),
             replay: None,
+            history: self.last.history.clone(),
         };
         self.last = Arc::new(next);
         self.snap_tx.send_replace(self.last.clone());

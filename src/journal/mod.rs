@@ -21,6 +21,7 @@ mod check;
 mod checklist;
 mod damaged;
 pub mod escape;
+pub mod history;
 pub mod phases;
 pub mod record;
 pub mod redact;

@@ -61,6 +61,27 @@ pub struct Plan {
     /// "rolling" only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rolling: Option<RollingPlan>,
+    /// `[[incidents]]`: past incidents of this service, shown beside the
+    /// ramp and by `plan`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incidents: Vec<Incident>,
+}
+
+/// A past incident of the service (`[[incidents]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    pub title: String,
+    /// An https link to the postmortem or ticket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// The plan's metric involved, by id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
+    /// The area involved, in words ("payments").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area: Option<String>,
 }
 
 impl Plan {
@@ -163,6 +184,10 @@ pub struct RolloutInfo {
     /// more, so a flood of viewers never locks them out.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Areas known to be risky for this service ("payments"), shown beside
+    /// the ramp and by `plan`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub risky_areas: Vec<String>,
 }
 
 /// The default of [`RolloutInfo::max_connections`].

@@ -241,6 +241,9 @@ impl Player {
             summary_path: summary_path.filter(|_| self.engine.phase().is_terminal()),
             warnings: Vec::new(),
             replay: Some(replay),
+            // The ramp's past rollouts are the live start's reading of the
+            // journals; a replay shows the rollout itself.
+            history: Default::default(),
         }
     }
 }

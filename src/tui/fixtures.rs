@@ -89,6 +89,7 @@ pub fn plan() -> Plan {
         exit: None,
         blue_green: None,
         rolling: None,
+        incidents: vec![],
         judge: Default::default(),
         change_windows: Default::default(),
         rollout: RolloutInfo {
@@ -108,6 +109,7 @@ pub fn plan() -> Plan {
             journal_dir: None,
             session_group: None,
             max_connections: crate::plan::DEFAULT_MAX_CONNECTIONS,
+            risky_areas: vec![],
         },
         steps: vec![
             step("smoke", 0, 60, GateKind::Auto, None),
@@ -593,5 +595,6 @@ pub fn of_engine(engine: &Engine, plan: Arc<Plan>, now: Timestamp, prom_down: bo
             vec![]
         },
         replay: None,
+        history: Default::default(),
     }
 }

@@ -211,6 +211,10 @@ fn example_config_commented_options_parse_when_uncommented() {
         plan.rollout.require_second,
         vec![rampdeck::engine::Command::PromoteFull]
     );
+    assert_eq!(plan.rollout.risky_areas, ["payments", "card vault"]);
+    assert_eq!(plan.incidents.len(), 2);
+    assert_eq!(plan.incidents[0].metric.as_deref(), Some("p95_latency"));
+    assert_eq!(plan.incidents[1].area.as_deref(), Some("payments"));
     assert_eq!(
         plan.notify.slack_webhook_env.as_deref(),
         Some("SLACK_WEBHOOK_URL")

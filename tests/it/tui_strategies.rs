@@ -2,29 +2,8 @@
 //! preview, switch, instant-rollback countdown and scale-down, at 200x50
 //! and 80x24.
 
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-
-use rampdeck::snapshot::Snapshot;
+use crate::kit::snapshot::screen;
 use rampdeck::tui::fixtures_strategy::{snapshot_blue_green, snapshot_rolling};
-use rampdeck::tui::{Keymap, Theme, UiState, render};
-
-fn screen(snap: &Snapshot, w: u16, h: u16) -> String {
-    let ui = UiState::new(Theme::default(), Keymap::defaults().unwrap(), "alice");
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| render(f, f.area(), snap, &ui)).unwrap();
-    let buf = term.backend().buffer().clone();
-    let mut out = String::new();
-    for y in 0..h {
-        let mut line = String::new();
-        for x in 0..w {
-            line.push_str(buf[(x, y)].symbol());
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
 
 #[test]
 fn blue_green_preview_200x50() {

@@ -66,14 +66,19 @@ pub fn body(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         area
     };
     let n = snap.plan.metrics.len() as u16;
+    // The service's past under the ramp: one line, two with room.
+    let past = super::past::lines(snap, t, usize::from(area.width), 2, 1);
+    let past_h = (past.len() as u16).min(if area.height > 20 { 2 } else { 1 });
     // Taller sparklines when there is room; keep three lines for decisions.
-    let per = (area.height.saturating_sub(4) / n.max(1)).clamp(2, 4);
-    let [gates_area, ramp_area, log_area] = Layout::vertical([
+    let per = (area.height.saturating_sub(4 + past_h) / n.max(1)).clamp(2, 4);
+    let [gates_area, ramp_area, past_area, log_area] = Layout::vertical([
         Constraint::Length(n * per),
         Constraint::Length(1),
+        Constraint::Length(past_h),
         Constraint::Fill(1),
     ])
     .areas(area);
+    frame.render_widget(Paragraph::new(past), past_area);
 
     // One metric: verdict line, then a sparkline of the canary under it.
     let rows = Layout::vertical(vec![Constraint::Length(per); n as usize]).split(gates_area);
@@ -122,9 +127,13 @@ pub fn body(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
     let mut ramp = vec![Span::styled("ramp ", t.dim())];
     for s in &snap.engine.steps {
         ramp.push(Span::styled(
-            format!("{}{}% ", t.step_symbol(s.state), s.weight),
+            format!("{}{}%", t.step_symbol(s.state), s.weight),
             t.step(s.state),
         ));
+        if let Some(m) = super::past::mark(snap, s.weight, t.ascii) {
+            ramp.push(Span::styled(m, t.warning()));
+        }
+        ramp.push(Span::raw(" "));
     }
     // Blue-green: whether a rollback is still an instant switch back;
     // rolling: the instances on each version.

@@ -37,6 +37,7 @@ mod help;
 mod log;
 mod next;
 mod panel;
+mod past;
 mod text;
 mod timeline;
 

@@ -48,6 +48,10 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
             Span::styled(empty.repeat(10 - filled), t.dim()),
             Span::styled(format!(" {}", fit(&state, 10)), style),
         ];
+        // A weight at which a past rollout was rolled back.
+        if let Some(m) = super::past::mark(snap, s.weight, t.ascii) {
+            spans.push(Span::styled(format!(" {m}"), t.warning()));
+        }
         if let Some(c) = &s.cohort {
             spans.push(Span::styled(format!(" cohort {c}"), style));
         }
@@ -117,6 +121,13 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
     for g in gates {
         lines.push(gate_line(&snap.plan, g, t, width));
         lines.extend(g.kinds.iter().map(|k| kind_line(k, g.gating, t, width)));
+    }
+    // Below the live gates, which must never be pushed out of the panel.
+    let past = super::past::lines(snap, t, width, 10, 3);
+    if !past.is_empty() {
+        lines.push(Line::raw(""));
+        lines.push(Line::from(Span::styled("Before this rollout", t.title())));
+        lines.extend(past);
     }
     put_panel(frame.buffer_mut(), area, &framed(t, " Ramp "), &lines);
 }

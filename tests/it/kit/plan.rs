@@ -16,6 +16,7 @@ pub fn plan(sources: Vec<Source>, metrics: Vec<Metric>) -> Plan {
         exit: None,
         blue_green: None,
         rolling: None,
+        incidents: vec![],
         judge: Default::default(),
         change_windows: Default::default(),
         rollout: RolloutInfo {
@@ -32,6 +33,7 @@ pub fn plan(sources: Vec<Source>, metrics: Vec<Metric>) -> Plan {
             journal_dir: None,
             session_group: None,
             max_connections: rampdeck::plan::DEFAULT_MAX_CONNECTIONS,
+            risky_areas: vec![],
         },
         steps: vec![step("all", 100, Duration::from_secs(60), GateKind::Auto)],
         metrics,

@@ -15,6 +15,25 @@ use super::plan::{plan as base_plan, prom_source, promql, step};
 
 pub const T0: i64 = 1_750_000_000_000;
 
+/// The cockpit drawn from `snap` on a `w`x`h` TestBackend, as text (each
+/// line's trailing spaces trimmed).
+pub fn screen(snap: &Snapshot, w: u16, h: u16) -> String {
+    use rampdeck::tui::{Keymap, Theme, UiState, render};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let ui = UiState::new(Theme::default(), Keymap::defaults().unwrap(), "alice");
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| render(f, f.area(), snap, &ui)).unwrap();
+    let buf = term.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..h {
+        let line: String = (0..w).map(|x| buf[(x, y)].symbol()).collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 /// A realistic plan: four steps, `metrics` Prometheus metrics of one
 /// source (built on [`super::plan`]'s builders).
 pub fn plan(rollout_id: &str, metrics: usize) -> Plan {
@@ -169,6 +188,7 @@ pub fn snapshot(plan: &Arc<Plan>, points: usize, capacity: usize) -> Snapshot {
         summary_path: None,
         warnings: vec![],
         replay: None,
+        history: Default::default(),
     }
 }
 

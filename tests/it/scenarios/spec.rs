@@ -367,6 +367,7 @@ pub fn build_plan(p: &PlanSpec) -> Result<Plan, String> {
         }),
         judge: Default::default(),
         change_windows: Default::default(),
+        incidents: vec![],
         rollout: RolloutInfo {
             id: Some("test".into()),
             service: "checkout".into(),
@@ -390,6 +391,7 @@ pub fn build_plan(p: &PlanSpec) -> Result<Plan, String> {
             journal_dir: None,
             session_group: None,
             max_connections: rampdeck::plan::DEFAULT_MAX_CONNECTIONS,
+            risky_areas: vec![],
         },
         steps,
         metrics,
