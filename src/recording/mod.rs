@@ -6,8 +6,10 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 pub mod format;
+pub mod writer;
 
 pub use format::{Entry, FormatError, Header, Recording};
+pub use writer::{Recorder, Sealed};
 
 /// The recording of the rollout journaled at `journal`, while it runs:
 /// `checkout-1.jsonl` → `checkout-1.rec.jsonl`.
