@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
+pub mod backtest;
 pub mod format;
 pub mod writer;
 
