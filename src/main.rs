@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         Cmd::Plan { .. }
             | Cmd::Judge { .. }
             | Cmd::Verify { .. }
+            | Cmd::Backtest { .. }
             | Cmd::Summary { .. }
             | Cmd::Completions { .. }
             | Cmd::Man
@@ -40,6 +41,11 @@ fn main() -> ExitCode {
             };
             rampdeck::journal::verify_cli(&journal, &opts)
         }
+        Cmd::Backtest {
+            config,
+            recordings,
+            json,
+        } => rampdeck::backtest_cmd::backtest_cli(&config, &recordings, json),
         Cmd::Summary { journal, format } => {
             rampdeck::journal::summary_cli(&journal, format == SummaryFormat::Markdown)
         }

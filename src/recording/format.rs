@@ -90,6 +90,11 @@ pub enum FormatError {
         "this recording is format {found}; this rampdeck reads format {FORMAT} (use the rampdeck that wrote it)"
     )]
     Version { found: u32 },
+    #[error(
+        "the recording holds more than {} MiB (the recorder stops at less): it is not a rampdeck recording, or it was appended to",
+        max >> 20
+    )]
+    TooBig { max: u64 },
     #[error("reading the recording: {0}")]
     Io(#[from] std::io::Error),
 }

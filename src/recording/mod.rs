@@ -23,14 +23,28 @@ pub fn finished_path(journal: &Path) -> PathBuf {
     journal.with_extension("rec.jsonl.gz")
 }
 
-/// Read the recording at `path`, gzipped (`.gz`) or not.
+/// The most a recording may hold once decompressed: the recorder's size
+/// cap and a line to spare. A file (or a .gz that inflates) past it is
+/// refused rather than read into memory.
+pub const MAX_READ: u64 = writer::MAX_BYTES + format::MAX_LINE as u64;
+
+/// Read the recording at `path`, gzipped (`.gz`) or not, refusing one that
+/// holds more than [`MAX_READ`] bytes.
 pub fn open(path: &Path) -> Result<Recording, FormatError> {
+    use std::io::Read;
     let file = File::open(path)?;
-    if path.extension().is_some_and(|e| e == "gz") {
-        format::read(BufReader::new(flate2::read::GzDecoder::new(file)))
+    let gz = path.extension().is_some_and(|e| e == "gz");
+    let inner: Box<dyn std::io::Read> = if gz {
+        Box::new(flate2::read::GzDecoder::new(file))
     } else {
-        format::read(BufReader::new(file))
+        Box::new(file)
+    };
+    let mut reader = BufReader::with_capacity(1 << 16, inner.take(MAX_READ + 1));
+    let rec = format::read(&mut reader)?;
+    if reader.get_ref().limit() == 0 {
+        return Err(FormatError::TooBig { max: MAX_READ });
     }
+    Ok(rec)
 }
 
 /// The recording of the rollout journaled at `journal`: the finished one
