@@ -43,6 +43,7 @@ mod preflight_run;
 mod presets;
 mod prometheus_integration;
 mod reasons_identity;
+mod recorder_run;
 mod redaction;
 mod resume_engine;
 mod resume_process;
