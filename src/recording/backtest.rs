@@ -20,6 +20,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::{Entry, Recording};
+use crate::engine::words::plural;
 use crate::engine::{
     Actor, Decision, DecisionKind, Effect, Engine, HookOutcome, Input, Phase, Stage, Timestamp,
 };
@@ -234,7 +235,8 @@ impl Run {
             ));
         }
         if self.checks > 0 {
-            assisted.push(format!("passed {} automatic checks", self.checks));
+            let checks = plural(self.checks as u32, "automatic check", "automatic checks");
+            assisted.push(format!("passed {} {checks}", self.checks));
         }
         assisted.append(&mut self.assisted);
         Outcome {

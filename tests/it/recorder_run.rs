@@ -235,3 +235,25 @@ fn a_driver_killed_mid_ramp_with_a_torn_recording_resumes_it_and_seals_it_whole(
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("rec-crash.rec.jsonl.gz: OK"), "{text}");
 }
+
+#[test]
+fn a_recorder_that_cannot_write_never_stops_the_rollout_and_the_journal_says_so() {
+    let (_rt, url) = prometheus();
+    let dir = tempfile::tempdir().unwrap();
+    let config = plan(dir.path(), "rec-blocked", &url, "1s");
+    // A directory where the live recording would go: it cannot be created.
+    let live = dir.path().join("data/rampdeck/rec-blocked.rec.jsonl");
+    std::fs::create_dir_all(&live).unwrap();
+    let (code, out, err) = crate::kit::proc::run_headless(dir.path(), &config, &[]);
+    assert_eq!(code, 0, "promoted all the same: {out}{err}");
+    assert!(out.contains("the flight recorder stopped"), "{out}");
+    let path = dir.path().join("data/rampdeck/rec-blocked.jsonl");
+    assert_eq!(journal::count(&path, "recording_incomplete"), 1);
+    let incomplete = journal::wait_record(&path, "recording_incomplete", journal::WAIT);
+    let why = incomplete["reason"].as_str().unwrap();
+    assert!(why.contains("could not open the recording"), "{why}");
+    assert!(last_record(&path)["detail"]["recording"].is_null());
+    let (code, text) = verify(&path);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("names no flight recording"), "{text}");
+}
