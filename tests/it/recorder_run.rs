@@ -9,11 +9,11 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 
 use rampdeck::engine::Input;
 use sha2::Digest;
 
+use crate::kit::field::Field;
 use crate::kit::journal::{self, action};
 use crate::kit::proc::said;
 
@@ -30,9 +30,10 @@ fn prometheus() -> (tokio::runtime::Runtime, String) {
     (rt, url)
 }
 
-/// A plan with a fixed id, one metric on the loopback source for both
+/// A plan with `f`'s id, one metric on the loopback source for both
 /// cohorts, and three automatic steps with holds of `hold`.
-fn plan(dir: &Path, id: &str, url: &str, hold: &str) -> PathBuf {
+fn plan(f: &Field, url: &str, hold: &str) -> PathBuf {
+    let id = &f.id;
     let text = format!(
         r#"
 [rollout]
@@ -80,9 +81,7 @@ timeout = "5s"
 idempotent = true
 "#
     );
-    let config = dir.join("plan.toml");
-    std::fs::write(&config, text).unwrap();
-    config
+    f.plan(&text)
 }
 
 fn verify(path: &Path) -> (i32, String) {
@@ -97,8 +96,9 @@ fn last_record(path: &Path) -> serde_json::Value {
 #[test]
 fn a_rollout_seals_its_recording_into_the_journal_and_verify_checks_it() {
     let (_rt, url) = prometheus();
-    let dir = tempfile::tempdir().unwrap();
-    let config = plan(dir.path(), "rec-1", &url, "2s");
+    let f = Field::new("rec-1");
+    let dir = &f.dir;
+    let config = plan(&f, &url, "2s");
     let (code, out, err) = crate::kit::proc::run_headless(dir.path(), &config, &[]);
     assert_eq!(code, 0, "{out}{err}");
     let path = dir.path().join("data/rampdeck/rec-1.jsonl");
@@ -178,27 +178,15 @@ fn a_rollout_seals_its_recording_into_the_journal_and_verify_checks_it() {
     assert!(text.contains("rec-1.rec.jsonl.gz"), "{text}");
 }
 
-fn start(dir: &Path, config: &Path) -> Child {
-    crate::kit::proc::rampdeck(&[])
-        .args(["run", "--headless", "--config"])
-        .arg(config)
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env("RAMPDECK_RUNTIME_DIR", dir.join("run"))
-        .env("HOME", dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
 #[test]
 fn a_driver_killed_mid_ramp_with_a_torn_recording_resumes_it_and_seals_it_whole() {
     let (_rt, url) = prometheus();
-    let dir = tempfile::tempdir().unwrap();
-    let config = plan(dir.path(), "rec-crash", &url, "3s");
+    let f = Field::new("rec-crash");
+    let dir = &f.dir;
+    let config = plan(&f, &url, "3s");
     let path = dir.path().join("data/rampdeck/rec-crash.jsonl");
     let live = dir.path().join("data/rampdeck/rec-crash.rec.jsonl");
-    let mut first = start(dir.path(), &config);
+    let mut first = f.spawn_headless(&config);
     journal::wait_nth(&path, "step 2 entered", 1, journal::WAIT, |r| {
         action(r) == "step_entered" && r["step"] == 1
     });
@@ -215,7 +203,7 @@ fn a_driver_killed_mid_ramp_with_a_torn_recording_resumes_it_and_seals_it_whole(
     std::fs::write(&live, &text[..cut]).unwrap();
     let before = rampdeck::recording::open(&live).unwrap().entries.len();
 
-    let second = start(dir.path(), &config);
+    let second = f.spawn_headless(&config);
     let out = crate::kit::proc::wait_with_timeout(second, std::time::Duration::from_secs(60));
     assert_eq!(out.status.code(), Some(0), "{}", said(&out));
     assert!(!live.exists());
@@ -239,8 +227,9 @@ fn a_driver_killed_mid_ramp_with_a_torn_recording_resumes_it_and_seals_it_whole(
 #[test]
 fn a_recorder_that_cannot_write_never_stops_the_rollout_and_the_journal_says_so() {
     let (_rt, url) = prometheus();
-    let dir = tempfile::tempdir().unwrap();
-    let config = plan(dir.path(), "rec-blocked", &url, "1s");
+    let f = Field::new("rec-blocked");
+    let dir = &f.dir;
+    let config = plan(&f, &url, "1s");
     // A directory where the live recording would go: it cannot be created.
     let live = dir.path().join("data/rampdeck/rec-blocked.rec.jsonl");
     std::fs::create_dir_all(&live).unwrap();
