@@ -155,3 +155,68 @@ pub fn check(journal: &Path, last: Option<&Record>) -> RecordingCheck {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Actor, Decision, DecisionKind, PhaseKind, Timestamp};
+
+    fn ended(detail: serde_json::Value) -> Record {
+        Record {
+            seq: 9,
+            ts: Timestamp(1_000),
+            rollout: "r-1".into(),
+            decision: Decision {
+                action: DecisionKind::RolloutEnded,
+                actor: Actor::system(),
+                reason: "over".into(),
+                step: None,
+                weight: 0,
+                phase: PhaseKind::Promoted,
+                gates: vec![],
+                hook: None,
+                detail,
+                at: None,
+            },
+            prev: String::new(),
+            hmac: None,
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_recording_named_with_a_path_is_not_read() {
+        let j = Path::new("/tmp/none/r-1.jsonl");
+        for file in ["../../etc/passwd", "/etc/passwd", "a/b.gz", ""] {
+            let r = ended(serde_json::json!({ "recording": {
+                "file": file, "sha256": "00", "bytes": 1, "entries": 1 } }));
+            let got = check(j, Some(&r));
+            assert!(
+                matches!(&got, RecordingCheck::Bad { file: None, why } if why.contains("not a file beside the journal")),
+                "{file}: {got:?}"
+            );
+            assert!(got.fails());
+        }
+    }
+
+    #[test]
+    fn no_recording_passes_an_open_journal_is_not_checked_and_a_missing_one_fails() {
+        let j = Path::new("/tmp/rampdeck-no-such-dir/r-1.jsonl");
+        let none = check(
+            j,
+            Some(&ended(serde_json::json!({ "outcome": "promoted" }))),
+        );
+        assert_eq!(none, RecordingCheck::None);
+        assert!(!none.fails());
+        assert_eq!(check(j, None), RecordingCheck::Open);
+        let r = ended(serde_json::json!({ "recording": {
+            "file": "r-1.rec.jsonl.gz", "sha256": "00", "bytes": 1, "entries": 1 } }));
+        let missing = check(j, Some(&r));
+        assert!(missing.fails());
+        assert!(
+            missing
+                .line()
+                .contains("/tmp/rampdeck-no-such-dir/r-1.rec.jsonl.gz")
+        );
+    }
+}
