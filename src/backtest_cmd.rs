@@ -119,6 +119,15 @@ fn table(reports: &[FileReport], plan: &str) -> String {
                 "  note: the real rollout rolled back {} in: after that the canary took no traffic, so later samples are the old version's and prove nothing\n",
                 secs(real.at_secs)
             ));
+            let decided = match &rep.plan.ending {
+                Ending::RolledBack(r) => Some(r.at_secs),
+                Ending::Promoted { at_secs } => Some(*at_secs),
+                _ => None,
+            };
+            let after = decided.unwrap_or(rep.span_secs) > real.at_secs;
+            if after && rep.samples_after_real_rollback > 0 {
+                out.push_str("  so this plan's result rests on samples taken after the real rollback: not evidence either way\n");
+            }
         }
         out.push_str(&assisted_line(&rep.plan));
         out.push('\n');

@@ -229,8 +229,9 @@ impl Run {
         };
         let mut assisted = Vec::new();
         if self.hooks > 0 {
+            let hooks = plural(self.hooks as u32, "hook", "hooks");
             assisted.push(format!(
-                "answered {} hooks at once with success",
+                "answered {} {hooks} at once with success",
                 self.hooks
             ));
         }
@@ -324,10 +325,17 @@ pub fn run(rec: &Recording, plan: &Plan) -> Outcome {
 /// recording's own plan, a fresh engine at each `Resume` as the driver
 /// that resumed had.
 pub fn real(rec: &Recording) -> Ending {
+    real_and_gone(rec).0
+}
+
+/// [`real`], and when a real rollback was done (the `rolled_back`
+/// record: the canary's traffic gone), in seconds after the start.
+fn real_and_gone(rec: &Recording) -> (Ending, Option<f64>) {
     let plan = Arc::new(rec.header.plan.clone());
     let start = start_of(rec);
     let mut engine = Engine::new(Arc::clone(&plan));
     let mut rollback = None;
+    let mut gone = None;
     let mut promoted_at = None;
     for Entry { t, input, .. } in &rec.entries {
         if matches!(input, Input::Resume { .. }) {
@@ -342,27 +350,30 @@ pub fn real(rec: &Recording) -> Ending {
                 if d.action == DecisionKind::Promoted {
                     promoted_at = Some(secs);
                 }
+                if d.action == DecisionKind::RolledBack && gone.is_none() {
+                    gone = Some(secs);
+                }
             }
         }
     }
     if let Some(r) = rollback {
-        return Ending::RolledBack(r);
+        return (Ending::RolledBack(r), gone);
     }
     if let Some(at_secs) = promoted_at {
-        return Ending::Promoted { at_secs };
+        return (Ending::Promoted { at_secs }, None);
     }
     if let Phase::Failed { reason } = engine.phase() {
-        return Ending::Failed {
-            reason: reason.clone(),
-        };
+        let reason = reason.clone();
+        return (Ending::Failed { reason }, None);
     }
     let last = rec.entries.last().map_or(start, |e| e.t);
     let view = engine.view(last);
-    Ending::Running {
+    let running = Ending::Running {
         step: view.step.map(|s| s + 1),
         weight: view.weight,
         phase: view.phase.name().to_string(),
-    }
+    };
+    (running, None)
 }
 
 /// One recording backtested: under the plan, under its own plan, and what
@@ -380,6 +391,9 @@ pub struct Report {
     pub real: Ending,
     /// The original plan promoted it and this plan rolls it back.
     pub false_alarm: bool,
+    /// Samples recorded once the real rollback was done (the canary's
+    /// traffic gone: they are the old version's).
+    pub samples_after_real_rollback: usize,
 }
 
 /// Backtest `rec` under `plan`, beside its own plan and what happened.
@@ -389,13 +403,22 @@ pub fn report(rec: &Recording, plan: &Plan) -> Report {
     let tested = run(rec, plan);
     let original = run(rec, &rec.header.plan);
     let false_alarm = original.promoted() && tested.rolled_back();
+    let (real, gone) = real_and_gone(rec);
+    let samples_after_real_rollback = gone.map_or(0, |secs| {
+        let at = start.0 + (secs * 1000.0) as i64;
+        rec.entries
+            .iter()
+            .filter(|e| e.t.0 > at && e.sample().is_some())
+            .count()
+    });
     Report {
         rollout_id: rec.header.rollout_id.clone(),
         span_secs: (end.0 - start.0) as f64 / 1000.0,
         plan: tested,
         original,
-        real: real(rec),
+        real,
         false_alarm,
+        samples_after_real_rollback,
     }
 }
 

@@ -74,6 +74,29 @@ fn a_bad_canary_rolled_back_live_is_still_running_without_gates_when_its_recordi
     assert_eq!(Some(real.at_secs), live.rollback_at);
     assert_eq!(rollback(&r.original).at_secs, real.at_secs);
     assert!(!r.false_alarm);
+    assert_eq!(
+        r.samples_after_real_rollback, 0,
+        "the offline run stops there"
+    );
+    // A recording that goes on after the rollback: those samples are
+    // counted, for the reader to know they prove nothing.
+    let mut longer = rec.clone();
+    let tail: Vec<Entry> = rec
+        .entries
+        .iter()
+        .filter(|e| e.sample().is_some())
+        .rev()
+        .take(10)
+        .map(|e| Entry {
+            t: Timestamp(e.t.0 + 60_000),
+            ..e.clone()
+        })
+        .collect();
+    longer.entries.extend(tail.into_iter().rev());
+    assert_eq!(
+        report(&longer, &bare(&plan)).samples_after_real_rollback,
+        10
+    );
 }
 
 #[test]
