@@ -10,14 +10,16 @@
 //!   writes it entry by entry: time per entry, raw bytes per hour; sealing
 //!   gzips it: compressed bytes per hour and for the whole recording;
 //! - the backtest (`rampdeck::recording::backtest::run`) runs it under the
-//!   plan's thresholds and triggers, and under the whole plan (burn rate,
-//!   judge, sequential test too): entries and recordings per second.
+//!   plan's thresholds and triggers, with each other gate kind added
+//!   alone (burn rate, judge, sequential test), and under the whole plan:
+//!   entries and recordings per second.
 //!
 //! Run: `cargo bench --bench recording_bench [HOURS]`.
 
 use std::time::Instant;
 
 use rampdeck::demo::{self, Scenario, offline};
+use rampdeck::engine::analysis::gate::Kind;
 use rampdeck::engine::{Input, Timestamp};
 use rampdeck::plan::{Baseline, Plan};
 use rampdeck::recording::backtest::{self, Ending};
@@ -66,7 +68,10 @@ fn ending(e: &Ending) -> String {
     match e {
         Ending::RolledBack(r) => format!("rolled back at {:.0} s by {}", r.at_secs, r.by),
         Ending::Promoted { at_secs } => format!("promoted at {at_secs:.0} s"),
-        Ending::Running { step, .. } => format!("still running at step {step:?}"),
+        Ending::Running { step, weight, .. } => format!(
+            "still running at step {} ({weight} %)",
+            step.map_or(0, |s| s)
+        ),
         Ending::Failed { reason } => format!("failed: {reason}"),
     }
 }
@@ -147,10 +152,23 @@ fn main() {
         sealing.as_secs_f64()
     );
 
-    for (name, p) in [
-        ("thresholds and triggers", &thresholds),
-        ("whole demo plan", &plan),
-    ] {
+    let kinds = [
+        ("thresholds and triggers", thresholds.clone()),
+        (
+            "thresholds + burn rate",
+            offline::only(&plan, true, &[Kind::Burn]),
+        ),
+        (
+            "thresholds + judge",
+            offline::only(&plan, true, &[Kind::Judge]),
+        ),
+        (
+            "thresholds + sequential",
+            offline::only(&plan, true, &[Kind::Sequential]),
+        ),
+        ("whole demo plan", plan.clone()),
+    ];
+    for (name, p) in &kinds {
         let t = Instant::now();
         let o = backtest::run(&rec, p);
         let secs = t.elapsed().as_secs_f64();
