@@ -40,7 +40,7 @@ pub fn backtest_cli(config: &Path, recordings: &[PathBuf], json: bool) -> i32 {
             }),
             Err(e) => {
                 eprintln!(
-                    "rampdeck backtest: {}: {e}\n  help: give a recording rampdeck wrote beside a journal (`<rollout>.rec.jsonl.gz`, or `.rec.jsonl` while it runs)",
+                    "rampdeck backtest: {}: {e}\n  help: give a recording rampdeck wrote beside a journal (`<rollout>.rec.jsonl.gz`, or `.rec.jsonl.live` while it runs)",
                     file.display()
                 );
                 return EXIT_CONFIG;

@@ -277,7 +277,7 @@ pub enum Cmd {
         #[arg(long, short)]
         config: PathBuf,
         /// Recordings (`<rollout>.rec.jsonl.gz` beside a journal, or the
-        /// live `.rec.jsonl`).
+        /// live `.rec.jsonl.live`).
         #[arg(required = true, value_name = "RECORDING")]
         recordings: Vec<PathBuf>,
         /// One JSON array instead of the table.

@@ -156,6 +156,9 @@ pub fn verify_cli(path: &Path, opts: &VerifyOptions) -> i32 {
             for l in report.details() {
                 println!("{}", super::escape::line(&l));
             }
+            if let Some(r) = &report.recording {
+                println!("{}", super::escape::line(&r.line()));
+            }
             report.exit_code()
         }
         Err(e) => {
@@ -177,9 +180,6 @@ impl VerifyReport {
             ));
         }
         out.push(self.seals_line());
-        if let Some(r) = &self.recording {
-            out.push(r.line());
-        }
         if let Some(h) = &self.expected_head {
             let head = self.head.as_deref().unwrap_or("(none: no record verifies)");
             out.push(match (h.matches, h.found_at) {

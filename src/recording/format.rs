@@ -10,7 +10,7 @@
 //! samples under another plan says what that plan would have done
 //! (backtest).
 //!
-//! While the rollout runs the file is `<journal stem>.rec.jsonl` beside the
+//! While the rollout runs the file is `<journal stem>.rec.jsonl.live` beside the
 //! journal, appended to; when it ends it is gzipped to
 //! `<journal stem>.rec.jsonl.gz` and the journal's last record carries the
 //! compressed file's SHA-256. [`read`] takes either.

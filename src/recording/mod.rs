@@ -13,9 +13,11 @@ pub use format::{Entry, FormatError, Header, Recording};
 pub use writer::{Recorder, Sealed};
 
 /// The recording of the rollout journaled at `journal`, while it runs:
-/// `checkout-1.jsonl` → `checkout-1.rec.jsonl`.
+/// `checkout-1.jsonl` → `checkout-1.rec.jsonl.live`. Not `.jsonl` at the
+/// end: whatever looks for journals in the directory (`*.jsonl`) must not
+/// take a recording for one.
 pub fn live_path(journal: &Path) -> PathBuf {
-    journal.with_extension("rec.jsonl")
+    journal.with_extension("rec.jsonl.live")
 }
 
 /// The same, once the rollout ended and it was compressed.
@@ -69,7 +71,7 @@ mod tests {
         let j = Path::new("/var/rampdeck/checkout-1.jsonl");
         assert_eq!(
             live_path(j),
-            Path::new("/var/rampdeck/checkout-1.rec.jsonl")
+            Path::new("/var/rampdeck/checkout-1.rec.jsonl.live")
         );
         assert_eq!(
             finished_path(j),

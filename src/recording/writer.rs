@@ -1,5 +1,5 @@
 //! The flight recorder's writer: the driver hands it every input it gave
-//! the engine, and it appends them to `<journal stem>.rec.jsonl`.
+//! the engine, and it appends them to `<journal stem>.rec.jsonl.live`.
 //!
 //! Writes are buffered: the file is flushed at most once a second while
 //! only samples and ticks come, and at once after any other input (a

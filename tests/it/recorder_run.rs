@@ -104,7 +104,11 @@ fn a_rollout_seals_its_recording_into_the_journal_and_verify_checks_it() {
     let path = dir.path().join("data/rampdeck/rec-1.jsonl");
     let gz = dir.path().join("data/rampdeck/rec-1.rec.jsonl.gz");
     assert!(gz.exists());
-    assert!(!dir.path().join("data/rampdeck/rec-1.rec.jsonl").exists());
+    assert!(
+        !dir.path()
+            .join("data/rampdeck/rec-1.rec.jsonl.live")
+            .exists()
+    );
 
     let end = last_record(&path);
     assert_eq!(action(&end), "rollout_ended");
@@ -185,7 +189,7 @@ fn a_driver_killed_mid_ramp_with_a_torn_recording_resumes_it_and_seals_it_whole(
     let dir = &f.dir;
     let config = plan(&f, &url, "3s");
     let path = dir.path().join("data/rampdeck/rec-crash.jsonl");
-    let live = dir.path().join("data/rampdeck/rec-crash.rec.jsonl");
+    let live = dir.path().join("data/rampdeck/rec-crash.rec.jsonl.live");
     let mut first = f.spawn_headless(&config);
     journal::wait_nth(&path, "step 2 entered", 1, journal::WAIT, |r| {
         action(r) == "step_entered" && r["step"] == 1
@@ -231,7 +235,7 @@ fn a_recorder_that_cannot_write_never_stops_the_rollout_and_the_journal_says_so(
     let dir = &f.dir;
     let config = plan(&f, &url, "1s");
     // A directory where the live recording would go: it cannot be created.
-    let live = dir.path().join("data/rampdeck/rec-blocked.rec.jsonl");
+    let live = dir.path().join("data/rampdeck/rec-blocked.rec.jsonl.live");
     std::fs::create_dir_all(&live).unwrap();
     let (code, out, err) = crate::kit::proc::run_headless(dir.path(), &config, &[]);
     assert_eq!(code, 0, "promoted all the same: {out}{err}");
