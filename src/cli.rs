@@ -276,11 +276,12 @@ pub enum Cmd {
         json: bool,
     },
     /// Check a journal: its hash chain, that a `rollout_ended` record
-    /// closes it, its HMAC seals (with the key), and its head.
+    /// closes it, its HMAC seals (with the key), its head, and the flight
+    /// recording its last record names.
     ///
     /// Exit codes: 0 closed and holds, 1 broken, 2 unreadable, 3 torn last
     /// line, 4 open (running, or cut after its last record), 5 the head is
-    /// not --expect-head.
+    /// not --expect-head, 6 the recording is missing or not the one sealed.
     Verify {
         journal: PathBuf,
         /// The head (hash of the last record) kept elsewhere, e.g. in the
@@ -311,6 +312,26 @@ pub enum Cmd {
         #[arg(long, value_name = "DIR")]
         dir: Vec<PathBuf>,
         /// One JSON document instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run past rollouts' flight recordings through a plan: would it have
+    /// rolled back (where, when, by which trigger or gate), promoted, or
+    /// still be running when the recording ends; beside it, the recording's
+    /// own plan and what really happened.
+    ///
+    /// Hooks succeed at once, automatic checks pass, pre-flight and exit
+    /// items are confirmed and manual steps approved (the output says so).
+    /// Exit codes: 0 backtested, 2 the plan or a recording unreadable.
+    Backtest {
+        /// The plan to test.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Recordings (`<rollout>.rec.jsonl.gz` beside a journal, or the
+        /// live `.rec.jsonl.live`).
+        #[arg(required = true, value_name = "RECORDING")]
+        recordings: Vec<PathBuf>,
+        /// One JSON array instead of the table.
         #[arg(long)]
         json: bool,
     },

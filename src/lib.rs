@@ -7,6 +7,7 @@
 
 pub mod act;
 pub mod attach;
+pub mod backtest_cmd;
 pub mod cli;
 pub mod config;
 #[cfg(feature = "demo")]

@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         Cmd::Plan { .. }
             | Cmd::Judge { .. }
             | Cmd::Verify { .. }
+            | Cmd::Backtest { .. }
             | Cmd::Summary { .. }
             | Cmd::History { .. }
             | Cmd::Completions { .. }
@@ -60,6 +61,11 @@ fn main() -> ExitCode {
         Cmd::History { service, dir, json } => {
             rampdeck::journal::history::render::history_cli(service, dir, json)
         }
+        Cmd::Backtest {
+            config,
+            recordings,
+            json,
+        } => rampdeck::backtest_cmd::backtest_cli(&config, &recordings, json),
         Cmd::Run {
             config,
             headless,

@@ -69,7 +69,8 @@ pub enum ReplayError {
 /// The recording `path` names: itself, or the one beside a journal.
 pub fn load(path: &Path) -> Result<(PathBuf, recording::Recording), ReplayError> {
     let name = path.to_string_lossy();
-    let file = if name.ends_with(".rec.jsonl") || name.ends_with(".rec.jsonl.gz") {
+    let recording = [".rec.jsonl", ".rec.jsonl.gz", ".rec.jsonl.live"];
+    let file = if recording.iter().any(|r| name.ends_with(r)) {
         path.to_path_buf()
     } else {
         let done = recording::finished_path(path);
@@ -108,12 +109,13 @@ pub fn load(path: &Path) -> Result<(PathBuf, recording::Recording), ReplayError>
     Ok((file, rec))
 }
 
-/// The journal a recording sits beside: `x.rec.jsonl(.gz)` → `x.jsonl`.
+/// The journal a recording sits beside: `x.rec.jsonl.gz` (or `.live`, or
+/// a gunzipped `.rec.jsonl`) → `x.jsonl`.
 pub fn journal_of(recording: &Path) -> PathBuf {
     let name = recording.to_string_lossy();
-    let stem = name
-        .strip_suffix(".rec.jsonl.gz")
-        .or_else(|| name.strip_suffix(".rec.jsonl"))
+    let stem = [".rec.jsonl.gz", ".rec.jsonl.live", ".rec.jsonl"]
+        .iter()
+        .find_map(|s| name.strip_suffix(s))
         .unwrap_or(&name);
     PathBuf::from(format!("{stem}.jsonl"))
 }

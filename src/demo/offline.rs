@@ -16,6 +16,7 @@ use crate::engine::analysis::gate::Kind;
 use crate::engine::types::{Actor, Cohort, Effect, HookOutcome, Input, Reading};
 use crate::engine::{Engine, Timestamp};
 use crate::plan::{Baseline, HookKind, MetricQuery, Plan};
+use crate::recording::{Entry, Header, Recording};
 
 /// `plan` judged by some of its gates only: its thresholds if `thresholds`
 /// (else no limit, ratio or delta, so they never breach) and the kinds in
@@ -73,8 +74,66 @@ fn value_of(name: &str, s: &CohortSample) -> Option<f64> {
 /// Run `plan` against `scenario` (with `seed`) for at most `max_secs`,
 /// polling every metric of both cohorts each second.
 pub fn run(plan: &Plan, scenario: Scenario, seed: u64, max_secs: f64) -> Outcome {
+    run_with(plan, scenario, seed, max_secs, None)
+}
+
+/// [`run`], and the flight recording of it: every input the offline run
+/// fed the engine, at its time, as the driver records a live rollout.
+pub fn record(plan: &Plan, scenario: Scenario, seed: u64, max_secs: f64) -> (Outcome, Recording) {
+    let mut entries = Vec::new();
+    let out = run_with(plan, scenario, seed, max_secs, Some(&mut entries));
+    let header = Header {
+        recording: crate::recording::format::FORMAT,
+        rollout_id: format!("offline-{}-{seed}", scenario.as_str()),
+        plan: plan.clone(),
+        plan_hash: crate::engine::decision::plan_hash(plan),
+        started: Timestamp(0),
+    };
+    (out, Recording { header, entries })
+}
+
+/// The engine, and the recording of what it is fed (if one is kept).
+struct Fed<'a> {
+    engine: Engine,
+    entries: Option<&'a mut Vec<Entry>>,
+}
+
+impl Fed<'_> {
+    fn handle(&mut self, input: Input, now: Timestamp) -> Vec<Effect> {
+        let Some(entries) = self.entries.as_mut() else {
+            return self.engine.handle(input, now);
+        };
+        let effects = self.engine.handle(input.clone(), now);
+        let verdict = match &input {
+            Input::Sample { metric, .. } => self
+                .engine
+                .gate_statuses()
+                .into_iter()
+                .find(|g| &g.metric == metric)
+                .map(|g| g.verdict),
+            _ => None,
+        };
+        entries.push(Entry {
+            t: now,
+            input,
+            verdict,
+        });
+        effects
+    }
+}
+
+fn run_with(
+    plan: &Plan,
+    scenario: Scenario,
+    seed: u64,
+    max_secs: f64,
+    entries: Option<&mut Vec<Entry>>,
+) -> Outcome {
     let plan = Arc::new(plan.clone());
-    let mut engine = Engine::new(Arc::clone(&plan));
+    let mut engine = Fed {
+        engine: Engine::new(Arc::clone(&plan)),
+        entries,
+    };
     let mut sim = Sim::new(scenario, seed);
     let actor = Actor::named("offline");
     let mut out = Outcome {
@@ -158,7 +217,7 @@ pub fn run(plan: &Plan, scenario: Scenario, seed: u64, max_secs: f64) -> Outcome
             }
             pending = next;
         }
-        if engine.phase().is_terminal() {
+        if engine.engine.phase().is_terminal() {
             break;
         }
         t += 1.0;
@@ -194,7 +253,7 @@ pub fn run(plan: &Plan, scenario: Scenario, seed: u64, max_secs: f64) -> Outcome
         pending.extend(engine.handle(Input::Tick, now));
     }
     out.secs = t;
-    let phase = engine.phase();
+    let phase = engine.engine.phase();
     out.promoted = matches!(phase, crate::engine::Phase::Promoted);
     out.rolled_back =
         matches!(phase, crate::engine::Phase::RolledBack) || out.rollback_at.is_some();

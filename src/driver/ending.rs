@@ -40,7 +40,13 @@ impl Driver {
             "the rollout is over ({}); the journal ends here with {records} records",
             phase_sentence(&phase)
         );
-        let detail = serde_json::json!({ "outcome": phase.name(), "records": records });
+        // Sealed before the last record, so the hash chain covers it.
+        let recording = self.seal_recording();
+        let detail = serde_json::json!({
+            "outcome": phase.name(),
+            "records": records,
+            "recording": recording,
+        });
         self.record(DecisionKind::RolloutEnded, &Actor::system(), &why, detail)
     }
 

@@ -29,6 +29,7 @@ mod error;
 mod health;
 mod inputs;
 mod preflight;
+mod recorder;
 mod resume;
 mod run_hooks;
 mod sharing;
@@ -152,6 +153,7 @@ pub async fn start(setup: DriverSetup) -> Result<DriverHandle, DriverError> {
     let journal = open_journal(&setup, opts)?;
     let now = wall_now();
     let engine = Engine::new(setup.plan.clone());
+    let recorder = recorder::open(&setup, now);
     let (sample_tx, sample_rx) = mpsc::channel(1024);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (cohort_tx, cohort_rx) = watch::channel(String::new());
@@ -209,6 +211,7 @@ pub async fn start(setup: DriverSetup) -> Result<DriverHandle, DriverError> {
         connections_said: (0, now),
         redactor,
         notifying: Vec::new(),
+        recorder,
     };
     let (request_tx, request_rx) = mpsc::channel(256);
     let server = match &driver.setup.socket {
@@ -308,6 +311,8 @@ struct Driver {
     redactor: crate::journal::Redactor,
     /// Chat notices being sent.
     notifying: Vec<JoinHandle<()>>,
+    /// Every input handed to the engine, beside the journal.
+    recorder: crate::recording::Recorder,
 }
 
 /// The longest wait at exit for the session server to say `Bye` to its
@@ -408,6 +413,7 @@ impl Driver {
     /// Lets attached views and notices in flight finish, stops the pollers,
     /// and says how the rollout ended.
     async fn wind_down(mut self) -> DriverOutcome {
+        self.flush_recording();
         if self.server.as_ref().is_some_and(|s| s.clients() > 0) {
             // Attached views get the last state before the socket closes.
             tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -444,7 +450,7 @@ impl Driver {
         if !matches!(input, Input::Tick) {
             self.dirty = true;
         }
-        let effects = self.engine.handle(input, now);
+        let effects = self.engine.handle(input.clone(), now);
         if !effects.is_empty() {
             self.dirty = true;
         }
@@ -493,7 +499,7 @@ impl Driver {
                 self.emit(now, "verdict", text, data);
             }
         }
-        Ok(())
+        self.record_input(input, now, &after)
     }
 
     fn on_decision(&mut self, now: Timestamp, d: &Decision) {

@@ -83,6 +83,9 @@ pub enum DecisionKind {
     LockTakenOver,
     DriverStopped,
     Recovered,
+    /// The flight recorder stopped (an I/O error or its size cap): the
+    /// recording ends early; the rollout goes on.
+    RecordingIncomplete,
     /// A word this version does not know, kept as written.
     Other(String),
 }
@@ -100,7 +103,7 @@ use DecisionKind as K;
 
 impl DecisionKind {
     /// Every known kind, for tables and tests.
-    pub const ALL: [DecisionKind; 58] = [
+    pub const ALL: [DecisionKind; 59] = [
         K::RolloutStarted,
         K::Resumed,
         K::ResumeConfirmed,
@@ -159,6 +162,7 @@ impl DecisionKind {
         K::LockTakenOver,
         K::DriverStopped,
         K::Recovered,
+        K::RecordingIncomplete,
     ];
 
     /// The word in the journal.
@@ -222,6 +226,7 @@ impl DecisionKind {
             K::LockTakenOver => "lock_taken_over",
             K::DriverStopped => "driver_stopped",
             K::Recovered => "recovered",
+            K::RecordingIncomplete => "recording_incomplete",
             K::Other(s) => s,
         }
     }
@@ -346,6 +351,7 @@ impl DecisionKind {
                     | K::OperatorDetached
                     | K::SecondExpired
                     | K::Recovered
+                    | K::RecordingIncomplete
             )
         {
             Severity::Warning

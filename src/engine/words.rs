@@ -231,7 +231,8 @@ pub fn phase_sentence(phase: &Phase) -> String {
     }
 }
 
-fn plural(n: u32, one: &'static str, many: &'static str) -> &'static str {
+/// `one` for 1, `many` otherwise.
+pub fn plural(n: u32, one: &'static str, many: &'static str) -> &'static str {
     if n == 1 { one } else { many }
 }
 

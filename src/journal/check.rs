@@ -95,6 +95,7 @@ pub fn verify_opts(path: &Path, opts: &VerifyOptions) -> Result<VerifyReport, Ve
     let reader = std::io::BufReader::with_capacity(1 << 16, file);
     let scanned = scan(reader, key.as_ref().map(|(_, k)| k), &mut visit).map_err(unreadable)?;
     let mut report = report_of(path, &scanned);
+    report.recording = Some(super::verify::recording::check(path, scanned.last.as_ref()));
     report.seals.key_env = key.map(|(var, _)| var);
     report.seals.looked_for = looked_for;
     report.expected_head = expected.map(|expected| HeadCheck {
@@ -144,13 +145,19 @@ pub enum VerifyError {
 ///   rollout is still running, its driver was stopped before it ended, or
 ///   records were cut from the end (which the chain alone cannot tell
 ///   apart); journals written before rampdeck closed them are open too;
-/// - `5`: the head is not the one `--expect-head` names.
+/// - `5`: the head is not the one `--expect-head` names;
+/// - `6`: the chain holds, but the flight recording its `rollout_ended`
+///   record names is missing beside it, or its SHA-256 is not the one
+///   sealed there (changed or replaced after the end).
 pub fn verify_cli(path: &Path, opts: &VerifyOptions) -> i32 {
     match verify_opts(path, opts) {
         Ok(report) => {
             println!("{}", super::escape::line(&report.one_line()));
             for l in report.details() {
                 println!("{}", super::escape::line(&l));
+            }
+            if let Some(r) = &report.recording {
+                println!("{}", super::escape::line(&r.line()));
             }
             report.exit_code()
         }

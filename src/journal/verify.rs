@@ -20,6 +20,7 @@ use super::writer::ROLLOUT_ENDED;
 use crate::engine::Timestamp;
 
 mod diagnose;
+pub mod recording;
 use diagnose::judge;
 
 /// What is wrong at the first bad line.
@@ -107,6 +108,9 @@ pub struct VerifyReport {
     pub seals: Seals,
     /// The head kept elsewhere that it was checked against, if any.
     pub expected_head: Option<HeadCheck>,
+    /// The flight recording the last record names, when it was checked
+    /// (`rampdeck verify` checks it; [`verify`] alone does not).
+    pub recording: Option<recording::RecordingCheck>,
 }
 
 /// What `verify` could say about the records' HMAC seals.
@@ -142,11 +146,13 @@ impl VerifyReport {
         matches!(&self.problem, Some(p) if p.kind == ProblemKind::TornLastLine)
     }
 
-    /// See [`verify_cli`]: 0 closed and the chain holds, 1 broken, 5 the
-    /// head is not the expected one, 3 a torn last line, 4 open.
+    /// See [`verify_cli`]: 0 closed and the chain holds, 1 broken, 6 its
+    /// recording missing or changed, 5 the head is not the expected one,
+    /// 3 a torn last line, 4 open.
     pub fn exit_code(&self) -> i32 {
         match &self.problem {
             Some(p) if p.kind != ProblemKind::TornLastLine => 1,
+            _ if self.recording.as_ref().is_some_and(|r| r.fails()) => 6,
             _ if self.expected_head.as_ref().is_some_and(|h| !h.matches) => 5,
             Some(_) => 3,
             None if !self.closed => 4,
@@ -384,5 +390,6 @@ pub(crate) fn report_of(path: &Path, scan: &Scan) -> VerifyReport {
             ..Seals::default()
         },
         expected_head: None,
+        recording: None,
     }
 }

@@ -10,7 +10,7 @@
 //! samples under another plan says what that plan would have done
 //! (backtest).
 //!
-//! While the rollout runs the file is `<journal stem>.rec.jsonl` beside the
+//! While the rollout runs the file is `<journal stem>.rec.jsonl.live` beside the
 //! journal, appended to; when it ends it is gzipped to
 //! `<journal stem>.rec.jsonl.gz` and the journal's last record carries the
 //! compressed file's SHA-256. [`read`] takes either.
@@ -90,6 +90,11 @@ pub enum FormatError {
         "this recording is format {found}; this rampdeck reads format {FORMAT} (use the rampdeck that wrote it)"
     )]
     Version { found: u32 },
+    #[error(
+        "the recording holds more than {} MiB (the recorder stops at less): it is not a rampdeck recording, or it was appended to",
+        max >> 20
+    )]
+    TooBig { max: u64 },
     #[error("reading the recording: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -5,15 +5,20 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
+pub mod backtest;
 pub mod format;
 pub mod player;
+pub mod writer;
 
 pub use format::{Entry, FormatError, Header, Recording};
+pub use writer::{Recorder, Sealed};
 
 /// The recording of the rollout journaled at `journal`, while it runs:
-/// `checkout-1.jsonl` → `checkout-1.rec.jsonl`.
+/// `checkout-1.jsonl` → `checkout-1.rec.jsonl.live`. Not `.jsonl` at the
+/// end: whatever looks for journals in the directory (`*.jsonl`) must not
+/// take a recording for one.
 pub fn live_path(journal: &Path) -> PathBuf {
-    journal.with_extension("rec.jsonl")
+    journal.with_extension("rec.jsonl.live")
 }
 
 /// The same, once the rollout ended and it was compressed.
@@ -21,14 +26,28 @@ pub fn finished_path(journal: &Path) -> PathBuf {
     journal.with_extension("rec.jsonl.gz")
 }
 
-/// Read the recording at `path`, gzipped (`.gz`) or not.
+/// The most a recording may hold once decompressed: the recorder's size
+/// cap and a line to spare. A file (or a .gz that inflates) past it is
+/// refused rather than read into memory.
+pub const MAX_READ: u64 = writer::MAX_BYTES + format::MAX_LINE as u64;
+
+/// Read the recording at `path`, gzipped (`.gz`) or not, refusing one that
+/// holds more than [`MAX_READ`] bytes.
 pub fn open(path: &Path) -> Result<Recording, FormatError> {
+    use std::io::Read;
     let file = File::open(path)?;
-    if path.extension().is_some_and(|e| e == "gz") {
-        format::read(BufReader::new(flate2::read::GzDecoder::new(file)))
+    let gz = path.extension().is_some_and(|e| e == "gz");
+    let inner: Box<dyn std::io::Read> = if gz {
+        Box::new(flate2::read::GzDecoder::new(file))
     } else {
-        format::read(BufReader::new(file))
+        Box::new(file)
+    };
+    let mut reader = BufReader::with_capacity(1 << 16, inner.take(MAX_READ + 1));
+    let rec = format::read(&mut reader)?;
+    if reader.get_ref().limit() == 0 {
+        return Err(FormatError::TooBig { max: MAX_READ });
     }
+    Ok(rec)
 }
 
 /// The recording of the rollout journaled at `journal`: the finished one
@@ -53,7 +72,7 @@ mod tests {
         let j = Path::new("/var/rampdeck/checkout-1.jsonl");
         assert_eq!(
             live_path(j),
-            Path::new("/var/rampdeck/checkout-1.rec.jsonl")
+            Path::new("/var/rampdeck/checkout-1.rec.jsonl.live")
         );
         assert_eq!(
             finished_path(j),

@@ -44,6 +44,7 @@ mod preflight_run;
 mod presets;
 mod prometheus_integration;
 mod reasons_identity;
+mod recorder_run;
 mod redaction;
 mod replay;
 mod resume_engine;

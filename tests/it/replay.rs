@@ -173,3 +173,69 @@ fn the_replay_cockpit_plays_steps_and_quits_in_a_real_terminal() {
     assert_eq!(term.wait_exit(wait), 0);
     assert!(term.termios_restored());
 }
+
+/// The actions of a journal's records, in order.
+fn actions(journal: &std::path::Path) -> Vec<String> {
+    crate::kit::journal::records(journal)
+        .iter()
+        .filter_map(|r| r["action"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn a_demo_rollouts_recording_replays_to_its_own_journal() {
+    let home = tempfile::tempdir().unwrap();
+    let out = crate::kit::proc::rampdeck(&[])
+        .args([
+            "demo",
+            "--headless",
+            "--scenario",
+            "bad-canary",
+            "--speed",
+            "8",
+        ])
+        .env("XDG_DATA_HOME", home.path())
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    let said = crate::kit::proc::said(&out);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let journal = std::path::PathBuf::from(
+        stdout
+            .lines()
+            .last()
+            .and_then(|l| l.strip_prefix("journal: "))
+            .unwrap_or_else(|| panic!("{said}")),
+    );
+    let replay = crate::kit::proc::rampdeck(&["replay", "--headless"])
+        .arg(&journal)
+        .output()
+        .unwrap();
+    assert_eq!(
+        replay.status.code(),
+        Some(0),
+        "{}",
+        crate::kit::proc::said(&replay)
+    );
+    let text = String::from_utf8_lossy(&replay.stdout);
+    // Every decision the engine journaled comes back, in the same order,
+    // from the recorded inputs alone.
+    let replayed: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with("replayed "))
+        .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+        .collect();
+    // The driver's own records are not the engine's: the sources' state
+    // (from the pollers' health) and the closing record, which carries the
+    // sealed recording's hash and so cannot be in it.
+    let journaled: Vec<String> = actions(&journal)
+        .into_iter()
+        .filter(|a| a != "source_state" && a != "rollout_ended")
+        .collect();
+    assert_eq!(replayed, journaled, "{text}");
+    assert!(
+        text.contains("trigger_rollback") && text.contains("rolled_back"),
+        "{text}"
+    );
+}

@@ -161,9 +161,14 @@ fn a_plan_without_an_id_resumes_its_unfinished_rollout() {
     let dir = tempfile::tempdir().unwrap();
     let config = plan_with_id(dir.path(), "1s", "");
     let journals = dir.path().join("data/rampdeck");
+    // The journals (beside them: the flight recording, `.rec.jsonl.live`).
     let find = || -> Vec<PathBuf> {
         std::fs::read_dir(&journals)
-            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .map(|d| {
+                d.map(|e| e.unwrap().path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let mut first = start(dir.path(), &config);

@@ -134,6 +134,7 @@ fn report(records: &[Record], closed: bool, problem: Option<Problem>) -> VerifyR
         closed,
         seals: Seals::default(),
         expected_head: None,
+        recording: None,
     }
 }
 
