@@ -148,28 +148,6 @@ fn kept_records(journal: &Path) -> Result<Vec<super::Record>, ChartError> {
     Ok(kept)
 }
 
-/// One line of at most [`format::MAX_LINE`] bytes; `None` at the end.
-/// The flag says the line ended with a newline (a last line without one
-/// may have been cut by a crash).
-fn next_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<Option<bool>> {
-    buf.clear();
-    let limit = format::MAX_LINE as u64 + 1;
-    reader.by_ref().take(limit).read_until(b'\n', buf)?;
-    if buf.is_empty() {
-        return Ok(None);
-    }
-    let whole = buf.last() == Some(&b'\n');
-    if whole {
-        buf.pop();
-    } else if buf.len() > format::MAX_LINE {
-        return Err(std::io::Error::other(format!(
-            "a line is longer than {} bytes",
-            format::MAX_LINE
-        )));
-    }
-    Ok(Some(whole))
-}
-
 /// Streams the recording at `path` into the charts' model.
 fn read_recording(
     path: &Path,
@@ -191,8 +169,8 @@ fn read_recording(
         Box::new(BufReader::with_capacity(1 << 16, file))
     };
     let mut buf = Vec::new();
-    if next_line(&mut reader, &mut buf)
-        .map_err(|e| bad(e.into()))?
+    if format::next_line(&mut reader, &mut buf, 1)
+        .map_err(bad)?
         .is_none()
     {
         return Err(bad(FormatError::Empty));
@@ -200,8 +178,11 @@ fn read_recording(
     let header = format::parse_header(&String::from_utf8_lossy(&buf)).map_err(bad)?;
     let mut b = Builder::new(&header, records);
     let mut line = 1;
-    while let Some(whole) = next_line(&mut reader, &mut buf).map_err(|e| bad(e.into()))? {
+    loop {
         line += 1;
+        let Some(whole) = format::next_line(&mut reader, &mut buf, line).map_err(bad)? else {
+            break;
+        };
         if line % 4096 == 0 && Instant::now() > deadline {
             return Err(ChartError::TooSlow(budget));
         }
