@@ -126,7 +126,9 @@ pub fn parse_at(text: &str, from: Timestamp) -> Result<Timestamp, ReplayError> {
     let t = text.trim();
     if let Some(offset) = t.strip_prefix('+') {
         let d = humantime::parse_duration(offset).map_err(|_| bad())?;
-        return Ok(Timestamp(from.0 + d.as_millis() as i64));
+        // Past the end is the end (the player clamps); never an overflow.
+        let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        return Ok(Timestamp(from.0.saturating_add(ms)));
     }
     if let Ok(d) = chrono::DateTime::parse_from_rfc3339(t) {
         return Ok(Timestamp(d.timestamp_millis()));
@@ -357,6 +359,10 @@ mod tests {
             parse_at("2026-12-04T23:51:00Z", from).unwrap(),
             Timestamp(from.0 + 60_000)
         );
+        // An offset past any end is the end, not a wrap to before the start.
+        for huge in ["+9223372036854775s", "+18446744073709551615s"] {
+            assert_eq!(parse_at(huge, from).unwrap(), Timestamp(i64::MAX), "{huge}");
+        }
         let e = parse_at("soon", from).unwrap_err().to_string();
         assert!(e.contains("+2m30s"), "{e}");
     }
