@@ -44,6 +44,15 @@ pub enum ChartError {
         #[source]
         source: FormatError,
     },
+    #[error(
+        "recording {}: it is rollout {found}'s, not {expected}'s: charts would draw one rollout's series under another's decisions. Put the recording of {expected} beside its journal (`rampdeck verify` says which file the journal sealed)",
+        path.display()
+    )]
+    OtherRollout {
+        path: PathBuf,
+        found: String,
+        expected: String,
+    },
     #[error("{0}")]
     Journal(#[from] JournalError),
     #[error(
@@ -176,6 +185,15 @@ fn read_recording(
         return Err(bad(FormatError::Empty));
     }
     let header = format::parse_header(&String::from_utf8_lossy(&buf)).map_err(bad)?;
+    if let Some(first) = records.first()
+        && first.rollout != header.rollout_id
+    {
+        return Err(ChartError::OtherRollout {
+            path: path.to_path_buf(),
+            found: header.rollout_id,
+            expected: first.rollout.clone(),
+        });
+    }
     let mut b = Builder::new(&header, records);
     let mut line = 1;
     loop {
@@ -327,6 +345,34 @@ mod tests {
             "{text}"
         );
         assert!(dir.path().join("checkout-fx.charts/rps.svg").is_file());
+    }
+
+    #[test]
+    fn another_rollout_s_recording_beside_the_journal_draws_no_charts() {
+        use std::io::{Read as _, Write as _};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let journal = checkout(dir.path(), Ending::RolledBack).expect("fixture");
+        let gz = finished_path(&journal);
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(&gz).expect("open"))
+            .read_to_string(&mut text)
+            .expect("gunzip");
+        let text = text.replacen(
+            "\"rollout_id\":\"checkout-fx\"",
+            "\"rollout_id\":\"other-1\"",
+            1,
+        );
+        assert!(text.contains("other-1"));
+        let mut out = flate2::write::GzEncoder::new(
+            std::fs::File::create(&gz).expect("create"),
+            flate2::Compression::default(),
+        );
+        out.write_all(text.as_bytes()).expect("write");
+        out.finish().expect("finish");
+        let err = write_charts(&journal, &dir.path().join("c"), BUDGET).expect_err("other rollout");
+        assert!(matches!(err, ChartError::OtherRollout { .. }), "{err}");
+        assert!(err.to_string().contains("other-1"), "{err}");
+        assert!(!dir.path().join("c").exists());
     }
 
     #[test]
