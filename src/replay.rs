@@ -73,16 +73,13 @@ pub fn load(path: &Path) -> Result<(PathBuf, recording::Recording), ReplayError>
     let file = if recording.iter().any(|r| name.ends_with(r)) {
         path.to_path_buf()
     } else {
-        let done = recording::finished_path(path);
-        let live = recording::live_path(path);
-        match (done.exists(), live.exists()) {
-            (true, _) => done,
-            (false, true) => live,
-            (false, false) => {
+        match recording::recording_of(path) {
+            Some(file) => file,
+            None => {
                 return Err(ReplayError::Missing {
                     journal: name.into_owned(),
-                    done: done.display().to_string(),
-                    live: live.display().to_string(),
+                    done: recording::finished_path(path).display().to_string(),
+                    live: recording::live_path(path).display().to_string(),
                 });
             }
         }

@@ -18,7 +18,8 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use super::JournalError;
 use super::escape::md;
-use crate::recording::{FormatError, finished_path, format, live_path};
+use crate::recording::recording_of;
+use crate::recording::{FormatError, finished_path, format};
 
 pub mod downsample;
 pub mod draw;
@@ -77,13 +78,6 @@ pub struct Written {
     pub name: String,
     /// The file's name in the charts' directory.
     pub file: String,
-}
-
-/// The recording of the rollout journaled at `journal`, finished or live.
-pub fn recording_of(journal: &Path) -> Option<PathBuf> {
-    [finished_path(journal), live_path(journal)]
-        .into_iter()
-        .find(|p| p.is_file())
 }
 
 /// Draws one SVG per metric of the rollout journaled at `journal` into
