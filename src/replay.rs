@@ -58,6 +58,15 @@ pub enum ReplayError {
         #[source]
         source: FormatError,
     },
+    #[error(
+        "{path} is rollout {found}'s, not {expected}'s (the journal {journal}): put {expected}'s recording beside its journal, or name the recording itself"
+    )]
+    OtherRollout {
+        path: String,
+        journal: String,
+        found: String,
+        expected: String,
+    },
     #[error("the recording has no entries: nothing to replay")]
     Empty,
     #[error(
@@ -102,6 +111,20 @@ pub fn load(path: &Path) -> Result<(PathBuf, recording::Recording), ReplayError>
         recording::open(&file).map_err(|source| ReplayError::Format { path: show, source })?;
     if rec.entries.is_empty() {
         return Err(ReplayError::Empty);
+    }
+    // Named by its journal: the recording beside it must be that rollout's.
+    if file != path
+        && let Some(Ok(first)) = crate::journal::records(path)
+            .ok()
+            .and_then(|mut r| r.next())
+        && first.rollout != rec.header.rollout_id
+    {
+        return Err(ReplayError::OtherRollout {
+            path: file.display().to_string(),
+            journal: path.display().to_string(),
+            found: rec.header.rollout_id,
+            expected: first.rollout,
+        });
     }
     Ok((file, rec))
 }
@@ -362,6 +385,28 @@ mod tests {
         }
         let e = parse_at("soon", from).unwrap_err().to_string();
         assert!(e.contains("+2m30s"), "{e}");
+    }
+
+    #[test]
+    fn a_journal_s_recording_of_another_rollout_is_refused() {
+        use crate::journal::charts::fixture::{Ending, Rec, checkout};
+        let dir = tempfile::tempdir().unwrap();
+        let journal = checkout(dir.path(), Ending::RolledBack).unwrap();
+        assert!(load(&journal).is_ok());
+        let other = tempfile::tempdir().unwrap();
+        let mut r = Rec::new(other.path(), "other-1", crate::tui::fixtures::plan()).unwrap();
+        r.hooks_done(1);
+        let other = r.finish().unwrap();
+        std::fs::copy(
+            recording::finished_path(&other),
+            recording::finished_path(&journal),
+        )
+        .unwrap();
+        let err = load(&journal).unwrap_err();
+        assert!(matches!(err, ReplayError::OtherRollout { .. }), "{err}");
+        assert!(err.to_string().contains("other-1"), "{err}");
+        // Named itself, a recording replays whatever journal lies beside it.
+        assert!(load(&recording::finished_path(&journal)).is_ok());
     }
 
     #[test]
