@@ -58,6 +58,15 @@ pub enum ReplayError {
         #[source]
         source: FormatError,
     },
+    #[error(
+        "{path} is rollout {found}'s, not {expected}'s (the journal {journal}): put {expected}'s recording beside its journal, or name the recording itself"
+    )]
+    OtherRollout {
+        path: String,
+        journal: String,
+        found: String,
+        expected: String,
+    },
     #[error("the recording has no entries: nothing to replay")]
     Empty,
     #[error(
@@ -73,16 +82,13 @@ pub fn load(path: &Path) -> Result<(PathBuf, recording::Recording), ReplayError>
     let file = if recording.iter().any(|r| name.ends_with(r)) {
         path.to_path_buf()
     } else {
-        let done = recording::finished_path(path);
-        let live = recording::live_path(path);
-        match (done.exists(), live.exists()) {
-            (true, _) => done,
-            (false, true) => live,
-            (false, false) => {
+        match recording::recording_of(path) {
+            Some(file) => file,
+            None => {
                 return Err(ReplayError::Missing {
                     journal: name.into_owned(),
-                    done: done.display().to_string(),
-                    live: live.display().to_string(),
+                    done: recording::finished_path(path).display().to_string(),
+                    live: recording::live_path(path).display().to_string(),
                 });
             }
         }
@@ -106,6 +112,20 @@ pub fn load(path: &Path) -> Result<(PathBuf, recording::Recording), ReplayError>
     if rec.entries.is_empty() {
         return Err(ReplayError::Empty);
     }
+    // Named by its journal: the recording beside it must be that rollout's.
+    if file != path
+        && let Some(Ok(first)) = crate::journal::records(path)
+            .ok()
+            .and_then(|mut r| r.next())
+        && first.rollout != rec.header.rollout_id
+    {
+        return Err(ReplayError::OtherRollout {
+            path: file.display().to_string(),
+            journal: path.display().to_string(),
+            found: rec.header.rollout_id,
+            expected: first.rollout,
+        });
+    }
     Ok((file, rec))
 }
 
@@ -126,7 +146,9 @@ pub fn parse_at(text: &str, from: Timestamp) -> Result<Timestamp, ReplayError> {
     let t = text.trim();
     if let Some(offset) = t.strip_prefix('+') {
         let d = humantime::parse_duration(offset).map_err(|_| bad())?;
-        return Ok(Timestamp(from.0 + d.as_millis() as i64));
+        // Past the end is the end (the player clamps); never an overflow.
+        let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        return Ok(Timestamp(from.0.saturating_add(ms)));
     }
     if let Ok(d) = chrono::DateTime::parse_from_rfc3339(t) {
         return Ok(Timestamp(d.timestamp_millis()));
@@ -357,8 +379,34 @@ mod tests {
             parse_at("2026-12-04T23:51:00Z", from).unwrap(),
             Timestamp(from.0 + 60_000)
         );
+        // An offset past any end is the end, not a wrap to before the start.
+        for huge in ["+9223372036854775s", "+18446744073709551615s"] {
+            assert_eq!(parse_at(huge, from).unwrap(), Timestamp(i64::MAX), "{huge}");
+        }
         let e = parse_at("soon", from).unwrap_err().to_string();
         assert!(e.contains("+2m30s"), "{e}");
+    }
+
+    #[test]
+    fn a_journal_s_recording_of_another_rollout_is_refused() {
+        use crate::journal::charts::fixture::{Ending, Rec, checkout};
+        let dir = tempfile::tempdir().unwrap();
+        let journal = checkout(dir.path(), Ending::RolledBack).unwrap();
+        assert!(load(&journal).is_ok());
+        let other = tempfile::tempdir().unwrap();
+        let mut r = Rec::new(other.path(), "other-1", crate::tui::fixtures::plan()).unwrap();
+        r.hooks_done(1);
+        let other = r.finish().unwrap();
+        std::fs::copy(
+            recording::finished_path(&other),
+            recording::finished_path(&journal),
+        )
+        .unwrap();
+        let err = load(&journal).unwrap_err();
+        assert!(matches!(err, ReplayError::OtherRollout { .. }), "{err}");
+        assert!(err.to_string().contains("other-1"), "{err}");
+        // Named itself, a recording replays whatever journal lies beside it.
+        assert!(load(&recording::finished_path(&journal)).is_ok());
     }
 
     #[test]

@@ -135,24 +135,55 @@ pub fn parse_entry(text: &str, line: usize) -> Result<Entry, FormatError> {
     })
 }
 
+/// Line number `line` (1-based, for the error) of at most [`MAX_LINE`]
+/// bytes into `buf`, without its newline; `None` at the end. Never reads
+/// more than a line's limit past the line's start, so an endless line costs
+/// [`MAX_LINE`] bytes, not memory up to the file's size. The flag says the
+/// line ended with a newline (a last line without one may have been cut by
+/// a crash).
+pub fn next_line(
+    reader: &mut impl std::io::BufRead,
+    buf: &mut Vec<u8>,
+    line: usize,
+) -> Result<Option<bool>, FormatError> {
+    use std::io::{BufRead as _, Read as _};
+    buf.clear();
+    let limit = MAX_LINE as u64 + 1;
+    reader.by_ref().take(limit).read_until(b'\n', buf)?;
+    if buf.is_empty() {
+        return Ok(None);
+    }
+    let whole = buf.last() == Some(&b'\n');
+    if whole {
+        buf.pop();
+    } else if buf.len() > MAX_LINE {
+        return Err(FormatError::TooLong { line });
+    }
+    Ok(Some(whole))
+}
+
 /// Read a whole recording from its lines. A last line cut short by a crash
 /// (no newline, not JSON) is dropped: the recording ends where the crash
 /// cut it. Any other bad line is an error.
-pub fn read(reader: impl std::io::BufRead) -> Result<Recording, FormatError> {
-    let mut lines = reader.split(b'\n').enumerate().peekable();
-    let header = match lines.next() {
-        None => return Err(FormatError::Empty),
-        Some((_, l)) => parse_header(&String::from_utf8_lossy(&l?))?,
-    };
+pub fn read(mut reader: impl std::io::BufRead) -> Result<Recording, FormatError> {
+    let mut buf = Vec::new();
+    if next_line(&mut reader, &mut buf, 1)?.is_none() {
+        return Err(FormatError::Empty);
+    }
+    let header = parse_header(&String::from_utf8_lossy(&buf))?;
     let mut entries = Vec::new();
-    while let Some((i, l)) = lines.next() {
-        let l = l?;
-        if l.is_empty() {
+    let mut line = 1;
+    loop {
+        line += 1;
+        let Some(whole) = next_line(&mut reader, &mut buf, line)? else {
+            break;
+        };
+        if buf.is_empty() {
             continue;
         }
-        match parse_entry(&String::from_utf8_lossy(&l), i + 1) {
+        match parse_entry(&String::from_utf8_lossy(&buf), line) {
             Ok(e) => entries.push(e),
-            Err(_) if lines.peek().is_none() => break,
+            Err(_) if !whole => break,
             Err(e) => return Err(e),
         }
     }
@@ -239,6 +270,44 @@ mod tests {
         let bad = lines.join("\n");
         let err = read(bad.as_bytes()).expect_err("bad line");
         assert!(err.to_string().starts_with("line 3:"), "{err}");
+    }
+
+    /// Counts the bytes read through it.
+    struct Counting<R> {
+        inner: R,
+        read: std::rc::Rc<std::cell::Cell<usize>>,
+    }
+
+    impl<R: std::io::Read> std::io::Read for Counting<R> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.inner.read(out)?;
+            self.read.set(self.read.get() + n);
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn an_endless_line_is_refused_after_a_line_s_limit_not_read_whole() {
+        use std::io::Read as _;
+        for header_too in [false, true] {
+            let mut start = Vec::new();
+            if !header_too {
+                write(&rec(), &mut start).expect("write");
+            }
+            let endless = start.chain(std::io::repeat(b'x').take(64 * MAX_LINE as u64));
+            let read_so_far = std::rc::Rc::new(std::cell::Cell::new(0));
+            let counting = Counting {
+                inner: endless,
+                read: read_so_far.clone(),
+            };
+            let err = read(std::io::BufReader::new(counting)).expect_err("endless line");
+            assert!(matches!(err, FormatError::TooLong { .. }), "{err}");
+            assert!(
+                read_so_far.get() < 3 * MAX_LINE,
+                "{} bytes read to refuse a line",
+                read_so_far.get()
+            );
+        }
     }
 
     #[test]

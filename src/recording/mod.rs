@@ -50,15 +50,20 @@ pub fn open(path: &Path) -> Result<Recording, FormatError> {
     Ok(rec)
 }
 
-/// The recording of the rollout journaled at `journal`: the finished one
-/// if there is one, else the live one.
+/// The recording file of the rollout journaled at `journal`: the finished
+/// one if there is one, else the live one; `None` when neither is a file.
+/// The one place that says where a journal's recording is (replay,
+/// summary's charts, backtest by journal).
+pub fn recording_of(journal: &Path) -> Option<PathBuf> {
+    [finished_path(journal), live_path(journal)]
+        .into_iter()
+        .find(|p| p.is_file())
+}
+
+/// The recording of the rollout journaled at `journal` (see
+/// [`recording_of`]), read.
 pub fn open_for_journal(journal: &Path) -> Result<(PathBuf, Recording), FormatError> {
-    let done = finished_path(journal);
-    let path = if done.exists() {
-        done
-    } else {
-        live_path(journal)
-    };
+    let path = recording_of(journal).unwrap_or_else(|| finished_path(journal));
     let rec = open(&path)?;
     Ok((path, rec))
 }
@@ -78,5 +83,19 @@ mod tests {
             finished_path(j),
             Path::new("/var/rampdeck/checkout-1.rec.jsonl.gz")
         );
+    }
+
+    #[test]
+    fn a_journal_s_recording_is_a_file_finished_first_then_live() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let j = dir.path().join("r-1.jsonl");
+        assert_eq!(recording_of(&j), None);
+        std::fs::write(live_path(&j), b"x").expect("write");
+        // A directory where the sealed file would be is no recording.
+        std::fs::create_dir(finished_path(&j)).expect("mkdir");
+        assert_eq!(recording_of(&j), Some(live_path(&j)));
+        std::fs::remove_dir(finished_path(&j)).expect("rmdir");
+        std::fs::write(finished_path(&j), b"x").expect("write");
+        assert_eq!(recording_of(&j), Some(finished_path(&j)));
     }
 }

@@ -17,7 +17,7 @@
 //! returns what the final record says of it ([`Sealed`]).
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -248,15 +248,18 @@ fn complete_lines(path: &Path, rollout_id: &str) -> std::io::Result<(u64, u64)> 
     let mut line = Vec::new();
     let (mut complete, mut lines) = (0u64, 0u64);
     loop {
-        line.clear();
-        let n = reader.read_until(b'\n', &mut line)?;
-        if n == 0 || line.last() != Some(&b'\n') {
+        // At most a line's limit at a time: a garbage or endless line is
+        // refused, not read whole into memory.
+        let whole = format::next_line(&mut reader, &mut line, lines as usize + 1)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        if whole != Some(true) {
             break;
         }
+        let n = line.len() + 1;
         if lines == 0 {
             let text = String::from_utf8_lossy(&line);
-            let h = format::parse_header(text.trim_end())
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            let h =
+                format::parse_header(&text).map_err(|e| std::io::Error::other(e.to_string()))?;
             if h.rollout_id != rollout_id {
                 return Err(std::io::Error::other(format!(
                     "it holds rollout {}, not {rollout_id}",

@@ -145,3 +145,16 @@ fn a_recorder_that_cannot_create_its_file_says_why_and_records_nothing() {
     assert!(why.contains("could not open the recording"), "{why}");
     assert_eq!(r.seal().expect("nothing"), None);
 }
+
+#[test]
+fn resuming_over_a_live_file_with_an_endless_line_refuses_it_after_a_line_s_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = dir.path().join("r-1.jsonl");
+    let mut text = format::header_line(&header("r-1"));
+    text.push('\n');
+    text.push_str(&"x".repeat(4 * format::MAX_LINE));
+    text.push('\n');
+    std::fs::write(live_path(&journal), &text).expect("write");
+    let err = complete_lines(&live_path(&journal), "r-1").expect_err("endless line");
+    assert!(err.to_string().contains("longer than"), "{err}");
+}

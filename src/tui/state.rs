@@ -36,6 +36,19 @@ pub enum UiCommand {
     Quit,
 }
 
+/// The replay's playback keys as the help lists them (what
+/// [`replay_key`] reads).
+pub const REPLAY_KEYS: [(&str, &str); 5] = [
+    ("space", "play or pause the replay"),
+    ("n / N", "jump to the next / previous decision"),
+    (
+        "left / right",
+        "seek 10 s back / forward (with shift: a minute)",
+    ),
+    ("+ / -", "play faster / slower"),
+    ("q", "close the replay"),
+];
+
 /// A replay's playback keys: space plays and pauses, `n` / `N` step from
 /// decision to decision, ← / → seek 10 s (shift: a minute), `+` / `-`
 /// change the speed.

@@ -18,7 +18,8 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use super::JournalError;
 use super::escape::md;
-use crate::recording::{FormatError, finished_path, format, live_path};
+use crate::recording::recording_of;
+use crate::recording::{FormatError, finished_path, format};
 
 pub mod downsample;
 pub mod draw;
@@ -44,6 +45,15 @@ pub enum ChartError {
         #[source]
         source: FormatError,
     },
+    #[error(
+        "recording {}: it is rollout {found}'s, not {expected}'s: charts would draw one rollout's series under another's decisions. Put the recording of {expected} beside its journal (`rampdeck verify` says which file the journal sealed)",
+        path.display()
+    )]
+    OtherRollout {
+        path: PathBuf,
+        found: String,
+        expected: String,
+    },
     #[error("{0}")]
     Journal(#[from] JournalError),
     #[error(
@@ -68,13 +78,6 @@ pub struct Written {
     pub name: String,
     /// The file's name in the charts' directory.
     pub file: String,
-}
-
-/// The recording of the rollout journaled at `journal`, finished or live.
-pub fn recording_of(journal: &Path) -> Option<PathBuf> {
-    [finished_path(journal), live_path(journal)]
-        .into_iter()
-        .find(|p| p.is_file())
 }
 
 /// Draws one SVG per metric of the rollout journaled at `journal` into
@@ -148,28 +151,6 @@ fn kept_records(journal: &Path) -> Result<Vec<super::Record>, ChartError> {
     Ok(kept)
 }
 
-/// One line of at most [`format::MAX_LINE`] bytes; `None` at the end.
-/// The flag says the line ended with a newline (a last line without one
-/// may have been cut by a crash).
-fn next_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<Option<bool>> {
-    buf.clear();
-    let limit = format::MAX_LINE as u64 + 1;
-    reader.by_ref().take(limit).read_until(b'\n', buf)?;
-    if buf.is_empty() {
-        return Ok(None);
-    }
-    let whole = buf.last() == Some(&b'\n');
-    if whole {
-        buf.pop();
-    } else if buf.len() > format::MAX_LINE {
-        return Err(std::io::Error::other(format!(
-            "a line is longer than {} bytes",
-            format::MAX_LINE
-        )));
-    }
-    Ok(Some(whole))
-}
-
 /// Streams the recording at `path` into the charts' model.
 fn read_recording(
     path: &Path,
@@ -191,17 +172,29 @@ fn read_recording(
         Box::new(BufReader::with_capacity(1 << 16, file))
     };
     let mut buf = Vec::new();
-    if next_line(&mut reader, &mut buf)
-        .map_err(|e| bad(e.into()))?
+    if format::next_line(&mut reader, &mut buf, 1)
+        .map_err(bad)?
         .is_none()
     {
         return Err(bad(FormatError::Empty));
     }
     let header = format::parse_header(&String::from_utf8_lossy(&buf)).map_err(bad)?;
+    if let Some(first) = records.first()
+        && first.rollout != header.rollout_id
+    {
+        return Err(ChartError::OtherRollout {
+            path: path.to_path_buf(),
+            found: header.rollout_id,
+            expected: first.rollout.clone(),
+        });
+    }
     let mut b = Builder::new(&header, records);
     let mut line = 1;
-    while let Some(whole) = next_line(&mut reader, &mut buf).map_err(|e| bad(e.into()))? {
+    loop {
         line += 1;
+        let Some(whole) = format::next_line(&mut reader, &mut buf, line).map_err(bad)? else {
+            break;
+        };
         if line % 4096 == 0 && Instant::now() > deadline {
             return Err(ChartError::TooSlow(budget));
         }
@@ -346,6 +339,34 @@ mod tests {
             "{text}"
         );
         assert!(dir.path().join("checkout-fx.charts/rps.svg").is_file());
+    }
+
+    #[test]
+    fn another_rollout_s_recording_beside_the_journal_draws_no_charts() {
+        use std::io::{Read as _, Write as _};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let journal = checkout(dir.path(), Ending::RolledBack).expect("fixture");
+        let gz = finished_path(&journal);
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(&gz).expect("open"))
+            .read_to_string(&mut text)
+            .expect("gunzip");
+        let text = text.replacen(
+            "\"rollout_id\":\"checkout-fx\"",
+            "\"rollout_id\":\"other-1\"",
+            1,
+        );
+        assert!(text.contains("other-1"));
+        let mut out = flate2::write::GzEncoder::new(
+            std::fs::File::create(&gz).expect("create"),
+            flate2::Compression::default(),
+        );
+        out.write_all(text.as_bytes()).expect("write");
+        out.finish().expect("finish");
+        let err = write_charts(&journal, &dir.path().join("c"), BUDGET).expect_err("other rollout");
+        assert!(matches!(err, ChartError::OtherRollout { .. }), "{err}");
+        assert!(err.to_string().contains("other-1"), "{err}");
+        assert!(!dir.path().join("c").exists());
     }
 
     #[test]

@@ -130,10 +130,19 @@ pub fn check(journal: &Path, last: Option<&Record>) -> RecordingCheck {
             ),
         };
     }
-    let file = journal
-        .parent()
-        .unwrap_or_else(|| Path::new(""))
-        .join(&sealed.file);
+    // The file replay, summary and backtest read (`<journal>.rec.jsonl.gz`)
+    // when there is one: a journal copied under another name travels with
+    // its recording renamed alike, and whatever lies under the journal's
+    // own name is what a reader is shown, so it is the one to check.
+    let own = crate::recording::finished_path(journal);
+    let file = if own.exists() {
+        own
+    } else {
+        journal
+            .parent()
+            .unwrap_or_else(|| Path::new(""))
+            .join(&sealed.file)
+    };
     if !file.exists() {
         return RecordingCheck::Missing { file };
     }
@@ -197,6 +206,33 @@ mod tests {
             );
             assert!(got.fails());
         }
+    }
+
+    #[test]
+    fn the_recording_readers_are_shown_is_the_one_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("r-1.rec.jsonl.gz"), b"sealed").expect("write");
+        let (sha, _) = sha256_of(&dir.path().join("r-1.rec.jsonl.gz")).expect("sha");
+        let r = ended(serde_json::json!({ "recording": {
+            "file": "r-1.rec.jsonl.gz", "sha256": sha, "bytes": 6, "entries": 1 } }));
+        // The journal copied as copy.jsonl with its recording renamed alike.
+        std::fs::write(dir.path().join("copy.rec.jsonl.gz"), b"sealed").expect("write");
+        let copy = dir.path().join("copy.jsonl");
+        assert!(
+            matches!(check(&copy, Some(&r)), RecordingCheck::Holds { file, .. } if file.ends_with("copy.rec.jsonl.gz"))
+        );
+        // What replay would show under the copy's name is not what was sealed.
+        std::fs::write(dir.path().join("copy.rec.jsonl.gz"), b"other").expect("write");
+        let got = check(&copy, Some(&r));
+        assert!(
+            matches!(&got, RecordingCheck::Mismatch { file, .. } if file.ends_with("copy.rec.jsonl.gz")),
+            "{got:?}"
+        );
+        // No file under the copy's name: the sealed name beside it.
+        std::fs::remove_file(dir.path().join("copy.rec.jsonl.gz")).expect("rm");
+        assert!(
+            matches!(check(&copy, Some(&r)), RecordingCheck::Holds { file, .. } if file.ends_with("r-1.rec.jsonl.gz"))
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use ratatui::widgets::Paragraph;
 
 use super::{fit, panel};
 use crate::tui::keymap::{Action, Mode};
-use crate::tui::state::UiState;
+use crate::tui::state::{REPLAY_KEYS, UiState};
 
 const SECTIONS: [(Mode, &str); 6] = [
     (Mode::Normal, "Main screen"),
@@ -18,10 +18,28 @@ const SECTIONS: [(Mode, &str); 6] = [
     (Mode::Quit, "Quit question"),
 ];
 
-pub fn render(frame: &mut Frame, area: Rect, ui: &UiState) {
+/// Keys a replay's main screen takes for playback, as the keymap names them.
+const PLAYBACK: [&str; 8] = ["space", "n", "N", "left", "right", "+", "=", "-"];
+
+/// The help; in a replay (`replay`), the playback keys first and none of
+/// the keys that act on a rollout (a replay is read-only).
+pub fn render(frame: &mut Frame, area: Rect, ui: &UiState, replay: bool) {
     let t = &ui.theme;
     let mut lines = Vec::new();
+    if replay {
+        lines.push(Line::from(Span::styled("Replay (read-only)", t.title())));
+        for (keys, what) in REPLAY_KEYS {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {}", fit(keys, 26)), t.key()),
+                Span::raw(what),
+            ]));
+        }
+        lines.push(Line::raw(""));
+    }
     for (mode, title) in SECTIONS {
+        if replay && mode == Mode::Dialog {
+            continue;
+        }
         lines.push(Line::from(Span::styled(title, t.title())));
         for action in Action::ALL {
             let keys: Vec<String> = ui
@@ -29,8 +47,10 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &UiState) {
                 .bindings()
                 .filter(|(m, _, a)| *m == mode && *a == action)
                 .map(|(_, k, _)| k.to_string())
+                // On a replay's main screen the playback keys come first.
+                .filter(|k| !(replay && mode == Mode::Normal && PLAYBACK.contains(&k.as_str())))
                 .collect();
-            if keys.is_empty() {
+            if keys.is_empty() || (replay && action.changes_rollout()) {
                 continue;
             }
             lines.push(Line::from(vec![
@@ -38,7 +58,7 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &UiState) {
                 Span::raw(action.describe()),
             ]));
         }
-        if matches!(mode, Mode::Zoom | Mode::Log | Mode::Help) {
+        if !replay && matches!(mode, Mode::Zoom | Mode::Log | Mode::Help) {
             lines.push(Line::from(Span::styled(
                 "  (and the main screen's rollout keys: pause, promote, rollback, ...)",
                 t.dim(),

@@ -105,7 +105,7 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         Screen::Main => main_body(frame, body, snap, ui),
         Screen::Zoom => charts::zoomed(frame, body, snap, ui),
         Screen::Log => log::full(frame, body, snap, ui),
-        Screen::Help => help::render(frame, body, ui),
+        Screen::Help => help::render(frame, body, ui, snap.replay.is_some()),
     }
     footer::render(frame, footer_area, snap, ui);
     if ui.dialog.is_some() {
@@ -240,6 +240,47 @@ mod tests {
         let (gates, at) = super::shown_gates(&live);
         assert!(at.is_none());
         assert_eq!(gates, live.engine.gates.as_slice());
+    }
+
+    /// The help in a replay lists the playback keys, not the keys that act
+    /// on a rollout (space does not pause a rollout there, r rolls nothing
+    /// back).
+    #[test]
+    fn the_help_in_a_replay_lists_the_playback_keys_not_the_rollout_s() {
+        let text = |snap: &crate::snapshot::Snapshot| {
+            let mut ui = UiState::new(Theme::default(), Keymap::defaults().unwrap(), "alice");
+            ui.apply(Action::Help, snap);
+            let mut term = Terminal::new(TestBackend::new(120, 80)).unwrap();
+            term.draw(|f| super::render(f, f.area(), snap, &ui))
+                .unwrap();
+            let buf = term.backend().buffer().clone();
+            (0..80)
+                .map(|y| (0..120).map(|x| buf[(x, y)].symbol()).collect::<String>())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let live = snapshot(Scenario::BreachCountdown);
+        let mut replay = live.clone();
+        replay.replay = Some(crate::recording::player::ReplayView {
+            from: live.now,
+            to: live.now,
+            playing: false,
+            speed: 1.0,
+            decisions_seen: 0,
+        });
+        let (live, replay) = (text(&live), text(&replay));
+        assert!(live.contains(Action::Rollback.describe()), "{live}");
+        assert!(!live.contains("play or pause the replay"), "{live}");
+        assert!(replay.contains("play or pause the replay"), "{replay}");
+        assert!(
+            replay.contains("jump to the next / previous decision"),
+            "{replay}"
+        );
+        for action in [Action::Rollback, Action::PauseResume, Action::Promote] {
+            assert!(!replay.contains(action.describe()), "{action:?}: {replay}");
+        }
+        assert!(!replay.contains("rollout keys"), "{replay}");
+        assert!(!replay.contains("backtab left up"), "{replay}");
     }
 
     /// A terminal can be any size (a split pane, a phone over SSH, a
