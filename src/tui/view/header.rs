@@ -29,7 +29,7 @@ pub fn replay_words(
     let all = r.to.0.saturating_sub(r.from.0).max(0) as u64;
     format!(
         "REPLAY {state} ×{} {} (+{} of {})",
-        r.speed,
+        crate::engine::words::number(r.speed),
         crate::engine::words::time_of_day(now),
         clock(into),
         clock(all)
