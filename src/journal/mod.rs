@@ -43,6 +43,13 @@ pub use writer::{
     JournalOptions, JournalWriter, ROLLOUT_ENDED, Records, Recovery, read_records, records,
 };
 
+/// The longest journal line a reader takes in: far above any record
+/// rampdeck writes (reasons are at most 4 KiB, hook output is bounded, the
+/// plan on `rollout_started` is a config file's worth), so a longer line is
+/// damage or a hostile file, refused once this much is read rather than
+/// read whole.
+pub const MAX_LINE: usize = 16 * 1024 * 1024;
+
 /// Everything that can go wrong with a journal.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {

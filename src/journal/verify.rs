@@ -228,9 +228,20 @@ struct Lines<R> {
 
 impl<R: BufRead> Lines<R> {
     fn next_line(&mut self) -> std::io::Result<Option<(Vec<u8>, bool)>> {
+        use std::io::Read;
         let mut buf = Vec::new();
-        if self.reader.read_until(b'\n', &mut buf)? == 0 {
+        let limit = super::MAX_LINE as u64 + 1;
+        if (&mut self.reader).take(limit).read_until(b'\n', &mut buf)? == 0 {
             return Ok(None);
+        }
+        if buf.len() > super::MAX_LINE {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "a line longer than {} MiB: not a record rampdeck writes (a damaged or foreign file)",
+                    super::MAX_LINE >> 20
+                ),
+            ));
         }
         let complete = buf.last() == Some(&b'\n');
         if complete {

@@ -373,13 +373,25 @@ impl Iterator for Records {
     type Item = Result<Record, JournalError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        use std::io::BufRead;
+        use std::io::{BufRead, Read};
         if self.done {
             return None;
         }
         let mut buf = Vec::new();
-        let read = self.reader.read_until(b'\n', &mut buf);
+        let limit = super::MAX_LINE as u64 + 1;
+        let read = (&mut self.reader).take(limit).read_until(b'\n', &mut buf);
         self.line += 1;
+        if buf.len() > super::MAX_LINE {
+            self.done = true;
+            return Some(Err(JournalError::Parse {
+                path: self.path.clone(),
+                line: self.line,
+                why: format!(
+                    "longer than {} MiB: not a record rampdeck writes (a damaged or foreign file)",
+                    super::MAX_LINE >> 20
+                ),
+            }));
+        }
         let n = match read {
             Ok(n) => n,
             Err(e) => {

@@ -417,3 +417,23 @@ fn a_closed_journal_is_never_resumed() {
     let open = ResumePoint::from_decisions(ds[..3].iter()).unwrap();
     assert!(!open.ended(), "a failed rollout can still be rolled back");
 }
+
+#[test]
+fn an_endless_journal_line_is_refused_not_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.jsonl");
+    // One 17 MiB "record": damage or a foreign file, past the readers' limit.
+    let mut line = String::from("{\"seq\":1,\"x\":\"");
+    line.push_str(&"a".repeat(17 << 20));
+    line.push_str("\"}\n");
+    std::fs::write(&path, line).unwrap();
+    for verb in ["verify", "summary"] {
+        let out = crate::kit::proc::rampdeck(&[verb])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let said = crate::kit::proc::said(&out);
+        assert_eq!(out.status.code(), Some(2), "{verb}: {said}");
+        assert!(said.contains("longer than 16 MiB"), "{verb}: {said}");
+    }
+}
