@@ -129,9 +129,9 @@ impl Action {
         }
     }
 
-    /// Actions that change the rollout (or ask to): none works in a
-    /// replay, which is read-only.
-    pub fn changes_rollout(self) -> bool {
+    /// Commands to the rollout: pause or resume, promote, roll back,
+    /// approve, take control.
+    fn commands_rollout(self) -> bool {
         matches!(
             self,
             Action::PauseResume
@@ -140,26 +140,19 @@ impl Action {
                 | Action::Rollback
                 | Action::Approve
                 | Action::TakeControl
-                | Action::Tick
-                | Action::Recheck
         )
+    }
+
+    /// Actions that change the rollout (or ask to): none works in a
+    /// replay, which is read-only.
+    pub fn changes_rollout(self) -> bool {
+        self.commands_rollout() || matches!(self, Action::Tick | Action::Recheck)
     }
 
     /// Actions that act on the rollout (or leave the cockpit): reachable from
     /// every screen except dialogs.
     pub fn is_operator(self) -> bool {
-        matches!(
-            self,
-            Action::PauseResume
-                | Action::Promote
-                | Action::PromoteFull
-                | Action::Rollback
-                | Action::Approve
-                | Action::TakeControl
-                | Action::Help
-                | Action::Log
-                | Action::Quit
-        )
+        self.commands_rollout() || matches!(self, Action::Help | Action::Log | Action::Quit)
     }
 }
 
