@@ -1,6 +1,7 @@
 //! The terminal loop: raw mode and the alternate screen, keys in, commands
 //! out, a redraw only when something changed (a new snapshot, a key, a
-//! resize, a countdown's second), each wrapped in a synchronized update.
+//! resize, a countdown's second), written by [`super::wire::Wire`] in as
+//! few bytes as the screen allows.
 //!
 //! The terminal is restored on every way out: normal return, error, panic
 //! (the hook restores before the color-eyre report prints), SIGTERM and
@@ -13,13 +14,12 @@ use std::time::Duration;
 
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use crossterm::terminal::{
-    BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
-    disable_raw_mode, enable_raw_mode,
+    EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode,
+    enable_raw_mode,
 };
-use crossterm::{cursor, execute, queue};
+use crossterm::{cursor, execute};
 use futures_util::StreamExt;
 use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -27,6 +27,7 @@ use super::keymap::Keymap;
 use super::state::{UiCommand, UiState};
 use super::theme::Theme;
 use super::view::render;
+use super::wire::Wire;
 use crate::engine::{NextAction, Phase, StepState};
 use crate::snapshot::Snapshot;
 
@@ -79,7 +80,7 @@ pub enum TuiExit {
     HangUp,
 }
 
-type Backend = CrosstermBackend<BufWriter<Stdout>>;
+type Backend = Wire<BufWriter<Stdout>>;
 type PanicHook = Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Send + Sync + 'static>;
 
 /// Whether the cockpit has the terminal (raw mode, alternate screen).
@@ -152,7 +153,7 @@ impl TerminalGuard {
             restore_terminal();
             return Err(terminal("enter the alternate screen")(e));
         }
-        let terminal = match Terminal::new(CrosstermBackend::new(out)) {
+        let terminal = match Terminal::new(Wire::new(out, true)) {
             Ok(t) => t,
             Err(e) => {
                 restore_terminal();
@@ -166,11 +167,9 @@ impl TerminalGuard {
     }
 
     fn draw(&mut self, snap: &Snapshot, ui: &UiState) -> Result<(), TuiError> {
-        queue!(self.terminal.backend_mut(), BeginSynchronizedUpdate).map_err(terminal("draw"))?;
         self.terminal
             .draw(|f| render(f, f.area(), snap, ui))
             .map_err(terminal("draw"))?;
-        execute!(self.terminal.backend_mut(), EndSynchronizedUpdate).map_err(terminal("draw"))?;
         Ok(())
     }
 }
@@ -313,7 +312,7 @@ async fn on_key(
 /// the next data slot (every [`DATA_INTERVAL`]); `tick`: a countdown's
 /// second turned, drawn at most once per [`FRAME_INTERVAL`] with the data
 /// already on screen. Over an SSH link a second then costs the few cells
-/// of its countdowns, and the numbers and charts every other second.
+/// of its countdowns, and the numbers and charts every third second.
 struct Frames {
     urgent: bool,
     data: bool,
@@ -336,13 +335,20 @@ impl Frames {
         }
     }
 
-    /// This frame takes the newest snapshot.
+    /// This frame takes the newest snapshot: at its slot, or a little
+    /// early when a countdown's frame goes out anyway (one frame, not two a
+    /// few milliseconds apart).
     fn data_due(&self, now: Instant) -> bool {
-        self.urgent || (self.data && now >= self.last_data + DATA_INTERVAL)
+        let slot = self.last_data + DATA_INTERVAL;
+        self.urgent || (self.data && (now >= slot || (self.tick_due(now) && now + MERGE >= slot)))
+    }
+
+    fn tick_due(&self, now: Instant) -> bool {
+        self.tick && now >= self.last + FRAME_INTERVAL
     }
 
     fn due(&self, now: Instant) -> bool {
-        self.data_due(now) || (self.tick && now >= self.last + FRAME_INTERVAL)
+        self.data_due(now) || self.tick_due(now)
     }
 
     fn drawn(&mut self, now: Instant) {
@@ -384,10 +390,16 @@ impl Frames {
 /// 200x50.
 const FRAME_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How early new samples may join a countdown's frame rather than wait for
+/// their own slot.
+const MERGE: Duration = Duration::from_millis(500);
+
 /// The shortest time between two frames that show new samples: numbers and
-/// charts move every other second, countdowns every second (issue 11: a
-/// fifth of htop's bytes at 200x50).
-const DATA_INTERVAL: Duration = Duration::from_secs(2);
+/// charts move every third second, countdowns every second, and what the
+/// operator must see (a breach, a verdict, a decision, the phase) at once
+/// (issue 11: at most a fifth of htop's bytes at 200x50; every 2 s cost
+/// 0.3 of htop's).
+const DATA_INTERVAL: Duration = Duration::from_secs(3);
 
 /// A change the operator must see at once rather than at the next frame
 /// slot: the phase (their pause, an automatic rollback), the step, a new
@@ -497,6 +509,31 @@ pub fn aged(snap: &Snapshot, elapsed_ms: u64) -> Option<Snapshot> {
 mod tests {
     use super::*;
     use crate::tui::fixtures::{Scenario, snapshot};
+
+    /// New samples join a countdown's frame when their slot is near, so a
+    /// second costs one frame, not a tick and then the data 8 ms later.
+    #[test]
+    fn samples_join_a_countdown_frame_near_their_slot() {
+        let mut f = Frames::new();
+        let t0 = f.last;
+        f.drawn(t0);
+        f.data = true;
+        let slot = DATA_INTERVAL.as_millis() as u64;
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // Samples wait for their slot; nothing else is due.
+        assert!(!f.due(at(slot - 1_000)));
+        assert!(f.due(at(slot)) && f.data_due(at(slot)));
+        // A countdown's second turns 0.4 s before the slot: one frame, with
+        // the samples.
+        f.tick = true;
+        assert!(f.due(at(slot - 400)) && f.data_due(at(slot - 400)));
+        // 0.8 s before, the slot is too far: the countdown alone.
+        assert!(f.due(at(slot - 800)) && !f.data_due(at(slot - 800)));
+        f.drawn(at(slot - 800));
+        assert!(f.data, "the samples still wait");
+        assert!(!f.due(at(slot - 100)), "no frame between slot and tick");
+        assert!(f.data_due(at(slot)));
+    }
 
     #[test]
     fn countdowns_age_between_publishes_and_nothing_else_does() {

@@ -23,6 +23,7 @@ pub mod keymap;
 pub mod state;
 pub mod theme;
 pub mod view;
+pub mod wire;
 
 pub use app::{TuiError, TuiExit, TuiOptions, run};
 pub use keymap::{Action, Keymap, KeymapError, Mode};
