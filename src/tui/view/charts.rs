@@ -59,10 +59,15 @@ fn chart(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, i: usize,
     block.render(area, frame.buffer_mut());
     let [values_area, inner] =
         Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(inner);
-    let mut legend = values(metric, gate, series, ui, false);
-    if legend.width() > usize::from(values_area.width) {
-        // Short labels before the numbers get cut off (the SLO first).
-        legend = values(metric, gate, series, ui, true);
+    // Steady widths where they fit, then plain, then short labels before
+    // the numbers get cut off (the SLO first).
+    let fits = |l: &Line| l.width() <= usize::from(values_area.width);
+    let mut legend = values(metric, gate, series, ui, Labels::Steady);
+    if !fits(&legend) {
+        legend = values(metric, gate, series, ui, Labels::Long);
+    }
+    if !fits(&legend) {
+        legend = values(metric, gate, series, ui, Labels::Short);
     }
     put_lines(frame.buffer_mut(), values_area, &[legend]);
     let Some(series) = series else {
@@ -284,16 +289,32 @@ fn plot(frame: &mut Frame, inner: Rect, d: &PlotData, ui: &UiState) {
     }
 }
 
+/// Columns a live value keeps in a chart's header line
+/// ([`Labels::Steady`]).
+const LIVE_WIDTH: usize = 8;
+
+/// How a chart's header line spells its values, widest first.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Labels {
+    /// Long labels, and the live values keep [`LIVE_WIDTH`] columns, so a
+    /// number turning from `0.35 %` to `0.346 %` does not shift (and
+    /// resend) the rest of the line.
+    Steady,
+    Long,
+    Short,
+}
+
 /// The line above the plot: current values with units, limit and SLO, in
-/// the colors of their lines (so it doubles as the legend). `short` uses
-/// abbreviated labels for narrow charts.
+/// the colors of their lines (so it doubles as the legend), spelled as
+/// `labels` says.
 fn values(
     metric: &Metric,
     gate: Option<&GateStatus>,
     series: Option<&MetricSeries>,
     ui: &UiState,
-    short: bool,
+    labels: Labels,
 ) -> Line<'static> {
+    let short = labels == Labels::Short;
     let t = &ui.theme;
     let canary = gate
         .and_then(|g| g.canary)
@@ -306,13 +327,21 @@ fn values(
     } else {
         ["canary ", "  baseline ", "  limit ", "  slo "]
     };
+    let live = |v: Option<f64>| {
+        let text = opt_value(metric, v);
+        if labels == Labels::Steady {
+            format!("{text:<LIVE_WIDTH$}")
+        } else {
+            text
+        }
+    };
     let mut spans = vec![
         Span::styled(c, t.canary()),
-        Span::styled(opt_value(metric, canary), t.bold()),
+        Span::styled(live(canary), t.bold()),
     ];
     if baseline.is_some() {
         spans.push(Span::styled(b, t.baseline()));
-        spans.push(Span::raw(opt_value(metric, baseline)));
+        spans.push(Span::raw(live(baseline)));
         // At 100 % the baseline cohort is empty: the gate compares with
         // the baseline as it was, and says so.
         if gate.is_some_and(|g| g.baseline_frozen_at.is_some()) {
