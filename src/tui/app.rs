@@ -245,7 +245,7 @@ pub async fn run(
             }
             frames.drawn(now);
         }
-        let tick = frames.wake_at(&shown, shown_received);
+        let wake = frames.wake_at(&shown, shown_received);
         tokio::select! {
             changed = snapshots.changed(), if snapshots_open => match changed {
                 Ok(()) => {
@@ -280,7 +280,10 @@ pub async fn run(
                 // Reading the terminal failed or it closed: it is gone.
                 Some(Err(_)) | None => return hang_up(),
             },
-            _ = sleep_until_opt(tick), if tick.is_some() => frames.tick = true,
+            // Only wakes the loop: a countdown's second is due by the clock
+            // (`Frames::tick_at`), whichever branch wins the race with
+            // samples that arrive in the same instant.
+            _ = sleep_until_opt(wake), if wake.is_some() => {}
             ask = signals.recv() => match ask {
                 crate::tty::SignalAsk::HangUp => return hang_up(),
                 crate::tty::SignalAsk::Stop(n) => return Ok(TuiExit::Signal(n)),
@@ -309,14 +312,14 @@ async fn on_key(
 
 /// When to draw. `urgent`: draw now, with the newest data (a key, a
 /// resize, a new phase, decision or verdict). `data`: new samples wait for
-/// the next data slot (every [`DATA_INTERVAL`]); `tick`: a countdown's
-/// second turned, drawn at most once per [`FRAME_INTERVAL`] with the data
-/// already on screen. Over an SSH link a second then costs the few cells
+/// the next data slot (every [`DATA_INTERVAL`]); `tick_at`: when a
+/// countdown's second turns, drawn at most once per [`FRAME_INTERVAL`]
+/// with the data already on screen. Over an SSH link a second then costs the few cells
 /// of its countdowns, and the numbers and charts every third second.
 struct Frames {
     urgent: bool,
     data: bool,
-    tick: bool,
+    tick_at: Option<Instant>,
     last: Instant,
     last_data: Instant,
     first_drawn: bool,
@@ -328,7 +331,7 @@ impl Frames {
         Frames {
             urgent: true,
             data: false,
-            tick: false,
+            tick_at: None,
             last: now,
             last_data: now,
             first_drawn: false,
@@ -344,7 +347,7 @@ impl Frames {
     }
 
     fn tick_due(&self, now: Instant) -> bool {
-        self.tick && now >= self.last + FRAME_INTERVAL
+        self.tick_at.is_some_and(|t| now >= t) && now >= self.last + FRAME_INTERVAL
     }
 
     fn due(&self, now: Instant) -> bool {
@@ -357,7 +360,7 @@ impl Frames {
             self.last_data = now;
         }
         self.urgent = false;
-        self.tick = false;
+        self.tick_at = None;
         self.last = now;
         if !self.first_drawn {
             self.first_drawn = true;
@@ -367,16 +370,16 @@ impl Frames {
 
     /// Wake for the next data slot when samples wait, and at the next whole
     /// second of a countdown on screen (only while one runs: idle costs
-    /// nothing).
-    fn wake_at(&self, shown: &Snapshot, received: Instant) -> Option<Instant> {
+    /// nothing). That second is kept until it is drawn: samples arriving
+    /// at the same instant (pollers run on whole seconds too) wake the loop
+    /// first, and must not push it a second further.
+    fn wake_at(&mut self, shown: &Snapshot, received: Instant) -> Option<Instant> {
         let data = self.data.then(|| self.last_data + DATA_INTERVAL);
         let elapsed = received.elapsed().as_millis() as u64;
-        let tick = if self.tick {
-            Some(self.last + FRAME_INTERVAL)
-        } else {
-            has_countdown(shown, elapsed)
-                .then(|| received + Duration::from_millis((elapsed / 1000 + 1) * 1000))
-        };
+        if self.tick_at.is_none() && has_countdown(shown, elapsed) {
+            self.tick_at = Some(received + Duration::from_millis((elapsed / 1000 + 1) * 1000));
+        }
+        let tick = self.tick_at.map(|t| t.max(self.last + FRAME_INTERVAL));
         match (data, tick) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -525,7 +528,7 @@ mod tests {
         assert!(f.due(at(slot)) && f.data_due(at(slot)));
         // A countdown's second turns 0.4 s before the slot: one frame, with
         // the samples.
-        f.tick = true;
+        f.tick_at = Some(at(slot - 800));
         assert!(f.due(at(slot - 400)) && f.data_due(at(slot - 400)));
         // 0.8 s before, the slot is too far: the countdown alone.
         assert!(f.due(at(slot - 800)) && !f.data_due(at(slot - 800)));
@@ -533,6 +536,27 @@ mod tests {
         assert!(f.data, "the samples still wait");
         assert!(!f.due(at(slot - 100)), "no frame between slot and tick");
         assert!(f.data_due(at(slot)));
+    }
+
+    /// Pollers answer on whole seconds, as the countdown turns: samples
+    /// arriving in that instant (and waking the loop before the timer)
+    /// must not cost the countdown its second. They did: the screen's
+    /// clocks stood still for one or two seconds every few seconds.
+    #[test]
+    fn a_countdown_second_is_drawn_when_samples_arrive_in_the_same_instant() {
+        let shown = snapshot(Scenario::Progressing);
+        let mut f = Frames::new();
+        let t0 = f.last;
+        f.drawn(t0);
+        let second = f.wake_at(&shown, t0).unwrap();
+        // The samples' branch wins the race: the loop runs without the
+        // timer having fired, and asks again when to wake.
+        f.data = true;
+        assert_eq!(f.wake_at(&shown, t0), Some(second), "the second is kept");
+        assert!(f.due(second) && !f.data_due(second));
+        f.drawn(second);
+        let next = f.wake_at(&shown, t0).unwrap();
+        assert_eq!(next - second, Duration::from_secs(1));
     }
 
     #[test]
