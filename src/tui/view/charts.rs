@@ -235,7 +235,16 @@ fn plot(frame: &mut Frame, inner: Rect, d: &PlotData, ui: &UiState) {
     let (c_base, c_canary, c_breach) = (color(t.baseline()), color(t.canary()), color(t.breach()));
     let y_hi = number(d.hi);
     let y_lo = number(d.lo);
-    let label_w = y_hi.chars().count().max(y_lo.chars().count()) as u16 + 1;
+    let widest = y_hi.chars().count().max(y_lo.chars().count());
+    // A wide chart keeps its plot's left edge put while the scale moves
+    // from `6` to `12` to `1200`: a shifted plot redraws (and resends)
+    // every row.
+    let steady = if inner.width >= STEADY_AXIS_FROM {
+        Y_LABEL_MIN
+    } else {
+        0
+    };
+    let label_w = widest.max(steady) as u16 + 1;
     let [plot_row, x_row] =
         Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(inner);
     let [y_col, plot] =
@@ -288,6 +297,11 @@ fn plot(frame: &mut Frame, inner: Rect, d: &PlotData, ui: &UiState) {
         marks.write(buf);
     }
 }
+
+/// Columns the y axis's labels keep on a chart at least
+/// [`STEADY_AXIS_FROM`] wide (a narrower one gives them only what they need).
+const Y_LABEL_MIN: usize = 4;
+const STEADY_AXIS_FROM: u16 = 48;
 
 /// Columns a live value keeps in a chart's header line
 /// ([`Labels::Steady`]).

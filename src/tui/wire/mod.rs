@@ -4,34 +4,45 @@
 //! `CrosstermBackend`, in fewer bytes:
 //!
 //! - a frame is collected whole, then written at once; it is wrapped in a
-//!   synchronized update only when it is big enough to tear (a countdown's
-//!   two cells are not);
+//!   synchronized update only when it is big enough to tear ([`SYNC_FROM`]:
+//!   a countdown's two cells or a data frame's few numbers are not);
 //! - within a row the cursor moves forward (`CSI n C`) instead of to an
 //!   absolute position, while every symbol written since the last absolute
 //!   move is one the terminal surely draws one column wide (ASCII, braille,
 //!   box drawing, blocks); after any other symbol it moves absolutely, so a
 //!   terminal that disagrees on a width can only shift cells up to the next
 //!   absolute move, as with the stock backend;
-//! - a colour change sends only the colour that changed; the end of a frame
-//!   resets only what is not reset already;
+//! - a change of colour or attributes is one SGR sequence: what changed,
+//!   or a reset and the new pen whole, whichever is shorter; the 16 ANSI
+//!   colours go in their short forms (`31`, `95`), as terminfo's `setaf`
+//!   writes them, not as 256-colour indices (`38;5;1`);
+//! - a space takes no colour change: its foreground (and bold, dim,
+//!   italic) draw nothing, so the gaps in a chart line cost nothing;
+//! - the end of a frame resets only what is not reset already;
+//! - a run of blanks (what a closed dialog or a moved line leaves) is
+//!   erased (`CSI n X`), not written out;
 //! - the cursor is hidden once, not at every frame.
 
+use std::cell::Cell as StdCell;
+use std::cmp::Ordering;
 use std::io::{self, Write};
 
-use crossterm::style::{
-    Attribute, Color as CColor, Colors, SetAttribute, SetBackgroundColor, SetColors,
-    SetForegroundColor, SetUnderlineColor,
-};
+use crossterm::style::{Color as CColor, SetUnderlineColor};
 use crossterm::terminal::{self, Clear, ClearType as CClear};
 use crossterm::{cursor, queue};
 use ratatui::backend::{Backend, ClearType, IntoCrossterm, WindowSize};
 use ratatui::buffer::Cell;
 use ratatui::layout::{Position, Size};
-use ratatui::style::{Color, Modifier};
+use ratatui::style::Color;
 
-/// Frames up to this many bytes go out without a synchronized update: a
-/// few cells cannot tear, and the markers cost 16 bytes.
-const SYNC_FROM: usize = 256;
+/// Frames under this many bytes go out without a synchronized update (its
+/// markers cost 16 bytes). A frame is one `write`; under 1 KiB it is one
+/// chunk through the tty layer (which splits writes at 2 KiB), one read
+/// for sshd and one SSH packet, so the terminal gets it whole: a
+/// countdown's second or a data frame's few numbers and dots cannot tear.
+/// A bigger frame (a rescale, a dialog, a resize) can be split on its
+/// way, and is wrapped.
+const SYNC_FROM: usize = 1024;
 
 /// A backend that writes frames to `out` (see the module docs).
 pub struct Wire<W: Write> {
@@ -39,6 +50,10 @@ pub struct Wire<W: Write> {
     frame: Vec<u8>,
     out: W,
     cursor_hidden: bool,
+    /// The terminal's size as last asked (ratatui asks before each draw).
+    size: StdCell<Size>,
+    /// What the screen shows, for rewriting short gaps.
+    screen: Shadow,
 }
 
 impl<W: Write> Wire<W> {
@@ -48,6 +63,8 @@ impl<W: Write> Wire<W> {
             frame: Vec::new(),
             out,
             cursor_hidden,
+            size: StdCell::new(Size::default()),
+            screen: Shadow::default(),
         }
     }
 
@@ -58,25 +75,66 @@ impl<W: Write> Wire<W> {
 }
 
 /// Where the terminal's cursor is after the last symbol written, and
-/// whether a forward move from there can be trusted.
+/// whether its column is known (a relative move from there can be
+/// trusted).
 struct Cursor {
     at: Option<Position>,
     exact: bool,
 }
 
 impl Cursor {
-    fn move_to(&mut self, w: &mut Vec<u8>, x: u16, y: u16) -> io::Result<()> {
+    /// Moves to (x, y) in the fewest bytes: an absolute move, or (from a
+    /// known column, not at the right edge where a terminal's pending wrap
+    /// makes the column ambiguous) down and across, or within a row by
+    /// rewriting a short gap's cells with `pen` when `screen` knows them.
+    fn move_to(
+        &mut self,
+        w: &mut Vec<u8>,
+        x: u16,
+        y: u16,
+        screen: &Shadow,
+        pen: Pen,
+    ) -> io::Result<()> {
+        let mut best = Vec::new();
+        write!(best, "\x1b[{};{}H", y + 1, x + 1)?;
         match self.at {
-            Some(p) if p.x == x && p.y == y => {}
-            Some(p) if self.exact && p.y == y && x > p.x => match x - p.x {
-                1 => w.extend_from_slice(b"\x1b[C"),
-                n => write!(w, "\x1b[{n}C")?,
-            },
-            _ => {
-                write!(w, "\x1b[{};{}H", y + 1, x + 1)?;
-                self.exact = true;
+            Some(p) if p.x == x && p.y == y => return Ok(()),
+            Some(p)
+                if self.exact && ((y == p.y && x > p.x) || (y > p.y && p.x < screen.width())) =>
+            {
+                let mut rel = Vec::new();
+                match y - p.y {
+                    0 => {}
+                    1 => rel.extend_from_slice(b"\x1b[B"),
+                    n => write!(rel, "\x1b[{n}B")?,
+                }
+                match x.cmp(&p.x) {
+                    Ordering::Equal => {}
+                    Ordering::Greater => match x - p.x {
+                        1 => rel.extend_from_slice(b"\x1b[C"),
+                        n => write!(rel, "\x1b[{n}C")?,
+                    },
+                    Ordering::Less => match p.x - x {
+                        1 => rel.push(b'\x08'),
+                        n => write!(rel, "\x1b[{n}D")?,
+                    },
+                }
+                if y == p.y
+                    && let Some(cells) = screen.redraw(p.x..x, y, pen)
+                    && cells.len() < rel.len()
+                {
+                    rel = cells;
+                }
+                if rel.len() < best.len() {
+                    best = rel;
+                }
             }
+            _ => {}
         }
+        if best.first() == Some(&0x1b) && best.last() == Some(&b'H') {
+            self.exact = true;
+        }
+        w.extend_from_slice(&best);
         Ok(())
     }
 
@@ -84,6 +142,33 @@ impl Cursor {
         self.at = Some(Position { x: x + 1, y });
         self.exact &= symbol.chars().all(surely_narrow);
     }
+}
+
+/// Runs of this many blanks or more are erased (`CSI n X`, 4 or 5 bytes,
+/// plus up to 5 for the move past them) instead of written one byte each.
+const ERASE_FROM: u16 = 11;
+
+/// How many cells from the start of `cells` are blanks in a row, side by
+/// side, that an erase draws exactly: a space on the default background,
+/// with nothing that shows on a space. (An erase fills with the current
+/// background, which only the default one makes the same on every
+/// terminal.)
+fn blank_run(cells: &[(u16, u16, &Cell)]) -> u16 {
+    let Some(&(x0, y0, _)) = cells.first() else {
+        return 0;
+    };
+    let mut n = 0;
+    for &(x, y, cell) in cells {
+        let blank = cell.symbol() == " "
+            && cell.bg == Color::Reset
+            && cell.underline_color == Color::Reset
+            && !cell.modifier.intersects(pen::SHOWS_ON_SPACE);
+        if !blank || y != y0 || x != x0 + n {
+            break;
+        }
+        n += 1;
+    }
+    n
 }
 
 /// Characters every terminal draws one column wide.
@@ -104,49 +189,49 @@ impl<W: Write> Backend for Wire<W> {
         I: Iterator<Item = (u16, u16, &'a Cell)>,
     {
         let w = &mut self.frame;
-        let (mut fg, mut bg, mut modifier) = (Color::Reset, Color::Reset, Modifier::empty());
+        let mut pen = Pen::RESET;
         let mut underline = Color::Reset;
         let mut cursor = Cursor {
             at: None,
             exact: false,
         };
-        for (x, y, cell) in content {
-            cursor.move_to(w, x, y)?;
-            if cell.modifier != modifier {
-                modifier_diff(w, modifier, cell.modifier)?;
-                modifier = cell.modifier;
+        let size = self.size.get();
+        if (self.screen.width(), self.screen.height()) != (size.width, size.height) {
+            self.screen.forget(size.width, size.height);
+        }
+        let cells: Vec<_> = content.collect();
+        let mut i = 0;
+        while let Some(&(x, y, cell)) = cells.get(i) {
+            cursor.move_to(w, x, y, &self.screen, pen)?;
+            let mut want = Pen::of(cell);
+            if cell.symbol() == " " {
+                want = want.on_space(pen);
             }
-            match (cell.fg != fg, cell.bg != bg) {
-                (true, true) => queue!(
-                    w,
-                    SetColors(Colors::new(
-                        cell.fg.into_crossterm(),
-                        cell.bg.into_crossterm()
-                    ))
-                )?,
-                (true, false) => queue!(w, SetForegroundColor(cell.fg.into_crossterm()))?,
-                (false, true) => queue!(w, SetBackgroundColor(cell.bg.into_crossterm()))?,
-                (false, false) => {}
+            let run = blank_run(&cells[i..]);
+            if run >= ERASE_FROM {
+                // Erase rather than write the blanks: the cursor stays at the
+                // run's start, and the next move goes on from there.
+                pen.change_to(w, want, underline == Color::Reset)?;
+                write!(w, "\x1b[{run}X")?;
+                for dx in 0..run {
+                    self.screen.drew(x + dx, y, " ", pen);
+                }
+                cursor.at = Some(Position { x, y });
+                i += usize::from(run);
+                continue;
             }
-            (fg, bg) = (cell.fg, cell.bg);
+            i += 1;
+            pen.change_to(w, want, underline == Color::Reset)?;
             if cell.underline_color != underline {
                 queue!(w, SetUnderlineColor(cell.underline_color.into_crossterm()))?;
                 underline = cell.underline_color;
             }
             w.extend_from_slice(cell.symbol().as_bytes());
             cursor.wrote(x, y, cell.symbol());
+            self.screen.drew(x, y, cell.symbol(), pen);
         }
         // Leave the terminal as the next frame assumes it: all reset.
-        if !modifier.is_empty() {
-            queue!(w, SetAttribute(Attribute::Reset))?;
-        } else {
-            if fg != Color::Reset {
-                queue!(w, SetForegroundColor(CColor::Reset))?;
-            }
-            if bg != Color::Reset {
-                queue!(w, SetBackgroundColor(CColor::Reset))?;
-            }
-        }
+        pen.change_to(w, Pen::RESET, underline == Color::Reset)?;
         if underline != Color::Reset {
             queue!(w, SetUnderlineColor(CColor::Reset))?;
         }
@@ -191,12 +276,20 @@ impl<W: Write> Backend for Wire<W> {
             ClearType::CurrentLine => CClear::CurrentLine,
             ClearType::UntilNewLine => CClear::UntilNewLine,
         };
+        let Size { width, height } = self.size.get();
+        if clear_type == ClearType::All {
+            self.screen.cleared(width, height);
+        } else {
+            self.screen.forget(width, height);
+        }
         queue!(self.frame, Clear(what))
     }
 
     fn size(&self) -> io::Result<Size> {
         let (width, height) = terminal::size()?;
-        Ok(Size { width, height })
+        let size = Size { width, height };
+        self.size.set(size);
+        Ok(size)
     }
 
     fn window_size(&mut self) -> io::Result<WindowSize> {
@@ -230,226 +323,10 @@ impl<W: Write> Backend for Wire<W> {
     }
 }
 
-/// The SGR attributes that turn `from` into `to` (as `CrosstermBackend`
-/// writes them: bold and dim share one "normal intensity" reset).
-fn modifier_diff(w: &mut Vec<u8>, from: Modifier, to: Modifier) -> io::Result<()> {
-    let removed = from - to;
-    let added = to - from;
-    let mut set = |a: Attribute| queue!(w, SetAttribute(a));
-    if removed.contains(Modifier::REVERSED) {
-        set(Attribute::NoReverse)?;
-    }
-    let reset_intensity = removed.intersects(Modifier::BOLD | Modifier::DIM);
-    if reset_intensity {
-        set(Attribute::NormalIntensity)?;
-        if to.contains(Modifier::DIM) {
-            set(Attribute::Dim)?;
-        }
-        if to.contains(Modifier::BOLD) {
-            set(Attribute::Bold)?;
-        }
-    }
-    for (m, off) in [
-        (Modifier::ITALIC, Attribute::NoItalic),
-        (Modifier::UNDERLINED, Attribute::NoUnderline),
-        (Modifier::CROSSED_OUT, Attribute::NotCrossedOut),
-        (Modifier::HIDDEN, Attribute::NoHidden),
-    ] {
-        if removed.contains(m) {
-            set(off)?;
-        }
-    }
-    if removed.intersects(Modifier::SLOW_BLINK | Modifier::RAPID_BLINK) {
-        set(Attribute::NoBlink)?;
-    }
-    for (m, on) in [
-        (Modifier::REVERSED, Attribute::Reverse),
-        (Modifier::BOLD, Attribute::Bold),
-        (Modifier::ITALIC, Attribute::Italic),
-        (Modifier::UNDERLINED, Attribute::Underlined),
-        (Modifier::DIM, Attribute::Dim),
-        (Modifier::CROSSED_OUT, Attribute::CrossedOut),
-        (Modifier::HIDDEN, Attribute::Hidden),
-        (Modifier::SLOW_BLINK, Attribute::SlowBlink),
-        (Modifier::RAPID_BLINK, Attribute::RapidBlink),
-    ] {
-        let intensity = matches!(m, Modifier::BOLD | Modifier::DIM);
-        if added.contains(m) && !(intensity && reset_intensity) {
-            set(on)?;
-        }
-    }
-    Ok(())
-}
-
+mod pen;
+mod shadow;
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-    use rand::rngs::StdRng;
-    use rand::{Rng, SeedableRng};
-    use ratatui::buffer::Buffer;
-    use ratatui::layout::Rect;
+mod tests;
 
-    const SYMBOLS: &[&str] = &[
-        "a", "Z", "7", " ", "%", "⠁", "⣿", "─", "│", "█", "✔", "·", "▶",
-    ];
-    const COLORS: &[Color] = &[
-        Color::Reset,
-        Color::Red,
-        Color::Green,
-        Color::DarkGray,
-        Color::LightMagenta,
-        Color::Indexed(200),
-        Color::Rgb(10, 20, 30),
-    ];
-    const MODIFIERS: &[Modifier] = &[
-        Modifier::BOLD,
-        Modifier::DIM,
-        Modifier::ITALIC,
-        Modifier::UNDERLINED,
-        Modifier::REVERSED,
-    ];
-
-    fn vt_color(c: Color) -> vt100::Color {
-        match c {
-            Color::Reset => vt100::Color::Default,
-            Color::Red => vt100::Color::Idx(1),
-            Color::Green => vt100::Color::Idx(2),
-            Color::DarkGray => vt100::Color::Idx(8),
-            Color::LightMagenta => vt100::Color::Idx(13),
-            Color::Indexed(i) => vt100::Color::Idx(i),
-            Color::Rgb(r, g, b) => vt100::Color::Rgb(r, g, b),
-            other => panic!("no test mapping for {other:?}"),
-        }
-    }
-
-    /// Changes a few runs of cells, like a data frame: a number here, a
-    /// chart column there, sometimes a whole row.
-    fn mutate(buf: &mut Buffer, rng: &mut StdRng) {
-        let area = buf.area;
-        for _ in 0..rng.random_range(1..12) {
-            let y = rng.random_range(0..area.height);
-            let x0 = rng.random_range(0..area.width);
-            let len = rng.random_range(1..=(area.width - x0).min(8));
-            let fg = COLORS[rng.random_range(0..COLORS.len())];
-            let bg = COLORS[rng.random_range(0..COLORS.len())];
-            let mut m = Modifier::empty();
-            for &candidate in MODIFIERS {
-                if rng.random_bool(0.25) {
-                    m |= candidate;
-                }
-            }
-            // vt100 keeps one intensity: bold and dim together read as dim.
-            if m.contains(Modifier::BOLD | Modifier::DIM) {
-                m.remove(Modifier::DIM);
-            }
-            for x in x0..x0 + len {
-                let cell = &mut buf[(x, y)];
-                cell.set_symbol(SYMBOLS[rng.random_range(0..SYMBOLS.len())]);
-                cell.fg = fg;
-                cell.bg = bg;
-                cell.modifier = m;
-            }
-        }
-    }
-
-    fn assert_same_screen(parser: &vt100::Parser, buf: &Buffer, frame: usize) {
-        let screen = parser.screen();
-        for y in 0..buf.area.height {
-            for x in 0..buf.area.width {
-                let want = &buf[(x, y)];
-                let got = screen.cell(y, x).unwrap();
-                let at = format!("frame {frame}, cell ({x}, {y})");
-                // vt100 reads a cell never written as "".
-                let contents = Some(got.contents())
-                    .filter(|c| !c.is_empty())
-                    .unwrap_or(" ");
-                assert_eq!(contents, want.symbol(), "{at}");
-                assert_eq!(got.fgcolor(), vt_color(want.fg), "{at} fg");
-                assert_eq!(got.bgcolor(), vt_color(want.bg), "{at} bg");
-                assert_eq!(got.bold(), want.modifier.contains(Modifier::BOLD), "{at}");
-                assert_eq!(got.dim(), want.modifier.contains(Modifier::DIM), "{at}");
-                assert_eq!(
-                    got.italic(),
-                    want.modifier.contains(Modifier::ITALIC),
-                    "{at}"
-                );
-                let underlined = want.modifier.contains(Modifier::UNDERLINED);
-                assert_eq!(got.underline(), underlined, "{at}");
-                assert_eq!(
-                    got.inverse(),
-                    want.modifier.contains(Modifier::REVERSED),
-                    "{at}"
-                );
-            }
-        }
-    }
-
-    /// Whatever sequence of frames it is given, a terminal that reads
-    /// the bytes shows exactly the buffer: symbols, colours, attributes.
-    #[test]
-    fn a_terminal_shows_exactly_the_buffer_after_every_frame() {
-        let area = Rect::new(0, 0, 60, 12);
-        let mut parser = vt100::Parser::new(area.height, area.width, 0);
-        let mut wire = Wire::new(Vec::new(), true);
-        let mut prev = Buffer::empty(area);
-        let mut rng = StdRng::seed_from_u64(11);
-        for frame in 0..300 {
-            let mut next = prev.clone();
-            mutate(&mut next, &mut rng);
-            wire.draw(prev.diff(&next).into_iter()).unwrap();
-            wire.flush().unwrap();
-            parser.process(wire.out());
-            wire.out.clear();
-            assert_same_screen(&parser, &next, frame);
-            prev = next;
-        }
-    }
-
-    /// A countdown's second (two cells) goes out bare; a big frame is
-    /// wrapped so the terminal shows it at once; the cursor is hidden once.
-    #[test]
-    fn small_frames_skip_the_synchronized_update_and_the_cursor_is_hidden_once() {
-        let area = Rect::new(0, 0, 80, 24);
-        let mut wire = Wire::new(Vec::new(), false);
-        let prev = Buffer::empty(area);
-        let mut next = prev.clone();
-        next[(10, 2)].set_symbol("4");
-        next[(11, 2)].set_symbol("2");
-        wire.draw(prev.diff(&next).into_iter()).unwrap();
-        wire.hide_cursor().unwrap();
-        wire.flush().unwrap();
-        assert_eq!(wire.out(), b"\x1b[3;11H42\x1b[?25l");
-        wire.out.clear();
-
-        let mut big = next.clone();
-        for x in 0..80 {
-            big[(x, 5)].set_symbol("⣿").fg = Color::Green;
-        }
-        wire.draw(next.diff(&big).into_iter()).unwrap();
-        wire.hide_cursor().unwrap();
-        wire.flush().unwrap();
-        let out = String::from_utf8(wire.out().clone()).unwrap();
-        assert!(out.starts_with("\x1b[?2026h\x1b[6;1H"), "{out:?}");
-        assert!(out.ends_with("\x1b[39m\x1b[?2026l"), "{out:?}");
-        assert!(!out.contains("?25l"), "hidden already: {out:?}");
-    }
-
-    /// Within a row, gaps are crossed with a forward move, but not after a
-    /// symbol whose width a terminal might see differently.
-    #[test]
-    fn gaps_in_a_row_are_forward_moves_until_an_uncertain_symbol() {
-        let area = Rect::new(0, 0, 40, 3);
-        let mut wire = Wire::new(Vec::new(), true);
-        let prev = Buffer::empty(area);
-        let mut next = prev.clone();
-        next[(2, 1)].set_symbol("⠁");
-        next[(6, 1)].set_symbol("a");
-        next[(9, 1)].set_symbol("✔");
-        next[(12, 1)].set_symbol("b");
-        wire.draw(prev.diff(&next).into_iter()).unwrap();
-        wire.flush().unwrap();
-        let out = String::from_utf8(wire.out().clone()).unwrap();
-        assert_eq!(out, "\x1b[2;3H⠁\x1b[3Ca\x1b[2C✔\x1b[2;13Hb");
-    }
-}
+use pen::Pen;
+use shadow::Shadow;
