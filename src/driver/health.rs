@@ -13,12 +13,17 @@ use super::DriverError;
 use std::collections::HashMap;
 
 use serde_json::json;
+use tokio::sync::mpsc;
 
 use super::words::state_word;
 use super::{Driver, wall_now};
 use crate::engine::{Actor, Cohort, DecisionKind, Input, Reading, Timestamp};
 use crate::snapshot::SourceState;
 use crate::sources::SampleMsg;
+
+/// The most samples judged in one go before the views hear of them (and
+/// before a waiting command is looked at again).
+const SAMPLE_BATCH: usize = 32;
 
 /// Polls in a row a query's new state must hold before it counts.
 pub const DEBOUNCE_POLLS: u32 = 2;
@@ -120,6 +125,28 @@ fn query_name(metric: &str, cohort: Cohort) -> String {
 }
 
 impl Driver {
+    /// Judges `first`, then the samples already queued behind it: a poll
+    /// round's answers arrive together, and the views then get one
+    /// snapshot for them all rather than one each. It stops at
+    /// [`SAMPLE_BATCH`], or as soon as a command waits (`command_waits`):
+    /// commands still go first.
+    pub(super) fn on_samples(
+        &mut self,
+        first: SampleMsg,
+        queued: &mut mpsc::Receiver<SampleMsg>,
+        command_waits: impl Fn() -> bool,
+    ) -> Result<(), DriverError> {
+        self.on_sample(first)?;
+        for _ in 1..SAMPLE_BATCH {
+            if command_waits() {
+                break;
+            }
+            let Ok(msg) = queued.try_recv() else { break };
+            self.on_sample(msg)?;
+        }
+        Ok(())
+    }
+
     pub(super) fn on_sample(&mut self, msg: SampleMsg) -> Result<(), DriverError> {
         // A source echoing request headers in its error puts no secret in
         // the gates, the lane, the views or the journal.

@@ -368,7 +368,7 @@ impl Driver {
                 }
                 Some(input) = check_results.recv() => self.apply(input, wall_now())?,
                 Some(msg) = samples.recv() => {
-                    self.on_sample(msg)?;
+                    self.on_samples(msg, &mut samples, || !inputs.is_empty())?;
                 }
                 _ = tick.tick() => {
                     let now = wall_now();

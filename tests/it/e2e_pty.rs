@@ -220,6 +220,34 @@ fn a_bad_canary_rolls_back_on_its_own_in_the_compact_layout() {
     assert_terminal_restored(t);
 }
 
+/// The terminal's size is asked again only when it changes: a resize
+/// must still reach the screen, both ways, with nothing left over.
+#[test]
+fn a_resized_terminal_is_redrawn_at_its_new_size() {
+    let mut d = demo(&["--scenario", "healthy"], 200, 50, &[]);
+    let t = &mut d.term;
+    t.wait_until("the full layout", SCREEN, |s| s.contains("Ramp "));
+    t.resize(80, 24);
+    let s = t.wait_until("the compact layout", SCREEN, |s| {
+        !s.contains("Ramp ") && s.contains("ramp ")
+    });
+    assert!(
+        s.starts_with("checkout"),
+        "the header on the first row:\n{s}"
+    );
+    t.resize(200, 50);
+    let s = t.wait_until("the full layout again", SCREEN, |s| s.contains("Ramp "));
+    assert!(
+        !s.contains("\nramp "),
+        "nothing of the compact layout left:\n{s}"
+    );
+    t.send("q");
+    t.wait_for("Quit the cockpit?", SCREEN);
+    t.send("y");
+    t.wait_exit(SCREEN);
+    assert_terminal_restored(t);
+}
+
 #[test]
 fn quitting_while_in_progress_asks_first_and_restores_the_terminal() {
     let mut d = demo(&["--scenario", "healthy"], 120, 35, &[]);

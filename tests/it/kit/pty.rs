@@ -103,6 +103,26 @@ impl Term {
         self.raw.lock().unwrap().clone()
     }
 
+    /// Resizes the terminal as a window manager (or `ssh`'s window-change
+    /// request) does: the pty's size changes and the program gets SIGWINCH.
+    pub fn resize(&mut self, cols: u16, rows: u16) {
+        // The emulator first, so what the program draws next lands on a
+        // screen of the new size.
+        self.parser
+            .lock()
+            .unwrap()
+            .screen_mut()
+            .set_size(rows, cols);
+        self.master
+            .resize(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("resize pty");
+    }
+
     /// Types `bytes` as if at the keyboard ("\r" is Enter, " " is space).
     pub fn send(&mut self, bytes: &str) {
         self.writer
