@@ -271,6 +271,7 @@ pub async fn run(
                     }
                 }
                 Some(Ok(Event::Resize(..))) => {
+                    term.terminal.backend().resized();
                     if term.terminal.autoresize().is_err() {
                         return hang_up();
                     }

@@ -50,8 +50,10 @@ pub struct Wire<W: Write> {
     frame: Vec<u8>,
     out: W,
     cursor_hidden: bool,
-    /// The terminal's size as last asked (ratatui asks before each draw).
+    /// The terminal's size as last asked (ratatui asks before each draw),
+    /// and whether it still holds.
     size: StdCell<Size>,
+    size_known: StdCell<bool>,
     /// What the screen shows, for rewriting short gaps.
     screen: Shadow,
 }
@@ -64,8 +66,14 @@ impl<W: Write> Wire<W> {
             out,
             cursor_hidden,
             size: StdCell::new(Size::default()),
+            size_known: StdCell::new(false),
             screen: Shadow::default(),
         }
+    }
+
+    /// The terminal was resized: the next draw asks its size again.
+    pub fn resized(&self) {
+        self.size_known.set(false);
     }
 
     #[cfg(test)]
@@ -285,10 +293,16 @@ impl<W: Write> Backend for Wire<W> {
         queue!(self.frame, Clear(what))
     }
 
+    /// Asked before every draw; the terminal is asked only after
+    /// [`Wire::resized`] (crossterm opens `/dev/tty` each time).
     fn size(&self) -> io::Result<Size> {
+        if self.size_known.get() {
+            return Ok(self.size.get());
+        }
         let (width, height) = terminal::size()?;
         let size = Size { width, height };
         self.size.set(size);
+        self.size_known.set(true);
         Ok(size)
     }
 
