@@ -128,8 +128,8 @@ impl Driver {
     /// Judges `first`, then the samples already queued behind it: a poll
     /// round's answers arrive together, and the views then get one
     /// snapshot for them all rather than one each. It stops at
-    /// [`SAMPLE_BATCH`], or as soon as a command waits (`command_waits`):
-    /// commands still go first.
+    /// [`SAMPLE_BATCH`], or as soon as a command waits (`command_waits`:
+    /// this terminal's or an attached view's): commands still go first.
     pub(super) fn on_samples(
         &mut self,
         first: SampleMsg,

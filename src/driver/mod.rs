@@ -368,7 +368,8 @@ impl Driver {
                 }
                 Some(input) = check_results.recv() => self.apply(input, wall_now())?,
                 Some(msg) = samples.recv() => {
-                    self.on_samples(msg, &mut samples, || !inputs.is_empty())?;
+                    let command_waits = || !inputs.is_empty() || !requests.is_empty();
+                    self.on_samples(msg, &mut samples, command_waits)?;
                 }
                 _ = tick.tick() => {
                     let now = wall_now();

@@ -219,6 +219,9 @@ pub async fn run(
         Ok(TuiExit::HangUp)
     };
     let mut events = EventStream::new();
+    // A resize before the event stream listened for it is never reported:
+    // the first draw asks the terminal its size again.
+    term.terminal.backend().resized();
 
     let mut received = Instant::now();
     // What is on screen: `current` as of its last data frame; between data

@@ -6,10 +6,12 @@
 //! - a frame is collected whole, then written at once; it is wrapped in a
 //!   synchronized update only when it is big enough to tear ([`SYNC_FROM`]:
 //!   a countdown's two cells or a data frame's few numbers are not);
-//! - within a row the cursor moves forward (`CSI n C`) instead of to an
-//!   absolute position, while every symbol written since the last absolute
+//! - the cursor moves relatively where that is shorter (forward in a row,
+//!   down and across, a backspace; or a short gap rewritten from a shadow
+//!   of the screen), while every symbol written since the last absolute
 //!   move is one the terminal surely draws one column wide (ASCII, braille,
-//!   box drawing, blocks); after any other symbol it moves absolutely, so a
+//!   box drawing, blocks) and never from the right edge (where a pending
+//!   wrap makes the column ambiguous); otherwise it moves absolutely, so a
 //!   terminal that disagrees on a width can only shift cells up to the next
 //!   absolute move, as with the stock backend;
 //! - a change of colour or attributes is one SGR sequence: what changed,
@@ -215,8 +217,13 @@ impl<W: Write> Backend for Wire<W> {
             if cell.symbol() == " " {
                 want = want.on_space(pen);
             }
-            let run = blank_run(&cells[i..]);
-            if run >= ERASE_FROM {
+            let mut run = blank_run(&cells[i..]);
+            // An erase must not cut a wide symbol in two: a space written
+            // over either half clears it whole, an erase may not.
+            if run > 0 && self.screen.may_be_wide(x + run - 1, y) {
+                run -= 1;
+            }
+            if run >= ERASE_FROM && !self.screen.may_be_wide(x, y) {
                 // Erase rather than write the blanks: the cursor stays at the
                 // run's start, and the next move goes on from there.
                 pen.change_to(w, want, underline == Color::Reset)?;

@@ -14,12 +14,14 @@ pub(super) struct Pen {
     modifier: Modifier,
 }
 
-/// The attributes that show on a space; without them, a space's
-/// foreground colour and other attributes (bold, dim, italic, blink,
-/// hidden) draw nothing.
+/// The attributes that show on a space (ratatui's own list of what is
+/// visible on a blank); without them, a space's foreground colour and
+/// other attributes (bold, dim, italic, hidden) draw nothing.
 pub(super) const SHOWS_ON_SPACE: Modifier = Modifier::REVERSED
     .union(Modifier::UNDERLINED)
-    .union(Modifier::CROSSED_OUT);
+    .union(Modifier::CROSSED_OUT)
+    .union(Modifier::SLOW_BLINK)
+    .union(Modifier::RAPID_BLINK);
 
 impl Pen {
     pub(super) const RESET: Pen = Pen {
@@ -39,8 +41,8 @@ impl Pen {
     /// The pen a space drawn with `self` needs, given the terminal's pen
     /// `now`: a blank shows only its background, so the rest may stay as
     /// it is (a chart's gaps cost no colour change either side). A space
-    /// that shows more (reversed, underlined, struck through) is drawn
-    /// exactly.
+    /// that shows more (reversed, underlined, struck through, blinking) is
+    /// drawn exactly.
     pub(super) fn on_space(self, now: Pen) -> Pen {
         if self.modifier.intersects(SHOWS_ON_SPACE) {
             return self;
@@ -65,10 +67,15 @@ impl Pen {
         if *self == to {
             return Ok(());
         }
+        let bold = to.modifier.contains(Modifier::BOLD);
         let mut diff = Sgr::default();
         diff.modifiers(self.modifier, to.modifier);
-        if self.fg != to.fg {
-            diff.color(to.fg, Layer::Fg);
+        // Bold turning on over a base colour sent in its short form would
+        // brighten it (see `Sgr::color`): send it again in the long form.
+        let brightens =
+            bold && !self.modifier.contains(Modifier::BOLD) && matches!(ansi(to.fg), Some(0..=7));
+        if self.fg != to.fg || brightens {
+            diff.color(to.fg, Layer::Fg { bold });
         }
         if self.bg != to.bg {
             diff.color(to.bg, Layer::Bg);
@@ -77,7 +84,7 @@ impl Pen {
         fresh.push(0);
         fresh.modifiers(Modifier::empty(), to.modifier);
         if to.fg != Color::Reset {
-            fresh.color(to.fg, Layer::Fg);
+            fresh.color(to.fg, Layer::Fg { bold });
         }
         if to.bg != Color::Reset {
             fresh.color(to.bg, Layer::Bg);
@@ -95,8 +102,35 @@ impl Pen {
 
 #[derive(Clone, Copy)]
 enum Layer {
-    Fg,
+    /// A foreground, for text that is bold or not.
+    Fg {
+        bold: bool,
+    },
     Bg,
+}
+
+/// A colour's index among the 16 ANSI colours, if it is one.
+fn ansi(c: Color) -> Option<u8> {
+    Some(match c {
+        Color::Black => 0,
+        Color::Red => 1,
+        Color::Green => 2,
+        Color::Yellow => 3,
+        Color::Blue => 4,
+        Color::Magenta => 5,
+        Color::Cyan => 6,
+        Color::Gray => 7,
+        Color::DarkGray => 8,
+        Color::LightRed => 9,
+        Color::LightGreen => 10,
+        Color::LightYellow => 11,
+        Color::LightBlue => 12,
+        Color::LightMagenta => 13,
+        Color::LightCyan => 14,
+        Color::White => 15,
+        Color::Indexed(i) if i < 16 => i,
+        _ => return None,
+    })
 }
 
 /// The parameters of one SGR sequence (`CSI p;p;… m`).
@@ -112,40 +146,32 @@ impl Sgr {
         let _ = write!(self.0, "{p}");
     }
 
-    /// The 16 ANSI colours in their short forms (`31`, `95`, `44`), the
-    /// way terminfo's `setaf` writes them; others as 256-colour or RGB.
+    /// The 16 ANSI colours in their short forms (`95`, `44`), the way
+    /// terminfo's `setaf` writes them; others as 256-colour or RGB. A bold
+    /// foreground among the eight base colours stays in the long form
+    /// (`38;5;1`): xterm's default "bold colors" and Windows Terminal's
+    /// "bold as bright" draw bold `31` as bright red, which would make the
+    /// theme's red and light red (failed, rolling back) one colour.
     fn color(&mut self, c: Color, layer: Layer) {
         let (base, bright, ext) = match layer {
-            Layer::Fg => (30, 90, 38),
+            Layer::Fg { .. } => (30, 90, 38),
             Layer::Bg => (40, 100, 48),
         };
-        let ansi = match c {
-            Color::Reset => return self.push(ext + 1),
-            Color::Black => 0,
-            Color::Red => 1,
-            Color::Green => 2,
-            Color::Yellow => 3,
-            Color::Blue => 4,
-            Color::Magenta => 5,
-            Color::Cyan => 6,
-            Color::Gray => 7,
-            Color::DarkGray => 8,
-            Color::LightRed => 9,
-            Color::LightGreen => 10,
-            Color::LightYellow => 11,
-            Color::LightBlue => 12,
-            Color::LightMagenta => 13,
-            Color::LightCyan => 14,
-            Color::White => 15,
+        if c == Color::Reset {
+            return self.push(ext + 1);
+        }
+        if let Color::Rgb(r, g, b) = c {
+            return self.push(format_args!("{ext};2;{r};{g};{b}"));
+        }
+        let n = match c {
             Color::Indexed(i) => i,
-            Color::Rgb(r, g, b) => {
-                return self.push(format_args!("{ext};2;{r};{g};{b}"));
-            }
+            other => ansi(other).unwrap_or(0),
         };
-        match ansi {
-            0..=7 => self.push(base + ansi),
-            8..=15 => self.push(bright + ansi - 8),
-            _ => self.push(format_args!("{ext};5;{ansi}")),
+        match (n, layer) {
+            (0..=7, Layer::Fg { bold: true }) => self.push(format_args!("{ext};5;{n}")),
+            (0..=7, _) => self.push(base + n),
+            (8..=15, _) => self.push(bright + n - 8),
+            _ => self.push(format_args!("{ext};5;{n}")),
         }
     }
 

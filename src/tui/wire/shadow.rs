@@ -8,9 +8,14 @@ use super::pen::Pen;
 
 /// Pens a shadow tells apart; cells drawn with any further pen are
 /// "unknown" until the next clear.
-const MAX_PENS: usize = 255;
+const MAX_PENS: usize = 254;
 
-/// Per cell: `0` (unknown), or an ASCII byte and `pen index + 1`.
+/// A cell that holds, or may hold half of, a symbol a terminal may draw
+/// two columns wide.
+const WIDE: (u8, u8) = (0, 255);
+
+/// Per cell: `(0, 0)` (unknown), [`WIDE`], or an ASCII byte and
+/// `pen index + 1`.
 #[derive(Default)]
 pub(super) struct Shadow {
     width: u16,
@@ -70,25 +75,28 @@ impl Shadow {
     /// `symbol` was drawn at (x, y) with `pen`; a symbol that may be wide
     /// also covers the next cell.
     pub(super) fn drew(&mut self, x: u16, y: u16, symbol: &str, pen: Pen) {
-        let known = match symbol.as_bytes() {
-            [b] if b.is_ascii_graphic() || *b == b' ' => Some(*b),
-            _ => None,
-        };
-        let cell = match known {
-            Some(b) => match self.pen_id(pen) {
+        let cell = match symbol.as_bytes() {
+            [b] if b.is_ascii_graphic() || *b == b' ' => match self.pen_id(pen) {
                 0 => (0, 0),
-                id => (b, id),
+                id => (*b, id),
             },
-            None => (0, 0),
+            _ if symbol.chars().all(super::surely_narrow) => (0, 0),
+            _ => WIDE,
         };
         if let Some(i) = self.index(x, y) {
             self.cells[i] = cell;
         }
-        if known.is_none()
-            && let Some(i) = self.index(x + 1, y)
+        if cell == WIDE
+            && let Some(i) = self.index(x.saturating_add(1), y)
         {
-            self.cells[i] = (0, 0);
+            self.cells[i] = WIDE;
         }
+    }
+
+    /// The cell may hold half of a wide symbol (an erase that starts or
+    /// ends there could leave the other half behind).
+    pub(super) fn may_be_wide(&self, x: u16, y: u16) -> bool {
+        self.index(x, y).is_some_and(|i| self.cells[i] == WIDE)
     }
 
     /// The bytes that redraw `xs` of row `y` exactly as they are, drawn

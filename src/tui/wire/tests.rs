@@ -309,3 +309,44 @@ fn moves_are_relative_where_shorter_but_never_from_the_right_edge() {
         "\x1b[21;101Ha b\x1b[B\x08c\x1b[B\x1b[16Cd\x1b[24;119He"
     );
 }
+
+/// The eight base colours go short (`31`) unless bold, where terminals
+/// with "bold is bright" would brighten them: then `38;5;n`, also when
+/// bold is added over a base colour already sent short.
+#[test]
+fn bold_base_colours_keep_the_long_form() {
+    let area = Rect::new(0, 0, 20, 1);
+    let mut wire = Wire::new(Vec::new(), true);
+    let prev = Buffer::empty(area);
+    let mut next = prev.clone();
+    next[(0, 0)].set_symbol("a").fg = Color::Red;
+    next[(1, 0)].set_symbol("b").fg = Color::Red;
+    next[(1, 0)].modifier = Modifier::BOLD;
+    next[(2, 0)].set_symbol("c").fg = Color::LightRed;
+    next[(2, 0)].modifier = Modifier::BOLD;
+    wire.draw(prev.diff(&next).into_iter()).unwrap();
+    wire.flush().unwrap();
+    let out = String::from_utf8(wire.out().clone()).unwrap();
+    assert_eq!(out, "\x1b[1;1H\x1b[31ma\x1b[1;38;5;1mb\x1b[91mc\x1b[0m");
+}
+
+/// A run of blanks is erased, but not up to the left half of a wide
+/// symbol: that cell gets a space, which clears the symbol whole.
+#[test]
+fn an_erase_stops_short_of_a_wide_symbol() {
+    let area = Rect::new(0, 0, 20, 1);
+    let mut parser = vt100::Parser::new(area.height, area.width, 0);
+    let mut wire = sized(area);
+    let blank = Buffer::empty(area);
+    let mut row = blank.clone();
+    row.set_string(0, 0, "abcdefghijk中", ratatui::style::Style::default());
+    for (from, to) in [(&blank, &row), (&row, &blank)] {
+        wire.out.clear();
+        wire.draw(from.diff(to).into_iter()).unwrap();
+        wire.flush().unwrap();
+        parser.process(wire.out());
+        assert_same_screen(&parser, to, 0);
+    }
+    let out = String::from_utf8(wire.out().clone()).unwrap();
+    assert_eq!(out, "\x1b[1;1H\x1b[11X\x1b[11C ");
+}
