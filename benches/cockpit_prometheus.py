@@ -19,7 +19,12 @@ Usage (python3, standard library only; `prometheus` and `htop` on PATH):
     cargo build --release
     python3 benches/cockpit_prometheus.py [--rounds 3] [--secs 30] [--warmup 5]
         [--size 200x50] [--binary target/release/rampdeck] [--only rampdeck,htop]
-        [--label NAME=PATH ...] [--dump DIR]
+        [--label NAME=PATH ...] [--dump DIR] [--timeline DIR]
+
+`--timeline DIR` runs each rampdeck under util-linux `script --log-timing`
+and keeps DIR/NAME-ROUND.out and .tim: every write with its time, for
+`benches/frame_log.py` to split into frames (script's own CPU then counts
+in the figures: use it to see where bytes go, not to measure).
 
 `--label NAME=PATH` adds another rampdeck binary to compare (e.g. a build of
 the previous commit), measured in the same rounds. Prints one JSON line per
@@ -27,6 +32,7 @@ measurement and a Markdown table of ranges at the end.
 """
 
 import argparse
+import shlex
 import http.server
 import json
 import math
@@ -256,6 +262,8 @@ def main():
     ap.add_argument("--only", default="rampdeck,htop")
     ap.add_argument("--dump", default=None,
                     help="DIR: keep each program's raw output (NAME-ROUND.bin)")
+    ap.add_argument("--timeline", default=None,
+                    help="DIR: log each rampdeck's writes with their times (NAME-ROUND.out/.tim)")
     a = ap.parse_args()
     only = a.only.split(",")
     binaries = []
@@ -286,6 +294,11 @@ def main():
                         f.write(PLAN.format(journal=journal, prom=url))
                     argv = [path, "run", "--config", plan]
                     env = {"XDG_DATA_HOME": journal, "XDG_RUNTIME_DIR": journal}
+                    if a.timeline:
+                        os.makedirs(a.timeline, exist_ok=True)
+                        stem = os.path.join(a.timeline, f"{name}-{r + 1}")
+                        argv = ["script", "-q", "-E", "never", "--log-out", stem + ".out",
+                                "--log-timing", stem + ".tim", "-c", shlex.join(argv)]
                 before = load()
                 dump = None
                 if a.dump:
