@@ -121,6 +121,14 @@ impl Step {
 }
 
 impl Metric {
+    /// Whether nothing judges the metric (no limit, ratio or delta, and no
+    /// other gate kind): it is on screen for its magnitude only, like a
+    /// request rate.
+    pub fn display_only(&self) -> bool {
+        let t = &self.threshold;
+        t.limit.is_none() && t.ratio.is_none() && t.delta.is_none() && self.kinds.is_empty()
+    }
+
     /// Whether the metric measures the canary's traffic, so it has nothing
     /// to say while the canary takes none: every metric but a health probe.
     pub fn needs_traffic(&self) -> bool {

@@ -189,7 +189,7 @@ impl PlotData {
         };
         let limit = metric.threshold.limit.map(|l| l * scale);
         let slo = metric.threshold.slo.map(|l| l * scale);
-        let (lo, hi) = y_bounds(&canary, &baseline, [limit, slo]);
+        let (lo, hi) = y_bounds(&canary, &baseline, [limit, slo], metric.display_only());
         let breaches = match limit {
             Some(l) => canary
                 .iter()
@@ -378,7 +378,17 @@ fn values(
 }
 
 /// Bounds that hold both lines and the limits, with a little air.
-fn y_bounds(a: &[(f64, f64)], b: &[(f64, f64)], extra: [Option<f64>; 2]) -> (f64, f64) {
+///
+/// `from_zero`: the metric is shown for its magnitude only (nothing judges
+/// it), so non-negative values always start at zero. Zoomed onto its own
+/// drift, such a chart (a request rate, say) crossed a step of a tenth of
+/// its range every few seconds and was redrawn whole each time.
+fn y_bounds(
+    a: &[(f64, f64)],
+    b: &[(f64, f64)],
+    extra: [Option<f64>; 2],
+    from_zero: bool,
+) -> (f64, f64) {
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
     for (_, y) in a.iter().chain(b) {
@@ -397,7 +407,7 @@ fn y_bounds(a: &[(f64, f64)], b: &[(f64, f64)], extra: [Option<f64>; 2]) -> (f64
     // Positive values spread over more than half the height start at zero:
     // the axis then stays put while a latency drifts down from 300 to 150
     // ms, instead of redrawing the chart at each round step on the way.
-    if lo >= 0.0 && lo <= hi * 0.5 {
+    if lo >= 0.0 && (from_zero || lo <= hi * 0.5) {
         lo = 0.0;
     }
     if (hi - lo).abs() < f64::EPSILON {
@@ -476,13 +486,13 @@ mod tests {
     #[test]
     fn y_bounds_are_round_and_hold_every_value_and_limit() {
         let a = [(0.0, 0.028), (1.0, 1.7)];
-        let (lo, hi) = y_bounds(&a, &[], [Some(2.0), Some(0.5)]);
+        let (lo, hi) = y_bounds(&a, &[], [Some(2.0), Some(0.5)], false);
         assert_eq!((lo, hi), (0.0, 2.5));
         // A new extreme inside the same step changes nothing.
         let b = [(0.0, 0.028), (1.0, 1.7), (2.0, 1.9)];
-        assert_eq!(y_bounds(&b, &[], [Some(2.0), Some(0.5)]), (lo, hi));
+        assert_eq!(y_bounds(&b, &[], [Some(2.0), Some(0.5)], false), (lo, hi));
         let c = [(0.0, 254.0), (1.0, 418.0)];
-        let (lo, hi) = y_bounds(&c, &[], [None, None]);
+        let (lo, hi) = y_bounds(&c, &[], [None, None], false);
         assert!(
             lo <= 254.0 && hi >= 418.0 && lo >= 200.0 && hi <= 450.0,
             "{lo} {hi}"
@@ -490,11 +500,22 @@ mod tests {
         // Values that spread over more than half the height start at 0, so
         // a falling minimum does not move the axis.
         let d = [(0.0, 154.0), (1.0, 418.0)];
-        assert_eq!(y_bounds(&d, &[], [None, None]).0, 0.0);
+        assert_eq!(y_bounds(&d, &[], [None, None], false).0, 0.0);
         let e = [(0.0, 120.0), (1.0, 418.0)];
         assert_eq!(
-            y_bounds(&e, &[], [None, None]),
-            y_bounds(&d, &[], [None, None])
+            y_bounds(&e, &[], [None, None], false),
+            y_bounds(&d, &[], [None, None], false)
+        );
+        // A metric nothing judges starts at zero however narrow its
+        // spread: a request rate drifting from 8.3 to 10 keeps its axis
+        // (0 to 12) instead of rescaling at each 0.2.
+        let f = [(0.0, 8.3), (1.0, 10.0)];
+        assert_eq!(y_bounds(&f, &[], [None, None], true), (0.0, 12.0));
+        let g = [(0.0, 8.3), (1.0, 10.1)];
+        assert_eq!(y_bounds(&g, &[], [None, None], true), (0.0, 12.0));
+        assert_ne!(
+            y_bounds(&f, &[], [None, None], false),
+            y_bounds(&g, &[], [None, None], false)
         );
         assert_eq!(nice_step(0.13), 0.2);
         assert_eq!(nice_step(7.0), 10.0);
