@@ -52,10 +52,9 @@ pub struct Wire<W: Write> {
     frame: Vec<u8>,
     out: W,
     cursor_hidden: bool,
-    /// The terminal's size as last asked (ratatui asks before each draw),
-    /// and whether it still holds.
-    size: StdCell<Size>,
-    size_known: StdCell<bool>,
+    /// The terminal's size as last asked (ratatui asks before each draw);
+    /// `None` once a resize makes it stale.
+    size: StdCell<Option<Size>>,
     /// What the screen shows, for rewriting short gaps.
     screen: Shadow,
 }
@@ -67,15 +66,14 @@ impl<W: Write> Wire<W> {
             frame: Vec::new(),
             out,
             cursor_hidden,
-            size: StdCell::new(Size::default()),
-            size_known: StdCell::new(false),
+            size: StdCell::new(None),
             screen: Shadow::default(),
         }
     }
 
     /// The terminal was resized: the next draw asks its size again.
     pub fn resized(&self) {
-        self.size_known.set(false);
+        self.size.set(None);
     }
 
     #[cfg(test)]
@@ -105,52 +103,92 @@ impl Cursor {
         screen: &Shadow,
         pen: Pen,
     ) -> io::Result<()> {
-        let mut best = Vec::new();
-        write!(best, "\x1b[{};{}H", y + 1, x + 1)?;
-        match self.at {
+        let from = match self.at {
             Some(p) if p.x == x && p.y == y => return Ok(()),
             Some(p)
                 if self.exact && ((y == p.y && x > p.x) || (y > p.y && p.x < screen.width())) =>
             {
-                let mut rel = Vec::new();
-                match y - p.y {
-                    0 => {}
-                    1 => rel.extend_from_slice(b"\x1b[B"),
-                    n => write!(rel, "\x1b[{n}B")?,
-                }
-                match x.cmp(&p.x) {
-                    Ordering::Equal => {}
-                    Ordering::Greater => match x - p.x {
-                        1 => rel.extend_from_slice(b"\x1b[C"),
-                        n => write!(rel, "\x1b[{n}C")?,
-                    },
-                    Ordering::Less => match p.x - x {
-                        1 => rel.push(b'\x08'),
-                        n => write!(rel, "\x1b[{n}D")?,
-                    },
-                }
-                if y == p.y
-                    && let Some(cells) = screen.redraw(p.x..x, y, pen)
-                    && cells.len() < rel.len()
-                {
-                    rel = cells;
-                }
-                if rel.len() < best.len() {
-                    best = rel;
-                }
+                Some(p)
             }
-            _ => {}
+            _ => None,
+        };
+        let mut absolute = Seq::default();
+        write!(absolute, "\x1b[{};{}H", y + 1, x + 1)?;
+        if let Some(p) = from {
+            let relative = relative_move(p, x, y, screen, pen)?;
+            if relative.len < absolute.len {
+                w.extend_from_slice(relative.bytes());
+                return Ok(());
+            }
         }
-        if best.first() == Some(&0x1b) && best.last() == Some(&b'H') {
-            self.exact = true;
-        }
-        w.extend_from_slice(&best);
+        w.extend_from_slice(absolute.bytes());
+        self.exact = true;
         Ok(())
     }
 
     fn wrote(&mut self, x: u16, y: u16, symbol: &str) {
         self.at = Some(Position { x: x + 1, y });
         self.exact &= symbol.chars().all(surely_narrow);
+    }
+}
+
+/// From `p` (a known column, not the right edge) to (x, y) at or below it:
+/// down, then across or back; within a row, a short gap may be rewritten
+/// instead when `screen` knows its cells.
+fn relative_move(p: Position, x: u16, y: u16, screen: &Shadow, pen: Pen) -> io::Result<Seq> {
+    let mut rel = Seq::default();
+    match y - p.y {
+        0 => {}
+        1 => rel.write_all(b"\x1b[B")?,
+        n => write!(rel, "\x1b[{n}B")?,
+    }
+    match x.cmp(&p.x) {
+        Ordering::Equal => {}
+        Ordering::Greater => match x - p.x {
+            1 => rel.write_all(b"\x1b[C")?,
+            n => write!(rel, "\x1b[{n}C")?,
+        },
+        Ordering::Less => match p.x - x {
+            1 => rel.write_all(b"\x08")?,
+            n => write!(rel, "\x1b[{n}D")?,
+        },
+    }
+    if y == p.y
+        && usize::from(x - p.x) < rel.len
+        && let Some(cells) = screen.redraw(p.x..x, y, pen)
+    {
+        rel = cells;
+    }
+    Ok(rel)
+}
+
+/// A cursor move or a rewritten gap, built without allocating: a move is
+/// at most 16 bytes, a gap is rewritten only when shorter than its move.
+#[derive(Default)]
+struct Seq {
+    buf: [u8; 24],
+    len: usize,
+}
+
+impl Seq {
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Write for Seq {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        let end = self.len + b.len();
+        let Some(dst) = self.buf.get_mut(self.len..end) else {
+            return Err(io::ErrorKind::WriteZero.into());
+        };
+        dst.copy_from_slice(b);
+        self.len = end;
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -205,7 +243,7 @@ impl<W: Write> Backend for Wire<W> {
             at: None,
             exact: false,
         };
-        let size = self.size.get();
+        let size = self.size.get().unwrap_or_default();
         if (self.screen.width(), self.screen.height()) != (size.width, size.height) {
             self.screen.forget(size.width, size.height);
         }
@@ -291,7 +329,7 @@ impl<W: Write> Backend for Wire<W> {
             ClearType::CurrentLine => CClear::CurrentLine,
             ClearType::UntilNewLine => CClear::UntilNewLine,
         };
-        let Size { width, height } = self.size.get();
+        let Size { width, height } = self.size.get().unwrap_or_default();
         if clear_type == ClearType::All {
             self.screen.cleared(width, height);
         } else {
@@ -303,13 +341,12 @@ impl<W: Write> Backend for Wire<W> {
     /// Asked before every draw; the terminal is asked only after
     /// [`Wire::resized`] (crossterm opens `/dev/tty` each time).
     fn size(&self) -> io::Result<Size> {
-        if self.size_known.get() {
-            return Ok(self.size.get());
+        if let Some(size) = self.size.get() {
+            return Ok(size);
         }
         let (width, height) = terminal::size()?;
         let size = Size { width, height };
-        self.size.set(size);
-        self.size_known.set(true);
+        self.size.set(Some(size));
         Ok(size)
     }
 

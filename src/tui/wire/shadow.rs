@@ -4,6 +4,9 @@
 
 use std::ops::Range;
 
+use std::io::Write;
+
+use super::Seq;
 use super::pen::Pen;
 
 /// Pens a shadow tells apart; cells drawn with any further pen are
@@ -103,8 +106,8 @@ impl Shadow {
     /// with `pen`: `None` unless every cell there is known and `pen` draws
     /// it the same (for a blank: the same background, and nothing that
     /// shows on a space).
-    pub(super) fn redraw(&self, xs: Range<u16>, y: u16, pen: Pen) -> Option<Vec<u8>> {
-        let mut out = Vec::with_capacity(xs.len());
+    pub(super) fn redraw(&self, xs: Range<u16>, y: u16, pen: Pen) -> Option<Seq> {
+        let mut out = Seq::default();
         for x in xs {
             let (b, id) = self.cells[self.index(x, y)?];
             let drawn = *self.pens.get(usize::from(id).checked_sub(1)?)?;
@@ -118,7 +121,7 @@ impl Shadow {
             if !same {
                 return None;
             }
-            out.push(b);
+            out.write_all(&[b]).ok()?;
         }
         Some(out)
     }

@@ -46,7 +46,7 @@ fn vt_color(c: Color) -> vt100::Color {
 /// ratatui's first resize: relative moves and gap rewrites are on.
 fn sized(area: Rect) -> Wire<Vec<u8>> {
     let mut wire = Wire::new(Vec::new(), true);
-    wire.size.set(area.as_size());
+    wire.size.set(Some(area.as_size()));
     wire.clear().unwrap();
     wire
 }
