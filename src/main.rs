@@ -236,9 +236,14 @@ fn quiet_on_closed_pipe() {
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
+/// One worker thread: the cockpit's work is a small fraction of a core, and
+/// a second worker mostly added wake-ups between the two (issue 11: 10 % of
+/// the cockpit's CPU). Nothing waits on it alone: a large answer is parsed
+/// on the blocking pool, file writes move the worker aside with
+/// `block_in_place`, and a hung source or viewer only awaits.
 fn block_on(f: impl std::future::Future<Output = i32>) -> i32 {
     match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(1)
         .enable_all()
         .build()
     {
