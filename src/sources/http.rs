@@ -132,7 +132,11 @@ impl HttpEndpoint {
     }
 
     /// A request to `url` with the source's credentials.
-    pub fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        url: impl reqwest::IntoUrl,
+    ) -> reqwest::RequestBuilder {
         let rb = self.client.request(method, url);
         match &self.auth {
             ResolvedAuth::None => rb,

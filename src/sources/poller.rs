@@ -384,17 +384,19 @@ fn start_round(
             });
         }
         // One request (or process) per metric and cohort, concurrently.
-        Ok(client) => {
-            for job in jobs.iter() {
-                let (client, job, tx, name) =
-                    (client.clone(), job.clone(), tx.clone(), name.clone());
+        // Each shares the client and the jobs (no copy per poll).
+        Ok(_) => {
+            for k in 0..jobs.len() {
+                let (client, jobs, tx, name) =
+                    (client.clone(), jobs.clone(), tx.clone(), name.clone());
                 running.spawn(async move {
-                    let (reading, ms) = match (&client, &job.query) {
-                        (Client::Prometheus(p), Query::Promql(q)) => p.query(q).await,
-                        (Client::Command(l), Query::Argv(a)) => command::run(a, l).await,
+                    let job = &jobs[k];
+                    let (reading, ms) = match (client.as_ref(), &job.query) {
+                        (Ok(Client::Prometheus(p)), Query::Promql(q)) => p.query(q).await,
+                        (Ok(Client::Command(l)), Query::Argv(a)) => command::run(a, l).await,
                         _ => (mismatch(&name), 0),
                     };
-                    let _ = tx.send(sample(&name, seq, &job, reading, at, ms)).await;
+                    let _ = tx.send(sample(&name, seq, job, reading, at, ms)).await;
                 });
             }
         }
