@@ -41,13 +41,13 @@ fn main() {
         let ui = UiState::new(theme, keymap.clone(), "alice");
         // Warm up caches and the allocator.
         for _ in 0..50 {
-            let _ = term.draw(|f| render(f, f.area(), &snap, &ui));
+            let _ = term.draw(|f| render(f.buffer_mut(), &snap, &ui));
         }
         let mut times: Vec<Duration> = Vec::with_capacity(iterations);
         for _ in 0..iterations {
             // Terminal::draw also diffs the buffer, as a real frame does.
             let start = Instant::now();
-            let _ = black_box(term.draw(|f| render(f, f.area(), &snap, &ui)));
+            let _ = black_box(term.draw(|f| render(f.buffer_mut(), &snap, &ui)));
             times.push(start.elapsed());
         }
         times.sort();

@@ -19,7 +19,6 @@ use crossterm::terminal::{
 };
 use crossterm::{cursor, execute};
 use futures_util::StreamExt;
-use ratatui::Terminal;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -27,7 +26,7 @@ use super::keymap::Keymap;
 use super::state::{UiCommand, UiState};
 use super::theme::Theme;
 use super::view::render;
-use super::wire::Wire;
+use super::wire::{Screen, Wire};
 use crate::engine::{NextAction, Phase, StepState};
 use crate::snapshot::Snapshot;
 
@@ -80,7 +79,7 @@ pub enum TuiExit {
     HangUp,
 }
 
-type Backend = Wire<BufWriter<Stdout>>;
+type Out = BufWriter<Stdout>;
 type PanicHook = Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Send + Sync + 'static>;
 
 /// Whether the cockpit has the terminal (raw mode, alternate screen).
@@ -130,7 +129,7 @@ fn terminal(what: &'static str) -> impl FnOnce(io::Error) -> TuiError {
 /// Owns raw mode and the alternate screen; restores both when dropped and
 /// from the panic hook.
 struct TerminalGuard {
-    terminal: Terminal<Backend>,
+    terminal: Screen<Out>,
     prev_hook: Arc<PanicHook>,
 }
 
@@ -153,7 +152,7 @@ impl TerminalGuard {
             restore_terminal();
             return Err(terminal("enter the alternate screen")(e));
         }
-        let terminal = match Terminal::new(Wire::new(out, true)) {
+        let terminal = match Screen::new(Wire::new(out, true)) {
             Ok(t) => t,
             Err(e) => {
                 restore_terminal();
@@ -168,7 +167,7 @@ impl TerminalGuard {
 
     fn draw(&mut self, snap: &Snapshot, ui: &UiState) -> Result<(), TuiError> {
         self.terminal
-            .draw(|f| render(f, f.area(), snap, ui))
+            .draw(|buf| render(buf, snap, ui))
             .map_err(terminal("draw"))?;
         Ok(())
     }

@@ -18,7 +18,7 @@ use crate::kit::pty::Term;
 fn screen(snap: &Snapshot, w: u16, h: u16) -> Vec<String> {
     let ui = UiState::new(Theme::default(), Keymap::defaults().unwrap(), "alice");
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| render(f, f.area(), snap, &ui)).unwrap();
+    term.draw(|f| render(f.buffer_mut(), snap, &ui)).unwrap();
     let buf = term.backend().buffer().clone();
     (0..h)
         .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>())

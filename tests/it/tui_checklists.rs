@@ -18,7 +18,7 @@ fn ui() -> UiState {
 
 fn screen(snap: &Snapshot, ui: &UiState, w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| render(f, f.area(), snap, ui)).unwrap();
+    term.draw(|f| render(f.buffer_mut(), snap, ui)).unwrap();
     let buf = term.backend().buffer().clone();
     let mut out = String::new();
     for y in 0..h {

@@ -25,7 +25,7 @@ fn ui() -> UiState {
 
 fn draw(snap: &Snapshot, ui: &UiState, w: u16, h: u16) -> Buffer {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| render(f, f.area(), snap, ui)).unwrap();
+    term.draw(|f| render(f.buffer_mut(), snap, ui)).unwrap();
     term.backend().buffer().clone()
 }
 

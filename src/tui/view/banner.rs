@@ -2,7 +2,7 @@
 //! warnings, and where the summary went once the rollout ended.
 
 use super::text::put_lines;
-use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
@@ -64,8 +64,8 @@ pub fn lines(snap: &Snapshot, ui: &UiState) -> Vec<Line<'static>> {
     out
 }
 
-pub fn render(frame: &mut Frame, area: Rect, lines: Vec<Line<'static>>) {
+pub fn render(buf: &mut Buffer, area: Rect, lines: Vec<Line<'static>>) {
     if area.height > 0 {
-        put_lines(frame.buffer_mut(), area, &lines);
+        put_lines(buf, area, &lines);
     }
 }

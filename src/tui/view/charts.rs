@@ -3,11 +3,12 @@
 //! chart's width first (min/max per column), so drawing costs the same for
 //! an hour of samples as for a minute.
 
-use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use ratatui::widgets::Widget;
 
 use super::dots::Dots;
 use super::panel::Panel;
@@ -22,11 +23,11 @@ use crate::tui::downsample::x_of;
 use crate::tui::state::UiState;
 
 /// Charts for every metric, two per row.
-pub fn grid(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+pub fn grid(buf: &mut Buffer, area: Rect, snap: &Snapshot, ui: &UiState) {
     let n = snap.plan.metrics.len();
     if n == 0 {
         let p = Paragraph::new("no metrics in the plan").block(panel(&ui.theme, " Charts "));
-        frame.render_widget(p, area);
+        p.render(area, buf);
         return;
     }
     let cols = if n == 1 || area.width < 100 { 1 } else { 2 };
@@ -37,18 +38,18 @@ pub fn grid(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         let cells = Layout::horizontal(vec![Constraint::Fill(1); cols]).split(*row);
         for c in 0..in_row {
             let i = r * cols + c;
-            chart(frame, cells[c], snap, ui, i, ui.focus == i);
+            chart(buf, cells[c], snap, ui, i, ui.focus == i);
         }
     }
 }
 
 /// The focused chart, full screen.
-pub fn zoomed(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+pub fn zoomed(buf: &mut Buffer, area: Rect, snap: &Snapshot, ui: &UiState) {
     let i = ui.focus.min(snap.plan.metrics.len().saturating_sub(1));
-    chart(frame, area, snap, ui, i, true);
+    chart(buf, area, snap, ui, i, true);
 }
 
-fn chart(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, i: usize, focused: bool) {
+fn chart(buf: &mut Buffer, area: Rect, snap: &Snapshot, ui: &UiState, i: usize, focused: bool) {
     let Some(metric) = snap.plan.metrics.get(i) else {
         return;
     };
@@ -56,7 +57,7 @@ fn chart(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, i: usize,
     let gate = shown_gates(snap).0.iter().find(|g| g.metric == metric.id);
     let block = chart_block(metric, gate, ui, focused, area.width);
     let inner = block.inner(area);
-    block.render(area, frame.buffer_mut());
+    block.render(area, buf);
     let [values_area, inner] =
         Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(inner);
     // Steady widths where they fit, then plain, then short labels before
@@ -69,16 +70,16 @@ fn chart(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, i: usize,
     if !fits(&legend) {
         legend = values(metric, gate, series, ui, Labels::Short);
     }
-    put_lines(frame.buffer_mut(), values_area, &[legend]);
+    put_lines(buf, values_area, &[legend]);
     let Some(series) = series else {
-        frame.render_widget(Paragraph::new("no series for this metric"), inner);
+        Paragraph::new("no series for this metric").render(inner, buf);
         return;
     };
     if inner.width < 12 || inner.height < 3 {
         return;
     }
     let data = PlotData::new(snap, metric, series, inner.width, ui, i);
-    plot(frame, inner, &data, ui);
+    plot(buf, inner, &data, ui);
 }
 
 /// The chart's frame: the metric's name, its verdict (or that it does not
@@ -228,7 +229,7 @@ impl PlotData {
 /// The axis labels, drawn by hand around one plot: a single layer of dots
 /// for all lines (plus one for breach points), written straight into the
 /// buffer (see `dots`), keeps a frame cheap.
-fn plot(frame: &mut Frame, inner: Rect, d: &PlotData, ui: &UiState) {
+fn plot(buf: &mut Buffer, inner: Rect, d: &PlotData, ui: &UiState) {
     let t = &ui.theme;
     let color = |st: Style| st.fg.unwrap_or(Color::Reset);
     let (c_boundary, c_slo, c_limit) = (color(t.boundary()), color(t.slo()), color(t.threshold()));
@@ -249,7 +250,6 @@ fn plot(frame: &mut Frame, inner: Rect, d: &PlotData, ui: &UiState) {
         Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(inner);
     let [y_col, plot] =
         Layout::horizontal([Constraint::Length(label_w), Constraint::Fill(1)]).areas(plot_row);
-    let buf = frame.buffer_mut();
     if !y_col.is_empty() {
         put_str(buf, y_col.x, y_col.y, &y_hi, y_col.width, t.dim());
         if y_col.height >= 2 {

@@ -3,11 +3,12 @@
 //! item (mark, title, owner, state), the selected item's check and output
 //! below, and how to act. The words come from the engine's item views.
 
-use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use ratatui::widgets::Widget;
 
 use super::{fit, panel, truncate};
 use crate::engine::Stage;
@@ -35,7 +36,7 @@ fn mark(t: &Theme, i: &ItemView) -> (&'static str, Style) {
     }
 }
 
-pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+pub fn render(buf: &mut Buffer, area: Rect, snap: &Snapshot, ui: &UiState) {
     let Some((stage, items)) = active_checklist(snap) else {
         return;
     };
@@ -53,7 +54,7 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
     };
     let block = panel(t, t.words(&title));
     let inner = block.inner(area);
-    frame.render_widget(block, area);
+    block.render(area, buf);
     let w = usize::from(inner.width);
     let selected = ui.selected(snap).map(|(_, k, _)| k);
     let title_w = (w * 45 / 100).clamp(12, 48);
@@ -111,7 +112,7 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
             t.dim(),
         )));
     }
-    frame.render_widget(Paragraph::new(lines), inner);
+    Paragraph::new(lines).render(inner, buf);
 }
 
 /// Text on one line (a check's output has newlines).

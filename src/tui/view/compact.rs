@@ -2,9 +2,10 @@
 //! gate's verdict with a sparkline, the ramp in one line, the latest
 //! decisions.
 
-use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
 use ratatui::widgets::{Paragraph, Sparkline};
 
 use super::header::{data_lane, step_spans};
@@ -16,7 +17,7 @@ use crate::tui::downsample::sparkline;
 use crate::tui::state::UiState;
 
 /// Two header lines: where the rollout is, and who drives plus data health.
-pub fn header(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+pub fn header(buf: &mut Buffer, area: Rect, snap: &Snapshot, ui: &UiState) {
     let t = &ui.theme;
     let e = &snap.engine;
     let mut first = vec![
@@ -46,13 +47,10 @@ pub fn header(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         snap.watchers
     )));
     second.extend(data_lane(snap, t, false));
-    frame.render_widget(
-        Paragraph::new(vec![Line::from(first), Line::from(second)]),
-        area,
-    );
+    Paragraph::new(vec![Line::from(first), Line::from(second)]).render(area, buf);
 }
 
-pub fn body(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+pub fn body(buf: &mut Buffer, area: Rect, snap: &Snapshot, ui: &UiState) {
     let t = &ui.theme;
     let want = super::checklist::height(snap);
     // The checklist first (pre-flight, exit), leaving room for the gates.
@@ -60,7 +58,7 @@ pub fn body(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         let h = want.min(area.height.saturating_sub(5).max(area.height / 2));
         let [list, rest] =
             Layout::vertical([Constraint::Length(h), Constraint::Fill(1)]).areas(area);
-        super::checklist::render(frame, list, snap, ui);
+        super::checklist::render(buf, list, snap, ui);
         rest
     } else {
         area
@@ -78,7 +76,7 @@ pub fn body(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         Constraint::Fill(1),
     ])
     .areas(area);
-    frame.render_widget(Paragraph::new(past), past_area);
+    Paragraph::new(past).render(past_area, buf);
 
     // One metric: verdict line, then a sparkline of the canary under it.
     let rows = Layout::vertical(vec![Constraint::Length(per); n as usize]).split(gates_area);
@@ -98,29 +96,25 @@ pub fn body(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
             ]),
         };
         line.spans.insert(0, Span::styled(focus, t.focus_border()));
-        frame.render_widget(Paragraph::new(line), text);
+        Paragraph::new(line).render(text, buf);
 
         let [label, plot] =
             Layout::horizontal([Constraint::Length(26), Constraint::Fill(1)]).areas(spark);
         let series = snap.series.iter().find(|s| s.metric == m.id);
         let baseline = series.and_then(|s| s.baseline.last_value());
-        frame.render_widget(
-            Paragraph::new(Span::styled(
-                format!("    baseline {}", opt_value(m, baseline)),
-                t.dim(),
-            )),
-            label,
-        );
+        Paragraph::new(Span::styled(
+            format!("    baseline {}", opt_value(m, baseline)),
+            t.dim(),
+        ))
+        .render(label, buf);
         if let Some(s) = series {
             sparkline(s.canary.iter(), usize::from(plot.width), &mut bars);
-            frame.render_widget(
-                Sparkline::default()
-                    .data(&bars)
-                    .max(100)
-                    .bar_set(t.bar_set())
-                    .style(t.canary()),
-                plot,
-            );
+            Sparkline::default()
+                .data(&bars)
+                .max(100)
+                .bar_set(t.bar_set())
+                .style(t.canary())
+                .render(plot, buf);
         }
     }
 
@@ -142,7 +136,7 @@ pub fn body(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
     if let Some(line) = strategy_line {
         ramp.push(Span::styled(format!("· {line}"), t.dim()));
     }
-    frame.render_widget(Paragraph::new(Line::from(ramp)), ramp_area);
+    Paragraph::new(Line::from(ramp)).render(ramp_area, buf);
 
     let mut lines = vec![last_line(snap, t)];
     let more = usize::from(log_area.height).saturating_sub(1);
@@ -157,5 +151,5 @@ pub fn body(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
             t.dim(),
         ))
     }));
-    frame.render_widget(Paragraph::new(lines), log_area);
+    Paragraph::new(lines).render(log_area, buf);
 }

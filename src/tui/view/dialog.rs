@@ -1,9 +1,10 @@
 //! Confirm dialogs drawn over the current screen: the action's consequence,
 //! the reason field, an inline error; and the quit question.
 
-use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 use super::panel;
@@ -13,11 +14,11 @@ use crate::snapshot::Snapshot;
 use crate::tui::keymap::{Action, Mode};
 use crate::tui::state::{ConfirmDialog, Dialog, TickDialog, UiState};
 
-pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+pub fn render(buf: &mut Buffer, area: Rect, snap: &Snapshot, ui: &UiState) {
     match &ui.dialog {
-        Some(Dialog::Confirm(d)) => confirm(frame, area, snap, ui, d),
-        Some(Dialog::Quit) => quit(frame, area, snap, ui),
-        Some(Dialog::Tick(d)) => tick(frame, area, ui, d),
+        Some(Dialog::Confirm(d)) => confirm(buf, area, snap, ui, d),
+        Some(Dialog::Quit) => quit(buf, area, snap, ui),
+        Some(Dialog::Tick(d)) => tick(buf, area, ui, d),
         None => {}
     }
 }
@@ -40,16 +41,16 @@ fn key(ui: &UiState, mode: Mode, action: Action) -> String {
         .map_or_else(|| "?".into(), ToString::to_string)
 }
 
-fn confirm(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, d: &ConfirmDialog) {
+fn confirm(buf: &mut Buffer, area: Rect, snap: &Snapshot, ui: &UiState, d: &ConfirmDialog) {
     let t = &ui.theme;
     // Wide enough for the hint line of the longest verb ("promote full").
     let rect = centered(area, 76, 12);
-    frame.render_widget(Clear, rect);
+    Clear.render(rect, buf);
     // Words, not the journal's identifier ("promote full", not "promote_full").
     let verb = d.action.as_str().replace('_', " ");
     let block = panel(t, format!(" Confirm {verb} ")).border_style(t.focus_border());
     let inner = block.inner(rect);
-    frame.render_widget(block, rect);
+    block.render(rect, buf);
     let [what, label, field_area, err, hint] = Layout::vertical([
         Constraint::Length(3),
         Constraint::Length(1),
@@ -58,10 +59,9 @@ fn confirm(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, d: &Con
         Constraint::Length(1),
     ])
     .areas(inner);
-    frame.render_widget(
-        Paragraph::new(crate::tui::state::consequence(d.action, snap)).wrap(Wrap { trim: true }),
-        what,
-    );
+    Paragraph::new(crate::tui::state::consequence(d.action, snap))
+        .wrap(Wrap { trim: true })
+        .render(what, buf);
     let need = if d.required {
         "Reason (required):"
     } else {
@@ -74,7 +74,7 @@ fn confirm(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState, d: &Con
         verb: &verb,
         kept: "reason",
     };
-    field.render(frame, ui, [label, field_area, err, hint]);
+    field.render(buf, ui, [label, field_area, err, hint]);
 }
 
 /// A dialog's text field: its label, the field, an inline error, and the
@@ -89,19 +89,16 @@ struct TextField<'a> {
 }
 
 impl TextField<'_> {
-    fn render(&self, frame: &mut Frame, ui: &UiState, [label, field, err, hint]: [Rect; 4]) {
+    fn render(&self, buf: &mut Buffer, ui: &UiState, [label, field, err, hint]: [Rect; 4]) {
         let t = &ui.theme;
-        frame.render_widget(Paragraph::new(Span::styled(self.label, t.bold())), label);
+        Paragraph::new(Span::styled(self.label, t.bold())).render(label, buf);
         let field_block = panel(t, "");
         let field_inner = field_block.inner(field);
-        frame.render_widget(field_block, field);
-        frame.render_widget(self.text, field_inner);
+        field_block.render(field, buf);
+        self.text.render(field_inner, buf);
         if let Some(e) = self.error {
             let sym = if t.ascii { "! " } else { "⚠ " };
-            frame.render_widget(
-                Paragraph::new(Span::styled(format!("{sym}{e}"), t.error())),
-                err,
-            );
+            Paragraph::new(Span::styled(format!("{sym}{e}"), t.error())).render(err, buf);
         }
         let hint_line = Line::from(vec![
             Span::styled(key(ui, Mode::Dialog, Action::Confirm), t.key()),
@@ -112,18 +109,18 @@ impl TextField<'_> {
                 self.kept
             )),
         ]);
-        frame.render_widget(Paragraph::new(hint_line), hint);
+        Paragraph::new(hint_line).render(hint, buf);
     }
 }
 
-fn tick(frame: &mut Frame, area: Rect, ui: &UiState, d: &TickDialog) {
+fn tick(buf: &mut Buffer, area: Rect, ui: &UiState, d: &TickDialog) {
     let t = &ui.theme;
     let rect = centered(area, 76, 11);
-    frame.render_widget(Clear, rect);
+    Clear.render(rect, buf);
     let title = format!(" Tick {} item {} ", d.stage.word(), d.item + 1);
     let block = panel(t, title).border_style(t.focus_border());
     let inner = block.inner(rect);
-    frame.render_widget(block, rect);
+    block.render(rect, buf);
     let [what, label, field_area, err, hint] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Length(1),
@@ -133,7 +130,9 @@ fn tick(frame: &mut Frame, area: Rect, ui: &UiState, d: &TickDialog) {
     ])
     .areas(inner);
     let text = format!("\"{}\" is done: you confirm it, as {}.", d.title, ui.actor);
-    frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), what);
+    Paragraph::new(text)
+        .wrap(Wrap { trim: true })
+        .render(what, buf);
     let field = TextField {
         label: "Note (optional):",
         text: &d.note,
@@ -141,13 +140,13 @@ fn tick(frame: &mut Frame, area: Rect, ui: &UiState, d: &TickDialog) {
         verb: "tick",
         kept: "note",
     };
-    field.render(frame, ui, [label, field_area, err, hint]);
+    field.render(buf, ui, [label, field_area, err, hint]);
 }
 
-fn quit(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+fn quit(buf: &mut Buffer, area: Rect, snap: &Snapshot, ui: &UiState) {
     let t = &ui.theme;
     let rect = centered(area, 66, 10);
-    frame.render_widget(Clear, rect);
+    Clear.render(rect, buf);
     let after = if ui.hosts_driver {
         format!(
             "Closing stops the driver here: the canary stays at {} % and nothing watches it \
@@ -179,8 +178,8 @@ fn quit(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         ]),
     ];
     let block = panel(t, " Quit the cockpit? ").border_style(t.focus_border());
-    frame.render_widget(
-        Paragraph::new(text).wrap(Wrap { trim: true }).block(block),
-        rect,
-    );
+    Paragraph::new(text)
+        .wrap(Wrap { trim: true })
+        .block(block)
+        .render(rect, buf);
 }

@@ -1,7 +1,7 @@
 //! The keys that work right now, generated from the keymap.
 
 use super::text::put_lines;
-use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
@@ -85,7 +85,7 @@ pub fn entries(snap: &Snapshot, ui: &UiState) -> Vec<(String, &'static str)> {
     out
 }
 
-pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+pub fn render(buf: &mut Buffer, area: Rect, snap: &Snapshot, ui: &UiState) {
     let t = &ui.theme;
     let mut spans = Vec::new();
     if let Some(f) = &ui.flash {
@@ -102,5 +102,5 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         spans.push(Span::styled(format!(" {key}"), t.key()));
         spans.push(Span::raw(format!(" {label} ")));
     }
-    put_lines(frame.buffer_mut(), area, &[Line::from(spans)]);
+    put_lines(buf, area, &[Line::from(spans)]);
 }

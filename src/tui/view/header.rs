@@ -1,7 +1,7 @@
 //! The header: what is rolling out, where it is, who drives, and whether
 //! the data can be trusted (one lane entry per source).
 
-use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
@@ -12,11 +12,11 @@ use crate::snapshot::{Snapshot, SourceState};
 use crate::tui::state::UiState;
 use crate::tui::theme::Theme;
 
-pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+pub fn render(buf: &mut Buffer, area: Rect, snap: &Snapshot, ui: &UiState) {
     let t = &ui.theme;
     let block = framed(t, " rampdeck ");
     let lines = vec![status_line(snap, t), people_and_data(snap, t)];
-    put_panel(frame.buffer_mut(), area, &block, &lines);
+    put_panel(buf, area, &block, &lines);
 }
 
 /// "REPLAY ▶ ×4 14:03:07 (+02:10 of 12:40)": a replay, where it stands.

@@ -1,9 +1,10 @@
 //! Key help, generated from the keymap (the same bindings the keys use).
 
-use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use ratatui::widgets::Widget;
 
 use super::{fit, panel};
 use crate::tui::keymap::{Action, Mode};
@@ -23,7 +24,7 @@ const PLAYBACK: [&str; 8] = ["space", "n", "N", "left", "right", "+", "=", "-"];
 
 /// The help; in a replay (`replay`), the playback keys first and none of
 /// the keys that act on a rollout (a replay is read-only).
-pub fn render(frame: &mut Frame, area: Rect, ui: &UiState, replay: bool) {
+pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, replay: bool) {
     let t = &ui.theme;
     let mut lines = Vec::new();
     if replay {
@@ -71,5 +72,5 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &UiState, replay: bool) {
         t,
         " Help: keys (bindings from assets/keymap.toml and [ui] keys) ",
     ));
-    frame.render_widget(p, area);
+    p.render(area, buf);
 }

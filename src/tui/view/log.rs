@@ -1,7 +1,7 @@
 //! Decisions: the latest few on the main screen, all of them (scrollable)
 //! on the log screen. Newest first.
 
-use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
@@ -15,7 +15,7 @@ use crate::tui::state::UiState;
 use crate::tui::theme::Theme;
 
 /// The latest decisions, as many as fit.
-pub fn recent(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+pub fn recent(buf: &mut Buffer, area: Rect, snap: &Snapshot, ui: &UiState) {
     let t = &ui.theme;
     let key = ui
         .keymap
@@ -33,11 +33,11 @@ pub fn recent(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         .map(|d| row(d, t, false))
         .collect();
     let block = framed(t, format!(" Decisions{key} "));
-    put_panel(frame.buffer_mut(), area, &block, &lines);
+    put_panel(buf, area, &block, &lines);
 }
 
 /// The full log screen.
-pub fn full(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+pub fn full(buf: &mut Buffer, area: Rect, snap: &Snapshot, ui: &UiState) {
     let t = &ui.theme;
     let total = snap.engine.recent.len();
     let scroll = ui.log_scroll.min(total.saturating_sub(1));
@@ -67,7 +67,7 @@ pub fn full(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         (scroll + 1).min(total),
         snap.journal_path
     );
-    put_panel(frame.buffer_mut(), area, &framed(t, title), &lines);
+    put_panel(buf, area, &framed(t, title), &lines);
 }
 
 fn row(d: &Decision, t: &Theme, wide: bool) -> Line<'static> {

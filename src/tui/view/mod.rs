@@ -41,10 +41,11 @@ mod past;
 mod text;
 mod timeline;
 
-use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::Line;
+use ratatui::widgets::Widget;
 use ratatui::widgets::{Block, BorderType, Borders};
 
 use super::state::{Screen, UiState};
@@ -55,12 +56,11 @@ use crate::snapshot::Snapshot;
 /// Width and height from which the full layout is used.
 pub const FULL_MIN: (u16, u16) = (120, 35);
 
-/// Draw one frame.
 /// Below this even the compact layout cannot show every gate; the screen
 /// then says what is going on in a few words and asks for more room.
 pub const TINY_MIN: (u16, u16) = (40, 12);
 
-fn too_small(frame: &mut Frame, area: Rect, snap: &Snapshot) {
+fn too_small(buf: &mut Buffer, area: Rect, snap: &Snapshot) {
     use ratatui::widgets::{Paragraph, Wrap};
     let phase = crate::engine::words::phase_headline(&snap.engine.phase);
     let text = format!(
@@ -73,12 +73,16 @@ fn too_small(frame: &mut Frame, area: Rect, snap: &Snapshot) {
         TINY_MIN.0,
         TINY_MIN.1
     );
-    frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
+    Paragraph::new(text)
+        .wrap(Wrap { trim: true })
+        .render(area, buf);
 }
 
-pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+/// Draws one frame into `buf` (its whole area).
+pub fn render(buf: &mut Buffer, snap: &Snapshot, ui: &UiState) {
+    let area = buf.area;
     if area.width < TINY_MIN.0 || area.height < TINY_MIN.1 {
-        too_small(frame, area, snap);
+        too_small(buf, area, snap);
         return;
     }
     let compact = area.width < FULL_MIN.0 || area.height < FULL_MIN.1;
@@ -94,25 +98,25 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
     .areas(area);
 
     if compact {
-        compact::header(frame, header_area, snap, ui);
+        compact::header(buf, header_area, snap, ui);
     } else {
-        header::render(frame, header_area, snap, ui);
+        header::render(buf, header_area, snap, ui);
     }
-    banner::render(frame, banner_area, banners);
-    next::render(frame, next_area, snap, ui);
+    banner::render(buf, banner_area, banners);
+    next::render(buf, next_area, snap, ui);
     match ui.screen {
-        Screen::Main if compact => compact::body(frame, body, snap, ui),
-        Screen::Main => main_body(frame, body, snap, ui),
-        Screen::Zoom => charts::zoomed(frame, body, snap, ui),
-        Screen::Log => log::full(frame, body, snap, ui),
-        Screen::Help => help::render(frame, body, ui, snap.replay.is_some()),
+        Screen::Main if compact => compact::body(buf, body, snap, ui),
+        Screen::Main => main_body(buf, body, snap, ui),
+        Screen::Zoom => charts::zoomed(buf, body, snap, ui),
+        Screen::Log => log::full(buf, body, snap, ui),
+        Screen::Help => help::render(buf, body, ui, snap.replay.is_some()),
     }
-    footer::render(frame, footer_area, snap, ui);
+    footer::render(buf, footer_area, snap, ui);
     if ui.dialog.is_some() {
-        dialog::render(frame, body, snap, ui);
+        dialog::render(buf, body, snap, ui);
     }
     if ui.theme.ascii {
-        asciify(frame.buffer_mut());
+        asciify(buf);
     }
 }
 
@@ -136,23 +140,23 @@ pub(crate) fn shown_gates(snap: &Snapshot) -> (&[GateStatus], Option<Timestamp>)
     (&e.gates, None)
 }
 
-fn main_body(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+fn main_body(buf: &mut Buffer, area: Rect, snap: &Snapshot, ui: &UiState) {
     let log_h = (area.height / 4).clamp(4, 9);
     let [top, log_area] =
         Layout::vertical([Constraint::Fill(1), Constraint::Length(log_h)]).areas(area);
     let ramp_w = (area.width * 36 / 100).max(46).min(area.width / 2);
     let [charts_area, ramp_area] =
         Layout::horizontal([Constraint::Fill(1), Constraint::Length(ramp_w)]).areas(top);
-    let charts_area = with_checklist(frame, charts_area, snap, ui);
-    charts::grid(frame, charts_area, snap, ui);
-    timeline::render(frame, ramp_area, snap, ui);
-    log::recent(frame, log_area, snap, ui);
+    let charts_area = with_checklist(buf, charts_area, snap, ui);
+    charts::grid(buf, charts_area, snap, ui);
+    timeline::render(buf, ramp_area, snap, ui);
+    log::recent(buf, log_area, snap, ui);
 }
 
 /// Draws the checklist on screen, if any, in the lower part of `area`
 /// (all of it before the start, when the charts have nothing yet to show);
 /// returns what is left.
-fn with_checklist(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) -> Rect {
+fn with_checklist(buf: &mut Buffer, area: Rect, snap: &Snapshot, ui: &UiState) -> Rect {
     let want = checklist::height(snap);
     if want == 0 {
         return area;
@@ -164,7 +168,7 @@ fn with_checklist(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) 
         want.min(area.height / 2)
     };
     let [rest, list] = Layout::vertical([Constraint::Fill(1), Constraint::Length(h)]).areas(area);
-    checklist::render(frame, list, snap, ui);
+    checklist::render(buf, list, snap, ui);
     rest
 }
 
@@ -251,7 +255,7 @@ mod tests {
             let mut ui = UiState::new(Theme::default(), Keymap::defaults().unwrap(), "alice");
             ui.apply(Action::Help, snap);
             let mut term = Terminal::new(TestBackend::new(120, 80)).unwrap();
-            term.draw(|f| super::render(f, f.area(), snap, &ui))
+            term.draw(|f| super::render(f.buffer_mut(), snap, &ui))
                 .unwrap();
             let buf = term.backend().buffer().clone();
             (0..80)
@@ -312,7 +316,7 @@ mod tests {
                     0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 23, 24, 30, 34, 35, 40,
                 ] {
                     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-                    term.draw(|f| super::render(f, f.area(), &snap, ui))
+                    term.draw(|f| super::render(f.buffer_mut(), &snap, ui))
                         .unwrap_or_else(|e| panic!("{w}x{h}: {e}"));
                 }
             }

@@ -1,7 +1,7 @@
 //! The next automatic action with its countdown: always visible.
 
 use super::text::put_lines;
-use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
@@ -11,7 +11,7 @@ use crate::snapshot::Snapshot;
 use crate::tui::keymap::{Action, Mode};
 use crate::tui::state::UiState;
 
-pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+pub fn render(buf: &mut Buffer, area: Rect, snap: &Snapshot, ui: &UiState) {
     let t = &ui.theme;
     let next = &snap.engine.next;
     let style = match next {
@@ -44,5 +44,5 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         };
         spans.push(Span::styled(format!("  (press {key} to {verb})"), t.dim()));
     }
-    put_lines(frame.buffer_mut(), area, &[Line::from(spans)]);
+    put_lines(buf, area, &[Line::from(spans)]);
 }

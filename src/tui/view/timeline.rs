@@ -1,7 +1,7 @@
 //! The ramp: every step with its weight bar, state, hold and owner; then the
 //! current step's gate verdicts with the numbers against the limit.
 
-use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
@@ -16,7 +16,7 @@ use crate::snapshot::Snapshot;
 use crate::tui::state::UiState;
 use crate::tui::theme::Theme;
 
-pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
+pub fn render(buf: &mut Buffer, area: Rect, snap: &Snapshot, ui: &UiState) {
     let t = &ui.theme;
     let mut lines = Vec::new();
     let name_w = snap
@@ -129,7 +129,7 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, ui: &UiState) {
         lines.push(Line::from(Span::styled("Before this rollout", t.title())));
         lines.extend(past);
     }
-    put_panel(frame.buffer_mut(), area, &framed(t, " Ramp "), &lines);
+    put_panel(buf, area, &framed(t, " Ramp "), &lines);
 }
 
 /// "✖ Breach  Error ratio   8.10 % > 5.00 %  1/2".

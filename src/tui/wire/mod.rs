@@ -52,7 +52,7 @@ pub struct Wire<W: Write> {
     frame: Vec<u8>,
     out: W,
     cursor_hidden: bool,
-    /// The terminal's size as last asked (ratatui asks before each draw);
+    /// The terminal's size as last asked (the screen asks before each draw);
     /// `None` once a resize makes it stale.
     size: StdCell<Option<Size>>,
     /// What the screen shows, for rewriting short gaps.
@@ -382,9 +382,11 @@ impl<W: Write> Backend for Wire<W> {
 }
 
 mod pen;
+mod screen;
 mod shadow;
 #[cfg(test)]
 mod tests;
 
 use pen::Pen;
+pub use screen::Screen;
 use shadow::Shadow;

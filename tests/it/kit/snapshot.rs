@@ -23,7 +23,7 @@ pub fn screen(snap: &Snapshot, w: u16, h: u16) -> String {
     use ratatui::backend::TestBackend;
     let ui = UiState::new(Theme::default(), Keymap::defaults().unwrap(), "alice");
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| render(f, f.area(), snap, &ui)).unwrap();
+    term.draw(|f| render(f.buffer_mut(), snap, &ui)).unwrap();
     let buf = term.backend().buffer().clone();
     let mut out = String::new();
     for y in 0..h {
