@@ -71,6 +71,14 @@ impl<W: Write> Wire<W> {
         }
     }
 
+    /// A wire to a terminal of a known size that never changes (a bench,
+    /// a test): its size is never asked of a tty.
+    pub fn of_size(out: W, width: u16, height: u16) -> Self {
+        let wire = Wire::new(out, true);
+        wire.size.set(Some(Size { width, height }));
+        wire
+    }
+
     /// The terminal was resized: the next draw asks its size again.
     pub fn resized(&self) {
         self.size.set(None);

@@ -8,7 +8,6 @@
 //! shows on a blank), and sends [`Wire`] the same cells as ratatui's
 //! `BufferDiff` would.
 
-use std::hash::{Hash, Hasher};
 use std::io::{self, Write};
 
 use ratatui::backend::Backend;
@@ -102,56 +101,93 @@ fn blank_prints(area: Rect) -> Vec<Print> {
     vec![print(&Cell::EMPTY); usize::from(area.width) * usize::from(area.height)]
 }
 
-#[allow(deprecated)] // `skip`: ratatui still compares it
+/// A cell's print: its symbol (the bytes themselves when it is one byte,
+/// else their hash) and its style packed into words, then mixed. Cheap
+/// enough for every cell of every frame: no `Hasher` per field, and the
+/// width asked only of symbols longer than a byte.
 fn print(cell: &Cell) -> Print {
+    let bytes = cell.symbol().as_bytes();
+    let (symbol, width) = match (bytes, cell.diff_option) {
+        (_, CellDiffOption::ForcedWidth(w)) => (hash_bytes(bytes), u64::from(w.get())),
+        ([b], _) => (u64::from(*b), 1),
+        _ if surely_one_column(bytes) => (hash_bytes(bytes), 1),
+        _ => (hash_bytes(bytes), u64::from(cell.cell_width())),
+    };
+    #[allow(deprecated)] // ratatui still compares `skip`
+    let skip = u64::from(cell.skip);
+    let diff = match cell.diff_option {
+        CellDiffOption::None => 0,
+        CellDiffOption::Skip => 1,
+        CellDiffOption::AlwaysUpdate => 2,
+        CellDiffOption::ForcedWidth(w) => 3 | u64::from(w.get()) << 2,
+    };
+    let colors = color_code(cell.fg) | color_code(cell.bg) << 26;
+    let rest = color_code(cell.underline_color)
+        | u64::from(cell.modifier.bits()) << 26
+        | skip << 42
+        | diff << 43;
     let mut h = Fx(0);
-    cell.symbol().hash(&mut h);
-    cell.fg.hash(&mut h);
-    cell.bg.hash(&mut h);
-    cell.underline_color.hash(&mut h);
-    cell.modifier.hash(&mut h);
-    cell.diff_option.hash(&mut h);
-    cell.skip.hash(&mut h);
-    let width = u64::from(cell.cell_width().min(127));
+    h.add(symbol);
+    h.add(colors);
+    h.add(rest);
     let visible = cell.bg != Color::Reset || cell.modifier.intersects(VISIBLE_ON_BLANK);
-    (h.0 & HASH_BITS) | (width << 56) | if visible { VISIBLE_BIT } else { 0 }
+    (h.0 & HASH_BITS) | (width.min(127) << 56) | if visible { VISIBLE_BIT } else { 0 }
+}
+
+/// Box drawing, block elements (U+2500 to U+259F) and braille (U+2800
+/// to U+28FF): the borders, bars and chart lines that fill most cells,
+/// one column wide without a table lookup.
+fn surely_one_column(bytes: &[u8]) -> bool {
+    match bytes {
+        [0xE2, 0x94 | 0x95 | 0xA0..=0xA3, _] => true,
+        [0xE2, 0x96, b] => *b <= 0x9F,
+        _ => false,
+    }
+}
+
+/// A colour in 26 bits, each colour its own code.
+fn color_code(c: Color) -> u64 {
+    let named = |n: u64| 3 << 24 | n;
+    match c {
+        Color::Rgb(r, g, b) => 1 << 24 | u64::from(r) << 16 | u64::from(g) << 8 | u64::from(b),
+        Color::Indexed(i) => 2 << 24 | u64::from(i),
+        Color::Reset => named(0),
+        Color::Black => named(1),
+        Color::Red => named(2),
+        Color::Green => named(3),
+        Color::Yellow => named(4),
+        Color::Blue => named(5),
+        Color::Magenta => named(6),
+        Color::Cyan => named(7),
+        Color::Gray => named(8),
+        Color::DarkGray => named(9),
+        Color::LightRed => named(10),
+        Color::LightGreen => named(11),
+        Color::LightYellow => named(12),
+        Color::LightBlue => named(13),
+        Color::LightMagenta => named(14),
+        Color::LightCyan => named(15),
+        Color::White => named(16),
+    }
+}
+
+fn hash_bytes(bytes: &[u8]) -> u64 {
+    let mut h = Fx(bytes.len() as u64);
+    for chunk in bytes.chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        h.add(u64::from_le_bytes(word));
+    }
+    h.0
 }
 
 fn width_of(p: Print) -> usize {
     ((p >> 56) & 127) as usize
 }
 
-/// Firefox's hash (as in `rustc-hash`): a few cycles a word, and a cell
-/// that changes gets a new print but for a chance of 2^-56.
+/// Firefox's hash step (as in `rustc-hash`): a changed cell gets a new
+/// print but for a chance of 2^-56.
 struct Fx(u64);
-
-impl Hasher for Fx {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-    fn write_u8(&mut self, n: u8) {
-        self.add(u64::from(n));
-    }
-    fn write_u16(&mut self, n: u16) {
-        self.add(u64::from(n));
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.add(u64::from(n));
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
 
 impl Fx {
     fn add(&mut self, word: u64) {
@@ -256,4 +292,25 @@ pub(super) fn diff_against(prev: &Buffer, next: &Buffer) -> Vec<(u16, u16)> {
         "after a frame the screen's prints are the frame's"
     );
     out.into_iter().map(|(x, y, _)| (x, y)).collect()
+}
+
+#[cfg(test)]
+#[test]
+fn the_one_column_shortcut_agrees_with_ratatui_s_widths() {
+    let ranges = [
+        0x2500..=0x259F,
+        0x2800..=0x28FF,
+        0x25A0..=0x27FF,
+        0x2900..=0x2FFF,
+    ];
+    for (k, range) in ranges.into_iter().enumerate() {
+        for c in range.filter_map(char::from_u32) {
+            let s = c.to_string();
+            let shortcut = surely_one_column(s.as_bytes());
+            assert_eq!(shortcut, k < 2, "{c:?} U+{:04X}", u32::from(c));
+            if shortcut {
+                assert_eq!(s.as_str().cell_width(), 1, "{c:?}");
+            }
+        }
+    }
 }

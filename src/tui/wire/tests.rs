@@ -45,8 +45,7 @@ fn vt_color(c: Color) -> vt100::Color {
 /// A `Wire` that knows the screen's size and that it is blank, as after
 /// ratatui's first resize: relative moves and gap rewrites are on.
 fn sized(area: Rect) -> Wire<Vec<u8>> {
-    let mut wire = Wire::new(Vec::new(), true);
-    wire.size.set(Some(area.as_size()));
+    let mut wire = Wire::of_size(Vec::new(), area.width, area.height);
     wire.clear().unwrap();
     wire
 }
