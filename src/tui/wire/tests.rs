@@ -55,14 +55,20 @@ fn sized(area: Rect) -> Wire<Vec<u8>> {
 fn mutate(buf: &mut Buffer, rng: &mut StdRng) {
     let area = buf.area;
     for _ in 0..rng.random_range(1..12) {
-        let y = rng.random_range(0..area.height);
-        let x0 = rng.random_range(0..area.width);
-        let len = rng.random_range(1..=(area.width - x0).min(8));
+        let (y, x0, len) = random_run(area, rng, 8);
         let pen = random_pen(rng, COLORS);
         for x in x0..x0 + len {
             paint(buf, x, y, SYMBOLS[rng.random_range(0..SYMBOLS.len())], pen);
         }
     }
+}
+
+/// A random run of up to `max` cells in one row: (y, first x, length).
+fn random_run(area: Rect, rng: &mut StdRng, max: u16) -> (u16, u16, u16) {
+    let y = rng.random_range(0..area.height);
+    let x0 = rng.random_range(0..area.width);
+    let len = rng.random_range(1..=(area.width - x0).min(max));
+    (y, x0, len)
 }
 
 /// Changes cells the way a data frame does: a few pens, short runs a
@@ -358,9 +364,7 @@ const WIDE_SYMBOLS: &[&str] = &["字", "😀", "❤\u{fe0f}", "a", " ", "⣿", "
 fn mutate_wide(buf: &mut Buffer, rng: &mut StdRng, symbols: &[&str]) {
     let area = buf.area;
     for _ in 0..rng.random_range(1..10) {
-        let y = rng.random_range(0..area.height);
-        let x0 = rng.random_range(0..area.width);
-        let len = rng.random_range(1..=(area.width - x0).min(6));
+        let (y, x0, len) = random_run(area, rng, 6);
         let pen = random_pen(rng, COLORS);
         let mut s = String::new();
         for _ in 0..len {
