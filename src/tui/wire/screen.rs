@@ -23,7 +23,7 @@ pub struct Screen<W: Write> {
     buf: Buffer,
     /// What the terminal shows: the print of each cell of `buf`'s area as
     /// it was last sent (the screen starts blank, as ratatui assumes too).
-    shown: Vec<u64>,
+    shown: Vec<Print>,
     /// The cells to send this frame (kept to reuse its allocation).
     sent: Vec<(u16, u16, usize)>,
 }
@@ -68,15 +68,11 @@ impl<W: Write> Screen<W> {
         self.autoresize()?;
         self.buf.reset();
         render(&mut self.buf);
-        let mut sent = std::mem::take(&mut self.sent);
-        sent.clear();
-        changes(&mut self.shown, &self.buf, &mut sent);
+        self.sent.clear();
+        changes(&mut self.shown, &self.buf, &mut self.sent);
         let cells = &self.buf.content;
-        let drawn = self
-            .wire
-            .draw(sent.iter().map(|&(x, y, i)| (x, y, &cells[i])));
-        self.sent = sent;
-        drawn?;
+        self.wire
+            .draw(self.sent.iter().map(|&(x, y, i)| (x, y, &cells[i])))?;
         self.wire.hide_cursor()?;
         Backend::flush(&mut self.wire)
     }
